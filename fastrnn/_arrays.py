@@ -1,0 +1,58 @@
+"""Turning what callers pass into arrays the kernels can read, or a clear error."""
+import numpy as np
+
+INT_MAX = 2**31 - 1
+
+
+class ShapeError(ValueError, RuntimeError):
+    """An input's shape does not fit the model.
+
+    A ValueError, and also a RuntimeError because torch raises RuntimeError
+    for the same mistakes: code written for torch keeps catching it.
+    """
+
+
+def model_dtype(dtype):
+    """numpy.float32 or numpy.float64 from anything numpy.dtype understands."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}") from exc
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dt}")
+    return dt.type
+
+
+def _from_torch_tensor(obj):
+    """A numpy array for a torch tensor, without importing torch."""
+    tensor = obj.detach().cpu()
+    if not tensor.is_complex() and tensor.is_floating_point() and tensor.element_size() == 2:
+        tensor = tensor.float()  # bfloat16 has no numpy dtype
+    return tensor.numpy()
+
+
+def as_real_array(obj, dtype, what, error=TypeError):
+    """A C-contiguous array of `dtype` holding the values of `obj`.
+
+    `obj` may be any array-like of real numbers (ints and floats of any width,
+    CPU torch tensors). It is copied when its dtype or layout differs and is
+    never written to. Strings, objects, booleans and complex numbers raise
+    `error` (TypeError for inputs; load_state_dict asks for ValueError).
+    """
+    if type(obj).__module__.startswith("torch") and hasattr(obj, "detach"):
+        obj = _from_torch_tensor(obj)
+    try:
+        array = np.asarray(obj)
+    except (ValueError, TypeError) as exc:
+        raise error(f"{what} must be a rectangular array of real numbers: {exc}") from exc
+    if array.dtype.kind not in "iuf":
+        raise error(f"{what} must hold real numbers (float or int), got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_blas_size(rows, leading_dim):
+    """OpenBLAS here takes 32-bit sizes: refuse what would overflow them."""
+    if rows > INT_MAX or leading_dim > INT_MAX:
+        raise ValueError(
+            f"input too large for 32-bit BLAS: {rows} rows with a leading dimension of "
+            f"{leading_dim}, at most {INT_MAX} each")

@@ -1,0 +1,260 @@
+"""Recurrent kernels: one call runs every time step of one layer, all directions.
+
+The entry point `rnn_layer` takes typed memoryviews, checks nothing that the
+Python layer (`fastrnn.rnn`) has not already checked, and does all its work in
+one `with nogil:` block. Below it, the leaf functions take raw pointers and
+sizes, never allocate and never raise.
+
+Shapes are written as suffixes: `x__ri` is (rows, input), `w_hh__hh` is (H, H).
+A "row" is one (time step, batch item) pair. In time-major layout the row of
+(t, n) is t*N + n; in batch-major layout it is n*L + t. The input and output
+buffers share that row order, so the input projection of every time step is a
+single GEMM whatever the layout.
+"""
+
+from libc.math cimport tanh, tanhf, exp, expf, log1p, log1pf, fabs, fabsf, INFINITY
+from libc.string cimport memcpy, memset
+from cython cimport floating
+
+from fastrnn._blas cimport (
+    CblasRowMajor, CblasNoTrans, CblasTrans,
+    scipy_cblas_sgemm, scipy_cblas_dgemm, scipy_cblas_sgemv, scipy_cblas_dgemv,
+)
+
+# Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
+# backend map names to these numbers through ACTIVATIONS.
+cdef enum Activation:
+    ACT_RELU = 0
+    ACT_TANH = 1
+    ACT_SIGMOID = 2
+    ACT_AFFINE = 3
+    ACT_LEAKY_RELU = 4
+    ACT_THRESHOLDED_RELU = 5
+    ACT_SCALED_TANH = 6
+    ACT_HARD_SIGMOID = 7
+    ACT_ELU = 8
+    ACT_SOFTSIGN = 9
+    ACT_SOFTPLUS = 10
+
+ACTIVATIONS = {
+    "relu": ACT_RELU, "tanh": ACT_TANH, "sigmoid": ACT_SIGMOID,
+    "affine": ACT_AFFINE, "leakyrelu": ACT_LEAKY_RELU,
+    "thresholdedrelu": ACT_THRESHOLDED_RELU, "scaledtanh": ACT_SCALED_TANH,
+    "hardsigmoid": ACT_HARD_SIGMOID, "elu": ACT_ELU, "softsign": ACT_SOFTSIGN,
+    "softplus": ACT_SOFTPLUS,
+}
+
+
+# ---------------------------------------------------------------- scalar math
+cdef inline floating _tanh(floating v) noexcept nogil:
+    if floating is float:
+        return tanhf(v)
+    else:
+        return tanh(v)
+
+
+cdef inline floating _exp(floating v) noexcept nogil:
+    if floating is float:
+        return expf(v)
+    else:
+        return exp(v)
+
+
+cdef inline floating _log1p(floating v) noexcept nogil:
+    if floating is float:
+        return log1pf(v)
+    else:
+        return log1p(v)
+
+
+cdef inline floating _abs(floating v) noexcept nogil:
+    if floating is float:
+        return fabsf(v)
+    else:
+        return fabs(v)
+
+
+cdef inline floating _activate(floating v, int act, floating alpha,
+                               floating beta) noexcept nogil:
+    # Comparisons are written so that NaN falls through unchanged, as in torch.
+    if act == ACT_RELU:
+        return 0 if v < 0 else v
+    if act == ACT_TANH:
+        return _tanh(v)
+    if act == ACT_SIGMOID:
+        return 1 / (1 + _exp(-v))
+    if act == ACT_AFFINE:
+        return alpha * v + beta
+    if act == ACT_LEAKY_RELU:
+        return alpha * v if v < 0 else v
+    if act == ACT_THRESHOLDED_RELU:
+        return v if v > alpha else 0
+    if act == ACT_SCALED_TANH:
+        return alpha * _tanh(beta * v)
+    if act == ACT_HARD_SIGMOID:
+        v = alpha * v + beta
+        return 0 if v < 0 else (1 if v > 1 else v)
+    if act == ACT_ELU:
+        return alpha * (_exp(v) - 1) if v < 0 else v
+    if act == ACT_SOFTSIGN:
+        return v / (1 + _abs(v))
+    if act == ACT_SOFTPLUS:
+        # log(1 + exp(v)) without overflow for large v
+        return v + _log1p(_exp(-v)) if v > 0 else _log1p(_exp(v))
+    return v
+
+
+# ---------------------------------------------------------------- leaf kernels
+cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
+                            Py_ssize_t row_stride, Py_ssize_t H,
+                            const floating* b_ih__h, const floating* b_hh__h,
+                            int act, floating alpha, floating beta,
+                            floating clip) noexcept nogil:
+    """c = act(clip(c + b_ih + b_hh)) in place, row by row (biases may be NULL)."""
+    cdef Py_ssize_t n, j
+    cdef floating* row
+    cdef floating v
+    cdef bint do_clip = clip < INFINITY
+    for n in range(n_rows):
+        row = c__nh + n * row_stride
+        if b_ih__h != NULL:
+            for j in range(H):
+                row[j] += b_ih__h[j] + b_hh__h[j]
+        if do_clip:
+            for j in range(H):
+                v = row[j]
+                row[j] = clip if v > clip else (-clip if v < -clip else v)
+        if act == ACT_TANH:
+            for j in range(H):
+                row[j] = _tanh(row[j])
+        elif act == ACT_RELU:
+            for j in range(H):
+                v = row[j]
+                row[j] = 0 if v < 0 else v
+        else:
+            for j in range(H):
+                row[j] = _activate(row[j], act, alpha, beta)
+
+
+cdef void rnn_direction(
+        const floating* x__ri, floating* out__ro, Py_ssize_t out_ld,
+        const floating* w_ih__hi, const floating* w_hh__hh,
+        const floating* b_ih__h, const floating* b_hh__h, floating* state__nh, bint state_is_zero,
+        const int* seq_lens__n,
+        Py_ssize_t L, Py_ssize_t N, Py_ssize_t I, Py_ssize_t H,
+        bint batch_major, bint reverse,
+        int act, floating alpha, floating beta, floating clip) noexcept nogil:
+    """Run one direction of one layer over all L steps.
+
+    out__ro points at this direction's first column of the output; each row
+    is out_ld long. state__nh holds h_{t-1} on entry (h0) and h_n on exit.
+    With seq_lens__n, row n only runs while t < seq_lens__n[n]: its outputs are
+    zero after that and its state stays as it was (ONNX/onnxruntime semantics,
+    for both directions).
+    """
+    cdef Py_ssize_t step, t, n
+    cdef Py_ssize_t step_rows_stride = out_ld if batch_major else N * out_ld
+    cdef Py_ssize_t row_stride = L * out_ld if batch_major else out_ld
+    cdef floating* c__nh
+
+    # Input projection of every time step at once.
+    # out[:, :H] = x @ w_ih.T
+    if floating is float:
+        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                          <int>(L * N), <int>H, <int>I, 1.0, x__ri, <int>I,
+                          w_ih__hi, <int>I, 0.0, out__ro, <int>out_ld)
+    else:
+        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                          <int>(L * N), <int>H, <int>I, 1.0, x__ri, <int>I,
+                          w_ih__hi, <int>I, 0.0, out__ro, <int>out_ld)
+
+    for step in range(L):
+        t = L - 1 - step if reverse else step
+        c__nh = out__ro + t * step_rows_stride
+        if not state_is_zero:
+            if N == 1:
+                # c[0] += w_hh @ h[0]
+                if floating is float:
+                    scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
+                                      1.0, w_hh__hh, <int>H, state__nh, 1,
+                                      1.0, c__nh, 1)
+                else:
+                    scipy_cblas_dgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
+                                      1.0, w_hh__hh, <int>H, state__nh, 1,
+                                      1.0, c__nh, 1)
+            else:
+                # c += h @ w_hh.T
+                if floating is float:
+                    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                      <int>N, <int>H, <int>H, 1.0, state__nh, <int>H,
+                                      w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
+                else:
+                    scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                      <int>N, <int>H, <int>H, 1.0, state__nh, <int>H,
+                                      w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
+        hidden_activation(c__nh, N, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta, clip)
+        for n in range(N):
+            if seq_lens__n == NULL or t < seq_lens__n[n]:
+                # h[n] = c[n]
+                memcpy(state__nh + n * H, c__nh + n * row_stride, H * sizeof(floating))
+            else:
+                memset(c__nh + n * row_stride, 0, H * sizeof(floating))
+        state_is_zero = False
+
+
+# ---------------------------------------------------------------- entry point
+def rnn_layer(const floating[:, ::1] x__ri,
+              floating[:, ::1] out__ro,
+              const floating[:, :, ::1] w_ih__dhi,
+              const floating[:, :, ::1] w_hh__dhh,
+              const floating[:, ::1] b_ih__dh,
+              const floating[:, ::1] b_hh__dh,
+              const floating[:, :, ::1] h0__dnh,
+              floating[:, :, ::1] hn__dnh,
+              const int[::1] seq_lens__n,
+              Py_ssize_t seq_len,
+              bint batch_major,
+              const int[::1] reverse__d,
+              const int[::1] act__d,
+              const double[::1] alpha__d,
+              const double[::1] beta__d,
+              double clip):
+    """Run one RNN layer, every direction, every step, without the GIL.
+
+    x__ri: (L*N, I) input rows; out__ro: (L*N, D*H) output rows, direction d
+    in columns d*H:(d+1)*H. The biases (both or neither), h0__dnh and
+    seq_lens__n may be None. hn__dnh receives h_n. clip is applied to the
+    pre-activation when finite. The caller has checked every shape and that
+    all sizes fit BLAS's 32-bit integers.
+    """
+    cdef Py_ssize_t D = w_ih__dhi.shape[0]
+    cdef Py_ssize_t H = w_ih__dhi.shape[1]
+    cdef Py_ssize_t I = w_ih__dhi.shape[2]
+    cdef Py_ssize_t L = seq_len
+    cdef Py_ssize_t N = hn__dnh.shape[1]
+    cdef Py_ssize_t out_ld = out__ro.shape[1]
+    cdef Py_ssize_t d
+    cdef bint has_bias = b_ih__dh is not None
+    cdef bint has_h0 = h0__dnh is not None
+    cdef const int* lens = NULL
+    cdef const floating* b_ih = NULL
+    cdef const floating* b_hh = NULL
+    if seq_lens__n is not None:
+        lens = &seq_lens__n[0]
+    if N == 0 or L == 0:
+        return
+    with nogil:
+        for d in range(D):
+            if has_h0:
+                memcpy(&hn__dnh[d, 0, 0], &h0__dnh[d, 0, 0], N * H * sizeof(floating))
+            else:
+                memset(&hn__dnh[d, 0, 0], 0, N * H * sizeof(floating))
+            if has_bias:
+                b_ih = &b_ih__dh[d, 0]
+                b_hh = &b_hh__dh[d, 0]
+            rnn_direction(&x__ri[0, 0], &out__ro[0, d * H], out_ld,
+                          &w_ih__dhi[d, 0, 0], &w_hh__dhh[d, 0, 0], b_ih, b_hh,
+                          &hn__dnh[d, 0, 0], not has_h0, lens,
+                          L, N, I, H, batch_major, reverse__d[d] != 0,
+                          act__d[d], <floating>alpha__d[d], <floating>beta__d[d],
+                          <floating>clip)

@@ -1,0 +1,41 @@
+"""Build of fastrnn's Cython kernels against scipy-openblas32's OpenBLAS.
+
+The extension links to libscipy_openblas.so by its soname only (no rpath into
+the build environment, which pip deletes after an isolated build). At run time
+`fastrnn._openblas` loads that library from the installed scipy-openblas32
+wheel before the extension is imported, and the dynamic loader reuses it.
+
+FASTRNN_DEBUG=1 turns Cython's bounds checks back on and builds with -O0 -g.
+"""
+import os
+
+import scipy_openblas32
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("FASTRNN_DEBUG", "") == "1"
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+    "embedsignature": True,
+}
+
+# Portable flags only: no -march=native in what a user installs.
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+extensions = [
+    Extension(
+        "fastrnn._kernels",
+        ["fastrnn/_kernels.pyx"],
+        include_dirs=[scipy_openblas32.get_include_dir()],
+        library_dirs=[scipy_openblas32.get_lib_dir()],
+        libraries=[scipy_openblas32.get_library()],
+        extra_compile_args=compile_args,
+    )
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))
