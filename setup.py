@@ -31,7 +31,8 @@ extensions = [
     Extension(
         "fastrnn._kernels",
         ["fastrnn/_kernels.pyx"],
-        include_dirs=[scipy_openblas32.get_include_dir()],
+        include_dirs=["fastrnn", scipy_openblas32.get_include_dir()],
+        depends=["fastrnn/_vmath.h", "fastrnn/_blas.pxd"],
         library_dirs=[scipy_openblas32.get_lib_dir()],
         libraries=[scipy_openblas32.get_library()],
         extra_compile_args=compile_args,

@@ -21,6 +21,13 @@ from fastrnn._blas cimport (
     scipy_cblas_sgemm, scipy_cblas_dgemm, scipy_cblas_sgemv, scipy_cblas_dgemv,
 )
 
+cdef extern from "_vmath.h" nogil:
+    void fastrnn_bias_tanh_f32(float* row, const float* b_ih, const float* b_hh,
+                               Py_ssize_t n) noexcept
+    void fastrnn_bias_relu_f32(float* row, const float* b_ih, const float* b_hh,
+                               Py_ssize_t n) noexcept
+    void fastrnn_tanh_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
+
 # Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
 # backend map names to these numbers through ACTIVATIONS.
 cdef enum Activation:
@@ -115,6 +122,15 @@ cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
     cdef floating* row
     cdef floating v
     cdef bint do_clip = clip < INFINITY
+    if floating is float:
+        # Fused, vectorised loops for the two activations torch's RNN has.
+        if not do_clip and (act == ACT_TANH or act == ACT_RELU):
+            for n in range(n_rows):
+                if act == ACT_TANH:
+                    fastrnn_bias_tanh_f32(c__nh + n * row_stride, b_ih__h, b_hh__h, H)
+                else:
+                    fastrnn_bias_relu_f32(c__nh + n * row_stride, b_ih__h, b_hh__h, H)
+            return
     for n in range(n_rows):
         row = c__nh + n * row_stride
         if b_ih__h != NULL:
@@ -258,3 +274,12 @@ def rnn_layer(const floating[:, ::1] x__ri,
                           L, N, I, H, batch_major, reverse__d[d] != 0,
                           act__d[d], <floating>alpha__d[d], <floating>beta__d[d],
                           <floating>clip)
+
+
+def tanh_f32(const float[::1] x, float[::1] out):
+    """out = tanh(x) with the kernels' float32 tanh (exposed for its tests)."""
+    if x.shape[0] != out.shape[0]:
+        raise ValueError(f"x and out must have the same length, got {x.shape[0]} and {out.shape[0]}")
+    if x.shape[0]:
+        with nogil:
+            fastrnn_tanh_array_f32(&x[0], &out[0], x.shape[0])
