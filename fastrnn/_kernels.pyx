@@ -155,7 +155,7 @@ cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
 cdef void rnn_direction(
         const floating* x__ri, floating* out__ro, Py_ssize_t out_ld,
         const floating* w_ih__hi, const floating* w_hh__hh,
-        const floating* b_ih__h, const floating* b_hh__h, floating* state__nh, bint state_is_zero,
+        const floating* b_ih__h, const floating* b_hh__h, floating* state__nh,
         const int* seq_lens__n,
         Py_ssize_t L, Py_ssize_t N, Py_ssize_t I, Py_ssize_t H,
         bint batch_major, bint reverse,
@@ -187,27 +187,28 @@ cdef void rnn_direction(
     for step in range(L):
         t = L - 1 - step if reverse else step
         c__nh = out__ro + t * step_rows_stride
-        if not state_is_zero:
-            if N == 1:
-                # c[0] += w_hh @ h[0]
-                if floating is float:
-                    scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
-                                      1.0, w_hh__hh, <int>H, state__nh, 1,
-                                      1.0, c__nh, 1)
-                else:
-                    scipy_cblas_dgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
-                                      1.0, w_hh__hh, <int>H, state__nh, 1,
-                                      1.0, c__nh, 1)
+        # Also at t=0 with a zero h0: torch does, and Inf/NaN in w_hh then
+        # propagate at the same step as in torch.
+        if N == 1:
+            # c[0] += w_hh @ h[0]
+            if floating is float:
+                scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
+                                  1.0, w_hh__hh, <int>H, state__nh, 1,
+                                  1.0, c__nh, 1)
             else:
-                # c += h @ w_hh.T
-                if floating is float:
-                    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                      <int>N, <int>H, <int>H, 1.0, state__nh, <int>H,
-                                      w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
-                else:
-                    scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                      <int>N, <int>H, <int>H, 1.0, state__nh, <int>H,
-                                      w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
+                scipy_cblas_dgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
+                                  1.0, w_hh__hh, <int>H, state__nh, 1,
+                                  1.0, c__nh, 1)
+        else:
+            # c += h @ w_hh.T
+            if floating is float:
+                scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                  <int>N, <int>H, <int>H, 1.0, state__nh, <int>H,
+                                  w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
+            else:
+                scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                  <int>N, <int>H, <int>H, 1.0, state__nh, <int>H,
+                                  w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
         hidden_activation(c__nh, N, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta, clip)
         for n in range(N):
             if seq_lens__n == NULL or t < seq_lens__n[n]:
@@ -215,10 +216,51 @@ cdef void rnn_direction(
                 memcpy(state__nh + n * H, c__nh + n * row_stride, H * sizeof(floating))
             else:
                 memset(c__nh + n * row_stride, 0, H * sizeof(floating))
-        state_is_zero = False
 
 
 # ---------------------------------------------------------------- entry point
+cdef Py_ssize_t INT_MAX = 2**31 - 1
+
+
+cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
+                         Py_ssize_t[8] w_hh, b_ih, b_hh, h0, Py_ssize_t[8] hn,
+                         const int[::1] lens, Py_ssize_t L, bint batch_major,
+                         const int[::1] reverse, const int[::1] act,
+                         const double[::1] alpha, const double[::1] beta):
+    cdef Py_ssize_t D = w_ih[0], H = w_ih[1], I = w_ih[2], N = hn[1], n
+    expect = [
+        ("x", (x[0], x[1]), (L * N, I)),
+        ("out", (out[0], out[1]), (L * N, D * H)),
+        ("w_hh", (w_hh[0], w_hh[1], w_hh[2]), (D, H, H)),
+        ("hn", (hn[0], hn[1], hn[2]), (D, N, H)),
+    ]
+    if b_ih is not None or b_hh is not None:
+        if b_ih is None or b_hh is None:
+            raise ValueError("rnn_layer: give both biases or neither")
+        expect += [("b_ih", tuple(b_ih)[:2], (D, H)), ("b_hh", tuple(b_hh)[:2], (D, H))]
+    if h0 is not None:
+        expect.append(("h0", tuple(h0)[:3], (D, N, H)))
+    for name, got, want in expect:
+        if got != want:
+            raise ValueError(f"rnn_layer: {name} must have shape {want}, got {got}")
+    if L < 1 or D < 1 or H < 1 or I < 1:
+        raise ValueError(f"rnn_layer: sizes must be positive, got L={L} D={D} H={H} I={I}")
+    if L * N > INT_MAX or (L if batch_major else 1) * D * H > INT_MAX or I > INT_MAX:
+        raise ValueError("rnn_layer: sizes exceed BLAS's 32-bit integers")
+    for name, arr in (("reverse", reverse), ("act", act), ("alpha", alpha), ("beta", beta)):
+        if arr.shape[0] < D:
+            raise ValueError(f"rnn_layer: {name} needs {D} entries, got {arr.shape[0]}")
+    for n in range(D):
+        if not 0 <= act[n] <= ACT_SOFTPLUS:
+            raise ValueError(f"rnn_layer: unknown activation code {act[n]}")
+    if lens is not None:
+        if lens.shape[0] != N:
+            raise ValueError(f"rnn_layer: seq_lens must have {N} entries, got {lens.shape[0]}")
+        for n in range(N):
+            if not 0 <= lens[n] <= L:
+                raise ValueError(f"rnn_layer: seq_lens[{n}] = {lens[n]} is outside 0..{L}")
+
+
 def rnn_layer(const floating[:, ::1] x__ri,
               floating[:, ::1] out__ro,
               const floating[:, :, ::1] w_ih__dhi,
@@ -240,8 +282,11 @@ def rnn_layer(const floating[:, ::1] x__ri,
     x__ri: (L*N, I) input rows; out__ro: (L*N, D*H) output rows, direction d
     in columns d*H:(d+1)*H. The biases (both or neither), h0__dnh and
     seq_lens__n may be None. hn__dnh receives h_n. clip is applied to the
-    pre-activation when finite. The caller has checked every shape and that
-    all sizes fit BLAS's 32-bit integers.
+    pre-activation when finite.
+
+    The Python layers check their inputs with messages in their own terms;
+    the shape checks here are the last line that keeps a wrong call from
+    reading or writing out of bounds.
     """
     cdef Py_ssize_t D = w_ih__dhi.shape[0]
     cdef Py_ssize_t H = w_ih__dhi.shape[1]
@@ -255,10 +300,15 @@ def rnn_layer(const floating[:, ::1] x__ri,
     cdef const int* lens = NULL
     cdef const floating* b_ih = NULL
     cdef const floating* b_hh = NULL
+    _check_layer_shapes(x__ri.shape, out__ro.shape, w_ih__dhi.shape, w_hh__dhh.shape,
+                        None if b_ih__dh is None else b_ih__dh.shape,
+                        None if b_hh__dh is None else b_hh__dh.shape,
+                        None if h0__dnh is None else h0__dnh.shape, hn__dnh.shape,
+                        seq_lens__n, L, batch_major, reverse__d, act__d, alpha__d, beta__d)
+    if N == 0:
+        return
     if seq_lens__n is not None:
         lens = &seq_lens__n[0]
-    if N == 0 or L == 0:
-        return
     with nogil:
         for d in range(D):
             if has_h0:
@@ -270,7 +320,7 @@ def rnn_layer(const floating[:, ::1] x__ri,
                 b_hh = &b_hh__dh[d, 0]
             rnn_direction(&x__ri[0, 0], &out__ro[0, d * H], out_ld,
                           &w_ih__dhi[d, 0, 0], &w_hh__dhh[d, 0, 0], b_ih, b_hh,
-                          &hn__dnh[d, 0, 0], not has_h0, lens,
+                          &hn__dnh[d, 0, 0], lens,
                           L, N, I, H, batch_major, reverse__d[d] != 0,
                           act__d[d], <floating>alpha__d[d], <floating>beta__d[d],
                           <floating>clip)
