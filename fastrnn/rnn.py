@@ -347,6 +347,15 @@ class RNN:
 
     __call__ = forward
 
+    # ------------------------------------------------------------ pickling
+    def __reduce__(self):
+        # Rebuild rather than copy __dict__: the named parameters are views
+        # into the per-layer blocks and must stay views in the copy.
+        c = self._config
+        args = (c["input_size"], c["hidden_size"], c["num_layers"], c["nonlinearity"],
+                c["bias"], self.batch_first, self.dropout, c["bidirectional"], c["dtype"])
+        return _rebuild, (type(self), args, self.state_dict())
+
     # ------------------------------------------------------------ repr
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -364,3 +373,11 @@ class RNN:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _rebuild(cls, args, state):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the dropout warning was given at creation
+        model = cls(*args)
+    model.load_state_dict(state)
+    return model
