@@ -1,0 +1,395 @@
+"""fastrnn.RNN -> ONNX file, and a check of that file in onnxruntime."""
+import functools
+import io
+import numbers
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from fastrnn._version import __version__
+from fastrnn.onnx import _names
+from fastrnn.rnn import RNN
+
+__all__ = ["export", "verify", "default_opset", "VerificationError", "TOLERANCE"]
+
+# The exported graph uses RNN, Transpose, Reshape, Concat and Slice with its
+# bounds as inputs; the last appeared in opset 10.
+MIN_OPSET = 10
+# Used when onnxruntime cannot be imported: the opset onnxruntime 1.17, the
+# oldest fastrnn declares, loads.
+FALLBACK_OPSET = 20
+
+# verify(): largest accepted scaled difference for float32 (the project's bar).
+TOLERANCE = 1e-5
+
+_ELEM_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
+_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu"}
+
+# Symbolic axis names of the exported graph.
+BATCH_AXIS = "batch"
+SEQUENCE_AXIS = "sequence"
+
+
+class VerificationError(ValueError, AssertionError):
+    """onnxruntime's results for an ONNX file differ from the fastrnn model's.
+
+    A ValueError, and an AssertionError so test code that checks numerics
+    with assert-style helpers catches it too.
+    """
+
+
+def _as_fastrnn(model, what="model"):
+    if isinstance(model, RNN):
+        return model
+    if type(model).__module__.startswith("torch") and type(model).__name__ == "RNN":
+        return RNN.from_torch(model)
+    raise TypeError(f"{what} must be a fastrnn.RNN (or a torch.nn.RNN), got {type(model).__name__}")
+
+
+def _min_ir_version(opset):
+    return helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+
+
+@functools.lru_cache(maxsize=None)
+def default_opset():
+    """(opset, ir_version) that export uses when no opset is given.
+
+    The highest opset, up to the newest the installed onnx knows, at which the
+    installed onnxruntime loads a graph of the shape export writes (both
+    directions, two layers, h0 input, batch_first), with the lowest IR version
+    that opset needs. onnxruntime refuses opsets newer than its release
+    supports and IR versions above its maximum, so this is found by asking it
+    (a few milliseconds, once per process). Without onnxruntime:
+    min(FALLBACK_OPSET, newest onnx opset).
+    """
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        import onnxruntime
+    except ImportError:  # pragma: no cover - onnxruntime is a dependency
+        opset = min(FALLBACK_OPSET, newest)
+        return opset, _min_ir_version(opset)
+    probe_model = RNN(2, 3, num_layers=2, bidirectional=True, batch_first=True, seed=0)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4  # the refusals below are expected, keep them quiet
+    for opset in range(newest, MIN_OPSET - 1, -1):
+        proto = _build(probe_model, opset, _min_ir_version(opset), initial_state=True)
+        try:
+            onnxruntime.InferenceSession(proto.SerializeToString(), options,
+                                         providers=["CPUExecutionProvider"])
+        except Exception:  # onnxruntime raises its own Fail/InvalidGraph types
+            continue
+        return opset, _min_ir_version(opset)
+    opset = min(FALLBACK_OPSET, newest)  # pragma: no cover - no loadable opset at all
+    return opset, _min_ir_version(opset)
+
+
+def _int64s(name, values):
+    return numpy_helper.from_array(np.asarray(values, np.int64), name)
+
+
+def _build(model, opset, ir_version, initial_state):
+    """The ModelProto of `model` (a fastrnn.RNN); see export for its layout."""
+    D, H, L = model.num_directions, model.hidden_size, model.num_layers
+    dtype = np.dtype(model.dtype)
+    elem = _ELEM_TYPES[dtype]
+    activation = _ACTIVATIONS[model.nonlinearity]
+    direction = "bidirectional" if D == 2 else "forward"
+    parameters = dict(model.named_parameters())
+
+    if model.batch_first:
+        input_shape = [BATCH_AXIS, SEQUENCE_AXIS, model.input_size]
+        output_shape = [BATCH_AXIS, SEQUENCE_AXIS, D * H]
+    else:
+        input_shape = [SEQUENCE_AXIS, BATCH_AXIS, model.input_size]
+        output_shape = [SEQUENCE_AXIS, BATCH_AXIS, D * H]
+    inputs = [helper.make_tensor_value_info("input", elem, input_shape)]
+    if initial_state:
+        inputs.append(helper.make_tensor_value_info("h0", elem, [D * L, BATCH_AXIS, H]))
+    outputs = [helper.make_tensor_value_info("output", elem, output_shape),
+               helper.make_tensor_value_info("h_n", elem, [D * L, BATCH_AXIS, H])]
+
+    # [T, N, D, H] -> [T, N, D*H]: 0 copies a dimension, so T and N stay symbolic.
+    initializers = [_int64s("merge_directions_shape", [0, 0, -1])]
+    nodes = []
+    if model.batch_first:  # onnxruntime refuses layout=1: make the input time-major
+        nodes.append(helper.make_node("Transpose", ["input"], ["input_time_major"],
+                                      name="to_time_major", perm=[1, 0, 2]))
+        layer_input = "input_time_major"
+    else:
+        layer_input = "input"
+    if initial_state and L > 1:
+        initializers.append(_int64s("h0_axes", [0]))
+
+    final_states = []
+    for k in range(L):
+        W, R, B = _names.onnx_layer_tensors(parameters, k, D, model.bias)
+        names = _names.initializer_names(k)
+        initializers += [numpy_helper.from_array(np.ascontiguousarray(W, dtype), names["W"]),
+                         numpy_helper.from_array(np.ascontiguousarray(R, dtype), names["R"])]
+        if B is not None:
+            initializers.append(numpy_helper.from_array(np.ascontiguousarray(B, dtype), names["B"]))
+        if not initial_state:
+            initial_h = ""
+        elif L == 1:
+            initial_h = "h0"
+        else:  # layer k starts from rows k*D .. (k+1)*D of h0, as in torch
+            initial_h = f"h0_l{k}"
+            initializers += [_int64s(f"h0_l{k}_start", [k * D]),
+                             _int64s(f"h0_l{k}_end", [(k + 1) * D])]
+            nodes.append(helper.make_node(
+                "Slice", ["h0", f"h0_l{k}_start", f"h0_l{k}_end", "h0_axes"], [initial_h],
+                name=f"h0_slice_l{k}"))
+        y, y_h = f"Y_l{k}", ("h_n" if L == 1 else f"Y_h_l{k}")
+        nodes.append(helper.make_node(
+            "RNN", [layer_input, names["W"], names["R"], names["B"] if B is not None else "",
+                    "", initial_h],
+            [y, y_h], name=f"RNN_l{k}", hidden_size=H, direction=direction,
+            activations=[activation] * D))
+        final_states.append(y_h)
+        # Y [T, D, N, H] -> [T, N, D, H] -> [T, N, D*H]: torch's output layout.
+        last = k == L - 1
+        merged = "output" if last and not model.batch_first else f"output_l{k}"
+        nodes += [
+            helper.make_node("Transpose", [y], [f"Y_l{k}_TNDH"], name=f"directions_last_l{k}",
+                             perm=[0, 2, 1, 3]),
+            helper.make_node("Reshape", [f"Y_l{k}_TNDH", "merge_directions_shape"], [merged],
+                             name=f"merge_directions_l{k}"),
+        ]
+        layer_input = merged
+    if model.batch_first:
+        nodes.append(helper.make_node("Transpose", [layer_input], ["output"],
+                                      name="to_batch_major", perm=[1, 0, 2]))
+    if L > 1:
+        nodes.append(helper.make_node("Concat", final_states, ["h_n"], name="stack_states",
+                                      axis=0))
+
+    graph = helper.make_graph(nodes, "fastrnn_RNN", inputs, outputs, initializers)
+    graph.doc_string = f"fastrnn.{model!r}, {dtype.name}"
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="fastrnn", producer_version=__version__)
+    proto.ir_version = ir_version
+    proto.doc_string = (
+        "fastrnn.RNN (torch.nn.RNN semantics). input: "
+        + ("[batch, sequence, features]" if model.batch_first else "[sequence, batch, features]")
+        + (", h0: [directions*layers, batch, hidden]" if initial_state else "")
+        + ". outputs: output, h_n [directions*layers, batch, hidden].")
+    return proto
+
+
+def export(model, f, *, opset=None, initial_state=False):
+    """Write `model` as an ONNX file and return its ModelProto.
+
+    Args:
+        model: a fastrnn.RNN (a torch.nn.RNN is converted with RNN.from_torch).
+        f: a path (str or os.PathLike), a binary file object, or None to only
+            build the ModelProto.
+        opset: ONNX opset of the default domain, MIN_OPSET (10) up to the
+            newest the installed onnx knows. Default: default_opset(), the
+            highest the installed onnxruntime loads. The IR version is the
+            lowest that opset allows (onnx.helper.make_model would pick the
+            newest, which onnxruntime may refuse).
+        initial_state: if True the graph takes a second input ``h0``.
+
+    The graph:
+        inputs:  ``input`` [sequence, batch, input_size], or
+                 [batch, sequence, input_size] for a batch_first model;
+                 ``h0`` [D*num_layers, batch, hidden_size] with initial_state
+                 (otherwise every layer starts from zeros).
+        outputs: ``output`` shaped like the input with D*hidden_size features,
+                 ``h_n`` [D*num_layers, batch, hidden_size], as torch returns.
+    ``batch`` and ``sequence`` are symbolic axes, so one file serves every
+    batch size and sequence length. The graph always takes batched input:
+    feed an unbatched (L, input_size) sequence as batch 1. D = 2 if the model
+    is bidirectional.
+
+    Each layer is one ONNX RNN node with both directions (direction
+    "bidirectional"), activations ["Tanh"] or ["Relu"] per direction, its
+    weights as initializers (W, R, and B = [b_ih | b_hh] unless bias=False).
+    A batch_first input is transposed to time-major first, because
+    onnxruntime refuses RNN nodes with layout=1. Between layers, Y [T, D, N, H]
+    goes through Transpose(0, 2, 1, 3) and Reshape [0, 0, -1]; h_n is the
+    Concat of every layer's Y_h. Layer k reads rows k*D..(k+1)*D of h0.
+
+    A float64 model gives a float64 (tensor(double)) graph. It is valid ONNX
+    and passes onnx.checker, but onnxruntime has no double kernel for RNN and
+    will not run it; fastrnn.onnx.backend can.
+
+    Every exported model passes onnx.checker.check_model(full_check=True).
+    """
+    model = _as_fastrnn(model)
+    if not isinstance(initial_state, (bool, np.bool_)):
+        raise TypeError(f"initial_state must be True or False, got {initial_state!r}")
+    newest = onnx.defs.onnx_opset_version()
+    if opset is None:
+        opset, ir_version = default_opset()
+    else:
+        if isinstance(opset, bool) or not isinstance(opset, numbers.Integral):
+            raise TypeError(f"opset must be an int, got {type(opset).__name__}")
+        if not MIN_OPSET <= opset <= newest:
+            raise ValueError(
+                f"opset must be between {MIN_OPSET} and {newest} (the newest the installed "
+                f"onnx {onnx.__version__} knows), got {opset}")
+        opset = int(opset)
+        ir_version = _min_ir_version(opset)
+    proto = _build(model, opset, ir_version, bool(initial_state))
+    onnx.checker.check_model(proto, full_check=True)
+    if f is not None:
+        data = proto.SerializeToString()
+        if isinstance(f, (str, bytes, os.PathLike)):
+            with open(f, "wb") as file:
+                file.write(data)
+        elif hasattr(f, "write"):
+            f.write(data)
+        else:
+            raise TypeError(
+                f"f must be a path, a binary file object or None, got {type(f).__name__}")
+    return proto
+
+
+# ---------------------------------------------------------------- verify
+def _read_model(f):
+    """A ModelProto from a path, bytes, a binary file object or a ModelProto."""
+    from fastrnn.onnx._load import read_model
+    return read_model(f)
+
+
+def _declared_dims(value_info):
+    """The declared dims of a graph input: ints, or None for symbolic/unknown."""
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+
+
+def _cases(model, inputs, x_dims, h0_dims, rng):
+    """(input, h0 or None) pairs, batched, in the model's dtype."""
+    D, H = model.num_directions, model.hidden_size
+    n_axis, l_axis = (0, 1) if model.batch_first else (1, 0)
+
+    def pick(axis, choices):
+        fixed = x_dims[axis] if x_dims is not None and len(x_dims) == 3 else None
+        return [fixed] if fixed else choices
+
+    if inputs is None:
+        # Two batch sizes and two lengths, unless the file fixes them.
+        cases = []
+        for n in pick(n_axis, [1, 4]):
+            for length in pick(l_axis, [1, 7]):
+                shape = [0, 0, model.input_size]
+                shape[n_axis], shape[l_axis] = n, length
+                cases.append((rng.standard_normal(shape).astype(model.dtype), None))
+    else:
+        given = inputs if isinstance(inputs, list) else [inputs]
+        cases = []
+        for case in given:
+            x, h0 = case if isinstance(case, tuple) else (case, None)
+            if isinstance(case, tuple) and len(case) != 2:
+                raise ValueError(
+                    f"an inputs case must be an array or an (input, h0) pair, got a tuple "
+                    f"of {len(case)}")
+            cases.append((x, h0))
+    batched = []
+    for x, h0 in cases:
+        x = np.array(np.asarray(x), dtype=model.dtype)  # a copy: callers' arrays stay as given
+        if x.ndim == 2:  # unbatched: the graph takes batch 1
+            x = x[None] if model.batch_first else x[:, None]
+            if h0 is not None:
+                h0 = np.asarray(h0)[:, None]
+        if x.ndim != 3:
+            raise ValueError(f"verify inputs must be 2-D or 3-D arrays, got shape {x.shape}")
+        if h0 is None and h0_dims is not None:  # the graph needs h0: make one up
+            h0 = rng.standard_normal((D * model.num_layers, x.shape[n_axis], H))
+        if h0 is not None:
+            if h0_dims is None:
+                raise ValueError("an h0 was given but the ONNX file takes no initial state")
+            h0 = np.array(np.asarray(h0), dtype=model.dtype)
+        batched.append((x, h0))
+    return batched
+
+
+def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
+    """Run an ONNX file in onnxruntime and `model` in fastrnn; compare.
+
+    Args:
+        model: the fastrnn.RNN (or torch.nn.RNN) the file should compute.
+        f: the ONNX file: a path, bytes, a binary file object or a ModelProto.
+            Its first graph input is the sequence in the model's layout, an
+            optional second input the initial state [D*num_layers, N, H]; its
+            first two outputs are compared with (output, h_n). That is what
+            export writes, and what torch.onnx.export writes for nn.RNN.
+        inputs: None, one input array, or a list of cases, each an input
+            array or an (input, h0) tuple. Unbatched (L, input_size) inputs run
+            as batch 1. When the file takes h0 and a case has none, a random
+            h0 is used. None: random standard-normal inputs at batch sizes 1
+            and 4 and sequence lengths 1 and 7 (an axis the file fixes keeps
+            its size). Random values come from numpy's default_rng(0), so a
+            call is reproducible.
+        tolerance: the largest accepted difference (default 1e-5).
+
+    Returns the largest difference over all cases and both outputs, where the
+    difference of one output is max|onnxruntime - fastrnn| / max(1, max|fastrnn|).
+
+    Raises VerificationError (a ValueError and an AssertionError) naming the
+    case and output when that difference exceeds `tolerance`. A float64
+    model or graph raises UnsupportedModelError: onnxruntime has no double
+    kernel for the RNN op, so it cannot check one (fastrnn.onnx.backend can run it).
+    """
+    import onnxruntime
+    from fastrnn.onnx._load import UnsupportedModelError
+
+    model = _as_fastrnn(model)
+    proto = _read_model(f)
+    if np.dtype(model.dtype) == np.float64:
+        raise UnsupportedModelError(
+            "verify cannot check a float64 model: onnxruntime has no double (float64) kernel "
+            "for the RNN op. Export a float32 model to check it with onnxruntime, or run the "
+            "float64 graph with fastrnn.onnx.backend.")
+    initializer_names = {init.name for init in proto.graph.initializer}
+    graph_inputs = [i for i in proto.graph.input if i.name not in initializer_names]
+    if not 1 <= len(graph_inputs) <= 2 or len(proto.graph.output) < 2:
+        raise ValueError(
+            f"verify expects a graph with inputs (input[, h0]) and outputs (output, h_n), got "
+            f"inputs {[i.name for i in graph_inputs]} and outputs "
+            f"{[o.name for o in proto.graph.output]}")
+    for value in list(graph_inputs) + list(proto.graph.output[:2]):
+        elem = value.type.tensor_type.elem_type
+        if elem == TensorProto.DOUBLE:
+            raise UnsupportedModelError(
+                f"verify cannot run this graph: {value.name!r} is tensor(double) and "
+                "onnxruntime has no double (float64) kernel for the RNN op")
+    x_dims = _declared_dims(graph_inputs[0])
+    if x_dims is not None and len(x_dims) == 3 and x_dims[2] not in (None, model.input_size):
+        raise ValueError(
+            f"the ONNX file's input has {x_dims[2]} features but the model's input_size is "
+            f"{model.input_size}")
+    h0_dims = _declared_dims(graph_inputs[1]) if len(graph_inputs) == 2 else None
+    if len(graph_inputs) == 2 and h0_dims is None:
+        h0_dims = [None, None, None]
+
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    output_names = [o.name for o in proto.graph.output[:2]]
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for x, h0 in _cases(model, inputs, x_dims, h0_dims, rng):
+        feed = {graph_inputs[0].name: x}
+        if h0 is not None:
+            feed[graph_inputs[1].name] = h0
+        expected = model(x, h0)
+        got = session.run(output_names, feed)
+        for name, want, have in zip(("output", "h_n"), expected, got):
+            if have.shape != want.shape:
+                raise VerificationError(
+                    f"onnxruntime's {name} has shape {have.shape}, fastrnn's {want.shape} "
+                    f"(input shape {x.shape})")
+            scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+            diff = float(np.max(np.abs(have.astype(np.float64) - want), initial=0.0)) / scale
+            if not diff <= tolerance:  # also catches NaN
+                raise VerificationError(
+                    f"onnxruntime and fastrnn differ on {name} for input shape {x.shape}"
+                    f"{' with h0' if h0 is not None else ''}: max|difference| / max(1, "
+                    f"max|fastrnn|) = {diff:.3g} > tolerance {tolerance:g}")
+            worst = max(worst, diff)
+    return worst

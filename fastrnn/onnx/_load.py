@@ -1,0 +1,727 @@
+"""ONNX file -> fastrnn.RNN.
+
+load() does not pattern-match one exporter's output. It walks the graph once
+in node order and gives every tensor an abstract value saying what it is: a
+constant, a runtime shape, a zero state, the graph's input (with its axes
+possibly permuted or sliced), a layer's raw RNN output Y, a sequence of
+features, or final states. Axes carry labels (T time, N batch, D direction,
+H hidden, F features), so a Transpose or Reshape is accepted exactly when it
+turns one layer's output into what the next layer reads. That covers
+fastrnn's own files, torch.onnx.export(dynamo=False) graphs of nn.RNN (with
+or without h0, dynamic axes, constant folding), and single RNN nodes; any
+other op, attribute or wiring is refused with UnsupportedModelError naming it.
+"""
+import io
+import os
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import TensorProto, numpy_helper
+
+from fastrnn.onnx import _names
+from fastrnn.rnn import RNN
+
+__all__ = ["load", "read_model", "UnsupportedModelError", "InvalidModelError"]
+
+
+class UnsupportedModelError(ValueError):
+    """An ONNX model that fastrnn cannot turn into (or run as) a fastrnn.RNN."""
+
+
+class InvalidModelError(UnsupportedModelError):
+    """Bytes that are not a readable ONNX model, or a model contradicting itself."""
+
+
+# ------------------------------------------------------------------ reading
+def read_model(f):
+    """A ModelProto from a path, bytes, a binary file object or a ModelProto."""
+    if isinstance(f, onnx.ModelProto):
+        return f
+    if isinstance(f, (bytes, bytearray, memoryview)):
+        data, where = bytes(f), "the given bytes"
+    elif isinstance(f, (str, os.PathLike)):
+        where = f"file {os.fspath(f)!r}"
+        try:
+            # onnx.load also reads tensors stored as external data next to the file.
+            proto = onnx.load(f)
+        except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise InvalidModelError(f"{where} is not a readable ONNX model: {exc}") from exc
+        return _checked_proto(proto, where)
+    elif hasattr(f, "read"):
+        data, where = f.read(), "the file object's contents"
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"the file object must be opened in binary mode, read() gave "
+                            f"{type(data).__name__}")
+        data = bytes(data)
+    else:
+        raise TypeError(
+            f"expected a path, bytes, a binary file object or an onnx.ModelProto, got "
+            f"{type(f).__name__}")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise InvalidModelError(
+            f"{where} ({len(data)} bytes) is not a readable ONNX model: "
+            f"{type(exc).__name__}: {exc}") from exc
+    return _checked_proto(proto, where)
+
+
+def _checked_proto(proto, where):
+    # Protobuf happily parses a prefix or random bytes into a message with few
+    # fields; a model needs at least a graph and an opset.
+    if not proto.HasField("graph") or len(proto.opset_import) == 0:
+        missing = "graph" if not proto.HasField("graph") else "opset_import"
+        raise InvalidModelError(
+            f"{where} is not a complete ONNX model: it has no {missing} (truncated or not "
+            f"an ONNX file?)")
+    return proto
+
+
+# ------------------------------------------------------------------ abstract values
+class _Const:
+    """A tensor whose value is in the file."""
+
+    def __init__(self, array):
+        self.array = array
+
+
+class _Dims:
+    """Integers computed from runtime shapes (Shape, Gather, ...): only good for Expand."""
+
+
+class _Zeros:
+    """A tensor of zeros of a runtime shape (torch's default initial state)."""
+
+
+class _GraphInput:
+    """A graph input, its axes permuted (perm[i] = source axis of axis i), maybe rows sliced."""
+
+    def __init__(self, name, rank, perm=None, rows=None):
+        self.name, self.rank = name, rank
+        self.perm = tuple(range(rank)) if perm is None else perm
+        self.rows = rows  # (start, stop) on axis 0, stop None = to the end
+
+
+class _Y:
+    """Raw RNN output Y of a layer, axes labelled e.g. ('T', 'D', 'N', 'H')."""
+
+    def __init__(self, layer, labels):
+        self.layer, self.labels = layer, labels
+
+
+class _Seq:
+    """A layer's output sequence with directions merged, e.g. ('T', 'N', 'F')."""
+
+    def __init__(self, layer, labels):
+        self.layer, self.labels = layer, labels
+
+
+class _States:
+    """Final states Y_h of consecutive layers concatenated, e.g. ('D', 'N', 'H')."""
+
+    def __init__(self, layers, labels):
+        self.layers, self.labels = layers, labels
+
+
+_DESCRIPTIONS = {_Const: "a constant", _Dims: "a shape computation", _Zeros: "a zero tensor",
+                 _GraphInput: "a graph input", _Y: "an RNN node's Y output",
+                 _Seq: "an RNN layer's output sequence", _States: "RNN final states (Y_h)"}
+
+_SUPPORTED_OPS = ("RNN", "Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
+                  "Concat", "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast")
+_ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Slice", "Expand",
+                    "Cast")
+_RNN_ATTRIBUTES = {"activations", "activation_alpha", "activation_beta", "clip", "direction",
+                   "hidden_size", "layout"}
+_NONLINEARITIES = {"tanh": "tanh", "relu": "relu"}
+_FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
+
+
+def _node_label(node):
+    return f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node"
+
+
+def _attributes(node):
+    try:
+        return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    except Exception as exc:  # a malformed AttributeProto
+        raise InvalidModelError(f"{_node_label(node)} has an unreadable attribute: {exc}") from exc
+
+
+def _to_array(tensor, what):
+    if tensor.data_location == TensorProto.EXTERNAL and not tensor.raw_data:
+        raise UnsupportedModelError(
+            f"{what} is stored as external data; load the model from its path so the data "
+            "files next to it are read")
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # wrong sizes, unknown types
+        raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class _Walk:
+    """One pass over a graph in node order; collects the RNN layers."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.values = {}
+        self.layers = []  # per RNN node: dict of what the model needs
+        self.input_uses = {}  # graph input name -> "sequence" or "initial state"
+        for init in graph.initializer:
+            self.values[init.name] = _Const(_to_array(init, f"initializer {init.name!r}"))
+        for value_info in graph.input:
+            if value_info.name in self.values:
+                continue  # an initializer listed as an input too: a constant
+            tensor_type = value_info.type.tensor_type
+            # Without a declared shape, assume 3-D; the RNN node checks the rest at run time.
+            rank = len(tensor_type.shape.dim) if tensor_type.HasField("shape") else 3
+            self.values[value_info.name] = _GraphInput(value_info.name, rank)
+
+    # -------------------------------------------------------------- helpers
+    def get(self, node, index):
+        """The abstract value of input `index` of `node`, or None when absent."""
+        if index >= len(node.input) or node.input[index] == "":
+            return None
+        name = node.input[index]
+        if name not in self.values:
+            raise InvalidModelError(
+                f"{_node_label(node)} reads {name!r}, which no initializer, graph input or "
+                "earlier node defines")
+        return self.values[name]
+
+    def const(self, node, index, what):
+        value = self.get(node, index)
+        if not isinstance(value, _Const):
+            got = "absent" if value is None else _DESCRIPTIONS[type(value)]
+            raise UnsupportedModelError(
+                f"{_node_label(node)}: {what} (input {index}) must be a constant in the file, "
+                f"got {got}")
+        return value.array
+
+    def ints(self, node, index, attrs, attr, what):
+        """Integer list from an attribute (older opsets) or a constant input."""
+        if attr in attrs:
+            return [int(v) for v in np.atleast_1d(attrs[attr])]
+        if index < len(node.input) and node.input[index]:
+            return [int(v) for v in np.atleast_1d(self.const(node, index, what))]
+        return None
+
+    def refuse(self, node, value, index=0):
+        raise UnsupportedModelError(
+            f"{_node_label(node)}: fastrnn cannot load a graph that applies {node.op_type} to "
+            f"{_DESCRIPTIONS[type(value)]} (input {node.input[index]!r})")
+
+    # -------------------------------------------------------------- walk
+    def run(self):
+        for node in self.graph.node:
+            if node.domain not in ("", "ai.onnx"):
+                raise UnsupportedModelError(
+                    f"unsupported node: {node.op_type} of domain {node.domain!r} "
+                    f"({_node_label(node)}); fastrnn loads RNN graphs of the default ONNX domain")
+            if node.op_type not in _SUPPORTED_OPS:
+                raise UnsupportedModelError(
+                    f"unsupported node: op_type {node.op_type!r} ({_node_label(node)}). fastrnn "
+                    f"loads graphs of RNN nodes and the shape ops {', '.join(_SUPPORTED_OPS[1:])}")
+            attrs = _attributes(node)
+            if node.op_type in _ZERO_PRESERVING and isinstance(self.get(node, 0), _Zeros):
+                # Reshaping, slicing or expanding zeros gives zeros: torch builds its
+                # default initial states this way.
+                for name in node.output[:1]:
+                    self.values[name] = _Zeros()
+                continue
+            try:
+                results = getattr(self, "op_" + node.op_type)(node, attrs)
+            except UnsupportedModelError:
+                raise
+            except (ValueError, IndexError, TypeError, KeyError) as exc:
+                # numpy refusing a constant computation: the file contradicts itself
+                raise InvalidModelError(
+                    f"{_node_label(node)} cannot be evaluated on its constant inputs: "
+                    f"{type(exc).__name__}: {exc}") from exc
+            if len(results) < len([o for o in node.output if o]):
+                raise UnsupportedModelError(
+                    f"{_node_label(node)} has {len(node.output)} outputs; fastrnn expects "
+                    f"{len(results)}")
+            for name, value in zip(node.output, results):
+                if name:
+                    self.values[name] = value
+
+    # -------------------------------------------------------------- ops
+    def op_Constant(self, node, attrs):
+        if "value" in attrs:
+            return [_Const(_to_array(attrs["value"], f"{_node_label(node)} value"))]
+        for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                           ("value_int", np.int64), ("value_ints", np.int64)):
+            if key in attrs:
+                return [_Const(np.asarray(attrs[key], dtype))]
+        raise UnsupportedModelError(
+            f"{_node_label(node)}: unsupported Constant attribute(s) {sorted(attrs)}; fastrnn "
+            "reads value, value_float(s) and value_int(s)")
+
+    def op_Identity(self, node, attrs):
+        return [self.get(node, 0)]
+
+    def op_Cast(self, node, attrs):
+        value = self.get(node, 0)
+        if not isinstance(value, _Const):
+            self.refuse(node, value)
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])
+        except Exception as exc:
+            raise UnsupportedModelError(f"{_node_label(node)}: unsupported 'to' type") from exc
+        return [_Const(value.array.astype(dtype))]
+
+    def op_Shape(self, node, attrs):
+        value = self.get(node, 0)
+        if isinstance(value, _Const) and not attrs:
+            return [_Const(np.asarray(value.array.shape, np.int64))]
+        return [_Dims()]
+
+    def op_Gather(self, node, attrs):
+        data, indices = self.get(node, 0), self.get(node, 1)
+        if isinstance(data, _Const) and isinstance(indices, _Const):
+            return [_Const(np.take(data.array, indices.array, axis=attrs.get("axis", 0)))]
+        if isinstance(data, _Dims):
+            return [_Dims()]
+        self.refuse(node, data)
+
+    def op_Expand(self, node, attrs):
+        data = self.get(node, 0)
+        if isinstance(data, _Zeros) or (isinstance(data, _Const) and not np.any(data.array)):
+            return [_Zeros()]
+        if isinstance(data, _Const):
+            raise UnsupportedModelError(
+                f"{_node_label(node)} expands a non-zero constant; fastrnn.RNN starts from "
+                "zeros or from its h0 input, never from a stored state")
+        self.refuse(node, data)
+
+    def op_ConstantOfShape(self, node, attrs):
+        if "value" in attrs and np.any(_to_array(attrs["value"], "ConstantOfShape value")):
+            raise UnsupportedModelError(
+                f"{_node_label(node)} makes a non-zero tensor; fastrnn.RNN starts from zeros "
+                "or from its h0 input, never from a stored state")
+        return [_Zeros()]
+
+    def op_Unsqueeze(self, node, attrs):
+        value = self.get(node, 0)
+        axes = self.ints(node, 1, attrs, "axes", "axes")
+        if isinstance(value, _Dims):
+            return [_Dims()]
+        if isinstance(value, _Const) and axes is not None:
+            array = value.array
+            rank = array.ndim + len(axes)
+            for axis in sorted(a % rank for a in axes):
+                array = np.expand_dims(array, axis)
+            return [_Const(array)]
+        self.refuse(node, value)
+
+    def op_Squeeze(self, node, attrs):
+        value = self.get(node, 0)
+        axes = self.ints(node, 1, attrs, "axes", "axes")
+        if isinstance(value, _Const):
+            return [_Const(np.squeeze(value.array, axis=None if axes is None else tuple(axes)))]
+        if isinstance(value, _Dims):
+            return [_Dims()]
+        if isinstance(value, _Y) and axes is not None and len(axes) == 1:
+            axis = axes[0] % len(value.labels)
+            layer = self.layers[value.layer]
+            if value.labels[axis] == "D" and layer["num_directions"] == 1:
+                labels = value.labels[:axis] + value.labels[axis + 1:]
+                return [_Seq(value.layer, tuple("F" if a == "H" else a for a in labels))]
+        self.refuse(node, value)
+
+    def op_Transpose(self, node, attrs):
+        value = self.get(node, 0)
+        if isinstance(value, _Const):
+            return [_Const(np.transpose(value.array, attrs.get("perm")))]
+        rank = (value.rank if isinstance(value, _GraphInput)
+                else len(value.labels) if isinstance(value, (_Y, _Seq, _States)) else None)
+        if rank is None:
+            self.refuse(node, value)
+        perm = tuple(int(p) for p in attrs.get("perm", range(rank - 1, -1, -1)))
+        if sorted(perm) != list(range(rank)):
+            raise InvalidModelError(f"{_node_label(node)}: perm {list(perm)} does not permute "
+                                    f"{rank} axes")
+        if isinstance(value, _GraphInput):
+            return [_GraphInput(value.name, rank, tuple(value.perm[p] for p in perm), value.rows)]
+        labels = tuple(value.labels[p] for p in perm)
+        if isinstance(value, _States):
+            return [_States(value.layers, labels)]
+        return [type(value)(value.layer, labels)]
+
+    def op_Reshape(self, node, attrs):
+        value = self.get(node, 0)
+        shape = self.ints(node, 1, {}, "shape", "the shape")
+        if shape is None:
+            raise InvalidModelError(f"{_node_label(node)} has no shape input")
+        if isinstance(value, _Const):
+            return [_Const(np.reshape(value.array, shape))]
+        if isinstance(value, _Dims):
+            return [_Dims()]
+        if isinstance(value, (_Y, _Seq)) and attrs.get("allowzero", 0) == 0:
+            layer = self.layers[value.layer]
+            D, H = layer["num_directions"], layer["hidden_size"]
+            labels = value.labels
+            # [A, B, D, H] -> [A, B, D*H]: the directions side by side, as torch's output.
+            if (isinstance(value, _Y) and len(shape) == 3 and labels[2:] == ("D", "H")
+                    and shape[:2] == [0, 0] and shape[2] in (-1, D * H)):
+                return [_Seq(value.layer, labels[:2] + ("F",))]
+            if isinstance(value, _Seq) and shape[:2] == [0, 0] and shape[2:] in ([-1], [D * H]):
+                return [value]
+        self.refuse(node, value)
+
+    def op_Concat(self, node, attrs):
+        values = [self.get(node, i) for i in range(len(node.input))]
+        axis = attrs.get("axis")
+        if axis is None:
+            raise InvalidModelError(f"{_node_label(node)} has no axis attribute")
+        if all(isinstance(v, _Zeros) or (isinstance(v, _Const) and v.array.dtype.kind == "f"
+                                         and not np.any(v.array)) for v in values) \
+                and any(isinstance(v, _Zeros) for v in values):
+            return [_Zeros()]
+        if all(isinstance(v, _Const) for v in values):
+            return [_Const(np.concatenate([v.array for v in values], axis=axis))]
+        if all(isinstance(v, (_Const, _Dims)) for v in values):
+            return [_Dims()]
+        if all(isinstance(v, _States) for v in values):
+            labels = values[0].labels
+            layers = sum((v.layers for v in values), ())
+            if (all(v.labels == labels for v in values) and labels[axis % len(labels)] == "D"
+                    and layers == tuple(range(layers[0], layers[0] + len(layers)))):
+                return [_States(layers, labels)]
+            raise UnsupportedModelError(
+                f"{_node_label(node)} concatenates final states in an order fastrnn's h_n does "
+                f"not have (layers {list(layers)}, axis {axis}); expected consecutive layers "
+                "along the direction axis")
+        odd = next(i for i, v in enumerate(values) if not isinstance(v, (_Const, _Dims, _States)))
+        self.refuse(node, values[odd], odd)
+
+    def op_Slice(self, node, attrs):
+        value = self.get(node, 0)
+        if "starts" in attrs:  # opset < 10: bounds are attributes
+            starts, ends = list(attrs["starts"]), list(attrs["ends"])
+            axes, steps = attrs.get("axes"), None
+        else:
+            starts = self.ints(node, 1, {}, "", "starts")
+            ends = self.ints(node, 2, {}, "", "ends")
+            axes = self.ints(node, 3, {}, "", "axes")
+            steps = self.ints(node, 4, {}, "", "steps")
+        if starts is None or ends is None:
+            raise InvalidModelError(f"{_node_label(node)} has no starts/ends")
+        axes = list(range(len(starts))) if axes is None else list(axes)
+        steps = [1] * len(starts) if steps is None else list(steps)
+        if isinstance(value, _Dims):
+            return [_Dims()]
+        if isinstance(value, _Const):
+            index = [slice(None)] * value.array.ndim
+            for start, end, axis, step in zip(starts, ends, axes, steps):
+                index[axis] = slice(start, end, step)
+            return [_Const(value.array[tuple(index)])]
+        if (isinstance(value, _GraphInput) and value.rows is None
+                and value.perm == tuple(range(value.rank)) and axes == [0] and steps == [1]
+                and starts[0] >= 0 and ends[0] > starts[0]):
+            stop = None if ends[0] >= 2**31 - 1 else ends[0]
+            return [_GraphInput(value.name, value.rank, value.perm, (starts[0], stop))]
+        if isinstance(value, _GraphInput):
+            raise UnsupportedModelError(
+                f"{_node_label(node)}: fastrnn reads a graph input sliced only along axis 0 "
+                f"with step 1 (rows of h0), got starts {starts}, ends {ends}, axes {axes}, "
+                f"steps {steps}")
+        self.refuse(node, value)
+
+    def op_RNN(self, node, attrs):
+        k = len(self.layers)
+        where = f"{_node_label(node)} (layer {k})"
+        unknown = sorted(set(attrs) - _RNN_ATTRIBUTES)
+        if unknown:
+            raise UnsupportedModelError(f"{where}: unsupported RNN attribute(s) {unknown}")
+        if "clip" in attrs:
+            raise UnsupportedModelError(
+                f"{where}: unsupported attribute clip={attrs['clip']}; fastrnn.RNN does not clip")
+        for name in ("activation_alpha", "activation_beta"):
+            if len(attrs.get(name, [])):
+                raise UnsupportedModelError(
+                    f"{where}: unsupported attribute {name}={list(attrs[name])}; fastrnn.RNN "
+                    "uses Tanh or Relu, which take no parameters")
+        if "hidden_size" not in attrs:
+            raise InvalidModelError(f"{where} has no hidden_size attribute")
+        hidden_size = attrs["hidden_size"]
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise InvalidModelError(f"{where}: hidden_size must be a positive int, got "
+                                    f"{hidden_size!r}")
+        direction = _text(attrs.get("direction", "forward"))
+        if direction not in ("forward", "bidirectional"):
+            raise UnsupportedModelError(
+                f"{where}: unsupported attribute direction={direction!r}; fastrnn.RNN runs "
+                "'forward' or 'bidirectional' layers")
+        D = 2 if direction == "bidirectional" else 1
+        activations = [_text(a) for a in attrs.get("activations", ["Tanh"] * D)]
+        if len(activations) != D:
+            raise InvalidModelError(
+                f"{where}: attribute activations={activations} must name one activation per "
+                f"direction ({D})")
+        if len({a.lower() for a in activations}) != 1:
+            raise UnsupportedModelError(
+                f"{where}: attribute activations={activations} differ between directions; "
+                "fastrnn.RNN uses one nonlinearity")
+        nonlinearity = _NONLINEARITIES.get(activations[0].lower())
+        if nonlinearity is None:
+            raise UnsupportedModelError(
+                f"{where}: unsupported attribute activations={activations}; fastrnn.RNN "
+                "supports Tanh and Relu")
+        layout = attrs.get("layout", 0)
+        if layout not in (0, 1):
+            raise InvalidModelError(f"{where}: attribute layout must be 0 or 1, got {layout}")
+        time_labels = ("T", "N", "F") if layout == 0 else ("N", "T", "F")
+
+        if len(node.input) > 6:
+            raise InvalidModelError(f"{where} has {len(node.input)} inputs; RNN takes at most 6")
+        if self.get(node, 4) is not None:
+            raise UnsupportedModelError(
+                f"{where}: unsupported input sequence_lens ({node.input[4]!r}); fastrnn.RNN "
+                "runs every sequence to the full length")
+
+        # X: the graph's input for layer 0, the previous layer's output after that.
+        x = self.get(node, 0)
+        batch_first = None
+        if k == 0 and isinstance(x, _GraphInput):
+            if x.rank != 3 or x.rows is not None or x.perm[2] != 2:
+                raise UnsupportedModelError(
+                    f"{where}: X must be the 3-D graph input {x.name!r}, possibly with its "
+                    f"first two axes swapped, got axes {list(x.perm)}"
+                    + (" of a slice" if x.rows is not None else ""))
+            self._use_input(x.name, "sequence", where)
+            # The graph input's axis 0 is what X's axis x.perm.index(0) means.
+            batch_first = time_labels[x.perm.index(0)] == "N"
+            input_name = x.name
+        elif isinstance(x, _Seq) and x.layer == k - 1:
+            if x.labels != time_labels:
+                raise UnsupportedModelError(
+                    f"{where}: X has axes {x.labels} but layout={layout} reads {time_labels}")
+            input_name = None
+        else:
+            got = "absent" if x is None else _DESCRIPTIONS[type(x)]
+            if isinstance(x, (_Seq, _Y)):
+                got += f" of layer {x.layer}"
+            expected = "the graph input" if k == 0 else f"the output sequence of layer {k - 1}"
+            raise UnsupportedModelError(
+                f"{where}: X must be {expected} (fastrnn.RNN is a straight stack of layers), "
+                f"got {got}")
+
+        W = self.const(node, 1, "W")
+        R = self.const(node, 2, "R")
+        B = self.get(node, 3)
+        if B is not None:
+            B = self.const(node, 3, "B")
+        for name, array in (("W", W), ("R", R), ("B", B)):
+            if array is not None and array.dtype not in (np.float32, np.float64):
+                raise UnsupportedModelError(
+                    f"{where}: {name} has dtype {array.dtype}; fastrnn models are float32 "
+                    "or float64")
+        if W.ndim != 3 or W.shape[:2] != (D, hidden_size):
+            raise InvalidModelError(
+                f"{where}: W has shape {list(W.shape)}, which contradicts hidden_size="
+                f"{hidden_size} and direction={direction!r}: expected [{D}, {hidden_size}, "
+                "input_size]")
+        for name, array, shape in (("R", R, (D, hidden_size, hidden_size)),
+                                   ("B", B, (D, 2 * hidden_size))):
+            if array is not None and array.shape != shape:
+                raise InvalidModelError(
+                    f"{where}: {name} has shape {list(array.shape)}, which contradicts "
+                    f"hidden_size={hidden_size} and direction={direction!r}: expected "
+                    f"{list(shape)}")
+        dtypes = {a.dtype for a in (W, R, B) if a is not None}
+        if len(dtypes) != 1:
+            raise InvalidModelError(f"{where}: W, R and B have different dtypes "
+                                    f"{sorted(map(str, dtypes))}")
+
+        initial_h = self.get(node, 5)
+        if initial_h is None or isinstance(initial_h, _Zeros) or (
+                isinstance(initial_h, _Const) and not np.any(initial_h.array)):
+            h0 = None
+        elif (isinstance(initial_h, _GraphInput) and initial_h.perm == tuple(range(initial_h.rank))
+              and (layout == 0 or initial_h.rows is None)):
+            # layout=1 states are [N, D, H]: only a whole input makes sense there.
+            self._use_input(initial_h.name, "initial state", where)
+            h0 = (initial_h.name, initial_h.rows)
+        else:
+            raise UnsupportedModelError(
+                f"{where}: initial_h must be absent, zeros, or rows of a graph input (h0), got "
+                f"{_DESCRIPTIONS[type(initial_h)]}"
+                + (" that is not zero" if isinstance(initial_h, _Const) else ""))
+
+        self.layers.append(dict(
+            node=where, hidden_size=hidden_size, num_directions=D, nonlinearity=nonlinearity,
+            layout=layout, W=W, R=R, B=B, h0=h0, batch_first=batch_first, input_name=input_name))
+        if layout == 0:
+            return [_Y(k, ("T", "D", "N", "H")), _States((k,), ("D", "N", "H"))]
+        return [_Y(k, ("N", "T", "D", "H")), _States((k,), ("N", "D", "H"))]
+
+    def _use_input(self, name, role, where):
+        previous = self.input_uses.setdefault(name, role)
+        if previous != role:
+            raise UnsupportedModelError(
+                f"{where}: graph input {name!r} is used as both the {previous} and the {role}")
+
+
+def _elem_type(value_info):
+    return value_info.type.tensor_type.elem_type
+
+
+def _dims(value_info):
+    return [d.dim_value if d.HasField("dim_value") else None
+            for d in value_info.type.tensor_type.shape.dim]
+
+
+def _build_model(walk):
+    graph = walk.graph
+    layers = walk.layers
+    if not layers:
+        ops = sorted({n.op_type for n in graph.node})
+        raise UnsupportedModelError(f"the graph has no RNN node (it has {ops or 'no nodes'})")
+    first = layers[0]
+    num_layers = len(layers)
+    D, H = first["num_directions"], first["hidden_size"]
+    for key in ("hidden_size", "num_directions", "nonlinearity"):
+        for layer in layers[1:]:
+            if layer[key] != first[key]:
+                raise UnsupportedModelError(
+                    f"{layer['node']}: {key} {layer[key]!r} differs from layer 0's "
+                    f"{first[key]!r}; fastrnn.RNN layers share it")
+    dtype = first["W"].dtype
+    input_size = first["W"].shape[2]
+    for k, layer in enumerate(layers):
+        if layer["W"].dtype != dtype:
+            raise UnsupportedModelError(
+                f"{layer['node']}: dtype {layer['W'].dtype} differs from layer 0's {dtype}")
+        if k > 0 and layer["W"].shape[2] != D * H:
+            raise InvalidModelError(
+                f"{layer['node']}: W has shape {list(layer['W'].shape)} but the layer reads "
+                f"{D * H} features from the layer below (expected [{D}, {H}, {D * H}])")
+
+    # Initial state: none at all, or rows k*D..(k+1)*D of one graph input for every layer.
+    h0_sources = [layer["h0"] for layer in layers]
+    h0_name = None
+    if any(s is not None for s in h0_sources):
+        names = {s[0] for s in h0_sources if s is not None}
+        if None in h0_sources or len(names) != 1:
+            raise UnsupportedModelError(
+                "initial_h: some layers start from the graph input h0 and others from zeros or "
+                "another input; fastrnn.RNN takes one hx for all layers")
+        h0_name = names.pop()
+        for k, (_, rows) in enumerate(h0_sources):
+            if rows is None:
+                ok = num_layers == 1
+            else:
+                start, stop = rows
+                ok = start == k * D and stop in ((k + 1) * D, None if k == num_layers - 1 else -1)
+            if not ok:
+                raise UnsupportedModelError(
+                    f"{layers[k]['node']}: initial_h is rows {rows} of {h0_name!r}; fastrnn's "
+                    f"layer {k} starts from rows {k * D}..{(k + 1) * D} of h0")
+
+    # Every graph input must be the sequence or h0; check what they declare.
+    initializers = {init.name for init in graph.initializer}
+    for value_info in graph.input:
+        if value_info.name in initializers:
+            continue  # an initializer listed as an input: a constant
+        role = walk.input_uses.get(value_info.name)
+        if role is None:
+            raise UnsupportedModelError(
+                f"graph input {value_info.name!r} is neither the sequence nor the initial state "
+                "of the RNN layers")
+        elem = _elem_type(value_info)
+        if elem and _FLOAT_TYPES.get(elem) != dtype.type:
+            raise InvalidModelError(
+                f"graph input {value_info.name!r} is {TensorProto.DataType.Name(elem)} but the "
+                f"weights are {dtype}")
+        dims = _dims(value_info)
+        if role == "sequence" and len(dims) == 3 and dims[2] not in (None, 0, input_size):
+            raise InvalidModelError(
+                f"graph input {value_info.name!r} declares {dims[2]} features but W has "
+                f"input_size {input_size}")
+        if role == "initial state" and first["layout"] == 0 and len(dims) == 3:
+            expected = [D * num_layers, None, H]
+            if any(e is not None and d not in (None, 0, e) for d, e in zip(dims, expected)):
+                raise InvalidModelError(
+                    f"graph input {value_info.name!r} declares shape {dims}; fastrnn's h0 is "
+                    f"[{D * num_layers}, batch, {H}]")
+
+    # Outputs must come from the network: the last layer's output, or final states.
+    for value_info in graph.output:
+        value = walk.values.get(value_info.name)
+        if value is None:
+            raise InvalidModelError(f"graph output {value_info.name!r} is not computed by any node")
+        if isinstance(value, (_Y, _Seq)) and value.layer == num_layers - 1:
+            continue
+        if isinstance(value, _States):
+            continue
+        what = _DESCRIPTIONS[type(value)]
+        if isinstance(value, (_Y, _Seq)):
+            what += f" of layer {value.layer}, not the last layer"
+        raise UnsupportedModelError(
+            f"graph output {value_info.name!r} is {what}; fastrnn.RNN returns the last layer's "
+            "output and the final states")
+
+    bias = any(layer["B"] is not None for layer in layers)
+    state = {}
+    for k, layer in enumerate(layers):
+        B = layer["B"]
+        if bias and B is None:  # this layer has no bias in the file: zeros do the same
+            B = np.zeros((D, 2 * H), dtype)
+        state.update(_names.torch_layer_parameters(layer["W"], layer["R"], B, k))
+    model = RNN(int(input_size), int(H), num_layers, nonlinearity=first["nonlinearity"],
+                bias=bias, batch_first=first["batch_first"], bidirectional=D == 2,
+                dtype=dtype.type)
+    model.load_state_dict(state)
+    return model
+
+
+def load(f):
+    """A fastrnn.RNN computing what an ONNX model computes.
+
+    Args:
+        f: a path (str or os.PathLike), bytes, a binary file object or an
+            onnx.ModelProto.
+
+    Accepted graphs: a straight stack of ONNX RNN nodes (one per layer, the
+    first reading the graph input, each next one the previous one's output
+    sequence), with Transpose/Reshape/Squeeze between them and the shape ops
+    exporters use to build zero initial states. That covers files written by
+    fastrnn.onnx.export, by torch.onnx.export(..., dynamo=False) for
+    torch.nn.RNN (any layers, directions, batch_first, with or without an h0
+    input, constant folding, dynamic axes), and single RNN nodes with W, R, B
+    as initializers or Constant nodes.
+
+    What is inferred: input_size from W, hidden_size, num_layers (RNN nodes),
+    bidirectional (direction), nonlinearity (activations Tanh or Relu), bias
+    (any B present; a layer without B gets zero biases), dtype (float32 or
+    float64) and batch_first: True when the graph input reaches the first
+    RNN node batch-major, through Transpose(1, 0, 2) into layout 0 or directly
+    into layout=1.
+
+    The returned model follows torch's conventions for its inputs and
+    outputs (hx is [D*num_layers, N, H]), whatever arrangement the graph's
+    outputs have. For a model fastrnn exported, its outputs are identical to
+    the original model's.
+
+    Raises:
+        InvalidModelError: the bytes are not a readable ONNX model, or the
+            model contradicts itself (weight shapes vs hidden_size, missing
+            hidden_size, undefined tensors).
+        UnsupportedModelError (InvalidModelError's base, a ValueError): any
+            other op, attribute (clip, activation parameters, activations
+            other than Tanh/Relu, direction 'reverse'), sequence_lens, a
+            non-zero stored initial state, or wiring that is not a plain stack.
+            The message names the node, op_type or attribute.
+    """
+    proto = read_model(f)
+    walk = _Walk(proto.graph)
+    walk.run()
+    return _build_model(walk)
