@@ -1,2 +1,9 @@
+"""ONNX for fastrnn: export verified by onnxruntime, import, and a backend.
+
+    fastrnn.onnx.export(model, f)   write a model as ONNX RNN nodes
+    fastrnn.onnx.verify(model, f)   run the file in onnxruntime against the model
+    fastrnn.onnx.load(f)            a fastrnn model from an ONNX file
+    fastrnn.onnx.backend            an onnx.backend.base.Backend on fastrnn's kernels
+"""
 from fastrnn.onnx._export import export, verify, VerificationError
 from fastrnn.onnx._load import load, UnsupportedModelError, InvalidModelError
