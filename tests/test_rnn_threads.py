@@ -1,0 +1,161 @@
+"""Concurrent calls on one fastrnn.RNN give exactly the results of serial calls.
+
+The kernels run without the GIL, so threads really overlap inside them; any
+shared scratch buffer or state would show up as results that differ from the
+serial ones. Equality is bitwise (np.array_equal): the same arithmetic runs
+whichever thread does it.
+"""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastrnn
+
+THREADS = 6
+ITERATIONS = 25
+
+
+def _inputs(model, rng, count, batches):
+    """`count` (input, hx) pairs with batch sizes cycling through `batches` (None = unbatched)."""
+    rows = model.num_directions * model.num_layers
+    pairs = []
+    for i in range(count):
+        N = batches[i % len(batches)]
+        L = int(rng.integers(1, 24))
+        if N is None:
+            shape, hx_shape = (L, model.input_size), (rows, model.hidden_size)
+        else:
+            shape = (N, L, model.input_size) if model.batch_first else (L, N, model.input_size)
+            hx_shape = (rows, N, model.hidden_size)
+        x = rng.standard_normal(shape).astype(model.dtype)
+        hx = None if i % 3 == 0 else (0.5 * rng.standard_normal(hx_shape)).astype(model.dtype)
+        pairs.append((x, hx))
+    return pairs
+
+
+def _run_concurrently(model, work_per_thread, iterations=ITERATIONS):
+    """Each thread calls model on its own inputs `iterations` times; returns every result."""
+    barrier = threading.Barrier(len(work_per_thread))
+    results = [[] for _ in work_per_thread]
+    errors = []
+
+    def worker(index):
+        try:
+            barrier.wait()
+            for _ in range(iterations):
+                for x, hx in work_per_thread[index]:
+                    results[index].append(model(x, hx))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(work_per_thread))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results
+
+
+CONFIGS = [
+    dict(num_layers=3, bidirectional=True, dtype=np.float32, batches=[1]),
+    dict(num_layers=3, bidirectional=True, dtype=np.float64, batches=[1]),
+    dict(num_layers=2, bidirectional=True, dtype=np.float32, batches=[4, 7]),
+    dict(num_layers=2, bidirectional=True, dtype=np.float64, batches=[4, 7], batch_first=True),
+    dict(num_layers=1, dtype=np.float32, batches=[3], nonlinearity="relu", batch_first=True),
+    dict(num_layers=2, dtype=np.float64, batches=[None, 1, 5], nonlinearity="relu"),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS,
+                         ids=lambda c: "-".join(f"{k}={getattr(v, '__name__', v)}"
+                                                for k, v in c.items()))
+def test_concurrent_calls_equal_serial_calls(config):
+    config = dict(config)
+    batches = config.pop("batches")
+    model = fastrnn.RNN(6, 48, seed=0, **config)
+    rng = np.random.default_rng(1)
+    # Each thread its own inputs: a mix-up between threads would show.
+    work = [_inputs(model, rng, 3, batches) for _ in range(THREADS)]
+    serial = [[model(x, hx) for x, hx in pairs] for pairs in work]
+
+    results = _run_concurrently(model, work)
+
+    for index, pairs in enumerate(work):
+        assert len(results[index]) == ITERATIONS * len(pairs)
+        for k, (output, h_n) in enumerate(results[index]):
+            expected_output, expected_h_n = serial[index][k % len(pairs)]
+            assert output.shape == expected_output.shape
+            assert np.array_equal(output, expected_output), (index, k)
+            assert np.array_equal(h_n, expected_h_n), (index, k)
+    # The inputs were not touched by any thread.
+    rng = np.random.default_rng(1)
+    again = [_inputs(model, rng, 3, batches) for _ in range(THREADS)]
+    for pairs, pairs_again in zip(work, again):
+        for (x, hx), (x2, hx2) in zip(pairs, pairs_again):
+            assert np.array_equal(x, x2)
+            assert (hx is None and hx2 is None) or np.array_equal(hx, hx2)
+
+
+def test_threads_share_one_input_array():
+    """Many threads reading the same input and hx arrays at once."""
+    model = fastrnn.RNN(5, 16, num_layers=2, bidirectional=True, dtype=np.float64, seed=3)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((12, 4, 5))
+    hx = rng.standard_normal((4, 4, 16))
+    x_copy, hx_copy = x.copy(), hx.copy()
+    expected = model(x, hx)
+    results = _run_concurrently(model, [[(x, hx)]] * THREADS, iterations=40)
+    for per_thread in results:
+        for output, h_n in per_thread:
+            assert np.array_equal(output, expected[0]) and np.array_equal(h_n, expected[1])
+    assert np.array_equal(x, x_copy) and np.array_equal(hx, hx_copy)
+
+
+def test_threads_on_different_models_of_both_dtypes():
+    """Threads on separate models at once (float32 and float64) do not disturb each other."""
+    models = [fastrnn.RNN(4, 12, num_layers=2, bidirectional=i % 2 == 0,
+                          dtype=(np.float32, np.float64)[i % 2], seed=i) for i in range(THREADS)]
+    rng = np.random.default_rng(5)
+    inputs = [rng.standard_normal((9, 1 + i % 3, 4)).astype(m.dtype) for i, m in enumerate(models)]
+    expected = [m(x) for m, x in zip(models, inputs)]
+    barrier = threading.Barrier(THREADS)
+    mismatches = []
+
+    def worker(i):
+        barrier.wait()
+        for _ in range(ITERATIONS):
+            output, h_n = models[i](inputs[i])
+            if not (np.array_equal(output, expected[i][0]) and np.array_equal(h_n, expected[i][1])):
+                mismatches.append(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
+
+
+class _SharedScratchModel:
+    """A deliberately unsafe stand-in: one scratch buffer for every call."""
+
+    def __init__(self):
+        self.scratch = np.zeros(64)
+
+    def __call__(self, x, hx):
+        self.scratch[: x.size] = x.ravel()
+        time.sleep(0.0002)  # let another thread overwrite the scratch
+        return self.scratch[: x.size].copy(), None
+
+
+def test_the_harness_detects_shared_scratch():
+    """The comparison above can fail: a model with shared scratch is caught."""
+    model = _SharedScratchModel()
+    work = [[(np.full(8, float(i)), None)] for i in range(THREADS)]
+    results = _run_concurrently(model, work, iterations=20)
+    wrong = sum(not np.array_equal(out, np.full(8, float(i)))
+                for i, per_thread in enumerate(results) for out, _ in per_thread)
+    assert wrong > 0
