@@ -279,7 +279,11 @@ def _cases(model, inputs, x_dims, h0_dims, rng):
             for length in pick(l_axis, [1, 7]):
                 shape = [0, 0, model.input_size]
                 shape[n_axis], shape[l_axis] = n, length
-                cases.append((rng.standard_normal(shape).astype(model.dtype), None))
+                x = rng.standard_normal(shape).astype(model.dtype)
+                h0 = None
+                if h0_dims is not None:
+                    h0 = rng.standard_normal((D * model.num_layers, n, H)).astype(model.dtype)
+                cases.append((x, h0))
     else:
         given = inputs if isinstance(inputs, list) else [inputs]
         cases = []
@@ -300,7 +304,7 @@ def _cases(model, inputs, x_dims, h0_dims, rng):
         if x.ndim != 3:
             raise ValueError(f"verify inputs must be 2-D or 3-D arrays, got shape {x.shape}")
         if h0 is None and h0_dims is not None:  # the graph needs h0: make one up
-            h0 = rng.standard_normal((D * model.num_layers, x.shape[n_axis], H))
+            h0 = rng.standard_normal((D * model.num_layers, x.shape[n_axis], H)).astype(model.dtype)
         if h0 is not None:
             if h0_dims is None:
                 raise ValueError("an h0 was given but the ONNX file takes no initial state")
@@ -324,8 +328,9 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
             as batch 1. When the file takes h0 and a case has none, a random
             h0 is used. None: random standard-normal inputs at batch sizes 1
             and 4 and sequence lengths 1 and 7 (an axis the file fixes keeps
-            its size). Random values come from numpy's default_rng(0), so a
-            call is reproducible.
+            its size). Random values come from numpy's default_rng(0) (for
+            each batch size, for each length: the input, then h0 if the file
+            takes one), so a call is reproducible.
         tolerance: the largest accepted difference (default 1e-5).
 
     Returns the largest difference over all cases and both outputs, where the

@@ -95,13 +95,24 @@ class _Zeros:
     """A tensor of zeros of a runtime shape (torch's default initial state)."""
 
 
-class _GraphInput:
-    """A graph input, its axes permuted (perm[i] = source axis of axis i), maybe rows sliced."""
+NEW_AXIS = "new"
 
-    def __init__(self, name, rank, perm=None, rows=None):
-        self.name, self.rank = name, rank
-        self.perm = tuple(range(rank)) if perm is None else perm
-        self.rows = rows  # (start, stop) on axis 0, stop None = to the end
+
+class _GraphInput:
+    """A graph input, maybe rearranged.
+
+    axes[i] is the graph input's axis that axis i is, or NEW_AXIS for an axis
+    an Unsqueeze inserted (a batch axis of 1 for an unbatched input, at
+    position unsqueezed_at); rows is None or (start, stop) taken from the
+    input's axis 0 (stop None: to the end).
+    """
+
+    def __init__(self, name, axes, rows=None, unsqueezed_at=None):
+        self.name, self.axes, self.rows, self.unsqueezed_at = name, tuple(axes), rows, unsqueezed_at
+
+    @property
+    def rank(self):
+        return len(self.axes)
 
 
 class _Y:
@@ -181,7 +192,7 @@ class _Walk:
             tensor_type = value_info.type.tensor_type
             # Without a declared shape, assume 3-D; the RNN node checks the rest at run time.
             rank = len(tensor_type.shape.dim) if tensor_type.HasField("shape") else 3
-            self.values[value_info.name] = _GraphInput(value_info.name, rank)
+            self.values[value_info.name] = _GraphInput(value_info.name, range(rank))
 
     # -------------------------------------------------------------- helpers
     def get(self, node, index):
@@ -313,6 +324,13 @@ class _Walk:
         axes = self.ints(node, 1, attrs, "axes", "axes")
         if isinstance(value, _Dims):
             return [_Dims()]
+        if (isinstance(value, _GraphInput) and value.axes == (0, 1) and axes is not None
+                and len(axes) == 1 and -3 <= axes[0] <= 2):
+            # torch adds the batch axis of an unbatched input (or hx) this way.
+            at = axes[0] % 3
+            new = list(value.axes)
+            new.insert(at, NEW_AXIS)
+            return [_GraphInput(value.name, new, value.rows, at)]
         if isinstance(value, _Const) and axes is not None:
             array = value.array
             rank = array.ndim + len(axes)
@@ -328,6 +346,13 @@ class _Walk:
             return [_Const(np.squeeze(value.array, axis=None if axes is None else tuple(axes)))]
         if isinstance(value, _Dims):
             return [_Dims()]
+        if isinstance(value, (_Seq, _States)) and axes is not None and len(axes) == 1 \
+                and value.labels[axes[0] % len(value.labels)] == "N":
+            # dropping the batch axis of 1 again for an unbatched input
+            labels = tuple(a for a in value.labels if a != "N")
+            if isinstance(value, _Seq):
+                return [_Seq(value.layer, labels)]
+            return [_States(value.layers, labels)]
         if isinstance(value, _Y) and axes is not None and len(axes) == 1:
             axis = axes[0] % len(value.labels)
             layer = self.layers[value.layer]
@@ -349,7 +374,8 @@ class _Walk:
             raise InvalidModelError(f"{_node_label(node)}: perm {list(perm)} does not permute "
                                     f"{rank} axes")
         if isinstance(value, _GraphInput):
-            return [_GraphInput(value.name, rank, tuple(value.perm[p] for p in perm), value.rows)]
+            return [_GraphInput(value.name, (value.axes[p] for p in perm), value.rows,
+                                value.unsqueezed_at)]
         labels = tuple(value.labels[p] for p in perm)
         if isinstance(value, _States):
             return [_States(value.layers, labels)]
@@ -423,11 +449,10 @@ class _Walk:
             for start, end, axis, step in zip(starts, ends, axes, steps):
                 index[axis] = slice(start, end, step)
             return [_Const(value.array[tuple(index)])]
-        if (isinstance(value, _GraphInput) and value.rows is None
-                and value.perm == tuple(range(value.rank)) and axes == [0] and steps == [1]
-                and starts[0] >= 0 and ends[0] > starts[0]):
+        if (isinstance(value, _GraphInput) and value.rows is None and value.axes[:1] == (0,)
+                and axes == [0] and steps == [1] and starts[0] >= 0 and ends[0] > starts[0]):
             stop = None if ends[0] >= 2**31 - 1 else ends[0]
-            return [_GraphInput(value.name, value.rank, value.perm, (starts[0], stop))]
+            return [_GraphInput(value.name, value.axes, (starts[0], stop), value.unsqueezed_at)]
         if isinstance(value, _GraphInput):
             raise UnsupportedModelError(
                 f"{_node_label(node)}: fastrnn reads a graph input sliced only along axis 0 "
@@ -491,14 +516,22 @@ class _Walk:
         x = self.get(node, 0)
         batch_first = None
         if k == 0 and isinstance(x, _GraphInput):
-            if x.rank != 3 or x.rows is not None or x.perm[2] != 2:
+            if NEW_AXIS in x.axes:  # an unbatched (L, F) input given a batch axis
+                ok = x.rank == 3 and x.axes[2] == 1 and time_labels[x.axes.index(NEW_AXIS)] == "N"
+                expected = "(L, F) with a batch axis added"
+            else:
+                ok = x.rank == 3 and x.axes[2] == 2
+                expected = "3-D, possibly with its first two axes swapped"
+            if not ok or x.rows is not None:
                 raise UnsupportedModelError(
-                    f"{where}: X must be the 3-D graph input {x.name!r}, possibly with its "
-                    f"first two axes swapped, got axes {list(x.perm)}"
-                    + (" of a slice" if x.rows is not None else ""))
+                    f"{where}: X must be the graph input {x.name!r} {expected}, got its axes "
+                    f"{list(x.axes)}" + (" sliced" if x.rows is not None else "")
+                    + f" read as {time_labels}")
             self._use_input(x.name, "sequence", where)
-            # The graph input's axis 0 is what X's axis x.perm.index(0) means.
-            batch_first = time_labels[x.perm.index(0)] == "N"
+            if NEW_AXIS in x.axes:  # torch puts the batch axis where batch_first says
+                batch_first = x.unsqueezed_at == 0
+            else:  # the graph input's axis 0 is what X's axis x.axes.index(0) means
+                batch_first = time_labels[x.axes.index(0)] == "N"
             input_name = x.name
         elif isinstance(x, _Seq) and x.layer == k - 1:
             if x.labels != time_labels:
@@ -545,8 +578,10 @@ class _Walk:
         if initial_h is None or isinstance(initial_h, _Zeros) or (
                 isinstance(initial_h, _Const) and not np.any(initial_h.array)):
             h0 = None
-        elif (isinstance(initial_h, _GraphInput) and initial_h.perm == tuple(range(initial_h.rank))
-              and (layout == 0 or initial_h.rows is None)):
+        elif (isinstance(initial_h, _GraphInput)
+              and initial_h.axes in ((0, 1, 2), (0, NEW_AXIS, 1))
+              and (layout == 0 or (initial_h.rows is None and initial_h.axes == (0, 1, 2)))):
+            # [D*layers, N, H] or an unbatched [D*layers, H] given its batch axis;
             # layout=1 states are [N, D, H]: only a whole input makes sense there.
             self._use_input(initial_h.name, "initial state", where)
             h0 = (initial_h.name, initial_h.rows)
@@ -596,6 +631,9 @@ def _build_model(walk):
                     f"{first[key]!r}; fastrnn.RNN layers share it")
     dtype = first["W"].dtype
     input_size = first["W"].shape[2]
+    if input_size == 0 or H == 0:
+        raise InvalidModelError(f"{first['node']}: W has shape {list(first['W'].shape)}; "
+                                "input_size and hidden_size must be positive")
     for k, layer in enumerate(layers):
         if layer["W"].dtype != dtype:
             raise UnsupportedModelError(
@@ -641,14 +679,13 @@ def _build_model(walk):
             raise InvalidModelError(
                 f"graph input {value_info.name!r} is {TensorProto.DataType.Name(elem)} but the "
                 f"weights are {dtype}")
-        dims = _dims(value_info)
-        if role == "sequence" and len(dims) == 3 and dims[2] not in (None, 0, input_size):
+        dims = _dims(value_info)  # None (or 0) where not fixed
+        if role == "sequence" and dims and dims[-1] not in (None, 0, input_size):
             raise InvalidModelError(
-                f"graph input {value_info.name!r} declares {dims[2]} features but W has "
+                f"graph input {value_info.name!r} declares {dims[-1]} features but W has "
                 f"input_size {input_size}")
-        if role == "initial state" and first["layout"] == 0 and len(dims) == 3:
-            expected = [D * num_layers, None, H]
-            if any(e is not None and d not in (None, 0, e) for d, e in zip(dims, expected)):
+        if role == "initial state" and first["layout"] == 0 and len(dims) in (2, 3):
+            if any(d not in (None, 0, e) for d, e in ((dims[0], D * num_layers), (dims[-1], H))):
                 raise InvalidModelError(
                     f"graph input {value_info.name!r} declares shape {dims}; fastrnn's h0 is "
                     f"[{D * num_layers}, batch, {H}]")

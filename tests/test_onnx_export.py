@@ -1,0 +1,344 @@
+"""fastrnn.onnx.export and verify: every file passes onnx.checker and computes,
+in onnxruntime, what torch computes.
+
+The torch side comes from the stored parity data (tests/data, written by
+tools/make_reference_data.py from torch), so these tests need no torch; the
+few that export torch modules directly skip without it.
+"""
+import io
+import pathlib
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, numpy_helper
+
+import fastrnn
+import fastrnn.onnx
+import reference
+from fastrnn.onnx import _export
+from reference import assert_close
+
+CASES = reference.parity_cases()
+FLOAT32_CASES = [c for c in CASES if c["dtype"] == "float32"]
+FLOAT64_CASES = [c for c in CASES if c["dtype"] == "float64"]
+
+
+def _session(proto):
+    return onnxruntime.InferenceSession(proto.SerializeToString(),
+                                        providers=["CPUExecutionProvider"])
+
+
+def _run(proto, x, h0=None):
+    feed = {"input": x}
+    if h0 is not None:
+        feed["h0"] = h0
+    return _session(proto).run(["output", "h_n"], feed)
+
+
+def _stored_model(stored, dtype):
+    case = stored["case"]
+    model = fastrnn.RNN(**reference.case_config(case), dtype=dtype)
+    model.load_state_dict(stored["state"])
+    return model
+
+
+def _batched(case, x, hx):
+    """The graph takes batched input: an unbatched case runs as batch 1."""
+    if case["batch"] is not None:
+        return x, hx
+    x = x[None] if case["batch_first"] else x[:, None]
+    return x, (None if hx is None else hx[:, None])
+
+
+def _dims(value_info):
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+# ============================================================== parity grid
+@pytest.mark.parametrize("case", FLOAT32_CASES, ids=[c["id"] for c in FLOAT32_CASES])
+def test_export_runs_in_onnxruntime_like_torch(case):
+    """Stored torch output == onnxruntime on the exported file == fastrnn (float32 grid)."""
+    stored = reference.load_case(reference.case_path(case["id"]))
+    model = _stored_model(stored, np.float32)
+    proto = fastrnn.onnx.export(model, None, initial_state=case["with_hx"])
+    onnx.checker.check_model(proto, full_check=True)
+
+    x, hx = _batched(case, stored["input"], stored["hx"])
+    torch_output, torch_h_n = _batched(case, stored["output"], stored["h_n"])
+    output, h_n = _run(proto, x, hx)
+    assert_close(output, torch_output, np.float32, "onnxruntime output vs torch")
+    assert_close(h_n, torch_h_n, np.float32, "onnxruntime h_n vs torch")
+    ours = model(x, hx)
+    assert_close(output, ours[0], np.float32, "onnxruntime output vs fastrnn")
+    assert_close(h_n, ours[1], np.float32, "onnxruntime h_n vs fastrnn")
+
+
+@pytest.mark.parametrize("case", FLOAT64_CASES[::4] + [c for c in FLOAT64_CASES if c["hidden_size"] == 1],
+                         ids=lambda c: c["id"])
+def test_float64_export_is_a_valid_double_graph(case):
+    stored = reference.load_case(reference.case_path(case["id"]))
+    model = _stored_model(stored, np.float64)
+    proto = fastrnn.onnx.export(model, None, initial_state=case["with_hx"])
+    onnx.checker.check_model(proto, full_check=True)
+    graph = proto.graph
+    for value in list(graph.input) + list(graph.output):
+        assert value.type.tensor_type.elem_type == TensorProto.DOUBLE, value.name
+    for init in graph.initializer:
+        if init.name[0] in "WRB":
+            assert init.data_type == TensorProto.DOUBLE, init.name
+    # The weights are stored exactly: loading gives float64 results equal to torch's.
+    loaded = fastrnn.onnx.load(proto)
+    assert loaded.dtype == np.float64
+    output, h_n = loaded(stored["input"], stored["hx"])
+    assert_close(output, stored["output"], np.float64, "loaded float64 output vs torch")
+    assert_close(h_n, stored["h_n"], np.float64, "loaded float64 h_n vs torch")
+
+
+def test_float64_verify_says_onnxruntime_cannot_run_it():
+    model = fastrnn.RNN(3, 4, dtype=np.float64, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    with pytest.raises(fastrnn.onnx.UnsupportedModelError, match="float64.*onnxruntime|onnxruntime.*float64"):
+        fastrnn.onnx.verify(model, proto)
+    # And onnxruntime really refuses the graph (the reason verify gives).
+    with pytest.raises(Exception, match="(?i)double|implementation|type"):
+        _run(proto, np.zeros((2, 1, 3)))
+
+
+# ============================================================== graph layout
+@pytest.mark.parametrize("num_layers, bidirectional, batch_first, bias, nonlinearity, h0", [
+    (1, False, False, True, "tanh", False),
+    (2, True, True, False, "relu", True),
+    (3, True, False, True, "relu", False),
+    (3, False, True, True, "tanh", True),
+])
+def test_graph_is_one_rnn_node_per_layer(num_layers, bidirectional, batch_first, bias,
+                                         nonlinearity, h0):
+    model = fastrnn.RNN(3, 5, num_layers, nonlinearity=nonlinearity, bias=bias,
+                        batch_first=batch_first, bidirectional=bidirectional, seed=1)
+    proto = fastrnn.onnx.export(model, None, initial_state=h0)
+    graph = proto.graph
+    D = 2 if bidirectional else 1
+    rnn_nodes = [n for n in graph.node if n.op_type == "RNN"]
+    assert len(rnn_nodes) == num_layers
+    assert {n.op_type for n in graph.node} <= {"RNN", "Transpose", "Reshape", "Concat", "Slice"}
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state = model.state_dict()
+    for k, node in enumerate(rnn_nodes):
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attrs["hidden_size"] == 5
+        assert attrs["direction"] == (b"bidirectional" if bidirectional else b"forward")
+        assert attrs["activations"] == [nonlinearity.title().encode()] * D
+        assert "layout" not in attrs and "clip" not in attrs
+        W, R = inits[node.input[1]], inits[node.input[2]]
+        assert W.shape == (D, 5, 3 if k == 0 else D * 5) and R.shape == (D, 5, 5)
+        for d, suffix in enumerate(["", "_reverse"][:D]):
+            np.testing.assert_array_equal(W[d], state[f"weight_ih_l{k}{suffix}"])
+            np.testing.assert_array_equal(R[d], state[f"weight_hh_l{k}{suffix}"])
+            if bias:
+                B = inits[node.input[3]]
+                np.testing.assert_array_equal(
+                    B[d], np.concatenate([state[f"bias_ih_l{k}{suffix}"],
+                                          state[f"bias_hh_l{k}{suffix}"]]))
+        if not bias:
+            assert len(node.input) < 4 or node.input[3] == ""
+        assert (len(node.input) > 5 and node.input[5] != "") == h0
+    # The input keeps the model's layout; outputs have torch's shapes.
+    names = [i.name for i in graph.input]
+    assert names == (["input", "h0"] if h0 else ["input"])
+    expected_input = ["batch", "sequence", 3] if batch_first else ["sequence", "batch", 3]
+    assert _dims(graph.input[0]) == expected_input
+    if h0:
+        assert _dims(graph.input[1]) == [D * num_layers, "batch", 5]
+    assert [o.name for o in graph.output] == ["output", "h_n"]
+    assert _dims(graph.output[0]) == expected_input[:2] + [D * 5]
+    assert _dims(graph.output[1]) == [D * num_layers, "batch", 5]
+    transposes = [n for n in graph.node if n.op_type == "Transpose"
+                  and list(n.attribute[0].ints) == [1, 0, 2]]
+    assert len(transposes) == (2 if batch_first else 0)
+
+
+def test_one_file_serves_every_batch_size_and_length(tmp_path):
+    model = fastrnn.RNN(4, 6, 2, bidirectional=True, batch_first=True, seed=3)
+    path = tmp_path / "rnn.onnx"
+    fastrnn.onnx.export(model, path, initial_state=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7):
+        for length in (1, 3, 11):
+            x = rng.standard_normal((n, length, 4)).astype(np.float32)
+            h0 = rng.standard_normal((4, n, 6)).astype(np.float32)
+            output, h_n = session.run(["output", "h_n"], {"input": x, "h0": h0})
+            assert output.shape == (n, length, 12) and h_n.shape == (4, n, 6)
+            ours = model(x, h0)
+            assert_close(output, ours[0], np.float32, f"output n={n} L={length}")
+            assert_close(h_n, ours[1], np.float32, f"h_n n={n} L={length}")
+
+
+def test_without_initial_state_every_layer_starts_from_zeros():
+    model = fastrnn.RNN(3, 4, 3, bidirectional=True, seed=5)
+    proto = fastrnn.onnx.export(model, None)
+    x = np.random.default_rng(1).standard_normal((5, 2, 3)).astype(np.float32)
+    output, h_n = _run(proto, x)
+    zeros = np.zeros((6, 2, 4), np.float32)
+    ours = model(x, zeros)
+    assert_close(output, ours[0], np.float32)
+    assert_close(h_n, ours[1], np.float32)
+    # and a non-zero h0 really changes the result, so the h0 tests can fail
+    assert not np.allclose(model(x, zeros + 0.5)[1], h_n, atol=1e-3)
+
+
+# ============================================================== targets
+def test_export_to_path_pathlike_and_file_object(tmp_path):
+    model = fastrnn.RNN(3, 4, 2, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    data = proto.SerializeToString()
+    assert isinstance(proto, onnx.ModelProto)
+
+    text_path = str(tmp_path / "a.onnx")
+    assert fastrnn.onnx.export(model, text_path) == proto
+    assert pathlib.Path(text_path).read_bytes() == data
+    assert fastrnn.onnx.export(model, tmp_path / "b.onnx") == proto
+    assert (tmp_path / "b.onnx").read_bytes() == data
+
+    buffer = io.BytesIO()
+    fastrnn.onnx.export(model, buffer)
+    assert buffer.getvalue() == data
+    with open(tmp_path / "c.onnx", "wb") as file:
+        fastrnn.onnx.export(model, file)
+    assert onnx.load(tmp_path / "c.onnx") == proto
+    x = np.ones((2, 1, 3), np.float32)
+    assert_close(_run(onnx.load(text_path), x)[0], model(x)[0], np.float32)
+
+
+def test_export_refuses_bad_arguments(tmp_path):
+    model = fastrnn.RNN(3, 4)
+    with pytest.raises(TypeError, match="fastrnn.RNN"):
+        fastrnn.onnx.export(object(), tmp_path / "x.onnx")
+    with pytest.raises(TypeError, match="binary file object"):
+        fastrnn.onnx.export(model, 42)
+    with pytest.raises(TypeError, match="initial_state"):
+        fastrnn.onnx.export(model, None, initial_state="yes")
+    with pytest.raises(ValueError, match="opset must be between"):
+        fastrnn.onnx.export(model, None, opset=9)
+    with pytest.raises(ValueError, match="opset must be between"):
+        fastrnn.onnx.export(model, None, opset=onnx.defs.onnx_opset_version() + 1)
+    with pytest.raises(TypeError, match="opset must be an int"):
+        fastrnn.onnx.export(model, None, opset=17.0)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+# ============================================================== opset / IR
+def test_default_opset_is_the_newest_onnxruntime_loads():
+    opset, ir_version = _export.default_opset()
+    proto = fastrnn.onnx.export(fastrnn.RNN(2, 3, seed=0), None)
+    assert [(o.domain, o.version) for o in proto.opset_import] == [("", opset)]
+    assert proto.ir_version == ir_version
+    assert opset <= onnx.defs.onnx_opset_version()
+    assert ir_version == onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", opset)])
+    assert opset >= 17  # onnxruntime >= 1.17 loads at least this
+    _session(proto)  # loads
+    # ...and it is the highest: onnxruntime refuses the next opset (or onnx has none).
+    if opset < onnx.defs.onnx_opset_version():
+        newer = fastrnn.onnx.export(fastrnn.RNN(2, 3, seed=0), None, opset=opset + 1)
+        with pytest.raises(Exception):
+            _session(newer)
+
+
+def test_make_model_default_ir_version_would_not_do():
+    """Why export sets the IR version itself: make_model stamps onnx's newest."""
+    opset, ir_version = _export.default_opset()
+    assert ir_version <= onnx.IR_VERSION
+
+
+@pytest.mark.parametrize("opset", [10, 13, 14, 17, 21])
+def test_explicit_opsets_pass_checker_and_run(opset):
+    model = fastrnn.RNN(3, 4, 2, bidirectional=True, batch_first=True, seed=2)
+    proto = fastrnn.onnx.export(model, None, opset=opset, initial_state=True)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.opset_import[0].version == opset
+    assert fastrnn.onnx.verify(model, proto) <= 1e-5
+
+
+# ============================================================== verify
+def test_verify_random_inputs_returns_the_largest_difference():
+    model = fastrnn.RNN(3, 4, 2, bidirectional=True, seed=0)
+    proto = fastrnn.onnx.export(model, None, initial_state=True)
+    error = fastrnn.onnx.verify(model, proto)
+    assert isinstance(error, float) and 0 <= error <= 1e-5
+    # The same number by hand, on the inputs verify documents.
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for n in (1, 4):
+        for length in (1, 7):
+            x = rng.standard_normal((length, n, 3)).astype(np.float32)
+            h0 = rng.standard_normal((4, n, 4)).astype(np.float32)
+            for got, want in zip(_run(proto, x, h0), model(x, h0)):
+                worst = max(worst, reference.normalized_error(got, want))
+    assert error == pytest.approx(worst, rel=1e-6, abs=1e-12)
+
+
+def test_verify_given_inputs(tmp_path):
+    model = fastrnn.RNN(3, 4, 2, batch_first=True, seed=0)
+    path = tmp_path / "m.onnx"
+    fastrnn.onnx.export(model, path, initial_state=True)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    h0 = rng.standard_normal((2, 2, 4)).astype(np.float32)
+    x_before = x.copy()
+    assert fastrnn.onnx.verify(model, path, x) <= 1e-5
+    assert fastrnn.onnx.verify(model, str(path), [x, (x, h0), x[:1]]) <= 1e-5
+    assert fastrnn.onnx.verify(model, path.read_bytes(), (x, h0)) <= 1e-5
+    with open(path, "rb") as file:
+        assert fastrnn.onnx.verify(model, file, [rng.standard_normal((6, 3))]) <= 1e-5  # unbatched
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_verify_catches_a_model_that_differs():
+    model = fastrnn.RNN(3, 4, 2, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    model.weight_hh_l1 = model.weight_hh_l1 + 1e-3
+    with pytest.raises(fastrnn.onnx.VerificationError, match=r"differ on (output|h_n).*> tolerance"):
+        fastrnn.onnx.verify(model, proto)
+    with pytest.raises(AssertionError):
+        fastrnn.onnx.verify(model, proto)
+    with pytest.raises(ValueError):
+        fastrnn.onnx.verify(model, proto)
+
+
+def test_verify_catches_an_unused_h0():
+    """A file without h0 checked with h0 is refused, not silently compared."""
+    model = fastrnn.RNN(3, 4, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    x = np.zeros((2, 1, 3), np.float32)
+    with pytest.raises(ValueError, match="no initial state"):
+        fastrnn.onnx.verify(model, proto, (x, np.zeros((1, 1, 4))))
+
+
+def test_verify_refuses_a_file_for_another_input_size():
+    proto = fastrnn.onnx.export(fastrnn.RNN(3, 4, seed=0), None)
+    with pytest.raises(ValueError, match="3 features.*input_size is 5"):
+        fastrnn.onnx.verify(fastrnn.RNN(5, 4, seed=0), proto)
+
+
+# ============================================================== torch modules
+def test_export_and_verify_a_torch_module_and_a_torch_file():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.RNN(3, 5, 2, bidirectional=True, batch_first=True, nonlinearity="relu")
+    proto = fastrnn.onnx.export(module, None, initial_state=True)
+    x = torch.randn(4, 6, 3)
+    h0 = torch.randn(4, 4, 5)
+    with torch.no_grad():
+        want = module(x, h0)
+    got = _run(proto, x.numpy(), h0.numpy())
+    for g, w in zip(got, want):
+        assert_close(g, w.numpy(), np.float32, "onnxruntime on fastrnn's file vs torch")
+    # verify also checks torch's own file against the fastrnn model (fixed shapes).
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
+        torch.onnx.export(module, (x, h0), buffer, dynamo=False)
+    assert fastrnn.onnx.verify(module, buffer.getvalue()) <= 1e-5
