@@ -1,0 +1,417 @@
+"""fastrnn as an ONNX backend: run ONNX graphs of RNN nodes on fastrnn's kernels.
+
+    >>> from fastrnn.onnx import backend
+    >>> rep = backend.prepare(model)             # an onnx.ModelProto, bytes or a path
+    >>> Y, Y_h = rep.run([X])                    # or rep.run({"X": X})
+    >>> backend.run_node(node, [X, W, R])        # one node, no model needed
+
+`FastRNNBackend` implements `onnx.backend.base.Backend`, so
+`onnx.backend.test.BackendTest(FastRNNBackend)` runs the ONNX project's own
+conformance cases through it (the test suite runs the six RNN ones).
+
+What runs: the RNN operator (every opset version) and the shape ops exporters
+put around it: Identity, Constant, ConstantOfShape, Shape, Gather, Unsqueeze,
+Squeeze, Concat, Transpose, Reshape, Slice, Cast, Split, Expand, with their
+attribute or input forms per opset. Any other op is refused when the model is
+prepared, with an UnsupportedModelError naming it.
+
+The RNN operator, in full:
+
+- direction forward, reverse or bidirectional; layout 0 ([T, N, I]) and
+  layout 1 ([N, T, I], which onnxruntime refuses); float32 and float64;
+- W, R, B, sequence_lens and initial_h as initializers or runtime inputs,
+  optional inputs and outputs absent or named "";
+- hidden_size may be left out; it is then W's second dimension;
+- activations: Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu,
+  ScaledTanh, HardSigmoid, Elu, Softsign, Softplus (names in any case), one
+  per direction, Tanh by default. activation_alpha and activation_beta are
+  consumed in order by the activations that take them (as onnxruntime does).
+  Missing values take the defaults of the ONNX operators of the same name:
+  LeakyRelu 0.01, HardSigmoid 0.2 and 0.5, Elu 1.0 (as onnxruntime),
+  ThresholdedRelu 1.0 and Affine 1.0 and 0.0 (onnxruntime uses 0 for these).
+  ScaledTanh has no ONNX default: its alpha and beta must be given;
+- clip bounds the pre-activation to [-clip, clip]; it must be >= 0;
+- sequence_lens (int32, each 0..T) as onnxruntime: Y is zero at t >= len;
+  the forward state at t = len-1 and the reverse state at t = 0 (the reverse
+  pass starts at t = len-1) are Y_h. A length of 0 leaves the state at
+  initial_h (zeros without it); onnxruntime's forward Y_h is undefined there
+  (it reads before its buffer). T = 0 likewise returns initial_h.
+
+Inputs are checked before any kernel runs; a wrong shape, dtype or length
+raises ShapeError/TypeError/ValueError naming the node and what was expected.
+The caller's arrays are never written to and outputs never alias them.
+"""
+import numbers
+import os
+
+import numpy as np
+import onnx
+from onnx import helper
+from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
+
+from fastrnn import _kernels
+from fastrnn._arrays import ShapeError, check_blas_size
+from fastrnn.onnx._graph import SHAPE_OPS, Graph
+from fastrnn.onnx._load import InvalidModelError, UnsupportedModelError, read_model
+
+__all__ = ["FastRNNBackend", "FastRNNBackendRep", "prepare", "run_model", "run_node",
+           "supports_device", "is_compatible"]
+
+# ONNX's spelling of each activation, by the lower-case key of _kernels.ACTIVATIONS.
+ACTIVATION_NAMES = {name.lower(): name for name in (
+    "Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
+    "HardSigmoid", "Elu", "Softsign", "Softplus")}
+
+# Activations that read alpha / beta, with the defaults of the ONNX operators
+# of the same name (None: that operator has no default, the value is required).
+# Stored as float32 values, as an attribute would hold them, so that a default
+# and the same number written in the model give identical results.
+_F32 = lambda v: None if v is None else float(np.float32(v))  # noqa: E731
+ALPHA_DEFAULTS = {"affine": _F32(1.0), "leakyrelu": _F32(0.01), "thresholdedrelu": _F32(1.0),
+                  "scaledtanh": None, "hardsigmoid": _F32(0.2), "elu": _F32(1.0)}
+BETA_DEFAULTS = {"affine": _F32(0.0), "scaledtanh": None, "hardsigmoid": _F32(0.5)}
+
+_RNN_ATTRIBUTES = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
+                   "hidden_size", "layout", "output_sequence")
+_DIRECTIONS = {"forward": (0,), "reverse": (1,), "bidirectional": (0, 1)}
+
+
+def _consume(ctx, what, values, activations, defaults):
+    """Per-direction parameters: `values` are taken in order by the activations that use them."""
+    values = list(values or [])
+    users = [name for name in activations if name in defaults]
+    if len(values) > len(users):
+        raise ctx.error(
+            f"{what} has {len(values)} value(s) but the activations "
+            f"{[ACTIVATION_NAMES[a] for a in activations]} take {len(users)}: values are "
+            f"consumed in order by {', '.join(ACTIVATION_NAMES[a] for a in defaults)} only")
+    result, position = [], 0
+    for name in activations:
+        if name not in defaults:
+            result.append(0.0)
+        elif position < len(values):
+            result.append(float(values[position]))
+            position += 1
+        elif defaults[name] is None:
+            raise ctx.error(
+                f"{ACTIVATION_NAMES[name]} needs a value in {what}: ONNX defines no default "
+                "for it")
+        else:
+            result.append(defaults[name])
+    return np.array(result, np.float64)
+
+
+def _shape_text(shape):
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+class RNNNode:
+    """One ONNX RNN node: attributes read and checked once, then run on the kernel."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.label = ctx.label
+        ctx.allow_attributes(*_RNN_ATTRIBUTES)
+        ctx.inputs(3, 6)
+        outputs = ctx.outputs(0, 2)
+        self.want_y = len(outputs) > 0 and bool(outputs[0])
+        self.want_y_h = len(outputs) > 1 and bool(outputs[1])
+
+        direction = ctx.attr("direction", "forward")
+        if direction not in _DIRECTIONS:
+            raise ctx.error(f"direction must be forward, reverse or bidirectional, got "
+                            f"{direction!r}")
+        self.reverse = np.array(_DIRECTIONS[direction], np.int32)
+        self.num_directions = D = len(self.reverse)
+
+        self.hidden_size = ctx.int_attr("hidden_size")
+        if self.hidden_size is not None and self.hidden_size < 1:
+            raise ctx.error(f"hidden_size must be positive, got {self.hidden_size}")
+        self.layout = ctx.int_attr("layout", 0)
+        if self.layout not in (0, 1):
+            raise ctx.error(f"layout must be 0 or 1, got {self.layout}")
+
+        clip = ctx.attr("clip")
+        if clip is None:
+            self.clip = np.inf
+        elif not isinstance(clip, numbers.Real) or not clip >= 0:  # refuses NaN too
+            raise ctx.error(f"clip must be a number >= 0, got {clip!r}")
+        else:
+            self.clip = float(clip)
+
+        names = ctx.attr("activations")
+        if names is None:
+            names = ["Tanh"] * D
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ctx.error(f"activations must be a list of names, got {names!r}")
+        activations = [n.lower() for n in names]
+        if D == 1 and len(activations) == 2 and activations[0] == activations[1]:
+            # The schema's default is ["Tanh", "Tanh"] whatever the direction; tools that
+            # write defaults out give two equal names to a one-direction node.
+            activations = activations[:1]
+        if len(activations) != D:
+            raise ctx.error(f"activations must name one function per direction ({D} for "
+                            f"direction {direction!r}), got {list(names)}")
+        for name, given in zip(activations, names):
+            if name not in _kernels.ACTIVATIONS:
+                raise ctx.error(f"unknown activation {given!r}; RNN takes "
+                                f"{', '.join(ACTIVATION_NAMES.values())}", UnsupportedModelError)
+        self.activations = activations
+        self.act = np.array([_kernels.ACTIVATIONS[a] for a in activations], np.int32)
+        self.alpha = _consume(ctx, "activation_alpha", ctx.attr("activation_alpha"),
+                              activations, ALPHA_DEFAULTS)
+        self.beta = _consume(ctx, "activation_beta", ctx.attr("activation_beta"),
+                             activations, BETA_DEFAULTS)
+
+        # Weights stored in the model are checked now, so a model that contradicts
+        # itself fails when it is prepared rather than when it first runs.
+        W, R, B = ctx.constant(1), ctx.constant(2), ctx.constant(3)
+        dtype = W.dtype if W is not None else None
+        for name, value in (("W", W), ("R", R), ("B", B)):
+            if value is not None:
+                self._check_float(name, value, dtype, InvalidModelError)
+        H = self._hidden_size(W, R)
+        if W is not None:
+            self._check_shape("W", W, (D, H, W.shape[2] if W.ndim == 3 else None),
+                              InvalidModelError)
+        if R is not None:
+            self._check_shape("R", R, (D, H, H), InvalidModelError)
+        if B is not None:
+            self._check_shape("B", B, (D, 2 * H if H else None), InvalidModelError)
+
+    # -------------------------------------------------------------- checks
+    def _check_float(self, name, value, dtype, cls=TypeError):
+        if value.dtype not in (np.float32, np.float64):
+            raise self.ctx.error(f"{name} must be float32 or float64 (tensor(float) or "
+                                 f"tensor(double)), got {value.dtype}", cls)
+        if dtype is not None and value.dtype != dtype:
+            raise self.ctx.error(f"{name} must have the dtype of X ({dtype}), got {value.dtype}",
+                                 cls)
+
+    def _hidden_size(self, W, R):
+        """hidden_size from the attribute, else from W (or R) when they are known."""
+        if self.hidden_size is not None:
+            return self.hidden_size
+        for source in (W, R):
+            if source is not None and source.ndim == 3:
+                if source.shape[1] < 1:
+                    raise self.ctx.error(f"hidden_size (W's second dimension) must be "
+                                         f"positive, got {source.shape[1]}")
+                return source.shape[1]
+        return None
+
+    def _check_shape(self, name, value, expected, cls, meaning=None):
+        """value.shape must equal `expected`; None entries match any size."""
+        if value.ndim != len(expected) or any(
+                e is not None and e != g for e, g in zip(expected, value.shape)):
+            shown = _shape_text("?" if e is None else e for e in expected)
+            meaning = meaning or {
+                "W": "[num_directions, hidden_size, input_size]",
+                "R": "[num_directions, hidden_size, hidden_size]",
+                "B": "[num_directions, 2*hidden_size]"}.get(name)
+            raise self.ctx.error(
+                f"{name} must have shape {meaning + ' = ' if meaning else ''}{shown}, got "
+                f"{_shape_text(value.shape)}", cls)
+
+    # -------------------------------------------------------------- run
+    def __call__(self, inputs):
+        inputs = list(inputs) + [None] * (6 - len(inputs))
+        X, W, R, B, seq_lens, h0 = inputs
+        D, layout = self.num_directions, self.layout
+
+        X = np.asarray(X)
+        self._check_float("X", X, None)
+        dtype = X.dtype
+        for name, value in (("W", W), ("R", R), ("B", B), ("initial_h", h0)):
+            if value is not None:
+                self._check_float(name, np.asarray(value), dtype)
+        W, R = np.asarray(W), np.asarray(R)
+        if X.ndim != 3:
+            raise self.ctx.error(
+                f"X must have 3 dimensions ({'[N, T, I]' if layout else '[T, N, I]'} for layout "
+                f"{layout}), got shape {_shape_text(X.shape)}", ShapeError)
+        if layout == 0:
+            T, N, I = X.shape
+        else:
+            N, T, I = X.shape
+        if I < 1:
+            raise self.ctx.error(f"X's input size (last dimension) must be positive, got "
+                                 f"shape {_shape_text(X.shape)}", ShapeError)
+        H = self._hidden_size(W, R)
+        self._check_shape("W", W, (D, H, I), ShapeError)
+        self._check_shape("R", R, (D, H, H), ShapeError)
+        if B is not None:
+            B = np.asarray(B)
+            self._check_shape("B", B, (D, 2 * H), ShapeError)
+        if h0 is not None:
+            h0 = np.asarray(h0)
+            if layout == 0:
+                self._check_shape("initial_h", h0, (D, N, H), ShapeError,
+                                  "[num_directions, batch_size, hidden_size]")
+            else:
+                self._check_shape("initial_h", h0, (N, D, H), ShapeError,
+                                  "[batch_size, num_directions, hidden_size] (layout 1)")
+        if seq_lens is not None:
+            seq_lens = np.asarray(seq_lens)
+            if seq_lens.dtype != np.int32:
+                raise self.ctx.error(f"sequence_lens must be int32 (ONNX allows only "
+                                     f"tensor(int32)), got {seq_lens.dtype}", TypeError)
+            self._check_shape("sequence_lens", seq_lens, (N,), ShapeError, "[batch_size]")
+            bad = np.flatnonzero((seq_lens < 0) | (seq_lens > T))
+            if bad.size:
+                raise self.ctx.error(
+                    f"sequence_lens[{bad[0]}] = {seq_lens[bad[0]]} is outside 0..{T} (the "
+                    "sequence length)", ValueError)
+        check_blas_size(T * N, max(I, D * H) * (T if layout else 1))
+
+        # Kernel arrays. Row (t, n) of x__ri and out__ro is t*N+n for layout 0 and
+        # n*T+t for layout 1, so both layouts read X and fill Y without a transpose.
+        h0__dnh = None
+        if h0 is not None:
+            h0__dnh = np.ascontiguousarray(h0 if layout == 0 else h0.transpose(1, 0, 2))
+        hn__dnh = np.zeros((D, N, H), dtype) if h0__dnh is None else h0__dnh.copy()
+        out__ro = np.zeros((T * N, D * H), dtype)
+        if T > 0 and N > 0:  # otherwise nothing runs: Y is empty and Y_h is initial_h
+            b_ih = b_hh = None
+            if B is not None:
+                b_ih = np.ascontiguousarray(B[:, :H])
+                b_hh = np.ascontiguousarray(B[:, H:])
+            _kernels.rnn_layer(
+                np.ascontiguousarray(X).reshape(T * N, I), out__ro,
+                np.ascontiguousarray(W), np.ascontiguousarray(R), b_ih, b_hh, h0__dnh, hn__dnh,
+                None if seq_lens is None else np.ascontiguousarray(seq_lens), T, layout == 1,
+                self.reverse, self.act, self.alpha, self.beta, self.clip)
+
+        Y = Y_h = None
+        if self.want_y:
+            if layout == 0:  # rows (t, n), columns (d, h) -> [T, D, N, H]
+                Y = np.ascontiguousarray(out__ro.reshape(T, N, D, H).transpose(0, 2, 1, 3))
+            else:  # rows (n, t) -> [N, T, D, H] as it is
+                Y = out__ro.reshape(N, T, D, H)
+        if self.want_y_h:
+            Y_h = hn__dnh if layout == 0 else np.ascontiguousarray(hn__dnh.transpose(1, 0, 2))
+        return [Y, Y_h]
+
+
+OPS = dict(SHAPE_OPS, RNN=RNNNode)
+
+
+# ------------------------------------------------------------------ backend API
+def _check_device(device):
+    try:
+        kind = Device(device).type
+    except (AttributeError, ValueError, TypeError):
+        raise ValueError(f"unknown device {device!r}; fastrnn's backend runs on 'CPU'") from None
+    if kind != DeviceType.CPU:
+        raise ValueError(f"fastrnn's backend runs on CPU only, got device {device!r}")
+
+
+def _no_options(kwargs, where):
+    if kwargs:
+        raise TypeError(f"{where} got unexpected keyword argument(s) "
+                        f"{', '.join(sorted(kwargs))}")
+
+
+class FastRNNBackendRep(BackendRep):
+    """A prepared model: run(inputs) as often as needed."""
+
+    def __init__(self, graph):
+        self._graph = graph
+        self._outputs_type = namedtupledict("Outputs", [spec.name for spec in graph.outputs])
+
+    @property
+    def input_names(self):
+        """The inputs run() expects, in the order of a list argument."""
+        return [spec.name for spec in self._graph.inputs]
+
+    @property
+    def output_names(self):
+        return [spec.name for spec in self._graph.outputs]
+
+    def run(self, inputs, **kwargs):
+        """Run the model.
+
+        inputs: a list or tuple with one array per graph input (in input_names
+        order), a dict {name: array} (which may also override initializers that
+        the graph lists as inputs), or one array for a one-input model.
+        Returns a namedtuple of the graph outputs (index it or use names).
+        """
+        _no_options(kwargs, "run()")
+        return self._outputs_type(*self._graph.run(self._graph.feeds(inputs)))
+
+
+class FastRNNBackend(Backend):
+    """onnx.backend.base.Backend that runs RNN graphs on fastrnn's kernels (CPU)."""
+
+    @classmethod
+    def is_compatible(cls, model, device="CPU", **kwargs):
+        """True when prepare() would accept the model on the device."""
+        try:
+            cls.prepare(model, device, **kwargs)
+        except (UnsupportedModelError, ValueError, TypeError):
+            return False
+        return True
+
+    @classmethod
+    def prepare(cls, model, device="CPU", **kwargs):
+        """Check a model (ModelProto, bytes, path or binary file) and make it runnable."""
+        _no_options(kwargs, "prepare()")
+        _check_device(device)
+        model = read_model(model)
+        graph = Graph(model, OPS)  # names the first unsupported op before the checker runs
+        try:
+            onnx.checker.check_model(model)
+        except onnx.checker.ValidationError as exc:
+            raise InvalidModelError(f"the model is not valid ONNX: {exc}") from exc
+        return FastRNNBackendRep(graph)
+
+    @classmethod
+    def run_model(cls, model, inputs, device="CPU", **kwargs):
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def run_node(cls, node, inputs, device="CPU", outputs_info=None, **kwargs):
+        """Run one node on `inputs`, one array per non-empty entry of node.input.
+
+        opset_version=... picks the opset the node is read with (default: the
+        newest the installed onnx knows). Returns the node's non-empty outputs.
+        """
+        opset_version = kwargs.pop("opset_version", onnx.defs.onnx_opset_version())
+        _no_options(kwargs, "run_node()")
+        _check_device(device)
+        names = [name for name in node.input if name]
+        if isinstance(inputs, dict):
+            inputs = [inputs[name] for name in names]
+        inputs = [np.asarray(value) for value in inputs]
+        if len(inputs) != len(names):
+            raise ValueError(f"{node.op_type} node has {len(names)} input(s) {names}, got "
+                             f"{len(inputs)} array(s)")
+        graph_inputs = []
+        for name, value in zip(names, inputs):
+            try:
+                elem_type = helper.np_dtype_to_tensor_dtype(value.dtype)
+            except (KeyError, TypeError, ValueError):
+                raise TypeError(f"input {name!r} has dtype {value.dtype}, which ONNX does "
+                                "not have") from None
+            graph_inputs.append(helper.make_tensor_value_info(name, elem_type, None))
+        graph_outputs = [helper.make_empty_tensor_value_info(name) for name in node.output if name]
+        model = helper.make_model(
+            helper.make_graph([node], "run_node", graph_inputs, graph_outputs),
+            opset_imports=[helper.make_opsetid("", opset_version)])
+        graph = Graph(model, OPS)
+        return FastRNNBackendRep(graph).run(inputs)
+
+    @classmethod
+    def supports_device(cls, device):
+        try:
+            _check_device(device)
+        except ValueError:
+            return False
+        return True
+
+
+prepare = FastRNNBackend.prepare
+run_model = FastRNNBackend.run_model
+run_node = FastRNNBackend.run_node
+supports_device = FastRNNBackend.supports_device
+is_compatible = FastRNNBackend.is_compatible
