@@ -24,6 +24,7 @@ from reference import assert_close
 CASES = reference.parity_cases()
 FLOAT32_CASES = [c for c in CASES if c["dtype"] == "float32"]
 FLOAT64_CASES = [c for c in CASES if c["dtype"] == "float64"]
+FLOAT64_SAMPLE = FLOAT64_CASES[::4] + [c for c in FLOAT64_CASES if c["hidden_size"] == 1]
 
 
 def _session(proto):
@@ -76,8 +77,7 @@ def test_export_runs_in_onnxruntime_like_torch(case):
     assert_close(h_n, ours[1], np.float32, "onnxruntime h_n vs fastrnn")
 
 
-@pytest.mark.parametrize("case", FLOAT64_CASES[::4] + [c for c in FLOAT64_CASES if c["hidden_size"] == 1],
-                         ids=lambda c: c["id"])
+@pytest.mark.parametrize("case", FLOAT64_SAMPLE, ids=[c["id"] for c in FLOAT64_SAMPLE])
 def test_float64_export_is_a_valid_double_graph(case):
     stored = reference.load_case(reference.case_path(case["id"]))
     model = _stored_model(stored, np.float64)
@@ -100,7 +100,8 @@ def test_float64_export_is_a_valid_double_graph(case):
 def test_float64_verify_says_onnxruntime_cannot_run_it():
     model = fastrnn.RNN(3, 4, dtype=np.float64, seed=0)
     proto = fastrnn.onnx.export(model, None)
-    with pytest.raises(fastrnn.onnx.UnsupportedModelError, match="float64.*onnxruntime|onnxruntime.*float64"):
+    with pytest.raises(fastrnn.onnx.UnsupportedModelError,
+                       match="float64 model: onnxruntime has no double"):
         fastrnn.onnx.verify(model, proto)
     # And onnxruntime really refuses the graph (the reason verify gives).
     with pytest.raises(Exception, match="(?i)double|implementation|type"):
@@ -300,7 +301,8 @@ def test_verify_catches_a_model_that_differs():
     model = fastrnn.RNN(3, 4, 2, seed=0)
     proto = fastrnn.onnx.export(model, None)
     model.weight_hh_l1 = model.weight_hh_l1 + 1e-3
-    with pytest.raises(fastrnn.onnx.VerificationError, match=r"differ on (output|h_n).*> tolerance"):
+    with pytest.raises(fastrnn.onnx.VerificationError,
+                       match=r"differ on (output|h_n).*> tolerance"):
         fastrnn.onnx.verify(model, proto)
     with pytest.raises(AssertionError):
         fastrnn.onnx.verify(model, proto)

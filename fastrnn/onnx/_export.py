@@ -1,6 +1,5 @@
 """fastrnn.RNN -> ONNX file, and a check of that file in onnxruntime."""
 import functools
-import io
 import numbers
 import os
 

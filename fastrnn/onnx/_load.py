@@ -11,7 +11,6 @@ fastrnn's own files, torch.onnx.export(dynamo=False) graphs of nn.RNN (with
 or without h0, dynamic axes, constant folding), and single RNN nodes; any
 other op, attribute or wiring is refused with UnsupportedModelError naming it.
 """
-import io
 import os
 
 import numpy as np
@@ -140,13 +139,18 @@ _DESCRIPTIONS = {_Const: "a constant", _Dims: "a shape computation", _Zeros: "a 
                  _GraphInput: "a graph input", _Y: "an RNN node's Y output",
                  _Seq: "an RNN layer's output sequence", _States: "RNN final states (Y_h)"}
 
+
+def _describe(value):
+    return "an absent input" if value is None else _DESCRIPTIONS[type(value)]
+
+
 _SUPPORTED_OPS = ("RNN", "Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
                   "Concat", "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast")
 _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Slice", "Expand",
                     "Cast")
 _RNN_ATTRIBUTES = {"activations", "activation_alpha", "activation_beta", "clip", "direction",
                    "hidden_size", "layout"}
-_NONLINEARITIES = {"tanh": "tanh", "relu": "relu"}
+_NONLINEARITIES = ("tanh", "relu")  # fastrnn.RNN's names of ONNX's Tanh and Relu
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
@@ -154,11 +158,55 @@ def _node_label(node):
     return f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node"
 
 
-def _attributes(node):
+_ATTRIBUTE_KINDS = {
+    "int": onnx.AttributeProto.INT, "ints": onnx.AttributeProto.INTS,
+    "float": onnx.AttributeProto.FLOAT, "floats": onnx.AttributeProto.FLOATS,
+    "string": onnx.AttributeProto.STRING, "strings": onnx.AttributeProto.STRINGS,
+    "tensor": onnx.AttributeProto.TENSOR,
+}
+
+
+class _Attributes:
+    """A node's attributes, read with the type each use expects."""
+
+    def __init__(self, node):
+        self.node = node
+        self.protos = {str(a.name): a for a in node.attribute}
+
+    def __contains__(self, name):
+        return name in self.protos
+
+    def __bool__(self):
+        return bool(self.protos)
+
+    def names(self):
+        return sorted(self.protos)
+
+    def get(self, name, kind, default=None):
+        proto = self.protos.get(name)
+        if proto is None:
+            return default
+        if proto.type != _ATTRIBUTE_KINDS[kind]:
+            raise InvalidModelError(
+                f"{_node_label(self.node)}: attribute {name} must be of type {kind}, got "
+                f"{_enum_name(onnx.AttributeProto.AttributeType, proto.type)}")
+        value = onnx.helper.get_attribute_value(proto)
+        try:
+            if kind == "string":
+                return value.decode("utf-8")
+            if kind == "strings":
+                return [v.decode("utf-8") for v in value]
+        except UnicodeDecodeError as exc:
+            raise InvalidModelError(
+                f"{_node_label(self.node)}: attribute {name} is not UTF-8 text") from exc
+        return list(value) if kind in ("ints", "floats") else value
+
+
+def _enum_name(enum, value):
     try:
-        return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    except Exception as exc:  # a malformed AttributeProto
-        raise InvalidModelError(f"{_node_label(node)} has an unreadable attribute: {exc}") from exc
+        return enum.Name(value)
+    except ValueError:
+        return f"unknown ({value})"
 
 
 def _to_array(tensor, what):
@@ -170,10 +218,6 @@ def _to_array(tensor, what):
         return numpy_helper.to_array(tensor)
     except Exception as exc:  # wrong sizes, unknown types
         raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class _Walk:
@@ -209,7 +253,7 @@ class _Walk:
     def const(self, node, index, what):
         value = self.get(node, index)
         if not isinstance(value, _Const):
-            got = "absent" if value is None else _DESCRIPTIONS[type(value)]
+            got = _describe(value)
             raise UnsupportedModelError(
                 f"{_node_label(node)}: {what} (input {index}) must be a constant in the file, "
                 f"got {got}")
@@ -217,8 +261,8 @@ class _Walk:
 
     def ints(self, node, index, attrs, attr, what):
         """Integer list from an attribute (older opsets) or a constant input."""
-        if attr in attrs:
-            return [int(v) for v in np.atleast_1d(attrs[attr])]
+        if attrs is not None and attr in attrs:
+            return attrs.get(attr, "ints")
         if index < len(node.input) and node.input[index]:
             return [int(v) for v in np.atleast_1d(self.const(node, index, what))]
         return None
@@ -226,7 +270,7 @@ class _Walk:
     def refuse(self, node, value, index=0):
         raise UnsupportedModelError(
             f"{_node_label(node)}: fastrnn cannot load a graph that applies {node.op_type} to "
-            f"{_DESCRIPTIONS[type(value)]} (input {node.input[index]!r})")
+            f"{_describe(value)} (input {node.input[index] if index < len(node.input) else ''!r})")
 
     # -------------------------------------------------------------- walk
     def run(self):
@@ -239,7 +283,7 @@ class _Walk:
                 raise UnsupportedModelError(
                     f"unsupported node: op_type {node.op_type!r} ({_node_label(node)}). fastrnn "
                     f"loads graphs of RNN nodes and the shape ops {', '.join(_SUPPORTED_OPS[1:])}")
-            attrs = _attributes(node)
+            attrs = _Attributes(node)
             if node.op_type in _ZERO_PRESERVING and isinstance(self.get(node, 0), _Zeros):
                 # Reshaping, slicing or expanding zeros gives zeros: torch builds its
                 # default initial states this way.
@@ -251,10 +295,9 @@ class _Walk:
             except UnsupportedModelError:
                 raise
             except (ValueError, IndexError, TypeError, KeyError) as exc:
-                # numpy refusing a constant computation: the file contradicts itself
+                # e.g. numpy refusing a constant computation: the file contradicts itself
                 raise InvalidModelError(
-                    f"{_node_label(node)} cannot be evaluated on its constant inputs: "
-                    f"{type(exc).__name__}: {exc}") from exc
+                    f"{_node_label(node)} is malformed: {type(exc).__name__}: {exc}") from exc
             if len(results) < len([o for o in node.output if o]):
                 raise UnsupportedModelError(
                     f"{_node_label(node)} has {len(node.output)} outputs; fastrnn expects "
@@ -266,13 +309,13 @@ class _Walk:
     # -------------------------------------------------------------- ops
     def op_Constant(self, node, attrs):
         if "value" in attrs:
-            return [_Const(_to_array(attrs["value"], f"{_node_label(node)} value"))]
+            return [_Const(_to_array(attrs.get("value", "tensor"), f"{_node_label(node)} value"))]
         for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
                            ("value_int", np.int64), ("value_ints", np.int64)):
             if key in attrs:
-                return [_Const(np.asarray(attrs[key], dtype))]
+                return [_Const(np.asarray(attrs.get(key, key[6:]), dtype))]
         raise UnsupportedModelError(
-            f"{_node_label(node)}: unsupported Constant attribute(s) {sorted(attrs)}; fastrnn "
+            f"{_node_label(node)}: unsupported Constant attribute(s) {attrs.names()}; fastrnn "
             "reads value, value_float(s) and value_int(s)")
 
     def op_Identity(self, node, attrs):
@@ -283,7 +326,7 @@ class _Walk:
         if not isinstance(value, _Const):
             self.refuse(node, value)
         try:
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(attrs.get("to", "int"))
         except Exception as exc:
             raise UnsupportedModelError(f"{_node_label(node)}: unsupported 'to' type") from exc
         return [_Const(value.array.astype(dtype))]
@@ -297,7 +340,7 @@ class _Walk:
     def op_Gather(self, node, attrs):
         data, indices = self.get(node, 0), self.get(node, 1)
         if isinstance(data, _Const) and isinstance(indices, _Const):
-            return [_Const(np.take(data.array, indices.array, axis=attrs.get("axis", 0)))]
+            return [_Const(np.take(data.array, indices.array, axis=attrs.get("axis", "int", 0)))]
         if isinstance(data, _Dims):
             return [_Dims()]
         self.refuse(node, data)
@@ -313,7 +356,8 @@ class _Walk:
         self.refuse(node, data)
 
     def op_ConstantOfShape(self, node, attrs):
-        if "value" in attrs and np.any(_to_array(attrs["value"], "ConstantOfShape value")):
+        if "value" in attrs and np.any(_to_array(attrs.get("value", "tensor"),
+                                                 "ConstantOfShape value")):
             raise UnsupportedModelError(
                 f"{_node_label(node)} makes a non-zero tensor; fastrnn.RNN starts from zeros "
                 "or from its h0 input, never from a stored state")
@@ -364,12 +408,12 @@ class _Walk:
     def op_Transpose(self, node, attrs):
         value = self.get(node, 0)
         if isinstance(value, _Const):
-            return [_Const(np.transpose(value.array, attrs.get("perm")))]
+            return [_Const(np.transpose(value.array, attrs.get("perm", "ints")))]
         rank = (value.rank if isinstance(value, _GraphInput)
                 else len(value.labels) if isinstance(value, (_Y, _Seq, _States)) else None)
         if rank is None:
             self.refuse(node, value)
-        perm = tuple(int(p) for p in attrs.get("perm", range(rank - 1, -1, -1)))
+        perm = tuple(attrs.get("perm", "ints", range(rank - 1, -1, -1)))
         if sorted(perm) != list(range(rank)):
             raise InvalidModelError(f"{_node_label(node)}: perm {list(perm)} does not permute "
                                     f"{rank} axes")
@@ -383,14 +427,14 @@ class _Walk:
 
     def op_Reshape(self, node, attrs):
         value = self.get(node, 0)
-        shape = self.ints(node, 1, {}, "shape", "the shape")
+        shape = self.ints(node, 1, None, "shape", "the shape")
         if shape is None:
             raise InvalidModelError(f"{_node_label(node)} has no shape input")
         if isinstance(value, _Const):
             return [_Const(np.reshape(value.array, shape))]
         if isinstance(value, _Dims):
             return [_Dims()]
-        if isinstance(value, (_Y, _Seq)) and attrs.get("allowzero", 0) == 0:
+        if isinstance(value, (_Y, _Seq)) and attrs.get("allowzero", "int", 0) == 0:
             layer = self.layers[value.layer]
             D, H = layer["num_directions"], layer["hidden_size"]
             labels = value.labels
@@ -404,7 +448,7 @@ class _Walk:
 
     def op_Concat(self, node, attrs):
         values = [self.get(node, i) for i in range(len(node.input))]
-        axis = attrs.get("axis")
+        axis = attrs.get("axis", "int")
         if axis is None:
             raise InvalidModelError(f"{_node_label(node)} has no axis attribute")
         if all(isinstance(v, _Zeros) or (isinstance(v, _Const) and v.array.dtype.kind == "f"
@@ -431,13 +475,13 @@ class _Walk:
     def op_Slice(self, node, attrs):
         value = self.get(node, 0)
         if "starts" in attrs:  # opset < 10: bounds are attributes
-            starts, ends = list(attrs["starts"]), list(attrs["ends"])
-            axes, steps = attrs.get("axes"), None
+            starts, ends = attrs.get("starts", "ints"), attrs.get("ends", "ints")
+            axes, steps = attrs.get("axes", "ints"), None
         else:
-            starts = self.ints(node, 1, {}, "", "starts")
-            ends = self.ints(node, 2, {}, "", "ends")
-            axes = self.ints(node, 3, {}, "", "axes")
-            steps = self.ints(node, 4, {}, "", "steps")
+            starts = self.ints(node, 1, None, "", "starts")
+            ends = self.ints(node, 2, None, "", "ends")
+            axes = self.ints(node, 3, None, "", "axes")
+            steps = self.ints(node, 4, None, "", "steps")
         if starts is None or ends is None:
             raise InvalidModelError(f"{_node_label(node)} has no starts/ends")
         axes = list(range(len(starts))) if axes is None else list(axes)
@@ -463,30 +507,30 @@ class _Walk:
     def op_RNN(self, node, attrs):
         k = len(self.layers)
         where = f"{_node_label(node)} (layer {k})"
-        unknown = sorted(set(attrs) - _RNN_ATTRIBUTES)
+        unknown = sorted(set(attrs.names()) - _RNN_ATTRIBUTES)
         if unknown:
             raise UnsupportedModelError(f"{where}: unsupported RNN attribute(s) {unknown}")
         if "clip" in attrs:
             raise UnsupportedModelError(
-                f"{where}: unsupported attribute clip={attrs['clip']}; fastrnn.RNN does not clip")
+                f"{where}: unsupported attribute clip={attrs.get('clip', 'float')}; fastrnn.RNN "
+                "does not clip")
         for name in ("activation_alpha", "activation_beta"):
-            if len(attrs.get(name, [])):
+            if attrs.get(name, "floats"):
                 raise UnsupportedModelError(
-                    f"{where}: unsupported attribute {name}={list(attrs[name])}; fastrnn.RNN "
-                    "uses Tanh or Relu, which take no parameters")
+                    f"{where}: unsupported attribute {name}={attrs.get(name, 'floats')}; "
+                    "fastrnn.RNN uses Tanh or Relu, which take no parameters")
         if "hidden_size" not in attrs:
             raise InvalidModelError(f"{where} has no hidden_size attribute")
-        hidden_size = attrs["hidden_size"]
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise InvalidModelError(f"{where}: hidden_size must be a positive int, got "
-                                    f"{hidden_size!r}")
-        direction = _text(attrs.get("direction", "forward"))
+        hidden_size = attrs.get("hidden_size", "int")
+        if hidden_size <= 0:
+            raise InvalidModelError(f"{where}: hidden_size must be positive, got {hidden_size}")
+        direction = attrs.get("direction", "string", "forward")
         if direction not in ("forward", "bidirectional"):
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute direction={direction!r}; fastrnn.RNN runs "
                 "'forward' or 'bidirectional' layers")
         D = 2 if direction == "bidirectional" else 1
-        activations = [_text(a) for a in attrs.get("activations", ["Tanh"] * D)]
+        activations = attrs.get("activations", "strings", ["Tanh"] * D)
         if len(activations) != D:
             raise InvalidModelError(
                 f"{where}: attribute activations={activations} must name one activation per "
@@ -495,12 +539,12 @@ class _Walk:
             raise UnsupportedModelError(
                 f"{where}: attribute activations={activations} differ between directions; "
                 "fastrnn.RNN uses one nonlinearity")
-        nonlinearity = _NONLINEARITIES.get(activations[0].lower())
-        if nonlinearity is None:
+        nonlinearity = activations[0].lower()
+        if nonlinearity not in _NONLINEARITIES:
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute activations={activations}; fastrnn.RNN "
                 "supports Tanh and Relu")
-        layout = attrs.get("layout", 0)
+        layout = attrs.get("layout", "int", 0)
         if layout not in (0, 1):
             raise InvalidModelError(f"{where}: attribute layout must be 0 or 1, got {layout}")
         time_labels = ("T", "N", "F") if layout == 0 else ("N", "T", "F")
@@ -539,7 +583,7 @@ class _Walk:
                     f"{where}: X has axes {x.labels} but layout={layout} reads {time_labels}")
             input_name = None
         else:
-            got = "absent" if x is None else _DESCRIPTIONS[type(x)]
+            got = _describe(x)
             if isinstance(x, (_Seq, _Y)):
                 got += f" of layer {x.layer}"
             expected = "the graph input" if k == 0 else f"the output sequence of layer {k - 1}"
@@ -588,7 +632,7 @@ class _Walk:
         else:
             raise UnsupportedModelError(
                 f"{where}: initial_h must be absent, zeros, or rows of a graph input (h0), got "
-                f"{_DESCRIPTIONS[type(initial_h)]}"
+                f"{_describe(initial_h)}"
                 + (" that is not zero" if isinstance(initial_h, _Const) else ""))
 
         self.layers.append(dict(
@@ -677,8 +721,8 @@ def _build_model(walk):
         elem = _elem_type(value_info)
         if elem and _FLOAT_TYPES.get(elem) != dtype.type:
             raise InvalidModelError(
-                f"graph input {value_info.name!r} is {TensorProto.DataType.Name(elem)} but the "
-                f"weights are {dtype}")
+                f"graph input {value_info.name!r} is {_enum_name(TensorProto.DataType, elem)} "
+                f"but the weights are {dtype}")
         dims = _dims(value_info)  # None (or 0) where not fixed
         if role == "sequence" and dims and dims[-1] not in (None, 0, input_size):
             raise InvalidModelError(
