@@ -1,5 +1,6 @@
 """fastrnn.RNN -> ONNX file, and a check of that file in onnxruntime."""
 import functools
+import io
 import numbers
 import os
 
@@ -239,6 +240,8 @@ def export(model, f, *, opset=None, initial_state=False):
         if isinstance(f, (str, bytes, os.PathLike)):
             with open(f, "wb") as file:
                 file.write(data)
+        elif isinstance(f, io.TextIOBase):
+            raise TypeError("f must be opened in binary mode ('wb'), got a text file")
         elif hasattr(f, "write"):
             f.write(data)
         else:
