@@ -10,12 +10,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from fastrnn._version import __version__
 from fastrnn.onnx import _names
+from fastrnn.onnx._load import UnsupportedModelError, read_model
 from fastrnn.rnn import RNN
 
 __all__ = ["export", "verify", "default_opset", "VerificationError", "TOLERANCE"]
 
-# The exported graph uses RNN, Transpose, Reshape, Concat and Slice with its
-# bounds as inputs; the last appeared in opset 10.
+# The exported graph uses RNN, Transpose, Reshape, Concat and Slice; Slice
+# takes its bounds as inputs (as written here) since opset 10.
 MIN_OPSET = 10
 # Used when onnxruntime cannot be imported: the opset onnxruntime 1.17, the
 # oldest fastrnn declares, loads.
@@ -251,12 +252,6 @@ def export(model, f, *, opset=None, initial_state=False):
 
 
 # ---------------------------------------------------------------- verify
-def _read_model(f):
-    """A ModelProto from a path, bytes, a binary file object or a ModelProto."""
-    from fastrnn.onnx._load import read_model
-    return read_model(f)
-
-
 def _declared_dims(value_info):
     """The declared dims of a graph input: ints, or None for symbolic/unknown."""
     tensor_type = value_info.type.tensor_type
@@ -343,11 +338,10 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
     model or graph raises UnsupportedModelError: onnxruntime has no double
     kernel for the RNN op, so it cannot check one (fastrnn.onnx.backend can run it).
     """
-    import onnxruntime
-    from fastrnn.onnx._load import UnsupportedModelError
+    import onnxruntime  # only here: export works without it
 
     model = _as_fastrnn(model)
-    proto = _read_model(f)
+    proto = read_model(f)
     if np.dtype(model.dtype) == np.float64:
         raise UnsupportedModelError(
             "verify cannot check a float64 model: onnxruntime has no double (float64) kernel "
