@@ -266,7 +266,8 @@ FLOAT64_CASES = [
         itertools.product(DIRECTIONS, (0, 1)) ,
         [(["Tanh"], "short", True, None), (["Relu"], "with_zero", False, 1.5),
          (["Softplus"], "none", True, 0.7), (["HardSigmoid"], "with_zero", True, None),
-         (["Elu", "ScaledTanh"], "short", True, 1.2), (["Affine", "LeakyRelu"], "with_zero", True, None)])
+         (["Elu", "ScaledTanh"], "short", True, 1.2),
+         (["Affine", "LeakyRelu"], "with_zero", True, None)])
 ] + [
     dict(direction=("reverse", "bidirectional", "forward")[i % 3], layout=i % 2,
          activations=[name] * (2 if i % 3 == 1 else 1), seq=SEQ_MODES[i % 4], h0=bool(i % 2 == 0),
@@ -325,7 +326,8 @@ def test_defaults_shared_with_onnxruntime(name, alpha, beta):
     check_error(got["Y"], ref_Y, np.float32, "Y vs reference with the defaults")
 
 
-@pytest.mark.parametrize("name, alpha, beta", [("ThresholdedRelu", 1.0, None), ("Affine", 1.0, 0.0)])
+@pytest.mark.parametrize("name, alpha, beta",
+                         [("ThresholdedRelu", 1.0, None), ("Affine", 1.0, 0.0)])
 def test_defaults_of_the_onnx_operators(name, alpha, beta):
     """ONNX: 'default values are the same as of corresponding ONNX operators'."""
     arrays, (model, feeds) = _single_node(np.random.default_rng(2), "forward",
@@ -466,7 +468,8 @@ SHAPE_OP_CASES = [
     # (id, op, opset, inputs (arrays; None = absent), attributes, number of outputs)
     ("transpose-perm", "Transpose", 13, [np.arange(24.).reshape(2, 3, 4)], dict(perm=[1, 2, 0]), 1),
     ("transpose-default", "Transpose", 1, [np.arange(24.).reshape(2, 3, 4)], {}, 1),
-    ("reshape-zero-minus-one", "Reshape", 13, [np.arange(24.).reshape(2, 3, 4), _i64(0, -1)], {}, 1),
+    ("reshape-zero-minus-one", "Reshape", 13, [np.arange(24.).reshape(2, 3, 4), _i64(0, -1)],
+     {}, 1),
     ("reshape-allowzero", "Reshape", 14, [np.zeros((0, 3)), _i64(3, 0)], dict(allowzero=1), 1),
     ("reshape-v5", "Reshape", 5, [np.arange(6.), _i64(2, 3)], {}, 1),
     ("squeeze-attr", "Squeeze", 11, [np.zeros((1, 3, 1))], dict(axes=[-1]), 1),
@@ -531,7 +534,12 @@ def test_constant_forms():
     np.testing.assert_array_equal(backend.prepare(model).run([])["c"], np.eye(2))
 
 
-def _graph_around_rnn(opset, layout_input, seed):
+def const(name, value):
+    tensor = numpy_helper.from_array(np.asarray(value))
+    return helper.make_node("Constant", [], [name], value=tensor)
+
+
+def _graph_around_rnn(opset, seed):
     """A batch-first input through shape ops, a bidirectional RNN and back, as exporters write.
 
     Uses Shape/Gather/Unsqueeze/Concat/ConstantOfShape (zero state), Slice,
@@ -554,37 +562,37 @@ def _graph_around_rnn(opset, layout_input, seed):
         helper.make_node("Identity", ["input"], ["x_nti"]),
         helper.make_node("Transpose", ["x_nti"], ["x"], perm=[1, 0, 2]),  # [T, N, I]
         helper.make_node("Shape", ["x"], ["x_shape"]),
-        helper.make_node("Constant", [], ["one"], value=numpy_helper.from_array(np.array(1, np.int64))),
+        const("one", np.array(1, np.int64)),
         helper.make_node("Gather", ["x_shape", "one"], ["batch"], axis=0),
         *axes_node("Unsqueeze", "batch", "batch_1d", [0]),
-        helper.make_node("Constant", [], ["two"], value=numpy_helper.from_array(_i64(2))),
-        helper.make_node("Constant", [], ["hid"], value=numpy_helper.from_array(_i64(H))),
+        const("two", _i64(2)),
+        const("hid", _i64(H)),
         helper.make_node("Concat", ["two", "batch_1d", "hid"], ["h0_shape"], axis=0),
         helper.make_node("ConstantOfShape", ["h0_shape"], ["h0"],
                          value=numpy_helper.from_array(np.array([0.25], np.float32))),
         # lengths [3, 5, 2, 4][:N]
-        helper.make_node("Constant", [], ["all_lens"], value=numpy_helper.from_array(_i64(3, 5, 2, 4))),
-        helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(_i64(0))),
+        const("all_lens", _i64(3, 5, 2, 4)),
+        const("zero", _i64(0)),
         helper.make_node("Slice", ["all_lens", "zero", "batch_1d"], ["lens64"]),
         helper.make_node("Cast", ["lens64"], ["lens"], to=TensorProto.INT32),
         helper.make_node("RNN", ["x", "W", "R", "B", "lens", "h0"], ["Y", "Y_h"],
                          hidden_size=H, direction="bidirectional", activations=["Tanh", "Relu"]),
         helper.make_node("Transpose", ["Y"], ["Y_tndh"], perm=[0, 2, 1, 3]),
-        helper.make_node("Constant", [], ["flat"], value=numpy_helper.from_array(_i64(0, 0, -1))),
+        const("flat", _i64(0, 0, -1)),
         helper.make_node("Reshape", ["Y_tndh", "flat"], ["seq"]),
         helper.make_node("Transpose", ["seq"], ["output"], perm=[1, 0, 2]),
     ]
     if opset < 13:
         nodes.append(helper.make_node("Split", ["Y_h"], ["h_fwd", "h_bwd"], axis=0, split=[1, 1]))
     else:
-        nodes += [helper.make_node("Constant", [], ["halves"], value=numpy_helper.from_array(_i64(1, 1))),
+        nodes += [const("halves", _i64(1, 1)),
                   helper.make_node("Split", ["Y_h", "halves"], ["h_fwd", "h_bwd"], axis=0)]
     nodes += axes_node("Squeeze", "h_bwd", "h_bwd_2d", [0])
     nodes += [helper.make_node("Shape", ["h_bwd_2d"], ["hb_shape"]),
               helper.make_node("Expand", ["h_fwd", "hb_shape"], ["h_fwd_expanded"]),
-              helper.make_node("Constant", [], ["starts"], value=numpy_helper.from_array(_i64(1))),
-              helper.make_node("Constant", [], ["ends"], value=numpy_helper.from_array(_i64(4))),
-              helper.make_node("Constant", [], ["axes"], value=numpy_helper.from_array(_i64(1))),
+              const("starts", _i64(1)),
+              const("ends", _i64(4)),
+              const("axes", _i64(1)),
               helper.make_node("Slice", ["output", "starts", "ends", "axes"], ["middle"])]
     model = make_model(
         nodes, [("input", TensorProto.FLOAT, ["N", "T", I])],
@@ -596,7 +604,7 @@ def _graph_around_rnn(opset, layout_input, seed):
 
 @pytest.mark.parametrize("opset", [11, 13, 18])
 def test_graph_of_shape_ops_around_rnn_matches_onnxruntime(opset):
-    model = _graph_around_rnn(opset, 1, opset)
+    model = _graph_around_rnn(opset, opset)
     rep = backend.prepare(model)
     for N, T in ((2, 6), (1, 5)):
         x = np.random.default_rng(N * 10 + T).standard_normal((N, T, 3)).astype(np.float32)
@@ -621,7 +629,8 @@ TORCH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", TORCH_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("case", TORCH_CASES,
+                         ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
 def test_torch_exported_rnn(case):
     torch = pytest.importorskip("torch")
     import warnings
@@ -761,7 +770,8 @@ def _rnn_node_model(attributes, W_shape=(1, 4, 3), R_shape=(1, 4, 4), B_shape=No
 
 
 @pytest.mark.parametrize("attributes, kwargs, error, message", [
-    (dict(hidden_size=5), {}, InvalidModelError, r"W must have shape .*\[1, 5, 3\], got \[1, 4, 3\]"),
+    (dict(hidden_size=5), {}, InvalidModelError,
+     r"W must have shape .*\[1, 5, 3\], got \[1, 4, 3\]"),
     (dict(hidden_size=4), dict(R_shape=(1, 4, 5)), InvalidModelError, r"R must have shape"),
     (dict(hidden_size=4), dict(B_shape=(1, 4), inputs=("X", "W", "R", "B")), InvalidModelError,
      r"B must have shape .*\[1, 8\], got \[1, 4\]"),
@@ -784,6 +794,9 @@ def _rnn_node_model(attributes, W_shape=(1, 4, 3), R_shape=(1, 4, 4), B_shape=No
      "activation_alpha has 1 value.* take 0"),
     (dict(hidden_size=4, activations=["LeakyRelu"], activation_alpha=[0.5, 0.1]), {},
      InvalidModelError, "activation_alpha has 2 value.* take 1"),
+    (dict(hidden_size=4, activations=["LeakyRelu"], activation_alpha=0.5), {},
+     InvalidModelError, "activation_alpha must be a list of floats"),
+    (dict(hidden_size=4.0), {}, InvalidModelError, "'hidden_size' must be an integer"),
     (dict(hidden_size=4, output_sequence=1, foo=1), {}, UnsupportedModelError,
      "attribute.* foo not supported"),
     (dict(hidden_size=4), dict(inputs=("X", "W", "")), InvalidModelError, "input 2 is required"),
@@ -845,7 +858,8 @@ def _good_feeds(layout=0, D=1, T=5, N=2, I=3, H=4):
                 R=rng.standard_normal((D, H, H)).astype(np.float32),
                 B=rng.standard_normal((D, 2 * H)).astype(np.float32),
                 sequence_lens=np.array([T, 2], np.int32),
-                initial_h=rng.standard_normal((N, D, H) if layout else (D, N, H)).astype(np.float32))
+                initial_h=rng.standard_normal((N, D, H) if layout else (D, N, H))
+                .astype(np.float32))
 
 
 @pytest.mark.parametrize("change, error, message", [
@@ -921,3 +935,31 @@ def test_shape_op_errors_name_the_node():
                        [("x", TensorProto.FLOAT, None), ("i", TensorProto.INT64, None)], ["y"])
     with pytest.raises(ValueError, match=r"indices must lie in \[-3, 2\]"):
         backend.prepare(model).run([np.zeros(3, np.float32), _i64(3)])
+
+
+def test_names_are_assigned_once():
+    model = make_model([helper.make_node("Identity", ["x"], ["x"])],
+                       [("x", TensorProto.FLOAT, [1])], ["x"])
+    with pytest.raises(InvalidModelError, match="'x', which is already defined"):
+        backend.prepare(model)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_models_exported_by_fastrnn_run_unchanged(dtype):
+    """fastrnn.onnx.export's graphs run on the same kernels: identical outputs."""
+    import fastrnn
+    from fastrnn.onnx import export
+
+    for batch_first, bidirectional in itertools.product((False, True), repeat=2):
+        model = fastrnn.RNN(3, 4, 2, nonlinearity="relu", batch_first=batch_first,
+                            bidirectional=bidirectional, dtype=dtype, seed=2)
+        proto = export(model, io.BytesIO(), initial_state=True)
+        rep = backend.prepare(proto)
+        rng = np.random.default_rng(3)
+        for N, L in ((2, 5), (1, 1)):
+            x = rng.standard_normal((N, L, 3) if batch_first else (L, N, 3)).astype(dtype)
+            h0 = rng.standard_normal((2 * (2 if bidirectional else 1), N, 4)).astype(dtype)
+            output, h_n = model(x, h0)
+            got = rep.run([x, h0])
+            np.testing.assert_array_equal(got[0], output)
+            np.testing.assert_array_equal(got[1], h_n)

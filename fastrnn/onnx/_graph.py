@@ -16,7 +16,6 @@ Nothing here writes into an array it did not create.
 import numbers
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from fastrnn._arrays import ShapeError
@@ -109,7 +108,8 @@ class NodeContext:
 
     def int_attr(self, name, default=None):
         value = self.attrs.get(name, default)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, numbers.Integral)):
             raise self.error(f"attribute {name!r} must be an integer, got {value!r}")
         return value
 
@@ -578,7 +578,12 @@ class Graph:
                         "node provides (nodes must be in topological order)")
             run = factory(NodeContext(node, index, opset, fixed))
             self.steps.append((node, label, run))
-            defined.update(name for name in node.output if name)
+            for name in node.output:
+                if name in defined:
+                    raise InvalidModelError(f"{label} writes {name!r}, which is already defined "
+                                            "(ONNX names are assigned once)")
+                if name:
+                    defined.add(name)
         self.outputs = [ValueSpec(vi) for vi in graph.output]
         for spec in self.outputs:
             if spec.name not in defined:

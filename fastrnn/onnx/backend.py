@@ -42,7 +42,6 @@ raises ShapeError/TypeError/ValueError naming the node and what was expected.
 The caller's arrays are never written to and outputs never alias them.
 """
 import numbers
-import os
 
 import numpy as np
 import onnx
@@ -66,10 +65,13 @@ ACTIVATION_NAMES = {name.lower(): name for name in (
 # of the same name (None: that operator has no default, the value is required).
 # Stored as float32 values, as an attribute would hold them, so that a default
 # and the same number written in the model give identical results.
-_F32 = lambda v: None if v is None else float(np.float32(v))  # noqa: E731
-ALPHA_DEFAULTS = {"affine": _F32(1.0), "leakyrelu": _F32(0.01), "thresholdedrelu": _F32(1.0),
-                  "scaledtanh": None, "hardsigmoid": _F32(0.2), "elu": _F32(1.0)}
-BETA_DEFAULTS = {"affine": _F32(0.0), "scaledtanh": None, "hardsigmoid": _F32(0.5)}
+def _f32(value):
+    return float(np.float32(value))
+
+
+ALPHA_DEFAULTS = {"affine": _f32(1.0), "leakyrelu": _f32(0.01), "thresholdedrelu": _f32(1.0),
+                  "scaledtanh": None, "hardsigmoid": _f32(0.2), "elu": _f32(1.0)}
+BETA_DEFAULTS = {"affine": _f32(0.0), "scaledtanh": None, "hardsigmoid": _f32(0.5)}
 
 _RNN_ATTRIBUTES = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
                    "hidden_size", "layout", "output_sequence")
@@ -78,7 +80,11 @@ _DIRECTIONS = {"forward": (0,), "reverse": (1,), "bidirectional": (0, 1)}
 
 def _consume(ctx, what, values, activations, defaults):
     """Per-direction parameters: `values` are taken in order by the activations that use them."""
-    values = list(values or [])
+    if values is None:
+        values = []
+    if not isinstance(values, (list, tuple)) or not all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        raise ctx.error(f"{what} must be a list of floats, got {values!r}")
     users = [name for name in activations if name in defaults]
     if len(values) > len(users):
         raise ctx.error(
