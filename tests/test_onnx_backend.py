@@ -963,3 +963,14 @@ def test_models_exported_by_fastrnn_run_unchanged(dtype):
             got = rep.run([x, h0])
             np.testing.assert_array_equal(got[0], output)
             np.testing.assert_array_equal(got[1], h_n)
+
+
+def test_sizes_beyond_32_bit_blas_are_refused_before_allocating():
+    """Layout 1 steps through Y with a stride of T*D*H elements: it must fit BLAS's int."""
+    T, H = 2**19, 2048  # T * 2 * H = 2**31 > INT_MAX; Y would need 16 GiB
+    node = helper.make_node("RNN", ["X", "W", "R"], ["Y"], hidden_size=H, layout=1,
+                            direction="bidirectional")
+    rep = backend.prepare(make_model([node], ["X", "W", "R"], ["Y"]))
+    with pytest.raises(ValueError, match="too large for 32-bit BLAS"):
+        rep.run([np.zeros((1, T, 1), np.float32), np.zeros((2, H, 1), np.float32),
+                 np.zeros((2, H, H), np.float32)])

@@ -276,7 +276,7 @@ class RNNNode:
         if h0 is not None:
             h0__dnh = np.ascontiguousarray(h0 if layout == 0 else h0.transpose(1, 0, 2))
         hn__dnh = np.zeros((D, N, H), dtype) if h0__dnh is None else h0__dnh.copy()
-        out__ro = np.zeros((T * N, D * H), dtype)
+        out__ro = np.empty((T * N, D * H), dtype)  # the kernel writes every element
         if T > 0 and N > 0:  # otherwise nothing runs: Y is empty
             b_ih = b_hh = None
             if B is not None:
