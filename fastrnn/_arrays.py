@@ -13,7 +13,12 @@ class ShapeError(ValueError, RuntimeError):
 
 
 def model_dtype(dtype):
-    """numpy.float32 or numpy.float64 from anything numpy.dtype understands."""
+    """numpy.float32 or numpy.float64 from anything numpy.dtype understands.
+
+    None means float32, torch's default (numpy would read it as float64).
+    """
+    if dtype is None:
+        return np.float32
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
@@ -47,7 +52,8 @@ def as_real_array(obj, dtype, what, error=TypeError):
         raise error(f"{what} must be a rectangular array of real numbers: {exc}") from exc
     if array.dtype.kind not in "iuf":
         raise error(f"{what} must hold real numbers (float or int), got dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=dtype)
+    # asarray, not ascontiguousarray, which turns a 0-d array into shape (1,)
+    return np.asarray(array, dtype=dtype, order="C")
 
 
 def check_blas_size(rows, leading_dim):

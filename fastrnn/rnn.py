@@ -119,7 +119,7 @@ class RNN:
         num_layers = _check_size("num_layers", num_layers)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+        if (not isinstance(dropout, numbers.Real) or isinstance(dropout, bool)
                 or not 0 <= dropout <= 1):
             raise ValueError(
                 "dropout should be a number in range [0, 1] representing the probability "
@@ -137,7 +137,7 @@ class RNN:
             nonlinearity=nonlinearity, bias=bool(bias), bidirectional=bool(bidirectional),
             dtype=dtype))
         d(self, "batch_first", bool(batch_first))
-        d(self, "dropout", dropout)
+        d(self, "dropout", float(dropout))
         d(self, "training", False)
 
         # Per layer, all directions in one contiguous block: the shape the
@@ -182,8 +182,7 @@ class RNN:
             target = self._parameters[name]
             array = as_real_array(value, target.dtype, name, error=ValueError)
             if array.shape != target.shape:
-                raise ValueError(
-                    f"{name} must have shape {target.shape}, got {array.shape}")
+                raise ShapeError(f"{name} must have shape {target.shape}, got {array.shape}")
             target[...] = array
         elif name in self._config:
             raise AttributeError(
@@ -233,7 +232,7 @@ class RNN:
 
         Every value is checked before any is written. With strict=True missing
         or unexpected keys raise KeyError; a wrong shape or a non-numeric value
-        raises ValueError. Returns (missing_keys, unexpected_keys).
+        raises ValueError (a wrong shape is also a RuntimeError, as in torch). Returns (missing_keys, unexpected_keys).
         """
         if not isinstance(state_dict, collections.abc.Mapping):
             raise TypeError(
@@ -255,7 +254,7 @@ class RNN:
                 continue
             array = as_real_array(state_dict[name], target.dtype, name, error=ValueError)
             if array.shape != target.shape:
-                raise ValueError(
+                raise ShapeError(
                     f"size mismatch for {name}: expected shape {target.shape}, got {array.shape}")
             staged[name] = array
         for name, array in staged.items():
