@@ -1,6 +1,8 @@
 """Command line: `python -m fastrnn demo`."""
 import argparse
+import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -41,7 +43,26 @@ def demo(args):
         times.append(time.perf_counter() - start)
     print(f"forward: {np.median(times) * 1e3:.3f} ms median of {args.repeat} "
           f"(N={batch.shape[0]}, L={batch.shape[1]}, H={args.hidden}, float32)")
-    return 0 if same else 1
+    return 0 if same and onnx_demo(model, batch, output, args.onnx) else 1
+
+
+def onnx_demo(model, batch, output, path):
+    """Export to ONNX (checked by onnx.checker), verify in onnxruntime, load back."""
+    import fastrnn.onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = path or os.path.join(tmp, "demo_rnn.onnx")
+        proto = fastrnn.onnx.export(model, target)
+        opset = proto.opset_import[0].version
+        print(f"onnx:   wrote {path or 'a temporary file'} ({os.path.getsize(target)} bytes, "
+              f"opset {opset}, {len(proto.graph.node)} nodes), passes onnx.checker")
+        worst = fastrnn.onnx.verify(model, target, [batch, batch[:3, :7]])
+        print(f"onnx:   onnxruntime vs fastrnn, largest scaled difference {worst:.2e} "
+              f"(tolerance {fastrnn.onnx.TOLERANCE:.0e}) at batch sizes {len(batch)} and 3")
+        loaded = fastrnn.onnx.load(target)
+        same = np.array_equal(loaded(batch)[0], output)
+        print(f"onnx:   fastrnn.onnx.load gives {loaded}, same output: {same}")
+    return same
 
 
 def main(argv=None):
@@ -53,6 +74,7 @@ def main(argv=None):
     p.add_argument("--window", type=int, default=30, help="steps per window (L)")
     p.add_argument("--hidden", type=int, default=64, help="hidden size (H_out)")
     p.add_argument("--repeat", type=int, default=50, help="timed forward calls")
+    p.add_argument("--onnx", metavar="PATH", help="keep the exported ONNX file here")
     p.set_defaults(run=demo)
     args = parser.parse_args(argv)
     return args.run(args)

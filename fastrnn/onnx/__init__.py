@@ -7,8 +7,8 @@
 """
 from fastrnn.onnx._export import export, verify, VerificationError
 from fastrnn.onnx._load import load, UnsupportedModelError, InvalidModelError
-from fastrnn.onnx._export import default_opset
+from fastrnn.onnx._export import TOLERANCE, default_opset
 from fastrnn.onnx import backend
 
-__all__ = ["export", "verify", "load", "backend", "default_opset", "VerificationError",
+__all__ = ["export", "verify", "load", "backend", "default_opset", "TOLERANCE", "VerificationError",
            "UnsupportedModelError", "InvalidModelError"]
