@@ -56,8 +56,22 @@ def as_real_array(obj, dtype, what, error=TypeError):
     return np.asarray(array, dtype=dtype, order="C")
 
 
+def check_layer_sizes(L, N, I, D, H, batch_major):
+    """Refuse a layer whose sizes overflow the 32-bit ints OpenBLAS takes here.
+
+    The kernel passes BLAS L*N rows, leading dimensions I and D*H, and, in
+    batch-major layout, a row stride of L*D*H between a step's batch items.
+    fastrnn._kernels.rnn_layer applies the same rule.
+    """
+    stride = (L if batch_major else 1) * D * H
+    if L * N > INT_MAX or stride > INT_MAX or I > INT_MAX:
+        raise ValueError(
+            f"input too large for 32-bit BLAS: L*N = {L * N} rows, input size {I}, "
+            f"row stride {stride}; each must be at most {INT_MAX}")
+
+
 def check_blas_size(rows, leading_dim):
-    """OpenBLAS here takes 32-bit sizes: refuse what would overflow them."""
+    """Older form of check_layer_sizes, kept until the ONNX backend moves to it."""
     if rows > INT_MAX or leading_dim > INT_MAX:
         raise ValueError(
             f"input too large for 32-bit BLAS: {rows} rows with a leading dimension of "

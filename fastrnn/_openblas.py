@@ -17,7 +17,3 @@ def load():
 
 
 library = load()
-# The kernels call BLAS once per time step on small matrices, where OpenBLAS's
-# own thread pool costs more than it gains (2.4x slower at batch 1, H=128).
-# This copy of OpenBLAS is fastrnn's alone (numpy and scipy bundle their own).
-library.scipy_openblas_set_num_threads(1)

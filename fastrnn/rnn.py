@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from fastrnn import _kernels
-from fastrnn._arrays import ShapeError, as_real_array, check_blas_size, model_dtype
+from fastrnn._arrays import ShapeError, as_real_array, check_layer_sizes, model_dtype
 
 __all__ = ["RNN"]
 
@@ -24,17 +24,28 @@ class StateDictKeyError(KeyError, RuntimeError):
         return str(self.args[0]) if self.args else ""
 
 
+# Direction index -> suffix of torch's parameter names (1 runs backwards).
+DIRECTION_SUFFIXES = ("", "_reverse")
+
+
+def parameter_name(kind, layer, direction):
+    """torch's name of one parameter: kind is weight_ih, weight_hh, bias_ih or bias_hh."""
+    return f"{kind}_l{layer}{DIRECTION_SUFFIXES[direction]}"
+
+
+def parameter_kinds(bias):
+    return ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if bias else ("weight_ih", "weight_hh")
+
+
 def parameter_names(num_layers, bidirectional, bias):
     """The names of an RNN's parameters, in torch's order.
 
     One list drives creation, state_dict, load_state_dict and export.
     """
-    names = []
-    for layer in range(num_layers):
-        for suffix in ("", "_reverse") if bidirectional else ("",):
-            kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if bias else ("weight_ih", "weight_hh")
-            names.extend(f"{kind}_l{layer}{suffix}" for kind in kinds)
-    return names
+    return [parameter_name(kind, layer, direction)
+            for layer in range(num_layers)
+            for direction in range(2 if bidirectional else 1)
+            for kind in parameter_kinds(bias)]
 
 
 def _check_size(name, value):
@@ -108,8 +119,9 @@ class RNN:
         ((5, 3, 20), (2, 3, 20))
     """
 
-    _structural = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias",
-                   "bidirectional", "dtype")
+    # Fixed when the model is built: assigning to them raises AttributeError.
+    _config_names = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias",
+                     "bidirectional", "dtype", "num_directions")
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32,
@@ -131,52 +143,47 @@ class RNN:
                 f"num_layers={num_layers}", UserWarning, stacklevel=2)
         dtype = model_dtype(dtype)
 
-        d = object.__setattr__
-        d(self, "_config", dict(
-            input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
-            nonlinearity=nonlinearity, bias=bool(bias), bidirectional=bool(bidirectional),
-            dtype=dtype))
-        d(self, "batch_first", bool(batch_first))
-        d(self, "dropout", float(dropout))
-        d(self, "training", False)
+        # Plain instance attributes (bypassing __setattr__, which guards
+        # them): forward reads them on every call.
+        init = object.__setattr__
+        D = 2 if bidirectional else 1
+        for name, value in dict(
+                input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+                nonlinearity=nonlinearity, bias=bool(bias), bidirectional=bool(bidirectional),
+                dtype=dtype, num_directions=D, batch_first=bool(batch_first),
+                dropout=float(dropout)).items():
+            init(self, name, value)
 
         # Per layer, all directions in one contiguous block: the shape the
         # kernel reads. The named parameters are views into these blocks, so
         # in-place edits of a parameter are seen by the next forward.
-        D = self.num_directions
-        layers = []
+        layers, params = [], {}
         for k in range(num_layers):
             in_k = input_size if k == 0 else D * hidden_size
-            layers.append(dict(
-                weight_ih=np.zeros((D, hidden_size, in_k), dtype),
-                weight_hh=np.zeros((D, hidden_size, hidden_size), dtype),
-                bias_ih=np.zeros((D, hidden_size), dtype) if bias else None,
-                bias_hh=np.zeros((D, hidden_size), dtype) if bias else None,
-            ))
-        d(self, "_layers", layers)
-        params = {}
-        for name in parameter_names(num_layers, self.bidirectional, self.bias):
-            kind, rest = name.rsplit("_l", 1)
-            direction = 1 if rest.endswith("_reverse") else 0
-            params[name] = layers[int(rest.split("_")[0])][kind][direction]
-        d(self, "_parameters", params)
+            block = dict(weight_ih=np.zeros((D, hidden_size, in_k), dtype),
+                         weight_hh=np.zeros((D, hidden_size, hidden_size), dtype))
+            if bias:
+                block.update(bias_ih=np.zeros((D, hidden_size), dtype),
+                             bias_hh=np.zeros((D, hidden_size), dtype))
+            else:
+                block.update(bias_ih=None, bias_hh=None)
+            layers.append(block)
+            for direction in range(D):
+                for kind in parameter_kinds(bias):
+                    params[parameter_name(kind, k, direction)] = block[kind][direction]
+        init(self, "_layers", layers)
+        init(self, "_parameters", params)
+        for name, view in params.items():
+            init(self, name, view)
 
-        # Per-direction kernel settings, fixed for the model's life.
-        d(self, "_reverse", np.array([0, 1][:D], np.int32))
-        d(self, "_act", np.full(D, _kernels.ACTIVATIONS[nonlinearity], np.int32))
-        d(self, "_alpha", np.zeros(D, np.float64))
+        # Per-direction kernel settings, fixed for the model's life. torch's
+        # activations take no alpha/beta: one array of zeros serves as both.
+        init(self, "_reverse", np.array([0, 1][:D], np.int32))
+        init(self, "_act", np.full(D, _kernels.ACTIVATIONS[nonlinearity], np.int32))
+        init(self, "_no_act_params", np.zeros(D, np.float64))
         self.reset_parameters(seed)
 
     # ------------------------------------------------------------ attributes
-    def __getattr__(self, name):
-        # Only called when normal lookup fails: parameters and config.
-        if not name.startswith("__"):
-            for store in ("_parameters", "_config"):
-                values = self.__dict__.get(store)
-                if values is not None and name in values:
-                    return values[name]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-
     def __setattr__(self, name, value):
         if name in self._parameters:
             target = self._parameters[name]
@@ -184,18 +191,11 @@ class RNN:
             if array.shape != target.shape:
                 raise ShapeError(f"{name} must have shape {target.shape}, got {array.shape}")
             target[...] = array
-        elif name in self._config:
+        elif name in self._config_names:
             raise AttributeError(
                 f"{name} is fixed when the model is built; make a new {type(self).__name__}")
         else:
             object.__setattr__(self, name, value)
-
-    def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._config))
-
-    @property
-    def num_directions(self):
-        return 2 if self._config["bidirectional"] else 1
 
     def named_parameters(self):
         """(name, array) pairs in torch's order; the arrays are the live parameters."""
@@ -320,8 +320,7 @@ class RNN:
                 shown = expected if batched else (expected[0], expected[2])
                 got = h0.shape if batched else (h0.shape[0], h0.shape[2])
                 raise ShapeError(f"Expected hidden size {shown}, got {list(got)}")
-        widest = max(self.input_size, self.num_directions * self.hidden_size)
-        check_blas_size(L * N, widest * (L if batch_major else 1))
+        check_layer_sizes(L, N, self.input_size, self.num_directions, self.hidden_size, batch_major)
         return x, h0, batched, batch_major, L, N
 
     def forward(self, input, hx=None):
@@ -337,7 +336,7 @@ class RNN:
                 layer["bias_ih"], layer["bias_hh"],
                 None if h0 is None else h0[k * D:(k + 1) * D],
                 h_n[k * D:(k + 1) * D], None, L, batch_major,
-                self._reverse, self._act, self._alpha, self._alpha, np.inf)
+                self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf)
             layer_in = out
         output = layer_in.reshape(x.shape[:2] + (D * H,))
         if not batched:
@@ -350,9 +349,8 @@ class RNN:
     def __reduce__(self):
         # Rebuild rather than copy __dict__: the named parameters are views
         # into the per-layer blocks and must stay views in the copy.
-        c = self._config
-        args = (c["input_size"], c["hidden_size"], c["num_layers"], c["nonlinearity"],
-                c["bias"], self.batch_first, self.dropout, c["bidirectional"], c["dtype"])
+        args = (self.input_size, self.hidden_size, self.num_layers, self.nonlinearity,
+                self.bias, self.batch_first, self.dropout, self.bidirectional, self.dtype)
         return _rebuild, (type(self), args, self.state_dict())
 
     # ------------------------------------------------------------ repr
