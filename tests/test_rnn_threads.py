@@ -5,6 +5,7 @@ shared scratch buffer or state would show up as results that differ from the
 serial ones. Equality is bitwise (np.array_equal): the same arithmetic runs
 whichever thread does it.
 """
+import re
 import threading
 import time
 
@@ -36,7 +37,11 @@ def _inputs(model, rng, count, batches):
 
 
 def _run_concurrently(model, work_per_thread, iterations=ITERATIONS):
-    """Each thread calls model on its own inputs `iterations` times; returns every result."""
+    """Each thread calls model on its own inputs `iterations` times; returns every result.
+
+    `model` is one model shared by every thread, or a list of one per thread.
+    """
+    models = model if isinstance(model, list) else [model] * len(work_per_thread)
     barrier = threading.Barrier(len(work_per_thread))
     results = [[] for _ in work_per_thread]
     errors = []
@@ -46,7 +51,7 @@ def _run_concurrently(model, work_per_thread, iterations=ITERATIONS):
             barrier.wait()
             for _ in range(iterations):
                 for x, hx in work_per_thread[index]:
-                    results[index].append(model(x, hx))
+                    results[index].append(models[index](x, hx))
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
@@ -121,22 +126,54 @@ def test_threads_on_different_models_of_both_dtypes():
     rng = np.random.default_rng(5)
     inputs = [rng.standard_normal((9, 1 + i % 3, 4)).astype(m.dtype) for i, m in enumerate(models)]
     expected = [m(x) for m, x in zip(models, inputs)]
-    barrier = threading.Barrier(THREADS)
-    mismatches = []
+    results = _run_concurrently(models, [[(x, None)] for x in inputs])
+    for i, per_thread in enumerate(results):
+        for output, h_n in per_thread:
+            assert np.array_equal(output, expected[i][0]) and np.array_equal(h_n, expected[i][1])
 
-    def worker(i):
-        barrier.wait()
-        for _ in range(ITERATIONS):
-            output, h_n = models[i](inputs[i])
-            if not (np.array_equal(output, expected[i][0]) and np.array_equal(h_n, expected[i][1])):
-                mismatches.append(i)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert mismatches == []
+def _python_progress_during(call):
+    """(loop iterations the main thread made while `call` ran in a worker,
+    iterations it makes alone in the same time, the call's duration)."""
+    done = threading.Event()
+    times = {}
+
+    def worker():
+        start = time.perf_counter()
+        call()
+        times["call"] = time.perf_counter() - start
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    during = 0
+    while not done.is_set():
+        during += 1
+    thread.join()
+    alone, end = 0, time.perf_counter() + times["call"]
+    while time.perf_counter() < end:
+        alone += 1
+    return during, alone, times["call"]
+
+
+def test_the_kernel_releases_the_gil():
+    """While one thread is inside a long forward, another thread keeps running Python.
+
+    With the GIL held for the whole time loop the main thread would get almost
+    no iterations (only during the short Python parts of the call).
+    """
+    model = fastrnn.RNN(16, 128, seed=0)
+    x = np.random.default_rng(0).standard_normal((30000, 1, 16)).astype(np.float32)
+    during, alone, seconds = _python_progress_during(lambda: model(x))
+    assert seconds > 0.02, "the forward was too short to tell anything"
+    assert during > 0.2 * alone, (during, alone, seconds)
+
+
+def test_the_gil_probe_detects_a_call_that_holds_the_gil():
+    """The probe above can fail: a C call that keeps the GIL (regex backtracking) is caught."""
+    during, alone, seconds = _python_progress_during(lambda: re.match(r"(a+)+b", "a" * 23))
+    assert seconds > 0.02
+    assert during < 0.2 * alone, (during, alone, seconds)
 
 
 class _SharedScratchModel:

@@ -16,13 +16,16 @@ import pytest
 
 import fastrnn
 import reference
+from fastrnn.__main__ import windows
 
 
 def _windows(seq_len=3):
     """The seed's dataset: windows of `seq_len` over 1..7 with features (x, x + 10)."""
     series = np.arange(1, 8).reshape(-1, 1)
     data = np.concatenate([series, series + 10], axis=1).astype(np.float32)  # (7, 2)
-    return np.stack([data[i:i + seq_len] for i in range(len(data) - seq_len)])  # (4, 3, 2)
+    # The seed's dataset keeps each window's next value as its label, so the
+    # window that ends on the last value is not used: (4, 3, 2).
+    return windows(data, seq_len)[:-1]
 
 
 def _batches(batch_size=2):
