@@ -6,7 +6,8 @@
     fastrnn.onnx.backend            an onnx.backend.base.Backend on fastrnn's kernels
 """
 from fastrnn.onnx._export import export, verify, VerificationError
-from fastrnn.onnx._load import load, UnsupportedModelError, InvalidModelError
+from fastrnn.onnx._load import load
+from fastrnn.onnx._proto import UnsupportedModelError, InvalidModelError
 from fastrnn.onnx._export import TOLERANCE, default_opset
 from fastrnn.onnx import backend
 

@@ -10,7 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from fastrnn._version import __version__
 from fastrnn.onnx import _names
-from fastrnn.onnx._load import UnsupportedModelError, read_model
+from fastrnn.onnx._proto import (
+    UnsupportedModelError, declared_dims, read_model, runtime_inputs)
 from fastrnn.rnn import RNN
 
 __all__ = ["export", "verify", "default_opset", "VerificationError", "TOLERANCE"]
@@ -252,14 +253,6 @@ def export(model, f, *, opset=None, initial_state=False):
 
 
 # ---------------------------------------------------------------- verify
-def _declared_dims(value_info):
-    """The declared dims of a graph input: ints, or None for symbolic/unknown."""
-    tensor_type = value_info.type.tensor_type
-    if not tensor_type.HasField("shape"):
-        return None
-    return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-
-
 def _cases(model, inputs, x_dims, h0_dims, rng):
     """(input, h0 or None) pairs, batched, in the model's dtype."""
     D, H = model.num_directions, model.hidden_size
@@ -347,8 +340,7 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
             "verify cannot check a float64 model: onnxruntime has no double (float64) kernel "
             "for the RNN op. Export a float32 model to check it with onnxruntime, or run the "
             "float64 graph with fastrnn.onnx.backend.")
-    initializer_names = {init.name for init in proto.graph.initializer}
-    graph_inputs = [i for i in proto.graph.input if i.name not in initializer_names]
+    graph_inputs = runtime_inputs(proto.graph)
     if not 1 <= len(graph_inputs) <= 2 or len(proto.graph.output) < 2:
         raise ValueError(
             f"verify expects a graph with inputs (input[, h0]) and outputs (output, h_n), got "
@@ -360,12 +352,12 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
             raise UnsupportedModelError(
                 f"verify cannot run this graph: {value.name!r} is tensor(double) and "
                 "onnxruntime has no double (float64) kernel for the RNN op")
-    x_dims = _declared_dims(graph_inputs[0])
+    x_dims = declared_dims(graph_inputs[0])
     if x_dims is not None and len(x_dims) == 3 and x_dims[2] not in (None, model.input_size):
         raise ValueError(
             f"the ONNX file's input has {x_dims[2]} features but the model's input_size is "
             f"{model.input_size}")
-    h0_dims = _declared_dims(graph_inputs[1]) if len(graph_inputs) == 2 else None
+    h0_dims = declared_dims(graph_inputs[1]) if len(graph_inputs) == 2 else None
     if len(graph_inputs) == 2 and h0_dims is None:
         h0_dims = [None, None, None]
 

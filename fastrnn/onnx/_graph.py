@@ -13,114 +13,23 @@ by the caller (fastrnn.onnx.backend) in the same form:
 returns one value per node output (None where the node does not produce it).
 Nothing here writes into an array it did not create.
 """
-import numbers
-
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from fastrnn._arrays import ShapeError
-from fastrnn.onnx._load import InvalidModelError, UnsupportedModelError
-
-# ONNX element types numpy holds natively. Others (bfloat16, float8, int4,
-# strings, complex) are refused with a message naming them.
-NUMPY_TYPES = {
-    TensorProto.FLOAT: np.dtype(np.float32), TensorProto.DOUBLE: np.dtype(np.float64),
-    TensorProto.FLOAT16: np.dtype(np.float16),
-    TensorProto.INT8: np.dtype(np.int8), TensorProto.INT16: np.dtype(np.int16),
-    TensorProto.INT32: np.dtype(np.int32), TensorProto.INT64: np.dtype(np.int64),
-    TensorProto.UINT8: np.dtype(np.uint8), TensorProto.UINT16: np.dtype(np.uint16),
-    TensorProto.UINT32: np.dtype(np.uint32), TensorProto.UINT64: np.dtype(np.uint64),
-    TensorProto.BOOL: np.dtype(np.bool_),
-}
-DEFAULT_DOMAINS = ("", "ai.onnx")
-
-
-def type_name(elem_type):
-    """'tensor(float)' style name of an ONNX element type number."""
-    try:
-        return f"tensor({TensorProto.DataType.Name(elem_type).lower()})"
-    except ValueError:
-        return f"element type {elem_type}"
-
-
-def numpy_type(elem_type, what):
-    try:
-        return NUMPY_TYPES[elem_type]
-    except KeyError:
-        raise UnsupportedModelError(
-            f"{what} has type {type_name(elem_type)}, which fastrnn's backend does not "
-            "handle (it handles float, double, float16, integer and bool tensors)") from None
-
-
-def tensor_value(tensor, what):
-    """A numpy array from a TensorProto, or a clear error."""
-    if tensor.data_location == TensorProto.EXTERNAL and not tensor.raw_data:
-        raise UnsupportedModelError(
-            f"{what} is stored as external data; prepare the model from its path (or "
-            "onnx.load it) so the data files next to it are read")
-    numpy_type(tensor.data_type, what)
-    try:
-        return numpy_helper.to_array(tensor)
-    except Exception as exc:  # sizes that do not match the dims, unreadable data
-        raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
+from fastrnn.onnx._proto import (
+    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, declared_dims,
+    model_opset, node_label, numpy_type, runtime_inputs, tensor_value, type_name)
 
 
 # ------------------------------------------------------------------ node context
-class NodeContext:
-    """One node as the op factories see it: attributes, opset, constants, errors."""
+class NodeContext(NodeReader):
+    """One node as the op factories see it: label, typed attributes, opset, constants."""
 
     def __init__(self, node, index, opset, constants):
-        self.node = node
+        super().__init__(node, index)
         self.opset = opset
-        self.label = (f"node {index} ({node.op_type} {node.name!r})" if node.name
-                      else f"node {index} ({node.op_type})")
         self._constants = constants
-        self.attrs = {}
-        for attribute in node.attribute:
-            if attribute.ref_attr_name:
-                raise UnsupportedModelError(
-                    f"{self.label}: attribute {attribute.name!r} refers to a function "
-                    "attribute; fastrnn's backend does not run functions")
-            try:
-                value = helper.get_attribute_value(attribute)
-            except Exception as exc:
-                raise InvalidModelError(
-                    f"{self.label}: attribute {attribute.name!r} cannot be read: {exc}") from exc
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode("utf-8", "replace") for v in value]
-            self.attrs[attribute.name] = value
-
-    def error(self, message, cls=InvalidModelError):
-        return cls(f"{self.label}: {message}")
-
-    def allow_attributes(self, *names):
-        """Refuse attributes this implementation does not know (e.g. from a newer opset)."""
-        unknown = sorted(set(self.attrs) - set(names))
-        if unknown:
-            raise self.error(
-                f"attribute(s) {', '.join(unknown)} not supported "
-                f"(this op understands: {', '.join(names) or 'none'})", UnsupportedModelError)
-
-    def attr(self, name, default=None):
-        return self.attrs.get(name, default)
-
-    def int_attr(self, name, default=None):
-        value = self.attrs.get(name, default)
-        if value is not None and (isinstance(value, bool)
-                                  or not isinstance(value, numbers.Integral)):
-            raise self.error(f"attribute {name!r} must be an integer, got {value!r}")
-        return value
-
-    def ints_attr(self, name, default=None):
-        value = self.attrs.get(name, default)
-        if value is not None:
-            if not isinstance(value, (list, tuple)) or not all(
-                    isinstance(v, numbers.Integral) for v in value):
-                raise self.error(f"attribute {name!r} must be a list of integers, got {value!r}")
-            value = [int(v) for v in value]
-        return value
 
     def constant(self, position):
         """The value of input `position` if it is a fixed initializer, else None."""
@@ -171,7 +80,8 @@ def _axes_argument(ctx, position, attribute_until):
     """Axes are an attribute before opset `attribute_until` and an input from then on."""
     if ctx.opset < attribute_until:
         ctx.allow_attributes("axes")
-        return lambda inputs: ctx.ints_attr("axes")
+        axes = ctx.attribute("axes", "ints")
+        return lambda inputs: axes
     ctx.allow_attributes()
     return lambda inputs: (None if len(inputs) <= position or inputs[position] is None
                            else _int_values(ctx, inputs[position], "axes"))
@@ -188,26 +98,24 @@ def op_identity(ctx):
 def op_constant(ctx):
     ctx.inputs(0, 0)
     ctx.outputs(1, 1)
-    kinds = {"value", "value_float", "value_floats", "value_int", "value_ints",
-             "sparse_value", "value_string", "value_strings"}
+    kinds = {"value": "tensor", "value_float": "float", "value_floats": "floats",
+             "value_int": "int", "value_ints": "ints", "sparse_value": None,
+             "value_string": None, "value_strings": None}
     ctx.allow_attributes(*kinds)
-    given = [k for k in ctx.attrs if k in kinds]
+    given = [name for name in ctx.attribute_names() if name in kinds]
     if len(given) != 1:
         raise ctx.error(f"needs exactly one value attribute, got {given or 'none'}")
-    kind = given[0]
-    raw = ctx.attrs[kind]
-    if kind == "value":
+    (name,) = given
+    if kinds[name] is None:
+        raise ctx.error(f"{name} constants are not supported", UnsupportedModelError)
+    raw = ctx.attribute(name, kinds[name])
+    if name == "value":
         value = tensor_value(raw, f"{ctx.label} value")
-    elif kind == "value_float":
-        value = np.array(raw, np.float32)
-    elif kind == "value_floats":
-        value = np.array(raw, np.float32).reshape(-1)
-    elif kind == "value_int":
-        value = np.array(raw, np.int64)
-    elif kind == "value_ints":
-        value = np.array(raw, np.int64).reshape(-1)
     else:
-        raise ctx.error(f"{kind} constants are not supported", UnsupportedModelError)
+        dtype = np.float32 if kinds[name].startswith("float") else np.int64
+        value = np.array(raw, dtype)
+        if kinds[name].endswith("s"):
+            value = value.reshape(-1)
     value.flags.writeable = False  # shared by every run
     return lambda inputs: [value]
 
@@ -216,8 +124,8 @@ def op_constant_of_shape(ctx):
     ctx.allow_attributes("value")
     ctx.inputs(1, 1)
     ctx.outputs(1, 1)
-    if "value" in ctx.attrs:
-        fill = tensor_value(ctx.attrs["value"], f"{ctx.label} value")
+    if ctx.has("value"):
+        fill = tensor_value(ctx.attribute("value", "tensor"), f"{ctx.label} value")
         if fill.size != 1:
             raise ctx.error(f"value must hold one element, got shape {fill.shape}")
         fill = fill.reshape(-1)
@@ -236,8 +144,8 @@ def op_shape(ctx):
     ctx.allow_attributes(*(("start", "end") if ctx.opset >= 15 else ()))
     ctx.inputs(1, 1)
     ctx.outputs(1, 1)
-    start = ctx.int_attr("start", 0)
-    end = ctx.int_attr("end", None)
+    start = ctx.attribute("start", "int", 0)
+    end = ctx.attribute("end", "int")
     # Python slicing clamps and counts negatives from the back, as ONNX does.
     return lambda inputs: [np.array(np.shape(inputs[0])[start:end], np.int64)]
 
@@ -246,7 +154,7 @@ def op_gather(ctx):
     ctx.allow_attributes("axis")
     ctx.inputs(2, 2)
     ctx.outputs(1, 1)
-    axis = ctx.int_attr("axis", 0)
+    axis = ctx.attribute("axis", "int", 0)
 
     def run(inputs):
         data, indices = np.asarray(inputs[0]), np.asarray(inputs[1])
@@ -301,7 +209,7 @@ def op_concat(ctx):
     if any(not n for n in names):
         raise ctx.error("has an empty input name")
     ctx.outputs(1, 1)
-    axis = ctx.int_attr("axis", 1 if ctx.opset < 4 else None)
+    axis = ctx.attribute("axis", "int", 1 if ctx.opset < 4 else None)
     if axis is None:
         raise ctx.error("attribute 'axis' is required")
 
@@ -320,7 +228,7 @@ def op_transpose(ctx):
     ctx.allow_attributes("perm")
     ctx.inputs(1, 1)
     ctx.outputs(1, 1)
-    perm = ctx.ints_attr("perm")
+    perm = ctx.attribute("perm", "ints")
 
     def run(inputs):
         data = np.asarray(inputs[0])
@@ -338,7 +246,7 @@ def op_reshape(ctx):
     if ctx.opset < 5:
         ctx.allow_attributes("shape", "consumed_inputs")
         ctx.inputs(1, 1)
-        fixed = ctx.ints_attr("shape")
+        fixed = ctx.attribute("shape", "ints")
         if fixed is None:
             raise ctx.error("attribute 'shape' is required")
         allowzero = 0
@@ -346,7 +254,7 @@ def op_reshape(ctx):
         ctx.allow_attributes(*(("allowzero",) if ctx.opset >= 14 else ()))
         ctx.inputs(2, 2)
         fixed = None
-        allowzero = ctx.int_attr("allowzero", 0)
+        allowzero = ctx.attribute("allowzero", "int", 0)
 
     def run(inputs):
         data = np.asarray(inputs[0])
@@ -375,7 +283,8 @@ def op_slice(ctx):
     if ctx.opset < 10:
         ctx.allow_attributes("starts", "ends", "axes")
         ctx.inputs(1, 1)
-        fixed = (ctx.ints_attr("starts"), ctx.ints_attr("ends"), ctx.ints_attr("axes"))
+        fixed = (ctx.attribute("starts", "ints"), ctx.attribute("ends", "ints"),
+                 ctx.attribute("axes", "ints"))
         if fixed[0] is None or fixed[1] is None:
             raise ctx.error("attributes 'starts' and 'ends' are required")
     else:
@@ -417,8 +326,11 @@ def op_cast(ctx):
     ctx.allow_attributes("to", "saturate", "round_mode")
     ctx.inputs(1, 1)
     ctx.outputs(1, 1)
-    to = ctx.attr("to")
-    if isinstance(to, str):  # Cast-1 names the type
+    if ctx.opset < 6:  # Cast-1 names the type
+        to = ctx.attribute("to", "string")
+    else:
+        to = ctx.attribute("to", "int")
+    if isinstance(to, str):
         try:
             to = TensorProto.DataType.Value(to.upper())
         except ValueError:
@@ -434,9 +346,9 @@ def op_split(ctx):
                            + (["num_outputs"] if ctx.opset >= 18 else [])))
     ctx.inputs(1, 2 if ctx.opset == 1 or ctx.opset >= 13 else 1)
     outputs = ctx.outputs(1, 2**31)
-    axis = ctx.int_attr("axis", 0)
-    split_attr = ctx.ints_attr("split")
-    num_outputs = ctx.int_attr("num_outputs")
+    axis = ctx.attribute("axis", "int", 0)
+    split_attr = ctx.attribute("split", "ints")
+    num_outputs = ctx.attribute("num_outputs", "int")
     if num_outputs is not None and num_outputs != len(outputs):
         raise ctx.error(f"num_outputs is {num_outputs} but the node has {len(outputs)} outputs")
 
@@ -505,10 +417,8 @@ class ValueSpec:
         self.elem_type = tensor_type.elem_type
         self.dtype = (numpy_type(self.elem_type, f"graph value {self.name!r}")
                       if self.elem_type else None)
-        self.shape = None
-        if tensor_type.HasField("shape"):
-            self.shape = tuple(d.dim_value if d.HasField("dim_value") else None
-                               for d in tensor_type.shape.dim)
+        dims = declared_dims(value_info)
+        self.shape = None if dims is None else tuple(dims)
 
     def accept(self, value):
         """The caller's value as an array of the declared type and shape, or a clear error."""
@@ -537,11 +447,7 @@ class Graph:
 
     def __init__(self, model, ops):
         graph = model.graph
-        opsets = {o.domain: o.version for o in model.opset_import}
-        opset = next((opsets[d] for d in DEFAULT_DOMAINS if d in opsets), None)
-        if opset is None:
-            raise InvalidModelError("the model imports no version of the default ONNX domain")
-        self.opset = opset
+        self.opset = opset = model_opset(model)
         if len(graph.sparse_initializer):
             raise UnsupportedModelError("sparse initializers are not supported")
 
@@ -550,18 +456,17 @@ class Graph:
             value = tensor_value(tensor, f"initializer {tensor.name!r}")
             value.flags.writeable = False
             self.initializers[tensor.name] = value
-        graph_inputs = [ValueSpec(vi) for vi in graph.input]
+        self.inputs = [ValueSpec(vi) for vi in runtime_inputs(graph)]
         # An initializer listed among the graph inputs is a default the caller may override.
-        self.inputs = [spec for spec in graph_inputs if spec.name not in self.initializers]
-        self.overridable = {spec.name: spec for spec in graph_inputs
-                            if spec.name in self.initializers}
+        self.overridable = {vi.name: ValueSpec(vi) for vi in graph.input
+                            if vi.name in self.initializers}
         fixed = {name: value for name, value in self.initializers.items()
                  if name not in self.overridable}
 
         defined = set(self.initializers) | {spec.name for spec in self.inputs}
         self.steps = []
         for index, node in enumerate(graph.node):
-            label = f"node {index} ({node.op_type}{' ' + repr(node.name) if node.name else ''})"
+            label = node_label(node, index)
             if node.domain not in DEFAULT_DOMAINS:
                 raise UnsupportedModelError(
                     f"{label}: operator {node.domain}.{node.op_type} is not supported: "

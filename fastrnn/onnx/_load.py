@@ -11,71 +11,17 @@ fastrnn's own files, torch.onnx.export(dynamo=False) graphs of nn.RNN (with
 or without h0, dynamic axes, constant folding), and single RNN nodes; any
 other op, attribute or wiring is refused with UnsupportedModelError naming it.
 """
-import os
-
 import numpy as np
 import onnx
-from google.protobuf.message import DecodeError
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto
 
 from fastrnn.onnx import _names
+from fastrnn.onnx._proto import (
+    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, declared_dims,
+    node_label, read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.rnn import RNN
 
 __all__ = ["load", "read_model", "UnsupportedModelError", "InvalidModelError"]
-
-
-class UnsupportedModelError(ValueError):
-    """An ONNX model that fastrnn cannot turn into (or run as) a fastrnn.RNN."""
-
-
-class InvalidModelError(UnsupportedModelError):
-    """Bytes that are not a readable ONNX model, or a model contradicting itself."""
-
-
-# ------------------------------------------------------------------ reading
-def read_model(f):
-    """A ModelProto from a path, bytes, a binary file object or a ModelProto."""
-    if isinstance(f, onnx.ModelProto):
-        return f
-    if isinstance(f, (bytes, bytearray, memoryview)):
-        data, where = bytes(f), "the given bytes"
-    elif isinstance(f, (str, os.PathLike)):
-        where = f"file {os.fspath(f)!r}"
-        try:
-            # onnx.load also reads tensors stored as external data next to the file.
-            proto = onnx.load(f)
-        except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
-            raise InvalidModelError(f"{where} is not a readable ONNX model: {exc}") from exc
-        return _checked_proto(proto, where)
-    elif hasattr(f, "read"):
-        data, where = f.read(), "the file object's contents"
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"the file object must be opened in binary mode, read() gave "
-                            f"{type(data).__name__}")
-        data = bytes(data)
-    else:
-        raise TypeError(
-            f"expected a path, bytes, a binary file object or an onnx.ModelProto, got "
-            f"{type(f).__name__}")
-    proto = onnx.ModelProto()
-    try:
-        proto.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise InvalidModelError(
-            f"{where} ({len(data)} bytes) is not a readable ONNX model: "
-            f"{type(exc).__name__}: {exc}") from exc
-    return _checked_proto(proto, where)
-
-
-def _checked_proto(proto, where):
-    # Protobuf happily parses a prefix or random bytes into a message with few
-    # fields; a model needs at least a graph and an opset.
-    if not proto.HasField("graph") or len(proto.opset_import) == 0:
-        missing = "graph" if not proto.HasField("graph") else "opset_import"
-        raise InvalidModelError(
-            f"{where} is not a complete ONNX model: it has no {missing} (truncated or not "
-            f"an ONNX file?)")
-    return proto
 
 
 # ------------------------------------------------------------------ abstract values
@@ -154,72 +100,6 @@ _NONLINEARITIES = ("tanh", "relu")  # fastrnn.RNN's names of ONNX's Tanh and Rel
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
-def _node_label(node):
-    return f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node"
-
-
-_ATTRIBUTE_KINDS = {
-    "int": onnx.AttributeProto.INT, "ints": onnx.AttributeProto.INTS,
-    "float": onnx.AttributeProto.FLOAT, "floats": onnx.AttributeProto.FLOATS,
-    "string": onnx.AttributeProto.STRING, "strings": onnx.AttributeProto.STRINGS,
-    "tensor": onnx.AttributeProto.TENSOR,
-}
-
-
-class _Attributes:
-    """A node's attributes, read with the type each use expects."""
-
-    def __init__(self, node):
-        self.node = node
-        self.protos = {str(a.name): a for a in node.attribute}
-
-    def __contains__(self, name):
-        return name in self.protos
-
-    def __bool__(self):
-        return bool(self.protos)
-
-    def names(self):
-        return sorted(self.protos)
-
-    def get(self, name, kind, default=None):
-        proto = self.protos.get(name)
-        if proto is None:
-            return default
-        if proto.type != _ATTRIBUTE_KINDS[kind]:
-            raise InvalidModelError(
-                f"{_node_label(self.node)}: attribute {name} must be of type {kind}, got "
-                f"{_enum_name(onnx.AttributeProto.AttributeType, proto.type)}")
-        value = onnx.helper.get_attribute_value(proto)
-        try:
-            if kind == "string":
-                return value.decode("utf-8")
-            if kind == "strings":
-                return [v.decode("utf-8") for v in value]
-        except UnicodeDecodeError as exc:
-            raise InvalidModelError(
-                f"{_node_label(self.node)}: attribute {name} is not UTF-8 text") from exc
-        return list(value) if kind in ("ints", "floats") else value
-
-
-def _enum_name(enum, value):
-    try:
-        return enum.Name(value)
-    except ValueError:
-        return f"unknown ({value})"
-
-
-def _to_array(tensor, what):
-    if tensor.data_location == TensorProto.EXTERNAL and not tensor.raw_data:
-        raise UnsupportedModelError(
-            f"{what} is stored as external data; load the model from its path so the data "
-            "files next to it are read")
-    try:
-        return numpy_helper.to_array(tensor)
-    except Exception as exc:  # wrong sizes, unknown types
-        raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
-
-
 class _Walk:
     """One pass over a graph in node order; collects the RNN layers."""
 
@@ -229,143 +109,148 @@ class _Walk:
         self.layers = []  # per RNN node: dict of what the model needs
         self.input_uses = {}  # graph input name -> "sequence" or "initial state"
         for init in graph.initializer:
-            self.values[init.name] = _Const(_to_array(init, f"initializer {init.name!r}"))
-        for value_info in graph.input:
-            if value_info.name in self.values:
-                continue  # an initializer listed as an input too: a constant
-            tensor_type = value_info.type.tensor_type
+            self.values[init.name] = _Const(tensor_value(init, f"initializer {init.name!r}"))
+        for value_info in runtime_inputs(graph):
+            dims = declared_dims(value_info)
             # Without a declared shape, assume 3-D; the RNN node checks the rest at run time.
-            rank = len(tensor_type.shape.dim) if tensor_type.HasField("shape") else 3
+            rank = 3 if dims is None else len(dims)
             self.values[value_info.name] = _GraphInput(value_info.name, range(rank))
 
     # -------------------------------------------------------------- helpers
-    def get(self, node, index):
-        """The abstract value of input `index` of `node`, or None when absent."""
+    def get(self, reader, index):
+        """The abstract value of input `index` of the node, or None when absent."""
+        node = reader.node
         if index >= len(node.input) or node.input[index] == "":
             return None
         name = node.input[index]
         if name not in self.values:
             raise InvalidModelError(
-                f"{_node_label(node)} reads {name!r}, which no initializer, graph input or "
+                f"{reader.label} reads {name!r}, which no initializer, graph input or "
                 "earlier node defines")
         return self.values[name]
 
-    def const(self, node, index, what):
-        value = self.get(node, index)
+    def const(self, reader, index, what):
+        value = self.get(reader, index)
         if not isinstance(value, _Const):
             got = _describe(value)
             raise UnsupportedModelError(
-                f"{_node_label(node)}: {what} (input {index}) must be a constant in the file, "
+                f"{reader.label}: {what} (input {index}) must be a constant in the file, "
                 f"got {got}")
         return value.array
 
-    def ints(self, node, index, attrs, attr, what):
-        """Integer list from an attribute (older opsets) or a constant input."""
-        if attrs is not None and attr in attrs:
-            return attrs.get(attr, "ints")
-        if index < len(node.input) and node.input[index]:
-            return [int(v) for v in np.atleast_1d(self.const(node, index, what))]
+    def ints(self, reader, index, attribute, what):
+        """Integer list from attribute `attribute` (older opsets) or a constant input."""
+        if attribute is not None and reader.has(attribute):
+            return reader.attribute(attribute, "ints")
+        if index < len(reader.node.input) and reader.node.input[index]:
+            return [int(v) for v in np.atleast_1d(self.const(reader, index, what))]
         return None
 
-    def refuse(self, node, value, index=0):
+    def refuse(self, reader, value, index=0):
+        node = reader.node
         raise UnsupportedModelError(
-            f"{_node_label(node)}: fastrnn cannot load a graph that applies {node.op_type} to "
+            f"{reader.label}: fastrnn cannot load a graph that applies {node.op_type} to "
             f"{_describe(value)} (input {node.input[index] if index < len(node.input) else ''!r})")
 
     # -------------------------------------------------------------- walk
     def run(self):
-        for node in self.graph.node:
-            if node.domain not in ("", "ai.onnx"):
+        for index, node in enumerate(self.graph.node):
+            if node.domain not in DEFAULT_DOMAINS:
                 raise UnsupportedModelError(
                     f"unsupported node: {node.op_type} of domain {node.domain!r} "
-                    f"({_node_label(node)}); fastrnn loads RNN graphs of the default ONNX domain")
+                    f"({node_label(node, index)}); fastrnn loads RNN graphs of the default "
+                    "ONNX domain")
             if node.op_type not in _SUPPORTED_OPS:
                 raise UnsupportedModelError(
-                    f"unsupported node: op_type {node.op_type!r} ({_node_label(node)}). fastrnn "
-                    f"loads graphs of RNN nodes and the shape ops {', '.join(_SUPPORTED_OPS[1:])}")
-            attrs = _Attributes(node)
-            if node.op_type in _ZERO_PRESERVING and isinstance(self.get(node, 0), _Zeros):
+                    f"unsupported node: op_type {node.op_type!r} ({node_label(node, index)}). "
+                    f"fastrnn loads graphs of RNN nodes and the shape ops "
+                    f"{', '.join(_SUPPORTED_OPS[1:])}")
+            reader = NodeReader(node, index)
+            if node.op_type in _ZERO_PRESERVING and isinstance(self.get(reader, 0), _Zeros):
                 # Reshaping, slicing or expanding zeros gives zeros: torch builds its
                 # default initial states this way.
                 for name in node.output[:1]:
                     self.values[name] = _Zeros()
                 continue
             try:
-                results = getattr(self, "op_" + node.op_type)(node, attrs)
+                results = getattr(self, "op_" + node.op_type)(reader)
             except UnsupportedModelError:
                 raise
             except (ValueError, IndexError, TypeError, KeyError) as exc:
                 # e.g. numpy refusing a constant computation: the file contradicts itself
                 raise InvalidModelError(
-                    f"{_node_label(node)} is malformed: {type(exc).__name__}: {exc}") from exc
+                    f"{reader.label} is malformed: {type(exc).__name__}: {exc}") from exc
             if len(results) < len([o for o in node.output if o]):
                 raise UnsupportedModelError(
-                    f"{_node_label(node)} has {len(node.output)} outputs; fastrnn expects "
+                    f"{reader.label} has {len(node.output)} outputs; fastrnn expects "
                     f"{len(results)}")
             for name, value in zip(node.output, results):
                 if name:
                     self.values[name] = value
 
     # -------------------------------------------------------------- ops
-    def op_Constant(self, node, attrs):
-        if "value" in attrs:
-            return [_Const(_to_array(attrs.get("value", "tensor"), f"{_node_label(node)} value"))]
+    def op_Constant(self, reader):
+        if reader.has("value"):
+            return [_Const(tensor_value(reader.attribute("value", "tensor"),
+                                        f"{reader.label} value"))]
         for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
                            ("value_int", np.int64), ("value_ints", np.int64)):
-            if key in attrs:
-                return [_Const(np.asarray(attrs.get(key, key[6:]), dtype))]
+            if reader.has(key):
+                return [_Const(np.asarray(reader.attribute(key, key[6:]), dtype))]
         raise UnsupportedModelError(
-            f"{_node_label(node)}: unsupported Constant attribute(s) {attrs.names()}; fastrnn "
-            "reads value, value_float(s) and value_int(s)")
+            f"{reader.label}: unsupported Constant attribute(s) {reader.attribute_names()}; "
+            "fastrnn reads value, value_float(s) and value_int(s)")
 
-    def op_Identity(self, node, attrs):
-        return [self.get(node, 0)]
+    def op_Identity(self, reader):
+        return [self.get(reader, 0)]
 
-    def op_Cast(self, node, attrs):
-        value = self.get(node, 0)
+    def op_Cast(self, reader):
+        value = self.get(reader, 0)
         if not isinstance(value, _Const):
-            self.refuse(node, value)
+            self.refuse(reader, value)
         try:
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(attrs.get("to", "int"))
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(reader.attribute("to", "int"))
         except Exception as exc:
-            raise UnsupportedModelError(f"{_node_label(node)}: unsupported 'to' type") from exc
+            raise UnsupportedModelError(f"{reader.label}: unsupported 'to' type") \
+                from exc
         return [_Const(value.array.astype(dtype))]
 
-    def op_Shape(self, node, attrs):
-        value = self.get(node, 0)
-        if isinstance(value, _Const) and not attrs:
+    def op_Shape(self, reader):
+        value = self.get(reader, 0)
+        if isinstance(value, _Const) and not reader.attribute_names():
             return [_Const(np.asarray(value.array.shape, np.int64))]
         return [_Dims()]
 
-    def op_Gather(self, node, attrs):
-        data, indices = self.get(node, 0), self.get(node, 1)
+    def op_Gather(self, reader):
+        data, indices = self.get(reader, 0), self.get(reader, 1)
         if isinstance(data, _Const) and isinstance(indices, _Const):
-            return [_Const(np.take(data.array, indices.array, axis=attrs.get("axis", "int", 0)))]
+            axis = reader.attribute("axis", "int", 0)
+            return [_Const(np.take(data.array, indices.array, axis=axis))]
         if isinstance(data, _Dims):
             return [_Dims()]
-        self.refuse(node, data)
+        self.refuse(reader, data)
 
-    def op_Expand(self, node, attrs):
-        data = self.get(node, 0)
+    def op_Expand(self, reader):
+        data = self.get(reader, 0)
         if isinstance(data, _Zeros) or (isinstance(data, _Const) and not np.any(data.array)):
             return [_Zeros()]
         if isinstance(data, _Const):
             raise UnsupportedModelError(
-                f"{_node_label(node)} expands a non-zero constant; fastrnn.RNN starts from "
+                f"{reader.label} expands a non-zero constant; fastrnn.RNN starts from "
                 "zeros or from its h0 input, never from a stored state")
-        self.refuse(node, data)
+        self.refuse(reader, data)
 
-    def op_ConstantOfShape(self, node, attrs):
-        if "value" in attrs and np.any(_to_array(attrs.get("value", "tensor"),
+    def op_ConstantOfShape(self, reader):
+        if reader.has("value") and np.any(tensor_value(reader.attribute("value", "tensor"),
                                                  "ConstantOfShape value")):
             raise UnsupportedModelError(
-                f"{_node_label(node)} makes a non-zero tensor; fastrnn.RNN starts from zeros "
+                f"{reader.label} makes a non-zero tensor; fastrnn.RNN starts from zeros "
                 "or from its h0 input, never from a stored state")
         return [_Zeros()]
 
-    def op_Unsqueeze(self, node, attrs):
-        value = self.get(node, 0)
-        axes = self.ints(node, 1, attrs, "axes", "axes")
+    def op_Unsqueeze(self, reader):
+        value = self.get(reader, 0)
+        axes = self.ints(reader, 1, "axes", "axes")
         if isinstance(value, _Dims):
             return [_Dims()]
         if (isinstance(value, _GraphInput) and value.axes == (0, 1) and axes is not None
@@ -381,11 +266,11 @@ class _Walk:
             for axis in sorted(a % rank for a in axes):
                 array = np.expand_dims(array, axis)
             return [_Const(array)]
-        self.refuse(node, value)
+        self.refuse(reader, value)
 
-    def op_Squeeze(self, node, attrs):
-        value = self.get(node, 0)
-        axes = self.ints(node, 1, attrs, "axes", "axes")
+    def op_Squeeze(self, reader):
+        value = self.get(reader, 0)
+        axes = self.ints(reader, 1, "axes", "axes")
         if isinstance(value, _Const):
             return [_Const(np.squeeze(value.array, axis=None if axes is None else tuple(axes)))]
         if isinstance(value, _Dims):
@@ -403,19 +288,19 @@ class _Walk:
             if value.labels[axis] == "D" and layer["num_directions"] == 1:
                 labels = value.labels[:axis] + value.labels[axis + 1:]
                 return [_Seq(value.layer, tuple("F" if a == "H" else a for a in labels))]
-        self.refuse(node, value)
+        self.refuse(reader, value)
 
-    def op_Transpose(self, node, attrs):
-        value = self.get(node, 0)
+    def op_Transpose(self, reader):
+        value = self.get(reader, 0)
         if isinstance(value, _Const):
-            return [_Const(np.transpose(value.array, attrs.get("perm", "ints")))]
+            return [_Const(np.transpose(value.array, reader.attribute("perm", "ints")))]
         rank = (value.rank if isinstance(value, _GraphInput)
                 else len(value.labels) if isinstance(value, (_Y, _Seq, _States)) else None)
         if rank is None:
-            self.refuse(node, value)
-        perm = tuple(attrs.get("perm", "ints", range(rank - 1, -1, -1)))
+            self.refuse(reader, value)
+        perm = tuple(reader.attribute("perm", "ints", range(rank - 1, -1, -1)))
         if sorted(perm) != list(range(rank)):
-            raise InvalidModelError(f"{_node_label(node)}: perm {list(perm)} does not permute "
+            raise InvalidModelError(f"{reader.label}: perm {list(perm)} does not permute "
                                     f"{rank} axes")
         if isinstance(value, _GraphInput):
             return [_GraphInput(value.name, (value.axes[p] for p in perm), value.rows,
@@ -425,16 +310,16 @@ class _Walk:
             return [_States(value.layers, labels)]
         return [type(value)(value.layer, labels)]
 
-    def op_Reshape(self, node, attrs):
-        value = self.get(node, 0)
-        shape = self.ints(node, 1, None, "shape", "the shape")
+    def op_Reshape(self, reader):
+        value = self.get(reader, 0)
+        shape = self.ints(reader, 1, None, "the shape")
         if shape is None:
-            raise InvalidModelError(f"{_node_label(node)} has no shape input")
+            raise InvalidModelError(f"{reader.label} has no shape input")
         if isinstance(value, _Const):
             return [_Const(np.reshape(value.array, shape))]
         if isinstance(value, _Dims):
             return [_Dims()]
-        if isinstance(value, (_Y, _Seq)) and attrs.get("allowzero", "int", 0) == 0:
+        if isinstance(value, (_Y, _Seq)) and reader.attribute("allowzero", "int", 0) == 0:
             layer = self.layers[value.layer]
             D, H = layer["num_directions"], layer["hidden_size"]
             labels = value.labels
@@ -444,13 +329,14 @@ class _Walk:
                 return [_Seq(value.layer, labels[:2] + ("F",))]
             if isinstance(value, _Seq) and shape[:2] == [0, 0] and shape[2:] in ([-1], [D * H]):
                 return [value]
-        self.refuse(node, value)
+        self.refuse(reader, value)
 
-    def op_Concat(self, node, attrs):
-        values = [self.get(node, i) for i in range(len(node.input))]
-        axis = attrs.get("axis", "int")
+    def op_Concat(self, reader):
+        node = reader.node
+        values = [self.get(reader, i) for i in range(len(node.input))]
+        axis = reader.attribute("axis", "int")
         if axis is None:
-            raise InvalidModelError(f"{_node_label(node)} has no axis attribute")
+            raise InvalidModelError(f"{reader.label} has no axis attribute")
         if all(isinstance(v, _Zeros) or (isinstance(v, _Const) and v.array.dtype.kind == "f"
                                          and not np.any(v.array)) for v in values) \
                 and any(isinstance(v, _Zeros) for v in values):
@@ -466,24 +352,24 @@ class _Walk:
                     and layers == tuple(range(layers[0], layers[0] + len(layers)))):
                 return [_States(layers, labels)]
             raise UnsupportedModelError(
-                f"{_node_label(node)} concatenates final states in an order fastrnn's h_n does "
+                f"{reader.label} concatenates final states in an order fastrnn's h_n does "
                 f"not have (layers {list(layers)}, axis {axis}); expected consecutive layers "
                 "along the direction axis")
         odd = next(i for i, v in enumerate(values) if not isinstance(v, (_Const, _Dims, _States)))
-        self.refuse(node, values[odd], odd)
+        self.refuse(reader, values[odd], odd)
 
-    def op_Slice(self, node, attrs):
-        value = self.get(node, 0)
-        if "starts" in attrs:  # opset < 10: bounds are attributes
-            starts, ends = attrs.get("starts", "ints"), attrs.get("ends", "ints")
-            axes, steps = attrs.get("axes", "ints"), None
+    def op_Slice(self, reader):
+        value = self.get(reader, 0)
+        if reader.has("starts"):  # opset < 10: bounds are attributes
+            starts, ends = reader.attribute("starts", "ints"), reader.attribute("ends", "ints")
+            axes, steps = reader.attribute("axes", "ints"), None
         else:
-            starts = self.ints(node, 1, None, "", "starts")
-            ends = self.ints(node, 2, None, "", "ends")
-            axes = self.ints(node, 3, None, "", "axes")
-            steps = self.ints(node, 4, None, "", "steps")
+            starts = self.ints(reader, 1, None, "starts")
+            ends = self.ints(reader, 2, None, "ends")
+            axes = self.ints(reader, 3, None, "axes")
+            steps = self.ints(reader, 4, None, "steps")
         if starts is None or ends is None:
-            raise InvalidModelError(f"{_node_label(node)} has no starts/ends")
+            raise InvalidModelError(f"{reader.label} has no starts/ends")
         axes = list(range(len(starts))) if axes is None else list(axes)
         steps = [1] * len(starts) if steps is None else list(steps)
         if isinstance(value, _Dims):
@@ -499,38 +385,39 @@ class _Walk:
             return [_GraphInput(value.name, value.axes, (starts[0], stop), value.unsqueezed_at)]
         if isinstance(value, _GraphInput):
             raise UnsupportedModelError(
-                f"{_node_label(node)}: fastrnn reads a graph input sliced only along axis 0 "
+                f"{reader.label}: fastrnn reads a graph input sliced only along axis 0 "
                 f"with step 1 (rows of h0), got starts {starts}, ends {ends}, axes {axes}, "
                 f"steps {steps}")
-        self.refuse(node, value)
+        self.refuse(reader, value)
 
-    def op_RNN(self, node, attrs):
+    def op_RNN(self, reader):
+        node = reader.node
         k = len(self.layers)
-        where = f"{_node_label(node)} (layer {k})"
-        unknown = sorted(set(attrs.names()) - _RNN_ATTRIBUTES)
+        where = f"{reader.label} (layer {k})"
+        unknown = sorted(set(reader.attribute_names()) - _RNN_ATTRIBUTES)
         if unknown:
             raise UnsupportedModelError(f"{where}: unsupported RNN attribute(s) {unknown}")
-        if "clip" in attrs:
+        if reader.has("clip"):
             raise UnsupportedModelError(
-                f"{where}: unsupported attribute clip={attrs.get('clip', 'float')}; fastrnn.RNN "
-                "does not clip")
+                f"{where}: unsupported attribute clip={reader.attribute('clip', 'float')}; "
+                "fastrnn.RNN does not clip")
         for name in ("activation_alpha", "activation_beta"):
-            if attrs.get(name, "floats"):
+            if reader.attribute(name, "floats"):
                 raise UnsupportedModelError(
-                    f"{where}: unsupported attribute {name}={attrs.get(name, 'floats')}; "
+                    f"{where}: unsupported attribute {name}={reader.attribute(name, 'floats')}; "
                     "fastrnn.RNN uses Tanh or Relu, which take no parameters")
-        if "hidden_size" not in attrs:
+        if not reader.has("hidden_size"):
             raise InvalidModelError(f"{where} has no hidden_size attribute")
-        hidden_size = attrs.get("hidden_size", "int")
+        hidden_size = reader.attribute("hidden_size", "int")
         if hidden_size <= 0:
             raise InvalidModelError(f"{where}: hidden_size must be positive, got {hidden_size}")
-        direction = attrs.get("direction", "string", "forward")
+        direction = reader.attribute("direction", "string", "forward")
         if direction not in ("forward", "bidirectional"):
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute direction={direction!r}; fastrnn.RNN runs "
                 "'forward' or 'bidirectional' layers")
         D = 2 if direction == "bidirectional" else 1
-        activations = attrs.get("activations", "strings", ["Tanh"] * D)
+        activations = reader.attribute("activations", "strings", ["Tanh"] * D)
         if len(activations) != D:
             raise InvalidModelError(
                 f"{where}: attribute activations={activations} must name one activation per "
@@ -544,20 +431,20 @@ class _Walk:
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute activations={activations}; fastrnn.RNN "
                 "supports Tanh and Relu")
-        layout = attrs.get("layout", "int", 0)
+        layout = reader.attribute("layout", "int", 0)
         if layout not in (0, 1):
             raise InvalidModelError(f"{where}: attribute layout must be 0 or 1, got {layout}")
         time_labels = ("T", "N", "F") if layout == 0 else ("N", "T", "F")
 
         if len(node.input) > 6:
             raise InvalidModelError(f"{where} has {len(node.input)} inputs; RNN takes at most 6")
-        if self.get(node, 4) is not None:
+        if self.get(reader, 4) is not None:
             raise UnsupportedModelError(
                 f"{where}: unsupported input sequence_lens ({node.input[4]!r}); fastrnn.RNN "
                 "runs every sequence to the full length")
 
         # X: the graph's input for layer 0, the previous layer's output after that.
-        x = self.get(node, 0)
+        x = self.get(reader, 0)
         batch_first = None
         if k == 0 and isinstance(x, _GraphInput):
             if NEW_AXIS in x.axes:  # an unbatched (L, F) input given a batch axis
@@ -591,11 +478,11 @@ class _Walk:
                 f"{where}: X must be {expected} (fastrnn.RNN is a straight stack of layers), "
                 f"got {got}")
 
-        W = self.const(node, 1, "W")
-        R = self.const(node, 2, "R")
-        B = self.get(node, 3)
+        W = self.const(reader, 1, "W")
+        R = self.const(reader, 2, "R")
+        B = self.get(reader, 3)
         if B is not None:
-            B = self.const(node, 3, "B")
+            B = self.const(reader, 3, "B")
         for name, array in (("W", W), ("R", R), ("B", B)):
             if array is not None and array.dtype not in (np.float32, np.float64):
                 raise UnsupportedModelError(
@@ -618,7 +505,7 @@ class _Walk:
             raise InvalidModelError(f"{where}: W, R and B have different dtypes "
                                     f"{sorted(map(str, dtypes))}")
 
-        initial_h = self.get(node, 5)
+        initial_h = self.get(reader, 5)
         if initial_h is None or isinstance(initial_h, _Zeros) or (
                 isinstance(initial_h, _Const) and not np.any(initial_h.array)):
             h0 = None
@@ -647,15 +534,6 @@ class _Walk:
         if previous != role:
             raise UnsupportedModelError(
                 f"{where}: graph input {name!r} is used as both the {previous} and the {role}")
-
-
-def _elem_type(value_info):
-    return value_info.type.tensor_type.elem_type
-
-
-def _dims(value_info):
-    return [d.dim_value if d.HasField("dim_value") else None
-            for d in value_info.type.tensor_type.shape.dim]
 
 
 def _build_model(walk):
@@ -709,21 +587,19 @@ def _build_model(walk):
                     f"layer {k} starts from rows {k * D}..{(k + 1) * D} of h0")
 
     # Every graph input must be the sequence or h0; check what they declare.
-    initializers = {init.name for init in graph.initializer}
-    for value_info in graph.input:
-        if value_info.name in initializers:
-            continue  # an initializer listed as an input: a constant
+    for value_info in runtime_inputs(graph):
         role = walk.input_uses.get(value_info.name)
         if role is None:
             raise UnsupportedModelError(
                 f"graph input {value_info.name!r} is neither the sequence nor the initial state "
                 "of the RNN layers")
-        elem = _elem_type(value_info)
+        elem = value_info.type.tensor_type.elem_type
         if elem and _FLOAT_TYPES.get(elem) != dtype.type:
             raise InvalidModelError(
-                f"graph input {value_info.name!r} is {_enum_name(TensorProto.DataType, elem)} "
-                f"but the weights are {dtype}")
-        dims = _dims(value_info)  # None (or 0) where not fixed
+                f"graph input {value_info.name!r} is {type_name(elem)} but the weights are "
+                f"{dtype}")
+        # None (or 0, which some exporters write) where not fixed
+        dims = declared_dims(value_info) or []
         if role == "sequence" and dims and dims[-1] not in (None, 0, input_size):
             raise InvalidModelError(
                 f"graph input {value_info.name!r} declares {dims[-1]} features but W has "

@@ -51,7 +51,7 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_blas_size
 from fastrnn.onnx._graph import SHAPE_OPS, Graph
-from fastrnn.onnx._load import InvalidModelError, UnsupportedModelError, read_model
+from fastrnn.onnx._proto import InvalidModelError, UnsupportedModelError, read_model
 
 __all__ = ["FastRNNBackend", "FastRNNBackendRep", "prepare", "run_model", "run_node",
            "supports_device", "is_compatible"]
@@ -123,21 +123,21 @@ class RNNNode:
         self.want_y = len(outputs) > 0 and bool(outputs[0])
         self.want_y_h = len(outputs) > 1 and bool(outputs[1])
 
-        direction = ctx.attr("direction", "forward")
+        direction = ctx.attribute("direction", "string", "forward")
         if direction not in _DIRECTIONS:
             raise ctx.error(f"direction must be forward, reverse or bidirectional, got "
                             f"{direction!r}")
         self.reverse = np.array(_DIRECTIONS[direction], np.int32)
         self.num_directions = D = len(self.reverse)
 
-        self.hidden_size = ctx.int_attr("hidden_size")
+        self.hidden_size = ctx.attribute("hidden_size", "int")
         if self.hidden_size is not None and self.hidden_size < 1:
             raise ctx.error(f"hidden_size must be positive, got {self.hidden_size}")
-        self.layout = ctx.int_attr("layout", 0)
+        self.layout = ctx.attribute("layout", "int", 0)
         if self.layout not in (0, 1):
             raise ctx.error(f"layout must be 0 or 1, got {self.layout}")
 
-        clip = ctx.attr("clip")
+        clip = ctx.attribute("clip", "float")
         if clip is None:
             self.clip = np.inf
         elif not isinstance(clip, numbers.Real) or not clip >= 0:  # refuses NaN too
@@ -145,7 +145,7 @@ class RNNNode:
         else:
             self.clip = float(clip)
 
-        names = ctx.attr("activations")
+        names = ctx.attribute("activations", "strings")
         if names is None:
             names = ["Tanh"] * D
         if isinstance(names, str) or not all(isinstance(n, str) for n in names):
@@ -164,9 +164,9 @@ class RNNNode:
                                 f"{', '.join(ACTIVATION_NAMES.values())}", UnsupportedModelError)
         self.activations = activations
         self.act = np.array([_kernels.ACTIVATIONS[a] for a in activations], np.int32)
-        self.alpha = _consume(ctx, "activation_alpha", ctx.attr("activation_alpha"),
+        self.alpha = _consume(ctx, "activation_alpha", ctx.attribute("activation_alpha", "floats"),
                               activations, ALPHA_DEFAULTS)
-        self.beta = _consume(ctx, "activation_beta", ctx.attr("activation_beta"),
+        self.beta = _consume(ctx, "activation_beta", ctx.attribute("activation_beta", "floats"),
                              activations, BETA_DEFAULTS)
 
         # Weights stored in the model are checked now, so a model that contradicts

@@ -1,0 +1,234 @@
+"""Reading ONNX protos: the one place fastrnn.onnx turns files, tensors, declared
+shapes and node attributes into Python values, and the errors it raises.
+
+load, verify and the backend all read models through here, so a file is
+refused (or accepted) for the same reasons and with the same words whichever
+of them reads it.
+"""
+import os
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+__all__ = ["UnsupportedModelError", "InvalidModelError", "read_model", "model_opset",
+           "tensor_value", "numpy_type", "type_name", "declared_dims", "runtime_inputs",
+           "node_label", "NodeReader", "DEFAULT_DOMAINS"]
+
+
+class UnsupportedModelError(ValueError):
+    """An ONNX model that fastrnn cannot turn into (or run as) a fastrnn.RNN."""
+
+
+class InvalidModelError(UnsupportedModelError):
+    """Bytes that are not a readable ONNX model, or a model contradicting itself."""
+
+
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+# ------------------------------------------------------------------ models
+def read_model(f):
+    """A ModelProto from a path, bytes, a binary file object or a ModelProto."""
+    if isinstance(f, onnx.ModelProto):
+        return f
+    if isinstance(f, (bytes, bytearray, memoryview)):
+        data, where = bytes(f), "the given bytes"
+    elif isinstance(f, (str, os.PathLike)):
+        where = f"file {os.fspath(f)!r}"
+        try:
+            # onnx.load also reads tensors stored as external data next to the file.
+            proto = onnx.load(f)
+        except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise InvalidModelError(f"{where} is not a readable ONNX model: {exc}") from exc
+        return _checked_proto(proto, where)
+    elif hasattr(f, "read"):
+        data, where = f.read(), "the file object's contents"
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"the file object must be opened in binary mode, read() gave "
+                            f"{type(data).__name__}")
+        data = bytes(data)
+    else:
+        raise TypeError(
+            f"expected a path, bytes, a binary file object or an onnx.ModelProto, got "
+            f"{type(f).__name__}")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise InvalidModelError(
+            f"{where} ({len(data)} bytes) is not a readable ONNX model: "
+            f"{type(exc).__name__}: {exc}") from exc
+    return _checked_proto(proto, where)
+
+
+def _checked_proto(proto, where):
+    # Protobuf happily parses a prefix or random bytes into a message with few
+    # fields; a model needs at least a graph and an opset.
+    if not proto.HasField("graph") or len(proto.opset_import) == 0:
+        missing = "graph" if not proto.HasField("graph") else "opset_import"
+        raise InvalidModelError(
+            f"{where} is not a complete ONNX model: it has no {missing} (truncated or not "
+            f"an ONNX file?)")
+    return proto
+
+
+def model_opset(model):
+    """The version of the default ONNX domain a ModelProto imports."""
+    versions = {o.domain: o.version for o in model.opset_import}
+    for domain in DEFAULT_DOMAINS:
+        if domain in versions:
+            return versions[domain]
+    raise InvalidModelError("the model imports no version of the default ONNX domain")
+
+
+# ------------------------------------------------------------------ tensors
+# ONNX element types numpy holds natively. Others (bfloat16, float8, int4,
+# strings, complex) are refused with a message naming them.
+NUMPY_TYPES = {
+    TensorProto.FLOAT: np.dtype(np.float32), TensorProto.DOUBLE: np.dtype(np.float64),
+    TensorProto.FLOAT16: np.dtype(np.float16),
+    TensorProto.INT8: np.dtype(np.int8), TensorProto.INT16: np.dtype(np.int16),
+    TensorProto.INT32: np.dtype(np.int32), TensorProto.INT64: np.dtype(np.int64),
+    TensorProto.UINT8: np.dtype(np.uint8), TensorProto.UINT16: np.dtype(np.uint16),
+    TensorProto.UINT32: np.dtype(np.uint32), TensorProto.UINT64: np.dtype(np.uint64),
+    TensorProto.BOOL: np.dtype(np.bool_),
+}
+
+
+def type_name(elem_type):
+    """'tensor(float)' style name of an ONNX element type number."""
+    try:
+        return f"tensor({TensorProto.DataType.Name(elem_type).lower()})"
+    except ValueError:
+        return f"element type {elem_type}"
+
+
+def numpy_type(elem_type, what):
+    """The numpy dtype of an ONNX element type, or UnsupportedModelError naming `what`."""
+    try:
+        return NUMPY_TYPES[elem_type]
+    except KeyError:
+        raise UnsupportedModelError(
+            f"{what} has type {type_name(elem_type)}, which fastrnn does not handle (it "
+            "handles float, double, float16, integer and bool tensors)") from None
+
+
+def tensor_value(tensor, what):
+    """A numpy array from a TensorProto, or a clear error naming `what`."""
+    if tensor.data_location == TensorProto.EXTERNAL and not tensor.raw_data:
+        raise UnsupportedModelError(
+            f"{what} is stored as external data; read the model from its path (or onnx.load "
+            "it) so the data files next to it are read")
+    numpy_type(tensor.data_type, what)
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # sizes that do not match the dims, unreadable data
+        raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+# ------------------------------------------------------------------ graphs
+def declared_dims(value_info):
+    """The shape a graph value declares: a list with an int per fixed dimension and
+    None per symbolic or unknown one; None when no shape is declared at all."""
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+
+
+def runtime_inputs(graph):
+    """The graph inputs a caller feeds: those that are not also initializers.
+
+    (An initializer listed among the inputs is a constant with a default that
+    the backend lets a caller override; load and verify treat it as a constant.)
+    """
+    initializers = {tensor.name for tensor in graph.initializer}
+    return [value_info for value_info in graph.input if value_info.name not in initializers]
+
+
+def node_label(node, index):
+    """How messages name a node: 'node 3 (RNN 'rnn_l0')', 'node 3 (RNN)' without a name."""
+    return (f"node {index} ({node.op_type} {node.name!r})" if node.name
+            else f"node {index} ({node.op_type})")
+
+
+# ------------------------------------------------------------------ attributes
+# The attribute kinds readers ask for, with the AttributeProto type each needs
+# and how a message says it.
+_ATTRIBUTE_KINDS = {
+    "int": (AttributeProto.INT, "an integer"),
+    "ints": (AttributeProto.INTS, "a list of integers"),
+    "float": (AttributeProto.FLOAT, "a number"),
+    "floats": (AttributeProto.FLOATS, "a list of floats"),
+    "string": (AttributeProto.STRING, "a string"),
+    "strings": (AttributeProto.STRINGS, "a list of strings"),
+    "tensor": (AttributeProto.TENSOR, "a tensor"),
+}
+
+
+def _enum_name(enum, value):
+    try:
+        return enum.Name(value)
+    except ValueError:
+        return f"unknown ({value})"
+
+
+class NodeReader:
+    """One node's label and attributes, each read with the type its use expects."""
+
+    def __init__(self, node, index):
+        self.node = node
+        self.label = node_label(node, index)
+        self._attributes = {}
+        for attribute in node.attribute:
+            if attribute.ref_attr_name:
+                raise self.error(f"attribute {attribute.name} refers to a function attribute "
+                                 f"({attribute.ref_attr_name}); fastrnn does not run functions",
+                                 UnsupportedModelError)
+            self._attributes[attribute.name] = attribute
+
+    def error(self, message, cls=InvalidModelError):
+        """An exception of class `cls` whose message starts with the node's label."""
+        return cls(f"{self.label}: {message}")
+
+    def attribute_names(self):
+        return sorted(self._attributes)
+
+    def has(self, name):
+        return name in self._attributes
+
+    def allow_attributes(self, *names):
+        """Refuse attributes the reader does not know (e.g. from another opset)."""
+        unknown = sorted(set(self._attributes) - set(names))
+        if unknown:
+            raise self.error(
+                f"attribute(s) {', '.join(unknown)} not supported "
+                f"(this op understands: {', '.join(names) or 'none'})", UnsupportedModelError)
+
+    def attribute(self, name, kind, default=None):
+        """Attribute `name` as `kind` (int, ints, float, floats, string, strings, tensor),
+        or `default` when the node does not have it.
+
+        The AttributeProto's declared type must be `kind`: an attribute of
+        another type, or text that is not UTF-8, is an InvalidModelError.
+        ints and floats come back as lists, strings as str.
+        """
+        proto = self._attributes.get(name)
+        if proto is None:
+            return default
+        proto_type, meaning = _ATTRIBUTE_KINDS[kind]
+        if proto.type != proto_type:
+            raise self.error(
+                f"attribute {name} must be {meaning} ({kind}), got "
+                f"{_enum_name(AttributeProto.AttributeType, proto.type)}")
+        value = helper.get_attribute_value(proto)
+        try:
+            if kind == "string":
+                return value.decode("utf-8")
+            if kind == "strings":
+                return [v.decode("utf-8") for v in value]
+        except UnicodeDecodeError as exc:
+            raise self.error(f"attribute {name} is not UTF-8 text") from exc
+        return list(value) if kind in ("ints", "floats") else value
