@@ -376,3 +376,25 @@ def test_names_reorder_gate_blocks_when_an_op_has_several(monkeypatch):
     back = _names.torch_layer_parameters(W, R, B, 0, op="THREE_GATES")
     for name, array in state.items():
         np.testing.assert_array_equal(back[name], array)
+
+
+def test_activation_names_have_one_map():
+    """_names.ACTIVATIONS spells every activation the kernels have, as the ONNX operator
+    lists them; torch's nonlinearities are two of them."""
+    import onnx_reference
+    from fastrnn import _kernels
+
+    assert set(_names.ACTIVATIONS) == set(_kernels.ACTIVATIONS)
+    assert list(_names.ACTIVATIONS.values()) == list(onnx_reference.ACTIVATIONS)
+    assert all(key == name.lower() for key, name in _names.ACTIVATIONS.items())
+    assert _names.onnx_activation("leakyRELU") == "LeakyRelu"
+    assert _names.onnx_activation("Swish") is None
+    assert [_names.ACTIVATIONS[n] for n in _names.TORCH_NONLINEARITIES] == ["Tanh", "Relu"]
+    assert _names.torch_nonlinearity("RELU") == "relu"
+    assert _names.torch_nonlinearity("Sigmoid") is None
+    for nonlinearity in _names.TORCH_NONLINEARITIES:
+        proto = fastrnn.onnx.export(fastrnn.RNN(2, 3, nonlinearity=nonlinearity, seed=0), None)
+        (rnn,) = [n for n in proto.graph.node if n.op_type == "RNN"]
+        (activations,) = [a.strings for a in rnn.attribute if a.name == "activations"]
+        assert activations == [_names.ACTIVATIONS[nonlinearity].encode()]
+        assert fastrnn.onnx.load(proto).nonlinearity == nonlinearity

@@ -27,7 +27,6 @@ FALLBACK_OPSET = 20
 TOLERANCE = 1e-5
 
 _ELEM_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
-_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu"}
 
 # Symbolic axis names of the exported graph.
 BATCH_AXIS = "batch"
@@ -96,7 +95,7 @@ def _build(model, opset, ir_version, initial_state):
     D, H, L = model.num_directions, model.hidden_size, model.num_layers
     dtype = np.dtype(model.dtype)
     elem = _ELEM_TYPES[dtype]
-    activation = _ACTIVATIONS[model.nonlinearity]
+    activation = _names.ACTIVATIONS[model.nonlinearity]
     direction = "bidirectional" if D == 2 else "forward"
     parameters = dict(model.named_parameters())
 

@@ -96,7 +96,6 @@ _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", 
                     "Cast")
 _RNN_ATTRIBUTES = {"activations", "activation_alpha", "activation_beta", "clip", "direction",
                    "hidden_size", "layout"}
-_NONLINEARITIES = ("tanh", "relu")  # fastrnn.RNN's names of ONNX's Tanh and Relu
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
@@ -426,8 +425,8 @@ class _Walk:
             raise UnsupportedModelError(
                 f"{where}: attribute activations={activations} differ between directions; "
                 "fastrnn.RNN uses one nonlinearity")
-        nonlinearity = activations[0].lower()
-        if nonlinearity not in _NONLINEARITIES:
+        nonlinearity = _names.torch_nonlinearity(activations[0])
+        if nonlinearity is None:
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute activations={activations}; fastrnn.RNN "
                 "supports Tanh and Relu")

@@ -1,4 +1,5 @@
-"""The one place that maps torch's parameter names to ONNX recurrent tensors.
+"""The one place that maps torch's names to ONNX's: parameters to recurrent
+tensors, and nonlinearities to activation functions.
 
 An ONNX RNN node holds one layer, all directions, in three tensors:
 
@@ -9,7 +10,7 @@ An ONNX RNN node holds one layer, all directions, in three tensors:
 where k is the layer, D the number of directions, G the number of gates
 (1 for RNN) and H the hidden size. Direction index 0 is the forward pass and
 uses torch's unsuffixed parameters; index 1 runs backwards and uses the
-``_reverse`` ones (DIRECTION_SUFFIXES).
+``_reverse`` ones (fastrnn.rnn.parameter_name spells them).
 
 Gates: torch and ONNX stack the G gate blocks of W, R and B in different
 orders for LSTM and GRU. GATE_ORDER says, for each op, which torch gate block
@@ -17,19 +18,40 @@ fills each ONNX gate block. Only RNN (one gate, nothing to reorder) is
 implemented. LSTM and GRU would be added here as further entries, e.g. LSTM
 torch (i, f, g, o) -> ONNX (i, o, f, c) is (0, 3, 1, 2), after checking them
 against torch and onnxruntime.
+
+Activations: ONNX's recurrent ops name their functions "Tanh", "Relu",
+"LeakyRelu", ...; torch.nn.RNN's nonlinearity is "tanh" or "relu", and the
+kernels (fastrnn._kernels.ACTIVATIONS) key their codes by the lower-case
+ONNX name, which for tanh and relu is also torch's. ACTIVATIONS holds both
+spellings; ONNX files may write a name in any case, so onnx_activation reads one.
 """
 import numpy as np
 
-# ONNX direction index -> suffix of torch's parameter names.
-DIRECTION_SUFFIXES = ("", "_reverse")
+from fastrnn.rnn import parameter_name
 
 # op_type -> for each ONNX gate block, the index of the torch gate block.
 GATE_ORDER = {"RNN": (0,)}
 
+# Lower-case name (a key of fastrnn._kernels.ACTIVATIONS) -> ONNX's spelling,
+# in the order the ONNX operator documents them.
+ACTIVATIONS = {name.lower(): name for name in (
+    "Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
+    "HardSigmoid", "Elu", "Softsign", "Softplus")}
 
-def torch_name(kind, layer, direction):
-    """torch's name of a parameter: kind is weight_ih, weight_hh, bias_ih or bias_hh."""
-    return f"{kind}_l{layer}{DIRECTION_SUFFIXES[direction]}"
+# torch.nn.RNN's nonlinearities: the lower-case names of the activations it has.
+TORCH_NONLINEARITIES = ("tanh", "relu")
+
+
+def onnx_activation(name):
+    """ONNX's spelling of an activation named in any case ("TANH" -> "Tanh"), or None."""
+    return ACTIVATIONS.get(name.lower())
+
+
+def torch_nonlinearity(activation):
+    """torch's nonlinearity for an ONNX activation in any case ("Relu" -> "relu"), or None
+    when torch.nn.RNN has no such nonlinearity."""
+    name = activation.lower()
+    return name if name in TORCH_NONLINEARITIES else None
 
 
 def initializer_names(layer):
@@ -60,12 +82,12 @@ def onnx_layer_tensors(parameters, layer, num_directions, bias, op="RNN"):
     order = _gates(op)
     W, R, B = [], [], []
     for d in range(num_directions):
-        W.append(_reorder(np.asarray(parameters[torch_name("weight_ih", layer, d)]), order))
-        R.append(_reorder(np.asarray(parameters[torch_name("weight_hh", layer, d)]), order))
+        def torch_block(kind):
+            return _reorder(np.asarray(parameters[parameter_name(kind, layer, d)]), order)
+        W.append(torch_block("weight_ih"))
+        R.append(torch_block("weight_hh"))
         if bias:
-            B.append(np.concatenate([
-                _reorder(np.asarray(parameters[torch_name("bias_ih", layer, d)]), order),
-                _reorder(np.asarray(parameters[torch_name("bias_hh", layer, d)]), order)]))
+            B.append(np.concatenate([torch_block("bias_ih"), torch_block("bias_hh")]))
     return np.stack(W), np.stack(R), (np.stack(B) if bias else None)
 
 
@@ -78,10 +100,10 @@ def torch_layer_parameters(W, R, B, layer, op="RNN"):
     inverse = tuple(np.argsort(_gates(op)))
     parameters = {}
     for d in range(W.shape[0]):
-        parameters[torch_name("weight_ih", layer, d)] = _reorder(W[d], inverse)
-        parameters[torch_name("weight_hh", layer, d)] = _reorder(R[d], inverse)
+        parameters[parameter_name("weight_ih", layer, d)] = _reorder(W[d], inverse)
+        parameters[parameter_name("weight_hh", layer, d)] = _reorder(R[d], inverse)
         if B is not None:
             b_ih, b_hh = np.split(B[d], 2)
-            parameters[torch_name("bias_ih", layer, d)] = _reorder(b_ih, inverse)
-            parameters[torch_name("bias_hh", layer, d)] = _reorder(b_hh, inverse)
+            parameters[parameter_name("bias_ih", layer, d)] = _reorder(b_ih, inverse)
+            parameters[parameter_name("bias_hh", layer, d)] = _reorder(b_hh, inverse)
     return parameters

@@ -50,16 +50,12 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_blas_size
+from fastrnn.onnx import _names
 from fastrnn.onnx._graph import SHAPE_OPS, Graph
 from fastrnn.onnx._proto import InvalidModelError, UnsupportedModelError, read_model
 
 __all__ = ["FastRNNBackend", "FastRNNBackendRep", "prepare", "run_model", "run_node",
            "supports_device", "is_compatible"]
-
-# ONNX's spelling of each activation, by the lower-case key of _kernels.ACTIVATIONS.
-ACTIVATION_NAMES = {name.lower(): name for name in (
-    "Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
-    "HardSigmoid", "Elu", "Softsign", "Softplus")}
 
 # Activations that read alpha / beta, with the defaults of the ONNX operators
 # of the same name (None: that operator has no default, the value is required).
@@ -89,8 +85,8 @@ def _consume(ctx, what, values, activations, defaults):
     if len(values) > len(users):
         raise ctx.error(
             f"{what} has {len(values)} value(s) but the activations "
-            f"{[ACTIVATION_NAMES[a] for a in activations]} take {len(users)}: values are "
-            f"consumed in order by {', '.join(ACTIVATION_NAMES[a] for a in defaults)} only")
+            f"{[_names.ACTIVATIONS[a] for a in activations]} take {len(users)}: values are "
+            f"consumed in order by {', '.join(_names.ACTIVATIONS[a] for a in defaults)} only")
     result, position = [], 0
     for name in activations:
         if name not in defaults:
@@ -100,7 +96,7 @@ def _consume(ctx, what, values, activations, defaults):
             position += 1
         elif defaults[name] is None:
             raise ctx.error(
-                f"{ACTIVATION_NAMES[name]} needs a value in {what}: ONNX defines no default "
+                f"{_names.ACTIVATIONS[name]} needs a value in {what}: ONNX defines no default "
                 "for it")
         else:
             result.append(defaults[name])
@@ -159,9 +155,9 @@ class RNNNode:
             raise ctx.error(f"activations must name one function per direction ({D} for "
                             f"direction {direction!r}), got {list(names)}")
         for name, given in zip(activations, names):
-            if name not in _kernels.ACTIVATIONS:
+            if name not in _names.ACTIVATIONS:
                 raise ctx.error(f"unknown activation {given!r}; RNN takes "
-                                f"{', '.join(ACTIVATION_NAMES.values())}", UnsupportedModelError)
+                                f"{', '.join(_names.ACTIVATIONS.values())}", UnsupportedModelError)
         self.activations = activations
         self.act = np.array([_kernels.ACTIVATIONS[a] for a in activations], np.int32)
         self.alpha = _consume(ctx, "activation_alpha", ctx.attribute("activation_alpha", "floats"),
