@@ -65,18 +65,30 @@ def onnx_demo(model, batch, output, path):
     return same
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastrnn", description=fastrnn.__doc__)
     parser.add_argument("--version", action="version", version=fastrnn.__version__)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("demo", help="run a small multi-layer RNN on windows of a series")
-    p.add_argument("--steps", type=int, default=200, help="length of the series")
-    p.add_argument("--window", type=int, default=30, help="steps per window (L)")
-    p.add_argument("--hidden", type=int, default=64, help="hidden size (H_out)")
-    p.add_argument("--repeat", type=int, default=50, help="timed forward calls")
+    p.add_argument("--steps", type=positive_int, default=200, help="length of the series")
+    p.add_argument("--window", type=positive_int, default=30, help="steps per window (L)")
+    p.add_argument("--hidden", type=positive_int, default=64, help="hidden size (H_out)")
+    p.add_argument("--repeat", type=positive_int, default=50, help="timed forward calls")
     p.add_argument("--onnx", metavar="PATH", help="keep the exported ONNX file here")
     p.set_defaults(run=demo)
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.window > args.steps:
+        parser.error(f"--window ({args.window}) must not exceed --steps ({args.steps})")
     return args.run(args)
 
 

@@ -36,13 +36,13 @@ def _from_torch_tensor(obj):
     return tensor.numpy()
 
 
-def as_real_array(obj, dtype, what, error=TypeError):
-    """A C-contiguous array of `dtype` holding the values of `obj`.
+def real_array(obj, what, error=TypeError):
+    """`obj` as a numpy array of real numbers, not yet cast or copied.
 
     `obj` may be any array-like of real numbers (ints and floats of any width,
-    CPU torch tensors). It is copied when its dtype or layout differs and is
-    never written to. Strings, objects, booleans and complex numbers raise
+    CPU torch tensors). Strings, objects, booleans and complex numbers raise
     `error` (TypeError for inputs; load_state_dict asks for ValueError).
+    Callers check the shape on this array before as_real_array copies it.
     """
     if type(obj).__module__.startswith("torch") and hasattr(obj, "detach"):
         obj = _from_torch_tensor(obj)
@@ -52,8 +52,16 @@ def as_real_array(obj, dtype, what, error=TypeError):
         raise error(f"{what} must be a rectangular array of real numbers: {exc}") from exc
     if array.dtype.kind not in "iuf":
         raise error(f"{what} must hold real numbers (float or int), got dtype {array.dtype}")
+    return array
+
+
+def as_real_array(obj, dtype, what, error=TypeError):
+    """A C-contiguous array of `dtype` holding the values of `obj` (see real_array).
+
+    It is a copy when the dtype or layout differs; `obj` is never written to.
+    """
     # asarray, not ascontiguousarray, which turns a 0-d array into shape (1,)
-    return np.asarray(array, dtype=dtype, order="C")
+    return np.asarray(real_array(obj, what, error), dtype=dtype, order="C")
 
 
 def check_layer_sizes(L, N, I, D, H, batch_major):

@@ -245,6 +245,12 @@ cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
                          const int[::1] reverse, const int[::1] act,
                          const double[::1] alpha, const double[::1] beta):
     cdef Py_ssize_t D = w_ih[0], H = w_ih[1], I = w_ih[2], N = hn[1], n
+    if L < 1 or D < 1 or H < 1 or I < 1:
+        raise ValueError(f"rnn_layer: sizes must be positive, got L={L} D={D} H={H} I={I}")
+    # In Python integers: a product of Py_ssize_t could wrap around.
+    rows, stride = int(L) * int(N), (int(L) if batch_major else 1) * int(D) * int(H)
+    if rows > INT_MAX or stride > INT_MAX or I > INT_MAX:
+        raise ValueError("rnn_layer: sizes exceed BLAS's 32-bit integers")
     expect = [
         ("x", (x[0], x[1]), (L * N, I)),
         ("out", (out[0], out[1]), (L * N, D * H)),
@@ -260,10 +266,6 @@ cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
     for name, got, want in expect:
         if got != want:
             raise ValueError(f"rnn_layer: {name} must have shape {want}, got {got}")
-    if L < 1 or D < 1 or H < 1 or I < 1:
-        raise ValueError(f"rnn_layer: sizes must be positive, got L={L} D={D} H={H} I={I}")
-    if L * N > INT_MAX or (L if batch_major else 1) * D * H > INT_MAX or I > INT_MAX:
-        raise ValueError("rnn_layer: sizes exceed BLAS's 32-bit integers")
     for name, arr in (("reverse", reverse), ("act", act), ("alpha", alpha), ("beta", beta)):
         if arr.shape[0] < D:
             raise ValueError(f"rnn_layer: {name} needs {D} entries, got {arr.shape[0]}")

@@ -12,6 +12,7 @@
 #ifndef FASTRNN_VMATH_H
 #define FASTRNN_VMATH_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static inline float fastrnn_exp_neg(float y)
  * NaN passes through. */
 static inline float fastrnn_tanhf(float x)
 {
-    float a = x < 0 ? -x : x;
+    float a = fabsf(x);
     a = a > 9.0f ? 9.0f : a;
     float a2 = a * a;
     float small = 62.0f / 2835.0f;
@@ -63,8 +64,7 @@ static inline float fastrnn_tanhf(float x)
     /* (int)NaN is undefined: feed exp a number, put NaN back at the end */
     float e = fastrnn_exp_neg(-2.0f * (a == a ? a : 0.0f));
     float large = (1.0f - e) / (1.0f + e);
-    float t = a < 0.25f ? small : large;
-    t = x < 0 ? -t : t;
+    float t = copysignf(a < 0.25f ? small : large, x);   /* odd, and tanh(-0) = -0 */
     return x == x ? t : x;
 }
 

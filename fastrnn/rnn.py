@@ -10,7 +10,8 @@ import warnings
 import numpy as np
 
 from fastrnn import _kernels
-from fastrnn._arrays import ShapeError, as_real_array, check_layer_sizes, model_dtype
+from fastrnn._arrays import (ShapeError, as_real_array, check_layer_sizes, model_dtype,
+                             real_array)
 
 __all__ = ["RNN"]
 
@@ -284,7 +285,8 @@ class RNN:
 
     # ------------------------------------------------------------ forward
     def _check_input(self, input, hx):
-        x = as_real_array(input, self.dtype, "input")
+        # Shapes are checked on the arrays as given, before any cast or copy.
+        x = real_array(input, "input")
         if x.ndim not in (2, 3):
             raise ValueError(
                 f"{type(self).__name__}: Expected input to be 2D or 3D, got {x.ndim}D tensor "
@@ -307,7 +309,7 @@ class RNN:
         if hx is None:
             h0 = None
         else:
-            h0 = as_real_array(hx, self.dtype, "hx")
+            h0 = real_array(hx, "hx")
             if batched and h0.ndim != 3:
                 raise ShapeError(
                     f"For batched 3-D input, hx should also be 3-D but got {h0.ndim}-D tensor")
@@ -321,6 +323,9 @@ class RNN:
                 got = h0.shape if batched else (h0.shape[0], h0.shape[2])
                 raise ShapeError(f"Expected hidden size {shown}, got {list(got)}")
         check_layer_sizes(L, N, self.input_size, self.num_directions, self.hidden_size, batch_major)
+        x = np.asarray(x, self.dtype, order="C")
+        if h0 is not None:
+            h0 = np.asarray(h0, self.dtype, order="C")
         return x, h0, batched, batch_major, L, N
 
     def forward(self, input, hx=None):

@@ -41,3 +41,16 @@ def test_unknown_command_is_refused(capsys):
     else:
         raise AssertionError("an unknown command was accepted")
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bad_demo_arguments_are_refused_by_argparse(capsys):
+    for argv in (["demo", "--window", "0"], ["demo", "--steps", "-3"], ["demo", "--hidden", "x"],
+                 ["demo", "--steps", "10", "--window", "11"], ["demo", "--repeat", "0"]):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            assert exc.code == 2, argv
+        else:
+            raise AssertionError(f"{argv} was accepted")
+        err = capsys.readouterr().err
+        assert "positive integer" in err or "must not exceed" in err, (argv, err)

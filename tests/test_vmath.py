@@ -27,8 +27,9 @@ def test_tanh_accuracy_over_the_range():
 
 
 def test_tanh_special_values():
-    got = kernel_tanh([np.inf, -np.inf, np.nan, 0.0])
+    got = kernel_tanh([np.inf, -np.inf, np.nan, 0.0, -0.0])
     assert got[0] == 1 and got[1] == -1 and np.isnan(got[2]) and got[3] == 0
+    assert not np.signbit(got[3]) and np.signbit(got[4])  # as torch and numpy
 
 
 def test_tanh_is_odd_and_bounded():
