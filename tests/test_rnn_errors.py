@@ -404,3 +404,12 @@ def test_failed_load_keeps_a_working_model():
         model.load_state_dict(state)
     for a, b in zip(model(x), expected):
         np.testing.assert_array_equal(a, b)
+
+
+def test_too_large_input_is_refused_before_any_copy():
+    """A broadcast view of 2**31 rows: refused by the 32-bit size rule, not by a
+    failed 24 GiB allocation while casting it."""
+    model = fastrnn.RNN(3, 4)
+    huge = np.broadcast_to(np.float64(1), (2**31, 1, 3))  # float64: a cast would copy
+    with pytest.raises(ValueError, match="too large for 32-bit BLAS"):
+        model(huge)
