@@ -31,7 +31,8 @@ def _ort(proto, feed):
 
 
 def _rnn_graph(W, R, B=None, *, hidden_size="auto", initial_h=None, inputs_extra=(),
-               constants=False, nodes_after=(), outputs=None, op_type="RNN", **attrs):
+               constants=False, nodes_after=(), outputs=None, op_type="RNN", opset=OPSET,
+               **attrs):
     """A model of one RNN node reading graph input X; weights as initializers or Constants."""
     D, H, I = R.shape[0], R.shape[1], W.shape[-1]
     if hidden_size == "auto":
@@ -74,7 +75,7 @@ def _rnn_graph(W, R, B=None, *, hidden_size="auto", initial_h=None, inputs_extra
                    helper.make_tensor_value_info("Y_h", elem,
                                                  [D, "N", H] if layout == 0 else ["N", D, H])]
     graph = helper.make_graph(nodes, "single_rnn", graph_inputs, outputs, initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 10
     return model
 
@@ -281,6 +282,102 @@ def test_single_node_float64():
     np.testing.assert_array_equal(model.bias_hh_l0, B[0, 3:])
 
 
+# ============================================================== load and the backend agree
+def _load_and_prepare(proto):
+    """(loaded model or the error load raised, prepared rep or the error prepare raised)."""
+    results = []
+    for read in (fastrnn.onnx.load, fastrnn.onnx.backend.prepare):
+        try:
+            results.append(read(proto))
+        except UnsupportedModelError as exc:
+            results.append(exc)
+    return results
+
+
+def _same_outputs(model, rep, D, I, seed=0):
+    x = np.random.default_rng(seed).standard_normal((5, 2, I)).astype(np.float32)
+    Y, Y_h = rep.run({"X": x})
+    T, _, N, H = Y.shape[0], D, Y.shape[2], Y.shape[3]
+    output, h_n = model(x)
+    assert_close(output, Y.transpose(0, 2, 1, 3).reshape(T, N, D * H), np.float32,
+                 "loaded model vs backend: output")
+    assert_close(h_n, Y_h, np.float32, "loaded model vs backend: h_n")
+
+
+def test_without_hidden_size_w_gives_it_to_load_and_backend():
+    """The operator makes hidden_size optional; load used to refuse what the backend ran."""
+    rng = np.random.default_rng(20)
+    W, R, B = _weights(rng, 2, 4, 3)
+    without = _rnn_graph(W, R, B, hidden_size=None, direction="bidirectional")
+    model, rep = _load_and_prepare(without)
+    assert model.hidden_size == 4 and model.bidirectional
+    _same_outputs(model, rep, 2, 3)
+    with_attribute = fastrnn.onnx.load(_rnn_graph(W, R, B, direction="bidirectional"))
+    x = rng.standard_normal((3, 2, 3)).astype(np.float32)
+    for a, b in zip(model(x), with_attribute(x)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("activation", ["Tanh", "Relu"])
+def test_a_forward_node_may_repeat_its_activation(activation):
+    """The schema's default activations list has two entries whatever the direction; tools
+    that write defaults out give a forward node two equal names. Both readers take it."""
+    rng = np.random.default_rng(21)
+    W, R, B = _weights(rng, 1, 3, 2)
+    model, rep = _load_and_prepare(_rnn_graph(W, R, B, activations=[activation] * 2))
+    assert model.nonlinearity == activation.lower() and not model.bidirectional
+    _same_outputs(model, rep, 1, 2)
+    # still one function per direction: two different names are refused by both
+    errors = _load_and_prepare(_rnn_graph(W, R, B, activations=["Tanh", "Relu"]))
+    assert all(isinstance(e, InvalidModelError) for e in errors)
+    assert str(errors[0]) == str(errors[1])
+    assert "activations must name one function per direction (1 for direction 'forward')" \
+        in str(errors[0])
+
+
+def test_output_sequence_is_an_attribute_of_rnn_1_only():
+    rng = np.random.default_rng(22)
+    W, R, B = _weights(rng, 1, 3, 2)
+    model, rep = _load_and_prepare(_rnn_graph(W, R, B, opset=6, output_sequence=1))
+    _same_outputs(model, rep, 1, 2)
+    errors = _load_and_prepare(_rnn_graph(W, R, B, opset=7, output_sequence=1))
+    assert all(type(e) is UnsupportedModelError for e in errors)
+    assert str(errors[0]) == str(errors[1])
+    assert "attribute(s) output_sequence not supported" in str(errors[0])
+
+
+@pytest.mark.parametrize("attrs", [
+    dict(clip=float("inf")), dict(activations=["relu"]), dict(layout=1),
+    dict(direction="bidirectional", activations=["RELU", "Relu"]),
+    dict(clip=2.0), dict(direction="reverse"), dict(activations=["Sigmoid"]),
+    dict(direction="bidirectional", activations=["Tanh", "Relu"]),
+    dict(activations=["LeakyRelu"], activation_alpha=[0.1]),
+    dict(activations=["Affine"], activation_beta=[0.5]),
+    dict(hidden_size=-1), dict(layout=3), dict(clip=float("nan")),
+    dict(direction="both"), dict(activations=["Gelu"]),
+    dict(activations=["Tanh"], activation_beta=[1.0]), dict(activations=["ScaledTanh"]),
+    dict(activations="Tanh"), dict(hidden_size=3.0),
+], ids=repr)
+def test_load_refuses_only_what_fastrnn_rnn_cannot_hold(attrs):
+    """One parser reads RNN attributes for both: a node the backend refuses, load refuses
+    with the same message; a node the backend runs, load either loads (and computes the
+    same) or refuses with UnsupportedModelError naming the attribute fastrnn.RNN lacks."""
+    rng = np.random.default_rng(23)
+    D = 2 if attrs.get("direction") == "bidirectional" else 1
+    W, R, B = _weights(rng, D, 3, 2)
+    loaded, prepared = _load_and_prepare(_rnn_graph(W, R, B, **attrs))
+    if isinstance(prepared, Exception):
+        assert type(loaded) is type(prepared) and str(loaded) == str(prepared)
+        assert str(prepared).startswith("node 0 (RNN 'rnn'): ")
+    elif isinstance(loaded, Exception):
+        assert type(loaded) is UnsupportedModelError
+        assert any(f"{name}=" in str(loaded) for name in attrs), str(loaded)
+    elif attrs.get("layout") != 1:
+        _same_outputs(loaded, prepared, D, 2)
+    else:
+        assert loaded.batch_first
+
+
 # ============================================================== refusals
 def _refused(proto_or_bytes, match, error=UnsupportedModelError):
     with pytest.raises(error, match=match) as info:
@@ -334,30 +431,34 @@ def test_second_layer_reading_the_wrong_width_is_refused():
 
 
 @pytest.mark.parametrize("attrs, match, error", [
-    (dict(hidden_size=None), "no hidden_size attribute", InvalidModelError),
     (dict(clip=5.0), "attribute clip=5.0", UnsupportedModelError),
     (dict(activations=["Sigmoid"]), r"activations=\['Sigmoid'\]", UnsupportedModelError),
     (dict(direction="bidirectional", activations=["Tanh", "Relu"]),
      r"activations=\['Tanh', 'Relu'\] differ between directions", UnsupportedModelError),
     (dict(direction="bidirectional", activations=["Tanh"]),
-     "one activation per direction", InvalidModelError),
-    (dict(activations=["Tanh"], activation_alpha=[0.5]), "activation_alpha", UnsupportedModelError),
+     r"activations must name one function per direction \(2 for direction 'bidirectional'\)",
+     InvalidModelError),
+    (dict(activations=["Tanh"], activation_alpha=[0.5]),
+     r"activation_alpha has 1 value\(s\) but the activations \['Tanh'\] take 0",
+     InvalidModelError),
+    (dict(activations=["LeakyRelu"], activation_alpha=[0.5]), r"activations=\['LeakyRelu'\]",
+     UnsupportedModelError),
     (dict(direction="reverse"), "direction='reverse'", UnsupportedModelError),
     (dict(layout=2), "layout must be 0 or 1", InvalidModelError),
-    (dict(output_sequence=1), r"unsupported RNN attribute\(s\) \['output_sequence'\]",
+    (dict(hidden_size=0), "hidden_size must be positive, got 0", InvalidModelError),
+    (dict(clip=-1.0), "clip must be a number >= 0", InvalidModelError),
+    (dict(direction="sideways"), "direction must be forward, reverse or bidirectional",
+     InvalidModelError),
+    (dict(activations=["Swish"]), "unknown activation 'Swish'", UnsupportedModelError),
+    # RNN-1's output_sequence is no attribute of RNN-22
+    (dict(output_sequence=1), r"attribute\(s\) output_sequence not supported",
      UnsupportedModelError),
 ])
 def test_bad_or_unsupported_attributes_are_refused_by_name(attrs, match, error):
     rng = np.random.default_rng(0)
     D = 2 if attrs.get("direction") == "bidirectional" else 1
     W, R, B = _weights(rng, D, 3, 2)
-    if "hidden_size" in attrs and attrs["hidden_size"] is None:
-        attrs = dict(attrs)
-        del attrs["hidden_size"]
-        proto = _rnn_graph(W, R, B, hidden_size=None, **attrs)
-    else:
-        proto = _rnn_graph(W, R, B, **attrs)
-    _refused(proto, match, error)
+    _refused(_rnn_graph(W, R, B, **attrs), match, error)
 
 
 def test_sequence_lens_and_stored_initial_states_are_refused():

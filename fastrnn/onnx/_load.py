@@ -11,6 +11,8 @@ fastrnn's own files, torch.onnx.export(dynamo=False) graphs of nn.RNN (with
 or without h0, dynamic axes, constant folding), and single RNN nodes; any
 other op, attribute or wiring is refused with UnsupportedModelError naming it.
 """
+import math
+
 import numpy as np
 import onnx
 from onnx import TensorProto
@@ -18,7 +20,8 @@ from onnx import TensorProto
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
     DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, declared_dims,
-    node_label, read_model, runtime_inputs, tensor_value, type_name)
+    model_opset, node_label, read_model, runtime_inputs, tensor_value, type_name)
+from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
 from fastrnn.rnn import RNN
 
 __all__ = ["load", "read_model", "UnsupportedModelError", "InvalidModelError"]
@@ -94,16 +97,15 @@ _SUPPORTED_OPS = ("RNN", "Constant", "Identity", "Transpose", "Reshape", "Squeez
                   "Concat", "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast")
 _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Slice", "Expand",
                     "Cast")
-_RNN_ATTRIBUTES = {"activations", "activation_alpha", "activation_beta", "clip", "direction",
-                   "hidden_size", "layout"}
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
 class _Walk:
     """One pass over a graph in node order; collects the RNN layers."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, opset):
         self.graph = graph
+        self.opset = opset  # of the default domain: it decides the attributes RNN has
         self.values = {}
         self.layers = []  # per RNN node: dict of what the model needs
         self.input_uses = {}  # graph input name -> "sequence" or "initial state"
@@ -393,35 +395,19 @@ class _Walk:
         node = reader.node
         k = len(self.layers)
         where = f"{reader.label} (layer {k})"
-        unknown = sorted(set(reader.attribute_names()) - _RNN_ATTRIBUTES)
-        if unknown:
-            raise UnsupportedModelError(f"{where}: unsupported RNN attribute(s) {unknown}")
-        if reader.has("clip"):
+        # The backend's reading of the node; then what a fastrnn.RNN cannot hold.
+        attributes = parse_rnn_attributes(reader, self.opset)
+        direction, layout, activations = (attributes.direction, attributes.layout,
+                                          list(attributes.activations))
+        if math.isfinite(attributes.clip):
             raise UnsupportedModelError(
-                f"{where}: unsupported attribute clip={reader.attribute('clip', 'float')}; "
-                "fastrnn.RNN does not clip")
-        for name in ("activation_alpha", "activation_beta"):
-            if reader.attribute(name, "floats"):
-                raise UnsupportedModelError(
-                    f"{where}: unsupported attribute {name}={reader.attribute(name, 'floats')}; "
-                    "fastrnn.RNN uses Tanh or Relu, which take no parameters")
-        if not reader.has("hidden_size"):
-            raise InvalidModelError(f"{where} has no hidden_size attribute")
-        hidden_size = reader.attribute("hidden_size", "int")
-        if hidden_size <= 0:
-            raise InvalidModelError(f"{where}: hidden_size must be positive, got {hidden_size}")
-        direction = reader.attribute("direction", "string", "forward")
-        if direction not in ("forward", "bidirectional"):
+                f"{where}: unsupported attribute clip={attributes.clip}; fastrnn.RNN does not "
+                "clip")
+        if direction == "reverse":
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute direction={direction!r}; fastrnn.RNN runs "
                 "'forward' or 'bidirectional' layers")
-        D = 2 if direction == "bidirectional" else 1
-        activations = reader.attribute("activations", "strings", ["Tanh"] * D)
-        if len(activations) != D:
-            raise InvalidModelError(
-                f"{where}: attribute activations={activations} must name one activation per "
-                f"direction ({D})")
-        if len({a.lower() for a in activations}) != 1:
+        if len(set(activations)) != 1:
             raise UnsupportedModelError(
                 f"{where}: attribute activations={activations} differ between directions; "
                 "fastrnn.RNN uses one nonlinearity")
@@ -430,9 +416,8 @@ class _Walk:
             raise UnsupportedModelError(
                 f"{where}: unsupported attribute activations={activations}; fastrnn.RNN "
                 "supports Tanh and Relu")
-        layout = reader.attribute("layout", "int", 0)
-        if layout not in (0, 1):
-            raise InvalidModelError(f"{where}: attribute layout must be 0 or 1, got {layout}")
+        # Tanh and Relu take no alpha or beta, so the parser has refused any given.
+        D = attributes.num_directions
         time_labels = ("T", "N", "F") if layout == 0 else ("N", "T", "F")
 
         if len(node.input) > 6:
@@ -487,6 +472,13 @@ class _Walk:
                 raise UnsupportedModelError(
                     f"{where}: {name} has dtype {array.dtype}; fastrnn models are float32 "
                     "or float64")
+        hidden_size = attributes.hidden_size
+        if hidden_size is None:  # the operator lets W's shape give it
+            if W.ndim != 3 or W.shape[0] != D:
+                raise InvalidModelError(
+                    f"{where}: W has shape {list(W.shape)}; direction={direction!r} and no "
+                    f"hidden_size attribute: expected [{D}, hidden_size, input_size]")
+            hidden_size = W.shape[1]
         if W.ndim != 3 or W.shape[:2] != (D, hidden_size):
             raise InvalidModelError(
                 f"{where}: W has shape {list(W.shape)}, which contradicts hidden_size="
@@ -655,7 +647,12 @@ def load(f):
     input, constant folding, dynamic axes), and single RNN nodes with W, R, B
     as initializers or Constant nodes.
 
-    What is inferred: input_size from W, hidden_size, num_layers (RNN nodes),
+    RNN nodes are read exactly as fastrnn.onnx.backend reads them (one
+    parser, fastrnn.onnx._rnn_attributes); load then refuses what a
+    fastrnn.RNN cannot hold.
+
+    What is inferred: input_size from W, hidden_size (the attribute, else
+    W's second dimension, as the operator allows), num_layers (RNN nodes),
     bidirectional (direction), nonlinearity (activations Tanh or Relu), bias
     (any B present; a layer without B gets zero biases), dtype (float32 or
     float64) and batch_first: True when the graph input reaches the first
@@ -669,15 +666,17 @@ def load(f):
 
     Raises:
         InvalidModelError: the bytes are not a readable ONNX model, or the
-            model contradicts itself (weight shapes vs hidden_size, missing
-            hidden_size, undefined tensors).
+            model contradicts itself (weight shapes vs hidden_size, attribute
+            values or types the operator forbids, undefined tensors).
         UnsupportedModelError (InvalidModelError's base, a ValueError): any
-            other op, attribute (clip, activation parameters, activations
-            other than Tanh/Relu, direction 'reverse'), sequence_lens, a
-            non-zero stored initial state, or wiring that is not a plain stack.
-            The message names the node, op_type or attribute.
+            other op, an attribute RNN does not have at the model's opset,
+            what fastrnn.RNN cannot hold (a finite clip, activations other
+            than one Tanh or Relu for all directions and so activation
+            parameters, direction 'reverse'), sequence_lens, a non-zero
+            stored initial state, or wiring that is not a plain stack. The
+            message names the node, op_type or attribute.
     """
     proto = read_model(f)
-    walk = _Walk(proto.graph)
+    walk = _Walk(proto.graph, model_opset(proto))
     walk.run()
     return _build_model(walk)

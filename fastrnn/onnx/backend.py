@@ -22,6 +22,9 @@ The RNN operator, in full:
 - W, R, B, sequence_lens and initial_h as initializers or runtime inputs,
   optional inputs and outputs absent or named "";
 - hidden_size may be left out; it is then W's second dimension;
+- the attributes RNN has at the model's opset (output_sequence in RNN-1,
+  which only says Y may be left out; layout from RNN-14), read by the parser
+  fastrnn.onnx.load shares (fastrnn.onnx._rnn_attributes);
 - activations: Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu,
   ScaledTanh, HardSigmoid, Elu, Softsign, Softplus (names in any case), one
   per direction, Tanh by default. activation_alpha and activation_beta are
@@ -41,8 +44,6 @@ Inputs are checked before any kernel runs; a wrong shape, dtype or length
 raises ShapeError/TypeError/ValueError naming the node and what was expected.
 The caller's arrays are never written to and outputs never alias them.
 """
-import numbers
-
 import numpy as np
 import onnx
 from onnx import helper
@@ -50,57 +51,12 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_blas_size
-from fastrnn.onnx import _names
 from fastrnn.onnx._graph import SHAPE_OPS, Graph
 from fastrnn.onnx._proto import InvalidModelError, UnsupportedModelError, read_model
+from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
 
 __all__ = ["FastRNNBackend", "FastRNNBackendRep", "prepare", "run_model", "run_node",
            "supports_device", "is_compatible"]
-
-# Activations that read alpha / beta, with the defaults of the ONNX operators
-# of the same name (None: that operator has no default, the value is required).
-# Stored as float32 values, as an attribute would hold them, so that a default
-# and the same number written in the model give identical results.
-def _f32(value):
-    return float(np.float32(value))
-
-
-ALPHA_DEFAULTS = {"affine": _f32(1.0), "leakyrelu": _f32(0.01), "thresholdedrelu": _f32(1.0),
-                  "scaledtanh": None, "hardsigmoid": _f32(0.2), "elu": _f32(1.0)}
-BETA_DEFAULTS = {"affine": _f32(0.0), "scaledtanh": None, "hardsigmoid": _f32(0.5)}
-
-_RNN_ATTRIBUTES = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
-                   "hidden_size", "layout", "output_sequence")
-_DIRECTIONS = {"forward": (0,), "reverse": (1,), "bidirectional": (0, 1)}
-
-
-def _consume(ctx, what, values, activations, defaults):
-    """Per-direction parameters: `values` are taken in order by the activations that use them."""
-    if values is None:
-        values = []
-    if not isinstance(values, (list, tuple)) or not all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
-        raise ctx.error(f"{what} must be a list of floats, got {values!r}")
-    users = [name for name in activations if name in defaults]
-    if len(values) > len(users):
-        raise ctx.error(
-            f"{what} has {len(values)} value(s) but the activations "
-            f"{[_names.ACTIVATIONS[a] for a in activations]} take {len(users)}: values are "
-            f"consumed in order by {', '.join(_names.ACTIVATIONS[a] for a in defaults)} only")
-    result, position = [], 0
-    for name in activations:
-        if name not in defaults:
-            result.append(0.0)
-        elif position < len(values):
-            result.append(float(values[position]))
-            position += 1
-        elif defaults[name] is None:
-            raise ctx.error(
-                f"{_names.ACTIVATIONS[name]} needs a value in {what}: ONNX defines no default "
-                "for it")
-        else:
-            result.append(defaults[name])
-    return np.array(result, np.float64)
 
 
 def _shape_text(shape):
@@ -113,57 +69,22 @@ class RNNNode:
     def __init__(self, ctx):
         self.ctx = ctx
         self.label = ctx.label
-        ctx.allow_attributes(*_RNN_ATTRIBUTES)
+        attributes = parse_rnn_attributes(ctx, ctx.opset)
         ctx.inputs(3, 6)
         outputs = ctx.outputs(0, 2)
         self.want_y = len(outputs) > 0 and bool(outputs[0])
         self.want_y_h = len(outputs) > 1 and bool(outputs[1])
 
-        direction = ctx.attribute("direction", "string", "forward")
-        if direction not in _DIRECTIONS:
-            raise ctx.error(f"direction must be forward, reverse or bidirectional, got "
-                            f"{direction!r}")
-        self.reverse = np.array(_DIRECTIONS[direction], np.int32)
-        self.num_directions = D = len(self.reverse)
-
-        self.hidden_size = ctx.attribute("hidden_size", "int")
-        if self.hidden_size is not None and self.hidden_size < 1:
-            raise ctx.error(f"hidden_size must be positive, got {self.hidden_size}")
-        self.layout = ctx.attribute("layout", "int", 0)
-        if self.layout not in (0, 1):
-            raise ctx.error(f"layout must be 0 or 1, got {self.layout}")
-
-        clip = ctx.attribute("clip", "float")
-        if clip is None:
-            self.clip = np.inf
-        elif not isinstance(clip, numbers.Real) or not clip >= 0:  # refuses NaN too
-            raise ctx.error(f"clip must be a number >= 0, got {clip!r}")
-        else:
-            self.clip = float(clip)
-
-        names = ctx.attribute("activations", "strings")
-        if names is None:
-            names = ["Tanh"] * D
-        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-            raise ctx.error(f"activations must be a list of names, got {names!r}")
-        activations = [n.lower() for n in names]
-        if D == 1 and len(activations) == 2 and activations[0] == activations[1]:
-            # The schema's default is ["Tanh", "Tanh"] whatever the direction; tools that
-            # write defaults out give two equal names to a one-direction node.
-            activations = activations[:1]
-        if len(activations) != D:
-            raise ctx.error(f"activations must name one function per direction ({D} for "
-                            f"direction {direction!r}), got {list(names)}")
-        for name, given in zip(activations, names):
-            if name not in _names.ACTIVATIONS:
-                raise ctx.error(f"unknown activation {given!r}; RNN takes "
-                                f"{', '.join(_names.ACTIVATIONS.values())}", UnsupportedModelError)
-        self.activations = activations
-        self.act = np.array([_kernels.ACTIVATIONS[a] for a in activations], np.int32)
-        self.alpha = _consume(ctx, "activation_alpha", ctx.attribute("activation_alpha", "floats"),
-                              activations, ALPHA_DEFAULTS)
-        self.beta = _consume(ctx, "activation_beta", ctx.attribute("activation_beta", "floats"),
-                             activations, BETA_DEFAULTS)
+        self.num_directions = D = attributes.num_directions
+        self.hidden_size = attributes.hidden_size
+        self.layout = attributes.layout
+        self.clip = attributes.clip
+        # Kernel arguments, one entry per direction.
+        self.reverse = np.array(attributes.reverse, np.int32)
+        self.act = np.array([_kernels.ACTIVATIONS[name.lower()]
+                             for name in attributes.activations], np.int32)
+        self.alpha = np.array(attributes.alpha, np.float64)
+        self.beta = np.array(attributes.beta, np.float64)
 
         # Weights stored in the model are checked now, so a model that contradicts
         # itself fails when it is prepared rather than when it first runs.
