@@ -52,7 +52,7 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_blas_size
 from fastrnn.onnx._graph import SHAPE_OPS, Graph
-from fastrnn.onnx._proto import InvalidModelError, UnsupportedModelError, read_model
+from fastrnn.onnx._proto import InvalidModelError, read_model
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
 
 __all__ = ["FastRNNBackend", "FastRNNBackendRep", "prepare", "run_model", "run_node",
@@ -278,7 +278,7 @@ class FastRNNBackend(Backend):
         """True when prepare() would accept the model on the device."""
         try:
             cls.prepare(model, device, **kwargs)
-        except (UnsupportedModelError, ValueError, TypeError):
+        except (ValueError, TypeError):  # UnsupportedModelError is a ValueError
             return False
         return True
 
