@@ -753,6 +753,99 @@ def test_inputs_are_never_modified_and_outputs_are_fresh():
     np.testing.assert_array_equal(rep.run([x])[1], np.ones(4))
 
 
+def test_outputs_are_separate_c_contiguous_arrays():
+    """Nodes hand views along (a Y transposed to [T, D, N, H], Identity); what the caller
+    gets is always its own C-contiguous, writeable array, never shared between outputs."""
+    rng = np.random.default_rng(13)
+    arrays = rnn_arrays(rng, 4, 3, 2, 3, 2, np.float32, h0=True)
+    model, feeds = rnn_model(arrays, dict(direction="bidirectional", hidden_size=3),
+                             initializers=("W", "R", "B"))
+    graph = model.graph
+    graph.node.extend([helper.make_node("Identity", ["Y"], ["Y_again"]),
+                       helper.make_node("Transpose", ["Y"], ["Y_TNDH"], perm=[0, 2, 1, 3])])
+    graph.output.extend([helper.make_empty_tensor_value_info("Y_again"),
+                         helper.make_empty_tensor_value_info("Y_TNDH")])
+    x_before = feeds["X"].flags.writeable
+    Y, Y_h, Y_again, Y_TNDH = backend.prepare(model).run(feeds)
+    assert feeds["X"].flags.writeable == x_before  # the caller's flags are left alone
+    outputs = (Y, Y_h, Y_again, Y_TNDH)
+    for a, b in itertools.combinations(outputs, 2):
+        assert not np.may_share_memory(a, b)
+    for output in outputs:
+        assert output.flags.c_contiguous and output.flags.writeable
+    np.testing.assert_array_equal(Y_again, Y)
+    np.testing.assert_array_equal(Y_TNDH, Y.transpose(0, 2, 1, 3))
+    ref_Y, ref_Y_h = onnx_reference.rnn(arrays["X"], arrays["W"], arrays["R"], arrays["B"],
+                                        initial_h=arrays["initial_h"], direction="bidirectional")
+    check_error(Y, ref_Y, np.float32, "Y")
+    check_error(Y_h, ref_Y_h, np.float32, "Y_h")
+
+
+def test_stored_weights_are_prepared_once_and_overridable_ones_are_not():
+    """W, R, B stored in the model are checked and split when it is prepared; an
+    initializer the graph also lists as an input is the caller's to replace."""
+    rng = np.random.default_rng(14)
+    arrays = rnn_arrays(rng, 5, 2, 3, 4, 2, np.float32, h0=True)
+    attributes = dict(direction="bidirectional", hidden_size=4)
+    stored, feeds = rnn_model(arrays, attributes, initializers=("W", "R", "B"))
+    runtime, runtime_feeds = rnn_model(arrays, attributes)
+    rep = backend.prepare(stored)
+    for _ in range(2):  # the prepared tensors serve every run unchanged
+        for got, want in zip(rep.run(feeds), backend.prepare(runtime).run(runtime_feeds)):
+            np.testing.assert_array_equal(got, want)
+    overridable = onnx.ModelProto()
+    overridable.CopyFrom(stored)
+    overridable.graph.input.append(helper.make_tensor_value_info("B", TensorProto.FLOAT, None))
+    rep = backend.prepare(overridable)
+    np.testing.assert_array_equal(rep.run(feeds)[0], backend.prepare(stored).run(feeds)[0])
+    other_B = rng.uniform(-0.5, 0.5, arrays["B"].shape).astype(np.float32)
+    got = rep.run(dict(feeds, B=other_B))
+    want = backend.prepare(runtime).run(dict(runtime_feeds, B=other_B))
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    # a stored W of another dtype than X is still refused at run time
+    node = helper.make_node("RNN", ["X", "W", "R"], ["Y"], hidden_size=4,
+                            direction="bidirectional")
+    loose = make_model([node], ["X"], ["Y"], dict(W=arrays["W"], R=arrays["R"]))
+    with pytest.raises(TypeError, match=r"W must have the dtype of X \(float64\), got float32"):
+        backend.prepare(loose).run([arrays["X"].astype(np.float64)])
+
+
+def test_stored_shapes_and_bounds_are_read_when_prepared():
+    """Reshape shapes and Slice bounds in the model (initializers or Constant nodes) are
+    read and checked once: a bad one fails prepare, not every run."""
+    x = ("x", TensorProto.FLOAT, None)
+    bad_shape = make_model([helper.make_node("Reshape", ["x", "s"], ["y"])], [x], ["y"],
+                           dict(s=_i64(-1, -1)))
+    with pytest.raises(InvalidModelError, match=r"node 0 \(Reshape\): shape \[-1, -1\] is not"):
+        backend.prepare(bad_shape)
+    float_shape = make_model([helper.make_node("Reshape", ["x", "s"], ["y"])], [x], ["y"],
+                             dict(s=np.array([2.0, 3.0], np.float32)))
+    with pytest.raises(InvalidModelError, match="shape must be an integer tensor"):
+        backend.prepare(float_shape)
+    zero_step = make_model(
+        [helper.make_node("Constant", [], ["steps"], value_ints=[0]),
+         helper.make_node("Slice", ["x", "starts", "ends", "", "steps"], ["y"])],
+        [x], ["y"], dict(starts=_i64(0), ends=_i64(2)))
+    with pytest.raises(InvalidModelError, match=r"node 1 \(Slice\): steps must not be 0"):
+        backend.prepare(zero_step)
+    lengths = make_model(
+        [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])],
+        [x], ["y"], dict(starts=_i64(0, 1), ends=_i64(2), axes=_i64(0)))
+    with pytest.raises(InvalidModelError, match="differ in length"):
+        backend.prepare(lengths)
+    # a good stored Slice serves inputs of any rank (one index per rank)
+    good = make_model(
+        [helper.make_node("Constant", [], ["ends"], value_ints=[-1]),
+         helper.make_node("Slice", ["x", "starts", "ends"], ["y"])],
+        [x], ["y"], dict(starts=_i64(1)))
+    rep = backend.prepare(good)
+    for shape in ((5,), (4, 2), (3, 2, 2), (5,)):
+        data = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        np.testing.assert_array_equal(rep.run([data])[0], data[1:-1])
+        assert run_ort(good, {"x": data})["y"].shape == data[1:-1].shape
+
+
 # ------------------------------------------------------------------ bad models
 def _rnn_node_model(attributes, W_shape=(1, 4, 3), R_shape=(1, 4, 4), B_shape=None,
                     inputs=("X", "W", "R"), W_init=True):

@@ -8,10 +8,14 @@ by the caller (fastrnn.onnx.backend) in the same form:
 
     factory(node: NodeContext) -> run(inputs: list) -> list of outputs
 
-`factory` reads and checks the node's attributes when the model is prepared;
-`run` gets one value per node input (None for an absent optional input) and
-returns one value per node output (None where the node does not produce it).
-Nothing here writes into an array it did not create.
+`factory` reads and checks the node's attributes when the model is prepared,
+and the inputs the model stores (initializers, Constant nodes) that it can use
+then: shapes, bounds and axes are read once, not on every run. `run` gets one
+value per node input (None for an absent optional input) and returns one
+value per node output (None where the node does not produce it), views where
+numpy gives them: Graph.run copies what the caller gets when it has to.
+Nothing here writes into an array it did not create; graph inputs,
+initializers and constants are read-only, and so is every view of them.
 """
 import numpy as np
 from onnx import TensorProto
@@ -76,6 +80,38 @@ def _axes(ctx, values, rank, what="axes"):
     return axes
 
 
+def _read_ints(ctx, inputs, position, what):
+    """Integer input `position` of a run (shape, axes, bounds) as a list, None when absent."""
+    if len(inputs) <= position or inputs[position] is None:
+        return None
+    return _int_values(ctx, inputs[position], what)
+
+
+def _stored_ints(ctx, position, what):
+    """(known, value) of an integer input when the model fixes it, so runs need not read it.
+
+    known is True when the input is absent (value None) or stored in the model
+    (value a list of ints, read and checked now); False when it comes at run time.
+    """
+    if position >= len(ctx.node.input) or not ctx.node.input[position]:
+        return True, None
+    stored = ctx.constant(position)
+    if stored is None:
+        return False, None
+    try:
+        return True, _int_values(ctx, stored, what)
+    except (TypeError, ValueError) as exc:  # a stored value of the wrong kind
+        raise InvalidModelError(str(exc)) from exc
+
+
+def _ints_argument(ctx, position, what):
+    """A function of a run's inputs giving integer input `position`; read now if stored."""
+    known, value = _stored_ints(ctx, position, what)
+    if known:
+        return lambda inputs: value
+    return lambda inputs: _read_ints(ctx, inputs, position, what)
+
+
 def _axes_argument(ctx, position, attribute_until):
     """Axes are an attribute before opset `attribute_until` and an input from then on."""
     if ctx.opset < attribute_until:
@@ -83,8 +119,7 @@ def _axes_argument(ctx, position, attribute_until):
         axes = ctx.attribute("axes", "ints")
         return lambda inputs: axes
     ctx.allow_attributes()
-    return lambda inputs: (None if len(inputs) <= position or inputs[position] is None
-                           else _int_values(ctx, inputs[position], "axes"))
+    return _ints_argument(ctx, position, "axes")
 
 
 # ------------------------------------------------------------------ shape ops
@@ -131,9 +166,10 @@ def op_constant_of_shape(ctx):
         fill = fill.reshape(-1)
     else:
         fill = np.zeros(1, np.float32)
+    get_shape = _ints_argument(ctx, 0, "shape")
 
     def run(inputs):
-        shape = _int_values(ctx, inputs[0], "shape")
+        shape = get_shape(inputs)
         if any(d < 0 for d in shape):
             raise ctx.error(f"shape {shape} has a negative dimension", ValueError)
         return [np.full(shape, fill[0], fill.dtype)]
@@ -241,41 +277,77 @@ def op_transpose(ctx):
     return run
 
 
+def _check_target_shape(ctx, shape, cls):
+    if shape.count(-1) > 1 or any(d < -1 for d in shape):
+        raise ctx.error(f"shape {shape} is not a valid target shape", cls)
+
+
 def op_reshape(ctx):
     ctx.outputs(1, 1)
     if ctx.opset < 5:
         ctx.allow_attributes("shape", "consumed_inputs")
         ctx.inputs(1, 1)
-        fixed = ctx.attribute("shape", "ints")
-        if fixed is None:
+        stored = ctx.attribute("shape", "ints")
+        if stored is None:
             raise ctx.error("attribute 'shape' is required")
         allowzero = 0
     else:
         ctx.allow_attributes(*(("allowzero",) if ctx.opset >= 14 else ()))
         ctx.inputs(2, 2)
-        fixed = None
+        stored = _stored_ints(ctx, 1, "shape")[1]
         allowzero = ctx.attribute("allowzero", "int", 0)
+    if stored is not None:  # a shape in the model is checked once, here
+        _check_target_shape(ctx, stored, InvalidModelError)
 
     def run(inputs):
         data = np.asarray(inputs[0])
-        shape = fixed if fixed is not None else _int_values(ctx, inputs[1], "shape")
-        if not allowzero:
+        shape = stored
+        if shape is None:
+            shape = _int_values(ctx, inputs[1], "shape")
+            _check_target_shape(ctx, shape, ShapeError)
+        target = shape
+        if not allowzero and 0 in shape:
             # 0 copies the input's dimension at the same position.
-            for i, d in enumerate(shape):
-                if d == 0:
-                    if i >= data.ndim:
-                        raise ctx.error(f"shape {shape} copies dimension {i} (0) but the input "
-                                        f"has shape {data.shape}", ShapeError)
-                    shape = shape[:i] + [data.shape[i]] + shape[i + 1:]
-        if shape.count(-1) > 1 or any(d < -1 for d in shape):
-            raise ctx.error(f"shape {shape} is not a valid target shape", ShapeError)
-        known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-        if (-1 in shape and (known == 0 or data.size % known)) or (
-                -1 not in shape and known != data.size):
-            raise ctx.error(f"cannot reshape {data.shape} ({data.size} elements) to {shape}",
-                            ShapeError)
-        return [data.reshape(shape)]
+            if 0 in shape[data.ndim:]:
+                i = data.ndim + shape[data.ndim:].index(0)
+                raise ctx.error(f"shape {shape} copies dimension {i} (0) but the input "
+                                f"has shape {data.shape}", ShapeError)
+            target = [data.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+        try:  # numpy refuses every size mismatch ONNX does, -1 with a 0 dimension too
+            return [data.reshape(target)]
+        except ValueError:
+            raise ctx.error(f"cannot reshape {data.shape} ({data.size} elements) to {target}",
+                            ShapeError) from None
     return run
+
+
+_SLICE_INPUTS = ("starts", "ends", "axes", "steps")  # inputs 1..4 of Slice-10 and later
+
+
+def _slice_bounds(ctx, starts, ends, axes, steps, stored):
+    """starts, ends, axes, steps with ONNX's defaults filled in, or a clear error.
+
+    stored: the bounds come from the model, so a bad one makes it an
+    InvalidModelError rather than an error of this run's inputs.
+    """
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ctx.error(f"starts, ends, axes and steps differ in length: {starts}, {ends}, "
+                        f"{axes}, {steps}", InvalidModelError if stored else ShapeError)
+    if 0 in steps:
+        raise ctx.error("steps must not be 0", InvalidModelError if stored else ValueError)
+    return starts, ends, axes, steps
+
+
+def _slice_index(ctx, rank, starts, ends, axes, steps):
+    """The numpy index that slices a rank-`rank` tensor as ONNX Slice does."""
+    index = [slice(None)] * rank
+    # numpy's slicing clamps starts/ends and counts negatives from the end
+    # exactly as ONNX Slice specifies, for both signs of step.
+    for axis, start, end, step in zip(_axes(ctx, axes, rank), starts, ends, steps):
+        index[axis] = slice(start, end, step)
+    return tuple(index)
 
 
 def op_slice(ctx):
@@ -283,42 +355,30 @@ def op_slice(ctx):
     if ctx.opset < 10:
         ctx.allow_attributes("starts", "ends", "axes")
         ctx.inputs(1, 1)
-        fixed = (ctx.attribute("starts", "ints"), ctx.attribute("ends", "ints"),
-                 ctx.attribute("axes", "ints"))
-        if fixed[0] is None or fixed[1] is None:
+        bounds = [ctx.attribute(name, "ints") for name in ("starts", "ends", "axes")] + [None]
+        if bounds[0] is None or bounds[1] is None:
             raise ctx.error("attributes 'starts' and 'ends' are required")
     else:
         ctx.allow_attributes()
         ctx.inputs(3, 5)
-        fixed = None
+        given = [_stored_ints(ctx, position, what) for position, what in
+                 enumerate(_SLICE_INPUTS, 1)]
+        bounds = [value for _, value in given] if all(known for known, _ in given) else None
+    # Bounds in the model are checked once, and the index built once per input rank.
+    stored = None if bounds is None else _slice_bounds(ctx, *bounds, stored=True)
+    index_by_rank = {}
 
     def run(inputs):
         data = np.asarray(inputs[0])
-        if fixed is not None:
-            starts, ends, axes = fixed
-            steps = None
-        else:
-            starts = _int_values(ctx, inputs[1], "starts")
-            ends = _int_values(ctx, inputs[2], "ends")
-            axes = (None if len(inputs) < 4 or inputs[3] is None
-                    else _int_values(ctx, inputs[3], "axes"))
-            steps = (None if len(inputs) < 5 or inputs[4] is None
-                     else _int_values(ctx, inputs[4], "steps"))
-        if axes is None:
-            axes = list(range(len(starts)))
-        if steps is None:
-            steps = [1] * len(starts)
-        if not len(starts) == len(ends) == len(axes) == len(steps):
-            raise ctx.error(f"starts, ends, axes and steps differ in length: {starts}, {ends}, "
-                            f"{axes}, {steps}", ShapeError)
-        if 0 in steps:
-            raise ctx.error("steps must not be 0", ValueError)
-        index = [slice(None)] * data.ndim
-        # numpy's slicing clamps starts/ends and counts negatives from the end
-        # exactly as ONNX Slice specifies, for both signs of step.
-        for axis, start, end, step in zip(_axes(ctx, axes, data.ndim), starts, ends, steps):
-            index[axis] = slice(start, end, step)
-        return [data[tuple(index)]]
+        if stored is None:
+            bounds = _slice_bounds(ctx, *(_read_ints(ctx, inputs, position, what) for
+                                          position, what in enumerate(_SLICE_INPUTS, 1)),
+                                   stored=False)
+            return [data[_slice_index(ctx, data.ndim, *bounds)]]
+        index = index_by_rank.get(data.ndim)
+        if index is None:
+            index = index_by_rank[data.ndim] = _slice_index(ctx, data.ndim, *stored)
+        return [data[index]]
     return run
 
 
@@ -351,14 +411,15 @@ def op_split(ctx):
     num_outputs = ctx.attribute("num_outputs", "int")
     if num_outputs is not None and num_outputs != len(outputs):
         raise ctx.error(f"num_outputs is {num_outputs} but the node has {len(outputs)} outputs")
+    split_input = _ints_argument(ctx, 1, "split")
 
     def run(inputs):
         data = np.asarray(inputs[0])
         (ax,) = _axes(ctx, [axis], max(data.ndim, 1), "axis")
         size = data.shape[ax]
         sizes = split_attr
-        if len(inputs) > 1 and inputs[1] is not None:
-            sizes = _int_values(ctx, inputs[1], "split")
+        if split_input(inputs) is not None:
+            sizes = split_input(inputs)
         count = len(outputs)
         if sizes is None:
             if num_outputs is not None:
@@ -381,10 +442,11 @@ def op_expand(ctx):
     ctx.allow_attributes()
     ctx.inputs(2, 2)
     ctx.outputs(1, 1)
+    get_shape = _ints_argument(ctx, 1, "shape")
 
     def run(inputs):
         data = np.asarray(inputs[0])
-        shape = _int_values(ctx, inputs[1], "shape")
+        shape = get_shape(inputs)
         try:
             target = np.broadcast_shapes(data.shape, tuple(shape))
         except ValueError:
@@ -439,6 +501,10 @@ class ValueSpec:
                 shown = "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
                 raise ShapeError(f"input {self.name!r} must have shape {shown}, got "
                                  f"{list(array.shape)}")
+        # A read-only view: no node can write into the caller's array, and every
+        # view a node makes of it is read-only too, which Graph.run relies on.
+        array = array.view()
+        array.flags.writeable = False
         return array
 
 
@@ -482,13 +548,16 @@ class Graph:
                         f"{label} reads {name!r}, which no graph input, initializer or earlier "
                         "node provides (nodes must be in topological order)")
             run = factory(NodeContext(node, index, opset, fixed))
-            self.steps.append((node, label, run))
+            # The names as tuples: reading a protobuf field costs more than most ops.
+            self.steps.append((tuple(node.input), tuple(node.output), label, run))
             for name in node.output:
                 if name in defined:
                     raise InvalidModelError(f"{label} writes {name!r}, which is already defined "
                                             "(ONNX names are assigned once)")
                 if name:
                     defined.add(name)
+            if node.op_type == "Constant":  # later nodes may read its value when prepared
+                fixed[node.output[0]] = run([])[0]
         self.outputs = [ValueSpec(vi) for vi in graph.output]
         for spec in self.outputs:
             if spec.name not in defined:
@@ -497,8 +566,8 @@ class Graph:
         # Free each intermediate after its last reader.
         keep = {spec.name for spec in self.outputs}
         last_use = {}
-        for position, (node, _, _) in enumerate(self.steps):
-            for name in node.input:
+        for position, (input_names, _, _, _) in enumerate(self.steps):
+            for name in input_names:
                 last_use[name] = position
         self._release = [[] for _ in self.steps]
         for name, position in last_use.items():
@@ -529,12 +598,12 @@ class Graph:
         return {spec.name: spec.accept(value) for spec, value in zip(self.inputs, values)}
 
     def run(self, feeds):
-        """Run every node; returns the graph outputs in order, as arrays the caller owns."""
+        """Run every node on feeds (from self.feeds); returns the graph outputs in order,
+        as C-contiguous arrays the caller owns."""
         env = dict(self.initializers)
         env.update(feeds)
-        protected = list(env.values())
-        for position, (node, label, run) in enumerate(self.steps):
-            args = [env[name] if name else None for name in node.input]
+        for (input_names, output_names, label, run), release in zip(self.steps, self._release):
+            args = [env[name] if name else None for name in input_names]
             try:
                 results = run(args)
             except (ValueError, TypeError, IndexError, KeyError) as exc:
@@ -542,18 +611,23 @@ class Graph:
                     raise
                 cls = TypeError if isinstance(exc, TypeError) else ValueError
                 raise cls(f"{label}: {exc}") from exc
-            for name, value in zip(node.output, results):
+            for name, value in zip(output_names, results):
                 if name:
                     env[name] = value
-            for name in self._release[position]:
+            for name in release:
                 env.pop(name, None)
         outputs = []
         for spec in self.outputs:
             value = np.asarray(env[spec.name])
-            # Views of inputs, initializers or constants must not reach the caller:
-            # writing into them would change the caller's data or the next run.
-            if not value.flags.writeable or any(
-                    np.may_share_memory(value, p) for p in protected):
-                value = value.copy()
+            # Nodes pass views along to save copies; the caller gets a copy of a view
+            # that is not its own to write: of an input, initializer or constant (all
+            # read-only, and so is every view of them), of an output already given
+            # (two outputs must not change together), of a larger buffer it would keep
+            # alive, or that is not C-contiguous.
+            base = value.base
+            if (not value.flags.writeable or not value.flags.c_contiguous
+                    or (isinstance(base, np.ndarray) and base.nbytes > value.nbytes)
+                    or any(np.may_share_memory(value, given) for given in outputs)):
+                value = np.array(value, order="C")
             outputs.append(value)
         return outputs

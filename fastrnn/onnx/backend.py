@@ -50,7 +50,7 @@ from onnx import helper
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
 
 from fastrnn import _kernels
-from fastrnn._arrays import ShapeError, check_blas_size
+from fastrnn._arrays import ShapeError, check_layer_sizes
 from fastrnn.onnx._graph import SHAPE_OPS, Graph
 from fastrnn.onnx._proto import InvalidModelError, read_model
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
@@ -101,6 +101,13 @@ class RNNNode:
             self._check_shape("R", R, (D, H, H), InvalidModelError)
         if B is not None:
             self._check_shape("B", B, (D, 2 * H if H else None), InvalidModelError)
+        # ... and made ready for the kernel once: contiguous, B split into b_ih and b_hh.
+        self._H = H  # None when only run-time tensors say it
+        self._W = None if W is None else np.ascontiguousarray(W)
+        self._R = None if R is None else np.ascontiguousarray(R)
+        self._biases = None
+        if B is not None and H is not None:
+            self._biases = (np.ascontiguousarray(B[:, :H]), np.ascontiguousarray(B[:, H:]))
 
     # -------------------------------------------------------------- checks
     def _check_float(self, name, value, dtype, cls=TypeError):
@@ -125,6 +132,8 @@ class RNNNode:
 
     def _check_shape(self, name, value, expected, cls, meaning=None):
         """value.shape must equal `expected`; None entries match any size."""
+        if value.shape == expected:
+            return
         if value.ndim != len(expected) or any(
                 e is not None and e != g for e, g in zip(expected, value.shape)):
             shown = _shape_text("?" if e is None else e for e in expected)
@@ -138,17 +147,15 @@ class RNNNode:
 
     # -------------------------------------------------------------- run
     def __call__(self, inputs):
-        inputs = list(inputs) + [None] * (6 - len(inputs))
-        X, W, R, B, seq_lens, h0 = inputs
+        X, W, R, B, seq_lens, h0 = list(inputs) + [None] * (6 - len(inputs))
         D, layout = self.num_directions, self.layout
 
         X = np.asarray(X)
         self._check_float("X", X, None)
         dtype = X.dtype
         for name, value in (("W", W), ("R", R), ("B", B), ("initial_h", h0)):
-            if value is not None:
+            if value is not None and value.dtype != dtype:
                 self._check_float(name, np.asarray(value), dtype)
-        W, R = np.asarray(W), np.asarray(R)
         if X.ndim != 3:
             raise self.ctx.error(
                 f"X must have 3 dimensions ({'[N, T, I]' if layout else '[T, N, I]'} for layout "
@@ -160,12 +167,20 @@ class RNNNode:
         if I < 1:
             raise self.ctx.error(f"X's input size (last dimension) must be positive, got "
                                  f"shape {_shape_text(X.shape)}", ShapeError)
-        H = self._hidden_size(W, R)
-        self._check_shape("W", W, (D, H, I), ShapeError)
-        self._check_shape("R", R, (D, H, H), ShapeError)
-        if B is not None:
+        # Stored W, R, B were checked and prepared with the node; only X's input
+        # size is left to compare. Run-time ones are checked in full.
+        W = np.asarray(W) if self._W is None else self._W
+        R = np.asarray(R) if self._R is None else self._R
+        H = self._H if self._H is not None else self._hidden_size(W, R)
+        if self._W is None or W.shape[2] != I:
+            self._check_shape("W", W, (D, H, I), ShapeError)
+        if self._R is None:
+            self._check_shape("R", R, (D, H, H), ShapeError)
+        biases = self._biases
+        if biases is None and B is not None:
             B = np.asarray(B)
             self._check_shape("B", B, (D, 2 * H), ShapeError)
+            biases = (np.ascontiguousarray(B[:, :H]), np.ascontiguousarray(B[:, H:]))
         if h0 is not None:
             h0 = np.asarray(h0)
             if layout == 0:
@@ -185,20 +200,20 @@ class RNNNode:
                 raise self.ctx.error(
                     f"sequence_lens[{bad[0]}] = {seq_lens[bad[0]]} is outside 0..{T} (the "
                     "sequence length)", ValueError)
-        check_blas_size(T * N, max(I, D * H) * (T if layout else 1))
+        check_layer_sizes(T, N, I, D, H, layout == 1)
 
         # Kernel arrays. Row (t, n) of x__ri and out__ro is t*N+n for layout 0 and
         # n*T+t for layout 1, so both layouts read X and fill Y without a transpose.
-        h0__dnh = None
-        if h0 is not None:
-            h0__dnh = np.ascontiguousarray(h0 if layout == 0 else h0.transpose(1, 0, 2))
-        hn__dnh = np.zeros((D, N, H), dtype) if h0__dnh is None else h0__dnh.copy()
-        out__ro = np.empty((T * N, D * H), dtype)  # the kernel writes every element
-        if T > 0 and N > 0:  # otherwise nothing runs: Y is empty
-            b_ih = b_hh = None
-            if B is not None:
-                b_ih = np.ascontiguousarray(B[:, :H])
-                b_hh = np.ascontiguousarray(B[:, H:])
+        # The kernel writes every element of out__ro and hn__dnh (h_n starts as
+        # initial_h or zeros). Without steps (T = 0) it does not run and hn__dnh is
+        # zeroed below; with N = 0 both are empty.
+        out__ro = np.empty((T * N, D * H), dtype)
+        hn__dnh = np.empty((D, N, H), dtype)
+        if T > 0 and N > 0:
+            h0__dnh = None
+            if h0 is not None:
+                h0__dnh = np.ascontiguousarray(h0 if layout == 0 else h0.transpose(1, 0, 2))
+            b_ih, b_hh = biases if biases is not None else (None, None)
             _kernels.rnn_layer(
                 np.ascontiguousarray(X).reshape(T * N, I), out__ro,
                 np.ascontiguousarray(W), np.ascontiguousarray(R), b_ih, b_hh, h0__dnh, hn__dnh,
@@ -207,19 +222,24 @@ class RNNNode:
 
         # Y_h is each sequence's last output. A sequence without steps (length 0, or
         # T = 0) has none, so its Y_h is zero as in onnxruntime; the kernel leaves
-        # such a state at initial_h.
+        # such a state at initial_h (or does not run).
         if T == 0:
-            hn__dnh[...] = 0
+            hn__dnh.fill(0)
         elif seq_lens is not None:
-            hn__dnh[:, seq_lens == 0] = 0
+            empty = seq_lens == 0
+            if empty.any():
+                hn__dnh[:, empty] = 0
+        # Views, not copies: a next node (the exporters' Transpose back to
+        # [T, N, D, H]) often undoes the transpose, and the graph copies an
+        # output the caller gets only when it is not C-contiguous.
         Y = Y_h = None
         if self.want_y:
             if layout == 0:  # rows (t, n), columns (d, h) -> [T, D, N, H]
-                Y = np.ascontiguousarray(out__ro.reshape(T, N, D, H).transpose(0, 2, 1, 3))
+                Y = out__ro.reshape(T, N, D, H).transpose(0, 2, 1, 3)
             else:  # rows (n, t) -> [N, T, D, H] as it is
                 Y = out__ro.reshape(N, T, D, H)
         if self.want_y_h:
-            Y_h = hn__dnh if layout == 0 else np.ascontiguousarray(hn__dnh.transpose(1, 0, 2))
+            Y_h = hn__dnh if layout == 0 else hn__dnh.transpose(1, 0, 2)
         return [Y, Y_h]
 
 
