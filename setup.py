@@ -25,14 +25,15 @@ directives = {
 }
 
 # Portable flags only: no -march=native in what a user installs.
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+# -Wno-psabi: the 64-byte vector type of _recurrent.h only crosses inline functions.
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-Wno-psabi"]
 
 extensions = [
     Extension(
         "fastrnn._kernels",
         ["fastrnn/_kernels.pyx"],
         include_dirs=["fastrnn", scipy_openblas32.get_include_dir()],
-        depends=["fastrnn/_vmath.h", "fastrnn/_blas.pxd"],
+        depends=["fastrnn/_vmath.h", "fastrnn/_recurrent.h", "fastrnn/_blas.pxd"],
         library_dirs=[scipy_openblas32.get_lib_dir()],
         libraries=[scipy_openblas32.get_library()],
         extra_compile_args=compile_args,

@@ -77,10 +77,3 @@ def check_layer_sizes(L, N, I, D, H, batch_major):
             f"input too large for 32-bit BLAS: L*N = {L * N} rows, input size {I}, "
             f"row stride {stride}; each must be at most {INT_MAX}")
 
-
-def check_blas_size(rows, leading_dim):
-    """Older form of check_layer_sizes, kept until the ONNX backend moves to it."""
-    if rows > INT_MAX or leading_dim > INT_MAX:
-        raise ValueError(
-            f"input too large for 32-bit BLAS: {rows} rows with a leading dimension of "
-            f"{leading_dim}, at most {INT_MAX} each")

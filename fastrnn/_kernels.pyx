@@ -14,6 +14,7 @@ single GEMM whatever the layout.
 
 from libc.math cimport tanh, tanhf, exp, expf, log1p, log1pf, fabs, fabsf, INFINITY
 from libc.limits cimport INT_MAX
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from cython cimport floating
 
@@ -35,6 +36,13 @@ cdef extern from "_vmath.h" nogil:
     void fastrnn_bias_relu_f32(float* row, const float* b_ih, const float* b_hh,
                                Py_ssize_t n) noexcept
     void fastrnn_tanh_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
+
+cdef extern from "_recurrent.h" nogil:
+    Py_ssize_t fastrnn_packed_size(Py_ssize_t H) noexcept
+    void fastrnn_pack_whh(const float* w_hh, Py_ssize_t H, float* packed) noexcept
+    void fastrnn_recurrent_step_f32(const float* packed, const float* h, Py_ssize_t h_ld,
+                                    float* c, Py_ssize_t c_ld, Py_ssize_t N,
+                                    Py_ssize_t H) noexcept
 
 # Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
 # backend map names to these numbers through ACTIVATIONS.
@@ -162,7 +170,7 @@ cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
 
 cdef void rnn_direction(
         const floating* x__ri, floating* out__ro, Py_ssize_t out_ld,
-        const floating* w_ih__hi, const floating* w_hh__hh,
+        const floating* w_ih__hi, const floating* w_hh__hh, const float* w_hh_packed,
         const floating* b_ih__h, const floating* b_hh__h, floating* state__nh,
         const int* seq_lens__n,
         Py_ssize_t L, Py_ssize_t N, Py_ssize_t I, Py_ssize_t H,
@@ -171,7 +179,9 @@ cdef void rnn_direction(
     """Run one direction of one layer over all L steps.
 
     out__ro points at this direction's first column of the output; each row
-    is out_ld long. state__nh holds h_{t-1} on entry (h0) and h_n on exit.
+    is out_ld long. w_hh_packed (float32 only, may be NULL) is w_hh packed by
+    fastrnn_pack_whh: the recurrent product then uses fastrnn's own step
+    kernel instead of BLAS. state__nh holds h_{t-1} on entry (h0) and h_n on exit.
     With seq_lens__n, row n only runs while t < seq_lens__n[n]: its outputs are
     zero after that and its state stays as it was (ONNX/onnxruntime semantics,
     for both directions).
@@ -201,7 +211,11 @@ cdef void rnn_direction(
         c__nh = out__ro + t * step_rows_stride
         # Also at t=0 with a zero h0: torch does, and Inf/NaN in w_hh then
         # propagate at the same step as in torch.
-        if N == 1:
+        if floating is float and w_hh_packed != NULL:
+            # c += h @ w_hh.T
+            fastrnn_recurrent_step_f32(w_hh_packed, h_prev__nh, h_prev_ld, c__nh, row_stride,
+                                       N, H)
+        elif N == 1:
             # c[0] += w_hh @ h[0]
             if floating is float:
                 scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
@@ -239,6 +253,18 @@ cdef void rnn_direction(
 
 
 # ---------------------------------------------------------------- entry point
+cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
+    """Whether "auto" runs a float32 layer on the packed step kernel.
+
+    Measured (step time, OpenBLAS / packed, L=200): blocks of 4 batch rows
+    win 1.2-3.7x for 4 <= N <= 16 and at H <= 64; at N*H above 8192
+    OpenBLAS's large-GEMM kernels catch up (0.55-0.9x at N=64, H >= 512); at
+    N = 2-3 and H = 256-512 OpenBLAS's small-M path is 2x faster. Packing
+    costs one pass over w_hh per call, so short runs (L*N < 16) stay on BLAS.
+    """
+    return L * N >= 16 and (H <= 64 or (N >= 4 and N * H <= 8192))
+
+
 cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
                          Py_ssize_t[8] w_hh, b_ih, b_hh, h0, Py_ssize_t[8] hn,
                          const int[::1] lens, Py_ssize_t L, bint batch_major,
@@ -295,13 +321,20 @@ def rnn_layer(const floating[:, ::1] x__ri,
               const int[::1] act__d,
               const double[::1] alpha__d,
               const double[::1] beta__d,
-              double clip):
+              double clip,
+              recurrent="auto"):
     """Run one RNN layer, every direction, every step, without the GIL.
 
     x__ri: (L*N, I) input rows; out__ro: (L*N, D*H) output rows, direction d
     in columns d*H:(d+1)*H. The biases (both or neither), h0__dnh and
     seq_lens__n may be None. hn__dnh receives h_n. clip is applied to the
     pre-activation when finite.
+
+    recurrent picks how float32 computes h @ w_hh.T each step: "packed"
+    (fastrnn's step kernel on a copy of w_hh packed for this call), "blas"
+    (OpenBLAS sgemm/sgemv), or "auto", which follows what was measured on an
+    AVX-512 machine (L=200, one thread; see use_packed_step). float64 always
+    uses BLAS.
 
     The Python layers check their inputs with messages in their own terms;
     the shape checks here are the last line that keeps a wrong call from
@@ -324,12 +357,24 @@ def rnn_layer(const floating[:, ::1] x__ri,
                         None if b_hh__dh is None else b_hh__dh.shape,
                         None if h0__dnh is None else h0__dnh.shape, hn__dnh.shape,
                         seq_lens__n, L, batch_major, reverse__d, act__d, alpha__d, beta__d)
+    if recurrent not in ("auto", "packed", "blas"):
+        raise ValueError(f"rnn_layer: recurrent must be 'auto', 'packed' or 'blas', "
+                         f"got {recurrent!r}")
     if N == 0:
         return
+    cdef bint use_packed = False
+    if floating is float:
+        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_step(L, N, H))
+    cdef float* packed = NULL
     if seq_lens__n is not None:
         lens = &seq_lens__n[0]
     with nogil:
         for d in range(D):
+            if use_packed:
+                # Freed below; if malloc fails this direction runs on BLAS.
+                packed = <float*>malloc(fastrnn_packed_size(H) * sizeof(float))
+                if packed != NULL:
+                    fastrnn_pack_whh(<const float*>&w_hh__dhh[d, 0, 0], H, packed)
             if has_h0:
                 memcpy(&hn__dnh[d, 0, 0], &h0__dnh[d, 0, 0], N * H * sizeof(floating))
             else:
@@ -338,11 +383,13 @@ def rnn_layer(const floating[:, ::1] x__ri,
                 b_ih = &b_ih__dh[d, 0]
                 b_hh = &b_hh__dh[d, 0]
             rnn_direction(&x__ri[0, 0], &out__ro[0, d * H], out_ld,
-                          &w_ih__dhi[d, 0, 0], &w_hh__dhh[d, 0, 0], b_ih, b_hh,
+                          &w_ih__dhi[d, 0, 0], &w_hh__dhh[d, 0, 0], packed, b_ih, b_hh,
                           &hn__dnh[d, 0, 0], lens,
                           L, N, I, H, batch_major, reverse__d[d] != 0,
                           act__d[d], <floating>alpha__d[d], <floating>beta__d[d],
                           <floating>clip)
+            free(packed)
+            packed = NULL
 
 
 def tanh_f32(const float[::1] x, float[::1] out):

@@ -202,9 +202,23 @@ def _edge_cases():
     ]
 
 
+def _packed_step_cases():
+    """float32 sizes on which the kernel's "auto" rule picks its packed step
+    kernel (fastrnn._kernels.use_packed_step): batch 4-9, L*N >= 16, H on both
+    sides of the kernel's 16/32-column panel edges."""
+    return [
+        _edge(batch=4, seq_len=6, hidden_size=33, input_size=7),
+        _edge(batch=5, seq_len=4, hidden_size=17, num_layers=2, bidirectional=True,
+              batch_first=True, with_hx=True),
+        _edge(batch=9, seq_len=3, hidden_size=64, nonlinearity="relu", with_hx=True),
+        _edge(batch=6, seq_len=5, hidden_size=40, num_layers=3, bidirectional=True, bias=False),
+        _edge(batch=None, seq_len=20, hidden_size=31, num_layers=2, with_hx=True),
+    ]
+
+
 def parity_cases():
     """The parity grid: a list of case dicts, each with a unique 'id'."""
-    cases = _main_grid() + _edge_cases()
+    cases = _main_grid() + _edge_cases() + _packed_step_cases()
     for case in cases:
         case["id"] = _case_id(case)
     ids = [c["id"] for c in cases]

@@ -60,3 +60,59 @@ def test_mixed_dtypes_are_refused():
     args[1] = args[1].astype(np.float64)
     with pytest.raises((TypeError, ValueError)):
         _kernels.rnn_layer(*args)
+
+
+def run_layer(recurrent, L, N, I, H, D, batch_major, bias, h0, lens, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((L * N, I)).astype(F)
+    w_ih = (rng.standard_normal((D, H, I)) / np.sqrt(I)).astype(F)
+    w_hh = (rng.standard_normal((D, H, H)) / np.sqrt(H)).astype(F)
+    b = [rng.standard_normal((D, H)).astype(F) for _ in range(2)] if bias else [None, None]
+    h = rng.standard_normal((D, N, H)).astype(F) if h0 else None
+    seq = rng.integers(0, L + 1, N).astype(np.int32) if lens else None
+    out, hn = np.empty((L * N, D * H), F), np.empty((D, N, H), F)
+    _kernels.rnn_layer(x, out, w_ih, w_hh, b[0], b[1], h, hn, seq, L, batch_major,
+                       np.array([0, 1][:D], np.int32), np.ones(D, np.int32),
+                       np.zeros(D), np.zeros(D), np.inf, recurrent=recurrent)
+    return out, hn
+
+
+# H on both sides of the 16- and 32-wide panel edges, N on both sides of the
+# 4-row blocks, both layouts, lengths, h0, two directions.
+PATH_CASES = [
+    (7, N, 5, H, D, bm, bias, h0, lens)
+    for N, H, D, bm, bias, h0, lens in [
+        (1, 1, 1, False, True, False, False), (2, 15, 2, True, True, True, False),
+        (3, 16, 1, False, False, True, True), (4, 17, 2, False, True, False, True),
+        (5, 31, 1, True, True, True, True), (6, 32, 2, False, False, False, False),
+        (7, 33, 1, True, True, False, False), (8, 47, 2, True, True, True, True),
+        (9, 63, 1, False, True, True, False), (4, 64, 2, True, False, True, True),
+        (1, 65, 1, False, True, True, True), (13, 100, 2, False, True, True, False),
+    ]
+]
+
+
+@pytest.mark.parametrize("case", PATH_CASES, ids=lambda c: "L{}-N{}-I{}-H{}-D{}-bm{}-b{}-h{}-len{}".format(*c))
+def test_packed_step_agrees_with_blas(case):
+    out_blas, hn_blas = run_layer("blas", *case)
+    out_packed, hn_packed = run_layer("packed", *case)
+    scale = max(1.0, np.abs(out_blas).max())
+    assert np.abs(out_packed - out_blas).max() <= 1e-5 * scale
+    assert np.abs(hn_packed - hn_blas).max() <= 1e-5 * scale
+    assert not np.array_equal(out_packed, np.zeros_like(out_packed))
+
+
+def test_auto_follows_the_measured_rule():
+    assert _kernels.use_packed_step(100, 16, 256)      # 4 <= N, N*H <= 8192
+    assert not _kernels.use_packed_step(100, 64, 512)  # OpenBLAS catches up
+    assert not _kernels.use_packed_step(100, 2, 256)   # OpenBLAS's small-M path
+    assert _kernels.use_packed_step(100, 1, 64)        # small H
+    assert not _kernels.use_packed_step(3, 4, 64)      # too short to pay for packing
+    case = (30, 16, 5, 40, 1, False, True, True, False)  # auto picks packed here
+    assert _kernels.use_packed_step(30, 16, 40)
+    assert np.array_equal(run_layer("auto", *case)[0], run_layer("packed", *case)[0])
+
+
+def test_unknown_recurrent_path_is_refused():
+    with pytest.raises(ValueError, match="recurrent must be"):
+        _kernels.rnn_layer(*layer_args(), recurrent="fast")
