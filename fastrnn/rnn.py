@@ -4,6 +4,7 @@ This module validates, allocates and picks the kernel; fastrnn._kernels does
 the arithmetic without the GIL.
 """
 import collections
+import collections.abc
 import numbers
 import warnings
 
