@@ -178,6 +178,24 @@ def test_one_file_serves_every_batch_size_and_length(tmp_path):
             assert_close(h_n, ours[1], np.float32, f"h_n n={n} L={length}")
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_exported_graph_runs_at_batch_size_zero(batch_first):
+    """An empty batch has no elements to infer a Reshape -1 from; the file still runs,
+    in onnxruntime and in fastrnn's backend, with the shapes the model gives."""
+    from fastrnn.onnx import backend
+
+    model = fastrnn.RNN(3, 4, 2, bidirectional=True, batch_first=batch_first, seed=0)
+    proto = fastrnn.onnx.export(model, None, initial_state=True)
+    x = np.zeros((0, 5, 3) if batch_first else (5, 0, 3), np.float32)
+    h0 = np.zeros((4, 0, 4), np.float32)
+    want = model(x, h0)
+    assert [w.shape for w in want] == [x.shape[:2] + (8,), (4, 0, 4)]
+    for got in (_run(proto, x, h0), backend.prepare(proto).run([x, h0])):
+        assert [g.shape for g in got] == [w.shape for w in want]
+        assert [g.dtype for g in got] == [np.float32, np.float32]
+    assert fastrnn.onnx.verify(model, proto, [(x, h0), x]) == 0.0
+
+
 def test_without_initial_state_every_layer_starts_from_zeros():
     model = fastrnn.RNN(3, 4, 3, bidirectional=True, seed=5)
     proto = fastrnn.onnx.export(model, None)

@@ -112,7 +112,9 @@ def _build(model, opset, ir_version, initial_state):
                helper.make_tensor_value_info("h_n", elem, [D * L, BATCH_AXIS, H])]
 
     # [T, N, D, H] -> [T, N, D*H]: 0 copies a dimension, so T and N stay symbolic.
-    initializers = [_int64s("merge_directions_shape", [0, 0, -1])]
+    # D*H is written out rather than -1: with T or N = 0 the tensor is empty and
+    # Reshape cannot infer a -1 from 0 elements.
+    initializers = [_int64s("merge_directions_shape", [0, 0, D * H])]
     nodes = []
     if model.batch_first:  # onnxruntime refuses layout=1: make the input time-major
         nodes.append(helper.make_node("Transpose", ["input"], ["input_time_major"],
@@ -210,7 +212,7 @@ def export(model, f, *, opset=None, initial_state=False):
     weights as initializers (W, R, and B = [b_ih | b_hh] unless bias=False).
     A batch_first input is transposed to time-major first, because
     onnxruntime refuses RNN nodes with layout=1. Between layers, Y [T, D, N, H]
-    goes through Transpose(0, 2, 1, 3) and Reshape [0, 0, -1]; h_n is the
+    goes through Transpose(0, 2, 1, 3) and Reshape [0, 0, D*hidden_size]; h_n is the
     Concat of every layer's Y_h. Layer k reads rows k*D..(k+1)*D of h0.
 
     A float64 model gives a float64 (tensor(double)) graph. It is valid ONNX
