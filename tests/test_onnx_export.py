@@ -334,6 +334,85 @@ def test_verify_catches_an_unused_h0():
         fastrnn.onnx.verify(model, proto, (x, np.zeros((1, 1, 4))))
 
 
+def test_verify_nan_and_infinity_at_the_same_places_agree():
+    """NaN in both results is agreement; the difference is taken over finite entries."""
+    model = fastrnn.RNN(3, 4, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    x = np.ones((2, 2, 3), np.float32)
+    x[0, 0, 0] = np.nan  # batch item 0 is NaN from the first step on, item 1 is not
+    output, h_n = model(x)
+    assert np.isnan(output[:, 0]).all() and np.isfinite(output[:, 1]).all()
+    assert 0 <= fastrnn.onnx.verify(model, proto, [x]) <= 1e-5
+
+    # Relu without bias, positive weights: the last steps overflow to +inf in both.
+    model = fastrnn.RNN(2, 3, nonlinearity="relu", bias=False, seed=0)
+    model.weight_ih_l0 = np.abs(model.weight_ih_l0) + 0.1
+    model.weight_hh_l0 = np.abs(model.weight_hh_l0) + 0.1
+    proto = fastrnn.onnx.export(model, None)
+    x = np.full((3, 1, 2), 1e38, np.float32)
+    output, _ = model(x)
+    assert np.isposinf(output).any() and np.isfinite(output).any()
+    assert 0 <= fastrnn.onnx.verify(model, proto, [x]) <= 1e-5
+
+
+def test_verify_catches_nan_in_one_result_only():
+    model = fastrnn.RNN(3, 4, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    (w,) = [t for t in proto.graph.initializer if t.name == _names.initializer_names(0)["W"]]
+    W = numpy_helper.to_array(w).copy()
+    W[0, 1, 0] = np.nan  # the file's W only: onnxruntime's results become NaN
+    w.CopyFrom(numpy_helper.from_array(W, w.name))
+    with pytest.raises(fastrnn.onnx.VerificationError,
+                       match=r"differ on output .*at output\[0, 0, 1\] onnxruntime gives nan "
+                             r"and fastrnn -?\d.*NaN or an infinity is in one and not the other"):
+        fastrnn.onnx.verify(model, proto, [np.ones((2, 1, 3), np.float32)])
+    # ... and the other way round: onnxruntime's Relu maps NaN to 0, fastrnn's (as
+    # torch's) keeps NaN.
+    model = fastrnn.RNN(3, 4, nonlinearity="relu", seed=0)
+    x = np.ones((2, 1, 3), np.float32)
+    x[0, 0, 0] = np.nan
+    with pytest.raises(fastrnn.onnx.VerificationError,
+                       match=r"onnxruntime gives 0\.0 and fastrnn nan"):
+        fastrnn.onnx.verify(model, fastrnn.onnx.export(model, None), [x])
+
+
+def test_verify_refuses_inputs_it_cannot_compare():
+    model = fastrnn.RNN(3, 4, seed=0)
+    proto = fastrnn.onnx.export(model, None, initial_state=True)
+    x = np.ones((2, 1, 3), np.float32)
+    h0 = np.zeros((1, 1, 4), np.float32)
+    with pytest.raises(ValueError, match="no inputs to compare"):
+        fastrnn.onnx.verify(model, proto, [])
+    with pytest.raises(ValueError, match=r"case 1 must be an array or an \(input, h0\) pair, "
+                                         r"got a tuple of 3"):
+        fastrnn.onnx.verify(model, proto, [x, (x, h0, h0)])
+    for bad in (x.astype(np.complex64), x.astype(object), np.full((2, 1, 3), "1"),
+                x.astype(bool)):
+        with pytest.raises(TypeError, match=rf"verify input \(case 0\) must hold real numbers.*"
+                                            rf"got dtype {bad.dtype}"):
+            fastrnn.onnx.verify(model, proto, [bad])
+        # the model refuses the same inputs the same way
+        with pytest.raises(TypeError, match="must hold real numbers"):
+            model(bad)
+    with pytest.raises(TypeError, match=r"verify h0 \(case 0\) must hold real numbers"):
+        fastrnn.onnx.verify(model, proto, [(x, h0.astype(complex))])
+    # integer input is real: converted, as the model converts it
+    assert fastrnn.onnx.verify(model, proto, [(x.astype(np.int64), h0)]) <= 1e-5
+
+
+@pytest.mark.parametrize("tolerance, error, message", [
+    (-1e-5, ValueError, "tolerance must be a number >= 0, got -1e-05"),
+    (float("nan"), ValueError, "tolerance must be a number >= 0, got nan"),
+    ("1e-5", TypeError, "tolerance must be a number, got str"),
+    (None, TypeError, "tolerance must be a number, got NoneType"),
+    (True, TypeError, "tolerance must be a number, got bool"),
+])
+def test_verify_refuses_a_bad_tolerance(tolerance, error, message):
+    model = fastrnn.RNN(3, 4, seed=0)
+    with pytest.raises(error, match=message):
+        fastrnn.onnx.verify(model, fastrnn.onnx.export(model, None), tolerance=tolerance)
+
+
 def test_verify_refuses_a_file_for_another_input_size():
     proto = fastrnn.onnx.export(fastrnn.RNN(3, 4, seed=0), None)
     with pytest.raises(ValueError, match="3 features.*input_size is 5"):

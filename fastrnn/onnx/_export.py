@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from fastrnn._arrays import real_array
 from fastrnn._version import __version__
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
@@ -278,30 +279,67 @@ def _cases(model, inputs, x_dims, h0_dims, rng):
     else:
         given = inputs if isinstance(inputs, list) else [inputs]
         cases = []
-        for case in given:
-            x, h0 = case if isinstance(case, tuple) else (case, None)
-            if isinstance(case, tuple) and len(case) != 2:
-                raise ValueError(
-                    f"an inputs case must be an array or an (input, h0) pair, got a tuple "
-                    f"of {len(case)}")
+        for i, case in enumerate(given):
+            if isinstance(case, tuple):
+                if len(case) != 2:
+                    raise ValueError(
+                        f"inputs case {i} must be an array or an (input, h0) pair, got a "
+                        f"tuple of {len(case)}")
+                x, h0 = case
+            else:
+                x, h0 = case, None
+            # Refused as the model refuses them (strings, objects, complex, bool),
+            # before anything runs, and copied: callers' arrays stay as given.
+            x = np.array(real_array(x, f"verify input (case {i})"), dtype=model.dtype)
+            if h0 is not None:
+                h0 = np.array(real_array(h0, f"verify h0 (case {i})"), dtype=model.dtype)
             cases.append((x, h0))
     batched = []
     for x, h0 in cases:
-        x = np.array(np.asarray(x), dtype=model.dtype)  # a copy: callers' arrays stay as given
         if x.ndim == 2:  # unbatched: the graph takes batch 1
             x = x[None] if model.batch_first else x[:, None]
             if h0 is not None:
-                h0 = np.asarray(h0)[:, None]
+                h0 = h0[:, None]
         if x.ndim != 3:
             raise ValueError(f"verify inputs must be 2-D or 3-D arrays, got shape {x.shape}")
         if h0 is None and h0_dims is not None:  # the graph needs h0: make one up
             h0 = rng.standard_normal((D * model.num_layers, x.shape[n_axis], H)).astype(model.dtype)
-        if h0 is not None:
-            if h0_dims is None:
-                raise ValueError("an h0 was given but the ONNX file takes no initial state")
-            h0 = np.array(np.asarray(h0), dtype=model.dtype)
+        if h0 is not None and h0_dims is None:
+            raise ValueError("an h0 was given but the ONNX file takes no initial state")
         batched.append((x, h0))
     return batched
+
+
+def _check_tolerance(tolerance):
+    if isinstance(tolerance, (bool, np.bool_)) or not isinstance(tolerance, numbers.Real):
+        raise TypeError(f"tolerance must be a number, got {type(tolerance).__name__}")
+    if not tolerance >= 0:  # also NaN
+        raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
+
+
+def _index_text(flat_index, shape):
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat_index, shape)) + "]"
+
+
+def _scaled_difference(name, have, want, where):
+    """max|have - want| / max(1, max|want|) over the entries finite in both, after
+    checking that NaN and infinities sit at the same places with the same signs."""
+    have = np.asarray(have, np.float64)
+    want = np.asarray(want, np.float64)
+    finite = np.isfinite(want)
+    # Equal at non-finite entries: the same inf, or NaN in both (NaN != NaN).
+    agree = (have == want) | (np.isnan(have) & np.isnan(want))
+    mismatch = np.flatnonzero((~finite | ~np.isfinite(have)) & ~agree)
+    if mismatch.size:
+        first = mismatch[0]
+        raise VerificationError(
+            f"onnxruntime and fastrnn differ on {name}{where}: at {name}"
+            f"{_index_text(first, want.shape)} onnxruntime gives {float(have.flat[first])!r} "
+            f"and fastrnn {float(want.flat[first])!r} ({mismatch.size} entries where NaN or "
+            "an infinity is in one and not the other)")
+    # No mismatch: where fastrnn's entry is finite, onnxruntime's is too.
+    scale = max(1.0, float(np.max(np.abs(want[finite]), initial=0.0)))
+    return float(np.max(np.abs(have[finite] - want[finite]), initial=0.0)) / scale
 
 
 def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
@@ -322,19 +360,32 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
             its size). Random values come from numpy's default_rng(0) (for
             each batch size, for each length: the input, then h0 if the file
             takes one), so a call is reproducible.
-        tolerance: the largest accepted difference (default 1e-5).
+            Inputs must hold real numbers; strings, objects, booleans and
+            complex numbers raise TypeError, as the model does. An empty list
+            raises ValueError: there would be nothing to compare.
+        tolerance: the largest accepted difference, a number >= 0 (default 1e-5).
 
     Returns the largest difference over all cases and both outputs, where the
-    difference of one output is max|onnxruntime - fastrnn| / max(1, max|fastrnn|).
+    difference of one output is max|onnxruntime - fastrnn| / max(1, max|fastrnn|)
+    over the entries that are finite in both. NaN and infinities must be at
+    the same places in both results (the same infinity): an input holding NaN
+    gives NaN in both, which is agreement, not a difference. (Not with
+    nonlinearity 'relu': onnxruntime's Relu turns NaN into 0 where fastrnn,
+    like torch, keeps it, and verify reports that as a difference.)
 
     Raises VerificationError (a ValueError and an AssertionError) naming the
-    case and output when that difference exceeds `tolerance`. A float64
+    case and output when that difference exceeds `tolerance`, the output
+    shapes differ, or a NaN or infinity is in one result and not the other. A float64
     model or graph raises UnsupportedModelError: onnxruntime has no double
     kernel for the RNN op, so it cannot check one (fastrnn.onnx.backend can run it).
     """
     import onnxruntime  # only here: export works without it
 
     model = _as_fastrnn(model)
+    _check_tolerance(tolerance)
+    if isinstance(inputs, list) and not inputs:
+        raise ValueError("no inputs to compare: inputs is an empty list (pass None for "
+                         "random inputs)")
     proto = read_model(f)
     if np.dtype(model.dtype) == np.float64:
         raise UnsupportedModelError(
@@ -373,17 +424,16 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
             feed[graph_inputs[1].name] = h0
         expected = model(x, h0)
         got = session.run(output_names, feed)
+        where = f" for input shape {x.shape}{' with h0' if h0 is not None else ''}"
         for name, want, have in zip(("output", "h_n"), expected, got):
             if have.shape != want.shape:
                 raise VerificationError(
                     f"onnxruntime's {name} has shape {have.shape}, fastrnn's {want.shape} "
                     f"(input shape {x.shape})")
-            scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-            diff = float(np.max(np.abs(have.astype(np.float64) - want), initial=0.0)) / scale
-            if not diff <= tolerance:  # also catches NaN
+            diff = _scaled_difference(name, have, want, where)
+            if not diff <= tolerance:
                 raise VerificationError(
-                    f"onnxruntime and fastrnn differ on {name} for input shape {x.shape}"
-                    f"{' with h0' if h0 is not None else ''}: max|difference| / max(1, "
-                    f"max|fastrnn|) = {diff:.3g} > tolerance {tolerance:g}")
+                    f"onnxruntime and fastrnn differ on {name}{where}: max|difference| / "
+                    f"max(1, max|fastrnn|) = {diff:.3g} > tolerance {tolerance:g}")
             worst = max(worst, diff)
     return worst
