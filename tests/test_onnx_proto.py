@@ -92,6 +92,60 @@ def test_external_data_without_a_path_is_refused_by_both(tmp_path):
                                   fastrnn.onnx.load(tmp_path / "ext.onnx")(x)[0])
 
 
+def _set_location(proto, location):
+    for tensor in proto.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+
+
+@pytest.mark.parametrize("location, message", [
+    ("missing.data", r"has unreadable external data: .*missing\.data, but it is not regular"),
+    ("/etc/hostname", r"has unreadable external data: .*should be a relative path, but it is "
+                      r"an absolute path: /etc/hostname"),
+    ("../outside.data", r"has unreadable external data: .*'\.\./outside\.data' points outside "
+                        r"the directory"),
+])
+def test_bad_external_data_locations_are_invalid_models(tmp_path, location, message):
+    """onnx's own ValidationError for an external data location becomes InvalidModelError,
+    keeping onnx's words, in load and in the backend."""
+    model = fastrnn.RNN(2, 3, seed=0)
+    directory = tmp_path / "model"
+    directory.mkdir()
+    onnx.save_model(fastrnn.onnx.export(model, None), directory / "ext.onnx",
+                    save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.data", size_threshold=0)
+    proto = onnx.load(directory / "ext.onnx", load_external_data=False)
+    _set_location(proto, location)
+    onnx.save_model(proto, directory / "bad.onnx")
+    for read in (fastrnn.onnx.load, backend.prepare):
+        with pytest.raises(_proto.InvalidModelError, match=message) as caught:
+            read(directory / "bad.onnx")
+        assert str(caught.value).startswith(f"file {str(directory / 'bad.onnx')!r} ")
+        assert isinstance(caught.value.__cause__, onnx.checker.ValidationError)
+
+
+def test_a_text_mode_file_object_is_refused_before_reading(tmp_path):
+    path = tmp_path / "m.onnx"
+    fastrnn.onnx.export(fastrnn.RNN(2, 3, seed=0), path)
+    with open(path, "r", encoding="utf-8") as text_file:  # ONNX bytes are not UTF-8 text
+        with pytest.raises(UnicodeDecodeError):
+            text_file.read()
+    for read in (fastrnn.onnx.load, backend.prepare):
+        with open(path, "r", encoding="utf-8") as text_file:
+            with pytest.raises(TypeError, match=r"opened in binary mode \('rb'\), got a text "
+                                                r"file"):
+                read(text_file)
+
+    class TextReader:  # not an io.TextIOBase, but read() decodes
+        def read(self):
+            return path.read_bytes().decode("utf-8")
+
+    with pytest.raises(TypeError, match=r"opened in binary mode \('rb'\); reading it as text "
+                                        r"failed: 'utf-8' codec can't decode"):
+        fastrnn.onnx.load(TextReader())
+
+
 def test_declared_dims_runtime_inputs_and_labels():
     symbolic = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", 0, 5])
     assert _proto.declared_dims(symbolic) == [None, 0, 5]

@@ -5,6 +5,7 @@ load, verify and the backend all read models through here, so a file is
 refused (or accepted) for the same reasons and with the same words whichever
 of them reads it.
 """
+import io
 import os
 
 import numpy as np
@@ -40,11 +41,24 @@ def read_model(f):
         try:
             # onnx.load also reads tensors stored as external data next to the file.
             proto = onnx.load(f)
+        except onnx.checker.ValidationError as exc:
+            # onnx checks external data locations: absolute, outside the model's
+            # directory, missing or not a regular file.
+            raise InvalidModelError(f"{where} has unreadable external data: {exc}") from exc
         except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
             raise InvalidModelError(f"{where} is not a readable ONNX model: {exc}") from exc
         return _checked_proto(proto, where)
     elif hasattr(f, "read"):
-        data, where = f.read(), "the file object's contents"
+        where = "the file object's contents"
+        # A text file would fail decoding ONNX bytes inside read(); say why first.
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("the file object must be opened in binary mode ('rb'), got a "
+                            "text file")
+        try:
+            data = f.read()
+        except UnicodeDecodeError as exc:  # a text-mode reader that is no TextIOBase
+            raise TypeError(f"the file object must be opened in binary mode ('rb'); reading "
+                            f"it as text failed: {exc}") from exc
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"the file object must be opened in binary mode, read() gave "
                             f"{type(data).__name__}")
