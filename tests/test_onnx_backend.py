@@ -1040,6 +1040,102 @@ def test_names_are_assigned_once():
         backend.prepare(model)
 
 
+@pytest.mark.parametrize("op, attributes", [("Split", dict(axis=0)), ("Gather", dict(axis=0))])
+def test_ops_on_an_axis_refuse_a_scalar(op, attributes):
+    inputs = ["x"] if op == "Split" else ["x", "i"]
+    outputs = ["a", "b"] if op == "Split" else ["y"]
+    node = helper.make_node(op, inputs, outputs, name="n", **attributes)
+    arrays = [np.float32(1)] + ([] if op == "Split" else [np.array(0, np.int64)])
+    with pytest.raises(ShapeError, match=rf"node 0 \({op} 'n'\): the input must have rank >= 1 "
+                                         r"to have an axis 0, got a scalar"):
+        backend.run_node(node, arrays)
+    # one axis up, both work
+    got = backend.run_node(node, [np.arange(4, dtype=np.float32)] + arrays[1:])
+    assert [g.shape for g in got] == ([(2,), (2,)] if op == "Split" else [()])
+
+
+@pytest.mark.parametrize("where", ["input", "output", "initializer"])
+def test_a_name_listed_twice_is_refused_at_prepare(where):
+    """A second graph input, output or initializer of one name would silently replace the
+    first in the backend's (and load's) maps."""
+    import fastrnn.onnx
+
+    model = make_model([helper.make_node("Identity", ["a"], ["y"])],
+                       [("a", TensorProto.FLOAT, [1])], [("y", TensorProto.FLOAT, [1])])
+    graph = model.graph
+    if where == "input":
+        graph.input.append(helper.make_tensor_value_info("a", TensorProto.FLOAT, [1]))
+    elif where == "output":
+        graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1]))
+    else:
+        del graph.input[:]
+        graph.initializer.extend([numpy_helper.from_array(np.ones(1, np.float32), "a"),
+                                  numpy_helper.from_array(np.zeros(1, np.float32), "a")])
+    message = rf"the graph has two {where}s named '{'y' if where == 'output' else 'a'}'"
+    with pytest.raises(InvalidModelError, match=message):
+        backend.prepare(model)
+    with pytest.raises(InvalidModelError, match=message):
+        fastrnn.onnx.load(model)
+
+
+def test_run_node_reads_a_repeated_input_name_once():
+    node = helper.make_node("Concat", ["x", "x"], ["y"], axis=0)
+    x = np.arange(2, dtype=np.float32)
+    (y,) = backend.run_node(node, [x, x.copy()])
+    np.testing.assert_array_equal(y, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="reads 'x' more than once, and the arrays given for it "
+                                         "differ"):
+        backend.run_node(node, [x, x + 1])
+
+
+@pytest.mark.parametrize("op, inputs", [
+    ("Expand", [np.ones(1, np.float32), np.array([2**40], np.int64)]),
+    ("ConstantOfShape", [np.array([2**20, 2**20], np.int64)]),
+    ("Gather", [np.ones((1, 2**16), np.float32), np.zeros(2**16, np.int64)]),
+])
+def test_huge_results_are_refused_before_allocating(op, inputs):
+    names = ["x", "s"][:len(inputs)]
+    node = helper.make_node(op, names, ["y"], name="big")
+    with pytest.raises(ValueError, match=rf"node 0 \({op} 'big'\): the result would have shape "
+                                         r"\[.*\]: \d+ elements .*more than the 2147483647"):
+        backend.run_node(node, inputs)
+
+
+def test_memory_errors_name_the_node(monkeypatch):
+    """What the size check lets through may still not fit: the MemoryError says where."""
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3 GiB")
+
+    node = helper.make_node("ConstantOfShape", ["s"], ["y"], name="zeros")
+    monkeypatch.setattr(np, "full", no_memory)
+    with pytest.raises(MemoryError, match=r"node 0 \(ConstantOfShape 'zeros'\): Unable to "
+                                          r"allocate 3 GiB"):
+        backend.run_node(node, [np.array([2], np.int64)])
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_negative_tensor_dims_are_refused(raw):
+    """numpy reads a -1 in a reshape as 'infer this size': a tensor must not get that far."""
+    import fastrnn.onnx
+
+    tensor = numpy_helper.from_array(np.arange(4, dtype=np.float32).reshape(2, 2), "c")
+    if not raw:
+        tensor.ClearField("raw_data")
+        tensor.float_data.extend([0, 1, 2, 3])
+    for dims in ([2, -2], [-1, 4]):
+        tensor.ClearField("dims")
+        tensor.dims.extend(dims)
+        model = make_model([helper.make_node("Identity", ["c"], ["y"])], [], ["y"],
+                           opset=14)
+        model.graph.initializer.append(tensor)
+        with pytest.raises(InvalidModelError, match=rf"initializer 'c' has dims "
+                                                    rf"\[{dims[0]}, {dims[1]}\]; a dimension "
+                                                    "cannot be negative"):
+            backend.prepare(model)
+        with pytest.raises(InvalidModelError, match="a dimension cannot be negative"):
+            fastrnn.onnx.load(model)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_models_exported_by_fastrnn_run_unchanged(dtype):
     """fastrnn.onnx.export's graphs run on the same kernels: identical outputs."""

@@ -22,8 +22,8 @@ from onnx import TensorProto
 
 from fastrnn._arrays import ShapeError
 from fastrnn.onnx._proto import (
-    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, declared_dims,
-    model_opset, node_label, numpy_type, runtime_inputs, tensor_value, type_name)
+    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, check_unique_names,
+    declared_dims, model_opset, node_label, numpy_type, runtime_inputs, tensor_value, type_name)
 
 
 # ------------------------------------------------------------------ node context
@@ -78,6 +78,33 @@ def _axes(ctx, values, rank, what="axes"):
     if len(set(axes)) != len(axes):
         raise ctx.error(f"{what} {values} repeat an axis", ValueError)
     return axes
+
+
+# The most elements an op here creates from a shape it is given (ConstantOfShape,
+# Expand, Gather). Larger results come from a wrong shape tensor, not from RNN
+# plumbing, and numpy would otherwise try to allocate (and fill) them.
+MAX_RESULT_ELEMENTS = 2**31 - 1
+
+
+def _check_result_size(ctx, shape, dtype):
+    """Refuse a result of `shape` with more than MAX_RESULT_ELEMENTS elements."""
+    count = 1
+    for d in shape:
+        count *= int(d)
+    if count > MAX_RESULT_ELEMENTS:
+        raise ctx.error(
+            f"the result would have shape {list(shape)}: {count} elements "
+            f"({count * np.dtype(dtype).itemsize} bytes of {np.dtype(dtype)}), more than the "
+            f"{MAX_RESULT_ELEMENTS} this backend creates", ValueError)
+
+
+def _data_axis(ctx, axis, data):
+    """`axis` of an input that must have rank >= 1, normalized to 0..rank-1."""
+    if data.ndim == 0:
+        raise ctx.error(f"the input must have rank >= 1 to have an axis {axis}, got a "
+                        "scalar", ShapeError)
+    (ax,) = _axes(ctx, [axis], data.ndim, "axis")
+    return ax
 
 
 def _read_ints(ctx, inputs, position, what):
@@ -172,6 +199,7 @@ def op_constant_of_shape(ctx):
         shape = get_shape(inputs)
         if any(d < 0 for d in shape):
             raise ctx.error(f"shape {shape} has a negative dimension", ValueError)
+        _check_result_size(ctx, shape, fill.dtype)
         return [np.full(shape, fill[0], fill.dtype)]
     return run
 
@@ -196,11 +224,13 @@ def op_gather(ctx):
         data, indices = np.asarray(inputs[0]), np.asarray(inputs[1])
         if indices.dtype.kind not in "iu":
             raise ctx.error(f"indices must be integers, got {indices.dtype}", TypeError)
-        (ax,) = _axes(ctx, [axis], max(data.ndim, 1), "axis")
-        size = data.shape[ax] if data.ndim else 0
+        ax = _data_axis(ctx, axis, data)
+        size = data.shape[ax]
         if indices.size and (indices.min() < -size or indices.max() >= size):
             raise ctx.error(f"indices must lie in [{-size}, {size - 1}] for axis {axis} of "
                             f"shape {data.shape}", ValueError)
+        _check_result_size(ctx, data.shape[:ax] + indices.shape + data.shape[ax + 1:],
+                           data.dtype)
         return [np.take(data, indices.astype(np.intp), axis=ax)]
     return run
 
@@ -415,7 +445,7 @@ def op_split(ctx):
 
     def run(inputs):
         data = np.asarray(inputs[0])
-        (ax,) = _axes(ctx, [axis], max(data.ndim, 1), "axis")
+        ax = _data_axis(ctx, axis, data)
         size = data.shape[ax]
         sizes = split_attr
         if split_input(inputs) is not None:
@@ -452,6 +482,7 @@ def op_expand(ctx):
         except ValueError:
             raise ctx.error(f"cannot broadcast shape {data.shape} with {shape}",
                             ShapeError) from None
+        _check_result_size(ctx, target, data.dtype)
         return [np.broadcast_to(data, target).copy()]
     return run
 
@@ -516,6 +547,7 @@ class Graph:
         self.opset = opset = model_opset(model)
         if len(graph.sparse_initializer):
             raise UnsupportedModelError("sparse initializers are not supported")
+        check_unique_names(graph)
 
         self.initializers = {}
         for tensor in graph.initializer:
@@ -611,6 +643,8 @@ class Graph:
                     raise
                 cls = TypeError if isinstance(exc, TypeError) else ValueError
                 raise cls(f"{label}: {exc}") from exc
+            except MemoryError as exc:  # say which node asked for the memory
+                raise MemoryError(f"{label}: {exc}") from exc
             for name, value in zip(output_names, results):
                 if name:
                     env[name] = value

@@ -19,8 +19,8 @@ from onnx import TensorProto
 
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
-    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, declared_dims,
-    model_opset, node_label, read_model, runtime_inputs, tensor_value, type_name)
+    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, check_unique_names,
+    declared_dims, model_opset, node_label, read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
 from fastrnn.rnn import RNN
 
@@ -109,6 +109,7 @@ class _Walk:
         self.values = {}
         self.layers = []  # per RNN node: dict of what the model needs
         self.input_uses = {}  # graph input name -> "sequence" or "initial state"
+        check_unique_names(graph)
         for init in graph.initializer:
             self.values[init.name] = _Const(tensor_value(init, f"initializer {init.name!r}"))
         for value_info in runtime_inputs(graph):

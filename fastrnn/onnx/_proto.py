@@ -15,7 +15,7 @@ from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 __all__ = ["UnsupportedModelError", "InvalidModelError", "read_model", "model_opset",
            "tensor_value", "numpy_type", "type_name", "declared_dims", "runtime_inputs",
-           "node_label", "NodeReader", "DEFAULT_DOMAINS"]
+           "check_unique_names", "node_label", "NodeReader", "DEFAULT_DOMAINS"]
 
 
 class UnsupportedModelError(ValueError):
@@ -136,6 +136,10 @@ def tensor_value(tensor, what):
             f"{what} is stored as external data; read the model from its path (or onnx.load "
             "it) so the data files next to it are read")
     numpy_type(tensor.data_type, what)
+    # numpy would read a -1 as "infer this dimension" and accept the tensor.
+    if any(d < 0 for d in tensor.dims):
+        raise InvalidModelError(f"{what} has dims {list(tensor.dims)}; a dimension cannot be "
+                                "negative")
     try:
         return numpy_helper.to_array(tensor)
     except Exception as exc:  # sizes that do not match the dims, unreadable data
@@ -160,6 +164,24 @@ def runtime_inputs(graph):
     """
     initializers = {tensor.name for tensor in graph.initializer}
     return [value_info for value_info in graph.input if value_info.name not in initializers]
+
+
+def check_unique_names(graph):
+    """Refuse a graph that lists an input, output or initializer name twice.
+
+    Readers keep values in a dict by name, where a second entry would silently
+    replace the first. (An initializer that is also a graph input is allowed:
+    it is a default the caller may override.)
+    """
+    for what, names in (("input", [vi.name for vi in graph.input]),
+                        ("output", [vi.name for vi in graph.output]),
+                        ("initializer", [tensor.name for tensor in graph.initializer])):
+        seen = set()
+        for name in names:
+            if name in seen:
+                raise InvalidModelError(
+                    f"the graph has two {what}s named {name!r}; names must be unique")
+            seen.add(name)
 
 
 def node_label(node, index):

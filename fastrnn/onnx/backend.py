@@ -333,8 +333,17 @@ class FastRNNBackend(Backend):
         if len(inputs) != len(names):
             raise ValueError(f"{node.op_type} node has {len(names)} input(s) {names}, got "
                              f"{len(inputs)} array(s)")
-        graph_inputs = []
+        # A name the node reads twice (Concat(x, x)) is one graph input.
+        by_name = {}
         for name, value in zip(names, inputs):
+            first = by_name.get(name)
+            if first is not None and not (first.dtype == value.dtype and first.shape == value.shape
+                                          and first.tobytes() == value.tobytes()):
+                raise ValueError(f"{node.op_type} node reads {name!r} more than once, and the "
+                                 "arrays given for it differ")
+            by_name.setdefault(name, value)
+        graph_inputs = []
+        for name, value in by_name.items():
             try:
                 elem_type = helper.np_dtype_to_tensor_dtype(value.dtype)
             except (KeyError, TypeError, ValueError):
@@ -346,7 +355,7 @@ class FastRNNBackend(Backend):
             helper.make_graph([node], "run_node", graph_inputs, graph_outputs),
             opset_imports=[helper.make_opsetid("", opset_version)])
         graph = Graph(model, OPS)
-        return FastRNNBackendRep(graph).run(inputs)
+        return FastRNNBackendRep(graph).run(list(by_name.values()))
 
     @classmethod
     def supports_device(cls, device):
