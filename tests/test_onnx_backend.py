@@ -326,6 +326,44 @@ def test_defaults_shared_with_onnxruntime(name, alpha, beta):
     check_error(got["Y"], ref_Y, np.float32, "Y vs reference with the defaults")
 
 
+def test_softplus_is_right_for_large_pre_activations():
+    """log(1 + e^v) is v for large v; float32 exp overflows above ~88.7, and onnxruntime
+    returns inf (then NaN) there. fastrnn agrees with the float64 reference."""
+    rng = np.random.default_rng(4)
+    T, N, I, H = 3, 4, 2, 3
+    arrays = dict(X=rng.uniform(90, 500, (T, N, I)).astype(np.float32),
+                  W=rng.uniform(0.5, 1, (1, H, I)).astype(np.float32),
+                  R=(rng.uniform(-1, 1, (1, H, H)) / H).astype(np.float32),
+                  B=None, sequence_lens=None, initial_h=None)
+    arrays["X"][:, 0] = rng.uniform(-3, 3, (T, I))  # batch item 0 stays small
+    model, feeds = rnn_model(arrays, dict(hidden_size=H, activations=["Softplus"]))
+    ref_Y, ref_Y_h = onnx_reference.rnn(arrays["X"], arrays["W"], arrays["R"],
+                                        activations=["Softplus"])
+    assert ref_Y[:, :, 1:].min() > 88.8  # the overflowing range is reached
+    got = run_fastrnn(model, feeds)
+    assert np.isfinite(got["Y"]).all()
+    check_error(got["Y"], ref_Y, np.float32, "Softplus Y vs float64 reference")
+    check_error(got["Y_h"], ref_Y_h, np.float32, "Softplus Y_h vs float64 reference")
+    # The difference the backend's docstring states: onnxruntime overflows on items
+    # 1.., and still agrees on the small item 0.
+    expected = run_ort(model, feeds)
+    assert not np.isfinite(expected["Y"][:, :, 1:]).any()
+    check_error(got["Y"][:, :, :1], expected["Y"][:, :, :1], np.float32, "small Softplus")
+
+
+def test_relu_keeps_nan_as_torch_does():
+    """The other stated difference: onnxruntime's Relu turns NaN into 0."""
+    rng = np.random.default_rng(5)
+    arrays = rnn_arrays(rng, 2, 2, 3, 4, 1, np.float32)
+    arrays["X"][0, 0, 0] = np.nan
+    model, feeds = rnn_model(arrays, dict(hidden_size=4, activations=["Relu"]))
+    got = run_fastrnn(model, feeds)
+    assert np.isnan(got["Y"][:, 0, 0]).all() and np.isfinite(got["Y"][:, 0, 1]).all()
+    expected = run_ort(model, feeds)
+    assert not np.isnan(expected["Y"]).any()
+    check_error(got["Y"][:, :, 1], expected["Y"][:, :, 1], np.float32, "Relu Y, item 1")
+
+
 @pytest.mark.parametrize("name, alpha, beta",
                          [("ThresholdedRelu", 1.0, None), ("Affine", 1.0, 0.0)])
 def test_defaults_of_the_onnx_operators(name, alpha, beta):

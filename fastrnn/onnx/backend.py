@@ -40,6 +40,12 @@ The RNN operator, in full:
   sequence of length 0 has no output, so its Y_h is zero whatever initial_h
   is; so is every Y_h when T = 0 (onnxruntime 1.31 does the same).
 
+Where fastrnn and onnxruntime 1.31 differ beyond rounding, fastrnn computes
+the operator's formula: Softplus of a float32 pre-activation above about 88.7
+is inf in onnxruntime (its exp overflows), NaN at later steps, while fastrnn
+returns log(1 + e^v), which is v there; Relu of NaN is 0 in onnxruntime and
+NaN in fastrnn, as in torch.
+
 Inputs are checked before any kernel runs; a wrong shape, dtype or length
 raises ShapeError/TypeError/ValueError naming the node and what was expected.
 The caller's arrays are never written to and outputs never alias them.
