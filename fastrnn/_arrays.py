@@ -19,6 +19,8 @@ def model_dtype(dtype):
     """
     if dtype is None:
         return np.float32
+    if type(dtype).__module__ == "torch":  # torch.float32 / torch.float64, without importing torch
+        dtype = str(dtype).replace("torch.", "")
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:

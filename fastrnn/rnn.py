@@ -90,7 +90,10 @@ class RNN:
         dropout: stored for compatibility; fastrnn is for inference and never
             drops anything. Default 0.
         bidirectional: run each layer in both directions. Default False.
-        dtype: numpy.float32 (default) or numpy.float64.
+        dtype: numpy.float32 (default) or numpy.float64; torch.float32 and
+            torch.float64 are understood too.
+        device: None or 'cpu', for torch code that passes it.
+        proj_size: must be 0, as for torch.nn.RNN (projections are LSTM-only).
         seed: int, numpy.random.Generator or None: the source of the initial
             parameters, drawn from U(-1/sqrt(H_out), 1/sqrt(H_out)) as torch does.
 
@@ -126,8 +129,12 @@ class RNN:
                      "bidirectional", "dtype", "num_directions")
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32,
-                 seed=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, *,
+                 device=None, proj_size=0, seed=None):
+        if proj_size:  # accepted only so that torch code passing proj_size=0 runs
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"fastrnn runs on the CPU: device must be None or 'cpu', got {device!r}")
         input_size = _check_size("input_size", input_size)
         hidden_size = _check_size("hidden_size", hidden_size)
         num_layers = _check_size("num_layers", num_layers)
@@ -223,6 +230,9 @@ class RNN:
     def eval(self):
         """No-op kept for torch code: fastrnn is always in inference mode."""
         return self
+
+    def flatten_parameters(self):
+        """No-op kept for torch code: each layer's parameters already sit in one block."""
 
     # ------------------------------------------------------------ state dict
     def state_dict(self):

@@ -848,3 +848,29 @@ def test_structural_attributes_are_read_only():
         with pytest.raises(AttributeError, match=name):
             setattr(model, name, value)
     assert (model.input_size, model.hidden_size, model.num_layers) == (3, 4, 1)
+
+
+def test_torch_constructor_arguments_are_understood():
+    """device, torch dtypes and proj_size=0, as torch code passes them."""
+    torch = pytest.importorskip("torch")
+    model = fastrnn.RNN(3, 4, device="cpu", dtype=torch.float64)
+    assert model.dtype is np.float64 and model.weight_ih_l0.dtype == np.float64
+    assert fastrnn.RNN(3, 4, device=torch.device("cpu"), dtype=torch.float32).dtype is np.float32
+    assert fastrnn.RNN(3, 4, proj_size=0).hidden_size == 4
+    with pytest.raises(TypeError, match="float32 or numpy.float64"):
+        fastrnn.RNN(3, 4, dtype=torch.float16)
+
+
+def test_constructor_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM"):
+        fastrnn.RNN(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="device must be None or 'cpu', got 'cuda'"):
+        fastrnn.RNN(3, 4, device="cuda")
+
+
+def test_flatten_parameters_is_a_harmless_no_op():
+    model = fastrnn.RNN(3, 4, seed=0)
+    x = np.ones((2, 1, 3), np.float32)
+    before = model(x)[0]
+    assert model.flatten_parameters() is None
+    assert np.array_equal(model(x)[0], before)
