@@ -500,8 +500,6 @@ def test_graphs_that_are_not_a_plain_stack_are_refused():
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])]))
     _refused(no_rnn, "no RNN node")
     # A second RNN reading the graph input again (two branches, not a stack).
-    for init in [numpy_helper.from_array(a, n + "2") for a, n in ((W, "W"), (R, "R"))]:
-        pass
     branch = _rnn_graph(W, R, B, nodes_after=[helper.make_node(
         "RNN", ["X", "W", "R"], ["Y2", "Y_h2"], hidden_size=3)])
     _refused(branch, "straight stack of layers")

@@ -103,8 +103,8 @@ def main():
               f"torch/fastrnn {ms['torch'] / ms['fastrnn']:5.2f}  "
               f"ort/fastrnn {ms['onnxruntime'] / ms['fastrnn']:5.2f}", flush=True)
     if args.markdown:
-        print(f"\n| B, L, F, H, layers, D | fastrnn ms | torch ms | onnxruntime ms "
-              f"| torch / fastrnn | onnxruntime / fastrnn |\n|---|---|---|---|---|---|")
+        print("\n| B, L, F, H, layers, D | fastrnn ms | torch ms | onnxruntime ms "
+              "| torch / fastrnn | onnxruntime / fastrnn |\n|---|---|---|---|---|---|")
         for (B, L, F, H, layers, bidir), ms in rows:
             print(f"| {B}, {L}, {F}, {H}, {layers}, {2 if bidir else 1} | {ms['fastrnn']:.3f} "
                   f"| {ms['torch']:.3f} | {ms['onnxruntime']:.3f} "

@@ -17,7 +17,6 @@ import pathlib
 import sys
 import zlib
 
-import numpy as np
 
 TESTS_DIR = pathlib.Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS_DIR))
