@@ -156,6 +156,8 @@ cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
             for j in range(H):
                 v = row[j]
                 row[j] = clip if v > clip else (-clip if v < -clip else v)
+        # tanh and relu repeat _activate's branches as plain loops: the hot
+        # path for float64 models and clipped float32 ones.
         if act == ACT_TANH:
             for j in range(H):
                 row[j] = _tanh(row[j])
@@ -256,8 +258,8 @@ cdef void rnn_direction(
 cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
     """Whether "auto" runs a float32 layer on the packed step kernel.
 
-    Measured (step time, OpenBLAS / packed, L=200): blocks of 4 batch rows
-    win 1.2-3.7x for 4 <= N <= 16 and at H <= 64; at N*H above 8192
+    Measured by tools/bench_step.py (layer time, OpenBLAS / packed, L=200):
+    1.0-3.8x for 4 <= N <= 16 with N*H <= 8192, 1.0-1.5x at H <= 64; at N*H above 8192
     OpenBLAS's large-GEMM kernels catch up (0.55-0.9x at N=64, H >= 512); at
     N = 2-3 and H = 256-512 OpenBLAS's small-M path is 2x faster. Packing
     costs one pass over w_hh per call, so short runs (L*N < 16) stay on BLAS.
