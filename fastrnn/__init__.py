@@ -1,7 +1,11 @@
 """fastrnn: fast CPU inference of recurrent networks trained in PyTorch.
 
-fastrnn.RNN mirrors torch.nn.RNN on numpy arrays and runs on Cython kernels
-that call OpenBLAS (from scipy-openblas32) without the GIL.
+fastrnn.RNN, fastrnn.LSTM and fastrnn.GRU mirror torch.nn.RNN, LSTM and GRU on
+numpy arrays (same constructor arguments, parameter names, state_dict, shapes
+and errors) and run on Cython kernels that call OpenBLAS (from
+scipy-openblas32) without the GIL. fastrnn.onnx exports them to ONNX, verifies
+the file in onnxruntime, loads ONNX files back and runs ONNX RNN/LSTM/GRU
+nodes as an onnx.backend.
 """
 from fastrnn._version import __version__
 from fastrnn import _openblas  # noqa: F401  (loads OpenBLAS before the kernels)
@@ -15,5 +19,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         f"an unbuilt checkout does not work): {exc}") from exc
 
 from fastrnn.rnn import RNN
+from fastrnn.lstm import LSTM
+from fastrnn.gru import GRU
 
-__all__ = ["RNN", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "__version__"]

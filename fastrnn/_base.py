@@ -1,0 +1,405 @@
+"""What fastrnn.RNN, fastrnn.LSTM and fastrnn.GRU share: configuration,
+parameters, state dicts, input checks and the layer loop of forward.
+
+Each class adds only its gate count, its hidden-state checks and the kernel
+call of one layer (`_run_layer`). Everything here validates and allocates;
+fastrnn._kernels does the arithmetic without the GIL.
+"""
+import collections
+import collections.abc
+import numbers
+import warnings
+
+import numpy as np
+
+from fastrnn import _kernels
+from fastrnn._arrays import (ShapeError, as_real_array, check_layer_sizes, model_dtype,
+                             real_array)
+
+IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+# Rows of weight_ih / weight_hh / the biases per hidden unit, by torch's mode name.
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class StateDictKeyError(KeyError, RuntimeError):
+    """A state dict's keys do not match the model's (torch raises RuntimeError)."""
+
+    def __str__(self):  # KeyError quotes its message; print it plainly
+        return str(self.args[0]) if self.args else ""
+
+
+# Direction index -> suffix of torch's parameter names (1 runs backwards).
+DIRECTION_SUFFIXES = ("", "_reverse")
+
+
+def parameter_name(kind, layer, direction):
+    """torch's name of one parameter: kind is weight_ih, weight_hh, bias_ih, bias_hh or weight_hr."""
+    return f"{kind}_l{layer}{DIRECTION_SUFFIXES[direction]}"
+
+
+def parameter_kinds(bias, proj_size=0):
+    """The kinds of one layer-direction's parameters, in torch's order."""
+    kinds = ["weight_ih", "weight_hh"]
+    if bias:
+        kinds += ["bias_ih", "bias_hh"]
+    if proj_size:
+        kinds.append("weight_hr")
+    return tuple(kinds)
+
+
+def parameter_names(num_layers, bidirectional, bias, proj_size=0):
+    """The names of a model's parameters, in torch's order.
+
+    One list drives creation, state_dict, load_state_dict and export.
+    """
+    return [parameter_name(kind, layer, direction)
+            for layer in range(num_layers)
+            for direction in range(2 if bidirectional else 1)
+            for kind in parameter_kinds(bias, proj_size)]
+
+
+def check_hx_ndim(hx, batched):
+    """torch's dimension check of an RNN/GRU hx: 3-D for batched input, 2-D otherwise."""
+    h = real_array(hx, "hx")
+    if batched and h.ndim != 3:
+        raise ShapeError(f"For batched 3-D input, hx should also be 3-D but got {h.ndim}-D tensor")
+    if not batched and h.ndim != 2:
+        raise ShapeError(f"For unbatched 2-D input, hx should also be 2-D but got {h.ndim}-D tensor")
+    return h
+
+
+def _check_size(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than zero, got {value}")
+    return int(value)
+
+
+def _check_proj_size(proj_size, hidden_size):
+    if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
+        raise TypeError(f"proj_size should be of type int, got: {type(proj_size).__name__}")
+    if proj_size < 0:
+        raise ValueError("proj_size should be a positive integer or zero to disable projections")
+    if proj_size >= hidden_size:
+        raise ValueError(
+            f"proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
+            f"and hidden_size={hidden_size}")
+    return int(proj_size)
+
+
+class RNNBase:
+    """The part of torch.nn.RNNBase that inference needs, on numpy arrays.
+
+    Subclasses set `mode` handling in __init__ and implement `_run_layer`.
+    """
+
+    # Fixed when the model is built: assigning to them raises AttributeError.
+    _config_names = ("mode", "input_size", "hidden_size", "num_layers", "bias", "bidirectional",
+                     "proj_size", "dtype", "num_directions")
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, device=None,
+                 seed=None):
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"fastrnn runs on the CPU: device must be None or 'cpu', got {device!r}")
+        input_size = _check_size("input_size", input_size)
+        hidden_size = _check_size("hidden_size", hidden_size)
+        num_layers = _check_size("num_layers", num_layers)
+        if mode != "LSTM" and proj_size:  # accepted only so that torch code passing 0 runs
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        proj_size = _check_proj_size(proj_size, hidden_size)
+        if (not isinstance(dropout, numbers.Real) or isinstance(dropout, bool)
+                or not 0 <= dropout <= 1):
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability "
+                f"of an element being zeroed, got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}", UserWarning, stacklevel=3)
+        dtype = model_dtype(dtype)
+
+        # Plain instance attributes (bypassing __setattr__, which guards
+        # them): forward reads them on every call.
+        init = object.__setattr__
+        D = 2 if bidirectional else 1
+        for name, value in dict(
+                mode=mode, input_size=input_size, hidden_size=hidden_size,
+                num_layers=num_layers, bias=bool(bias), bidirectional=bool(bidirectional),
+                proj_size=proj_size, dtype=dtype, num_directions=D,
+                batch_first=bool(batch_first), dropout=float(dropout)).items():
+            init(self, name, value)
+
+        # Per layer, all directions in one contiguous block per kind: the
+        # shape the kernels read, gates stacked in torch's order. The named
+        # parameters are views into these blocks, so in-place edits of a
+        # parameter are seen by the next forward.
+        G, H = GATES[mode], hidden_size
+        P = proj_size or hidden_size  # the size of h (the output per direction)
+        layers, params = [], {}
+        for k in range(num_layers):
+            in_k = input_size if k == 0 else D * P
+            block = dict(weight_ih=np.zeros((D, G * H, in_k), dtype),
+                         weight_hh=np.zeros((D, G * H, P), dtype),
+                         bias_ih=None, bias_hh=None, weight_hr=None)
+            if bias:
+                block.update(bias_ih=np.zeros((D, G * H), dtype),
+                             bias_hh=np.zeros((D, G * H), dtype))
+            if proj_size:
+                block.update(weight_hr=np.zeros((D, P, H), dtype))
+            layers.append(block)
+            for direction in range(D):
+                for kind in parameter_kinds(bias, proj_size):
+                    params[parameter_name(kind, k, direction)] = block[kind][direction]
+        init(self, "_layers", layers)
+        init(self, "_parameters", params)
+        for name, view in params.items():
+            init(self, name, view)
+        init(self, "_reverse", np.array([0, 1][:D], np.int32))
+        self.reset_parameters(seed)
+
+    # ------------------------------------------------------------ attributes
+    def __setattr__(self, name, value):
+        if name in self._parameters:
+            target = self._parameters[name]
+            array = as_real_array(value, target.dtype, name, error=ValueError)
+            if array.shape != target.shape:
+                raise ShapeError(f"{name} must have shape {target.shape}, got {array.shape}")
+            target[...] = array
+        elif name in self._config_names:
+            raise AttributeError(
+                f"{name} is fixed when the model is built; make a new {type(self).__name__}")
+        else:
+            object.__setattr__(self, name, value)
+
+    @property
+    def output_size(self):
+        """Features of h per direction: proj_size when projecting, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    def named_parameters(self):
+        """(name, array) pairs in torch's order; the arrays are the live parameters."""
+        return iter(self._parameters.items())
+
+    def parameters(self):
+        return iter(self._parameters.values())
+
+    @property
+    def all_weights(self):
+        """[[w_ih, w_hh, b_ih, b_hh(, w_hr)], ...] per layer and direction, as in torch."""
+        names = list(self._parameters)
+        per = len(parameter_kinds(self.bias, self.proj_size))
+        return [[self._parameters[n] for n in names[i:i + per]] for i in range(0, len(names), per)]
+
+    def reset_parameters(self, seed=None):
+        """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as torch does."""
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        for array in self._parameters.values():
+            array[...] = rng.uniform(-bound, bound, array.shape)
+
+    def eval(self):
+        """No-op kept for torch code: fastrnn is always in inference mode."""
+        return self
+
+    def flatten_parameters(self):
+        """No-op kept for torch code: each layer's parameters already sit in one block."""
+
+    # ------------------------------------------------------------ state dict
+    def state_dict(self):
+        """A dict of copies of the parameters, keyed by torch's names."""
+        return {name: array.copy() for name, array in self._parameters.items()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy parameters from a mapping of names to arrays (or CPU tensors).
+
+        Every value is checked before any is written. With strict=True missing
+        or unexpected keys raise KeyError (also a RuntimeError, as in torch); a
+        wrong shape or a non-numeric value raises ValueError (a wrong shape is
+        also a RuntimeError). Returns (missing_keys, unexpected_keys).
+        """
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(
+                f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+        expected = self._parameters
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing key(s): " + ", ".join(map(repr, missing)))
+            if unexpected:
+                parts.append("unexpected key(s): " + ", ".join(map(repr, unexpected)))
+            raise StateDictKeyError(
+                f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(parts))
+        staged = {}
+        for name, target in expected.items():
+            if name not in state_dict:
+                continue
+            array = as_real_array(state_dict[name], target.dtype, name, error=ValueError)
+            if array.shape != target.shape:
+                raise ShapeError(
+                    f"size mismatch for {name}: expected shape {target.shape}, got {array.shape}")
+            staged[name] = array
+        for name, array in staged.items():
+            expected[name][...] = array
+        return IncompatibleKeys(missing, unexpected)
+
+    # The torch class from_torch accepts, and the constructor arguments read
+    # from it beyond the common ones; set by each subclass.
+    _torch_class_name = None
+    _extra_torch_args = ()
+
+    @classmethod
+    def from_torch(cls, module, dtype=None):
+        """Build a model with the configuration and weights of the matching torch module.
+
+        dtype defaults to float64 for a float64 module and float32 otherwise.
+        """
+        import torch  # only here: torch is never a dependency of fastrnn
+
+        torch_class = getattr(torch.nn, cls._torch_class_name)
+        if not isinstance(module, torch_class):
+            raise TypeError(f"{cls.__name__}.from_torch expects a torch.nn.{cls._torch_class_name}, "
+                            f"got {type(module).__name__}")
+        if dtype is None:
+            dtype = np.float64 if module.weight_ih_l0.dtype == torch.float64 else np.float32
+        extra = {name: getattr(module, name) for name in cls._extra_torch_args}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch already warned about dropout
+            model = cls(module.input_size, module.hidden_size, module.num_layers,
+                        bias=module.bias, batch_first=module.batch_first,
+                        dropout=module.dropout, bidirectional=module.bidirectional,
+                        dtype=dtype, **extra)
+        model.load_state_dict(module.state_dict())
+        return model
+
+    # ------------------------------------------------------------ forward
+    def _check_input(self, input):
+        """The input as given (not yet cast), with its layout: (x, batched, batch_major, L, N)."""
+        x = real_array(input, "input")
+        if x.ndim not in (2, 3):
+            raise ValueError(
+                f"{type(self).__name__}: Expected input to be 2D or 3D, got {x.ndim}D tensor "
+                f"instead (input shape {x.shape})")
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                f"got {x.shape[-1]}")
+        batched = x.ndim == 3
+        if not batched:
+            x = x[:, None, :]
+        batch_major = batched and self.batch_first
+        L, N = (x.shape[1], x.shape[0]) if batch_major else (x.shape[0], x.shape[1])
+        if L == 0:
+            raise ShapeError(
+                f"Expected sequence length to be larger than 0 in {type(self).__name__}, "
+                f"got input of shape {tuple(np.shape(input))}")
+        # Before any copy: the widest rows a kernel writes are the gate rows.
+        check_layer_sizes(L, N, self.input_size, self.num_directions,
+                          GATES[self.mode] * self.hidden_size, batch_major)
+        return x, batched, batch_major, L, N
+
+    def _check_state(self, state, what, size, batched, N, message):
+        """One initial state as a (D * num_layers, N, size) array, not yet cast.
+
+        `what` names it in dimension errors ("hx"), `message` formats the
+        shape error from the expected and the received shapes.
+        """
+        h = real_array(state, what)
+        expected = (self.num_directions * self.num_layers, N, size)
+        if not batched:
+            h = h[:, None, :] if h.ndim == 2 else h
+        if h.shape != expected:
+            shown = expected if batched else (expected[0], expected[2])
+            got = h.shape if batched or h.ndim != 3 else (h.shape[0], h.shape[2])
+            raise ShapeError(message.format(shown, list(got)))
+        return h
+
+    def _cast(self, array):
+        return None if array is None else np.asarray(array, self.dtype, order="C")
+
+    def _run_layers(self, x, states0, batch_major, L, N, state_sizes):
+        """Run every layer; returns (output rows, [final state per kind]).
+
+        states0: one (D * num_layers, N, size) array or None per state kind
+        (h; h and c for LSTM), already cast.
+        """
+        D = self.num_directions
+        finals = [np.empty((D * self.num_layers, N, size), self.dtype) for size in state_sizes]
+        layer_in = x.reshape(L * N, x.shape[2])
+        for k, layer in enumerate(self._layers):
+            rows = slice(k * D, (k + 1) * D)
+            out = np.empty((L * N, D * self.output_size), self.dtype)
+            self._run_layer(layer, layer_in, out,
+                            [None if s is None else s[rows] for s in states0],
+                            [f[rows] for f in finals], L, batch_major)
+            layer_in = out
+        return layer_in, finals
+
+    def _run_layer(self, layer, layer_in, out, states0, finals, L, batch_major):
+        raise NotImplementedError
+
+    def forward(self, input, hx=None):
+        """Run the model; see the class docstring for shapes. Returns (output, h_n).
+
+        RNN and GRU use this; LSTM, whose state is a pair, has its own.
+        """
+        # Shapes are checked on the arrays as given, before any cast or copy.
+        x, batched, batch_major, L, N = self._check_input(input)
+        h0 = None
+        if hx is not None:
+            h0 = self._check_state(check_hx_ndim(hx, batched), "hx", self.hidden_size, batched, N,
+                                   "Expected hidden size {}, got {}")
+        out, (h_n,) = self._run_layers(self._cast(x), [self._cast(h0)], batch_major, L, N,
+                                       [self.hidden_size])
+        output = out.reshape(x.shape[:2] + (out.shape[1],))
+        if not batched:
+            return output[:, 0, :], h_n[:, 0, :]
+        return output, h_n
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ pickling
+    def _init_args(self):
+        """The constructor arguments that rebuild this model (parameters aside)."""
+        return dict(input_size=self.input_size, hidden_size=self.hidden_size,
+                    num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
+                    dropout=self.dropout, bidirectional=self.bidirectional, dtype=self.dtype)
+
+    def __reduce__(self):
+        # Rebuild rather than copy __dict__: the named parameters are views
+        # into the per-layer blocks and must stay views in the copy.
+        return _rebuild, (type(self), self._init_args(), self.state_dict())
+
+    # ------------------------------------------------------------ repr
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _rebuild(cls, kwargs, state):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the dropout warning was given at creation
+        model = cls(**kwargs)
+    model.load_state_dict(state)
+    return model
