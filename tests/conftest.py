@@ -2,6 +2,13 @@
 import reference
 
 
+def pytest_configure(config):
+    # torch says this on every forward of an LSTM with proj_size; it is about
+    # torch's own backend choice, not about the results compared here.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:LSTM with projections is not supported with oneDNN:UserWarning")
+
+
 def pytest_terminal_summary(terminalreporter):
     errors = reference.OBSERVED_ERRORS
     parts = [f"{name} {errors[name]:.2e} (tolerance {reference.TOLERANCE[name]:.0e})"
@@ -9,3 +16,10 @@ def pytest_terminal_summary(terminalreporter):
              for name in ("float32", "float64")]
     terminalreporter.write_line(
         "largest normalized parity error |got-ref|/max(1,max|ref|): " + ", ".join(parts))
+    by_kind = reference.OBSERVED_ERRORS_BY_KIND
+    for kind in reference.KINDS:
+        if any(k == kind for k, _ in by_kind):
+            parts = [f"{name} {by_kind[kind, name]:.2e}" if (kind, name) in by_kind
+                     else f"{name} not compared"
+                     for name in ("float32", "float64")]
+            terminalreporter.write_line(f"  {kind}: " + ", ".join(parts))
