@@ -21,5 +21,6 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 from fastrnn.rnn import RNN
 from fastrnn.lstm import LSTM
 from fastrnn.gru import GRU
+from fastrnn._files import ModelFileError, load, save
 
-__all__ = ["RNN", "LSTM", "GRU", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "save", "load", "ModelFileError", "__version__"]

@@ -1,0 +1,156 @@
+"""Model files: fastrnn.save and fastrnn.load.
+
+A model file is one .npz archive: the parameters under torch's names, and the
+configuration as a JSON string under the key CONFIG_KEY. Nothing in it is
+pickled, and it is read with allow_pickle=False, so a file can hold only
+arrays and text. fastrnn.load checks the configuration against the arrays and
+refuses a file that contradicts itself.
+"""
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from fastrnn._base import GATES, parameter_names
+from fastrnn.gru import GRU
+from fastrnn.lstm import LSTM
+from fastrnn.rnn import RNN
+
+__all__ = ["save", "load", "ModelFileError"]
+
+FORMAT = "fastrnn-model"
+FORMAT_VERSION = 1
+CONFIG_KEY = "__fastrnn_config__"
+CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+
+# Configuration entries: name -> (type, required); the class decides the rest.
+_FIELDS = {
+    "input_size": int, "hidden_size": int, "num_layers": int, "bias": bool,
+    "batch_first": bool, "dropout": float, "bidirectional": bool, "proj_size": int,
+    "dtype": str,
+}
+
+
+class ModelFileError(ValueError):
+    """A file is not a fastrnn model file, or its contents contradict each other."""
+
+
+def save(model, path):
+    """Write `model` (fastrnn.RNN, LSTM or GRU) to `path` as one .npz file.
+
+    numpy adds ".npz" to a path without it; the name written is returned.
+    """
+    cls = type(model)
+    if cls not in CLASSES.values():
+        raise TypeError(f"fastrnn.save expects a fastrnn.RNN, LSTM or GRU, got {cls.__name__}")
+    config = dict(format=FORMAT, version=FORMAT_VERSION, kind=cls.__name__,
+                  **{name: getattr(model, name) for name in _FIELDS if name != "dtype"},
+                  dtype=np.dtype(model.dtype).name)
+    if cls is RNN:
+        config["nonlinearity"] = model.nonlinearity
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    np.savez(path, **{CONFIG_KEY: np.array(json.dumps(config))}, **model.state_dict())
+    return path
+
+
+def _entry(archive, name, path):
+    """One array of the archive; anything else in it (an object array, which
+    allow_pickle=False refuses, or a member that is not .npy data) is an error."""
+    try:
+        value = archive[name]
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: entry {name!r}: {exc}") from None
+    if not isinstance(value, np.ndarray):
+        raise ModelFileError(f"{path}: entry {name!r} is not a numpy array")
+    return value
+
+
+def _read_config(archive, path):
+    if CONFIG_KEY not in archive.files:
+        raise ModelFileError(f"{path}: not a fastrnn model file (no {CONFIG_KEY} entry); "
+                             "write one with fastrnn.save")
+    raw = _entry(archive, CONFIG_KEY, path)
+    if raw.dtype.kind != "U" or raw.ndim != 0:
+        raise ModelFileError(f"{path}: {CONFIG_KEY} must be a text scalar, got an array of "
+                             f"dtype {raw.dtype} and shape {raw.shape}")
+    try:
+        config = json.loads(str(raw))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {CONFIG_KEY} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: the configuration does not declare format {FORMAT!r}")
+    if config.get("version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format version {config.get('version')!r} is not one this "
+                             f"fastrnn reads (it reads version {FORMAT_VERSION})")
+    kind = config.get("kind")
+    if kind not in CLASSES:
+        raise ModelFileError(f"{path}: kind must be one of {sorted(CLASSES)}, got {kind!r}")
+    for name, typ in _FIELDS.items():
+        value = config.get(name)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool) if typ is float
+              else isinstance(value, typ) and (typ is bool or not isinstance(value, bool)))
+        if not ok:
+            raise ModelFileError(f"{path}: configuration entry {name!r} must be a "
+                                 f"{typ.__name__}, got {value!r}")
+    if kind == "RNN" and config.get("nonlinearity") not in ("tanh", "relu"):
+        raise ModelFileError(f"{path}: an RNN needs nonlinearity 'tanh' or 'relu', "
+                             f"got {config.get('nonlinearity')!r}")
+    if config["dtype"] not in ("float32", "float64"):
+        raise ModelFileError(f"{path}: dtype must be 'float32' or 'float64', "
+                             f"got {config['dtype']!r}")
+    return config
+
+
+def load(path):
+    """Read a model written by fastrnn.save: a fastrnn.RNN, LSTM or GRU.
+
+    Raises FileNotFoundError for a missing file and ModelFileError (a
+    ValueError) for a file that is not a fastrnn model file or whose
+    configuration and arrays disagree.
+    """
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError) or isinstance(exc, IsADirectoryError):
+            raise
+        raise ModelFileError(f"{path}: not a fastrnn model file (.npz): {exc}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ModelFileError(f"{path}: not a fastrnn model file: it holds one array, not a "
+                             ".npz archive")
+    with archive:
+        config = _read_config(archive, path)
+        kind = config["kind"]
+        names = parameter_names(config["num_layers"], config["bidirectional"], config["bias"],
+                                config["proj_size"])
+        present = [name for name in archive.files if name != CONFIG_KEY]
+        missing = [name for name in names if name not in present]
+        unexpected = [name for name in present if name not in names]
+        if missing or unexpected:
+            raise ModelFileError(
+                f"{path}: the arrays do not match the configuration ({kind}, "
+                f"num_layers={config['num_layers']}, bidirectional={config['bidirectional']}, "
+                f"bias={config['bias']}, proj_size={config['proj_size']}): "
+                f"missing {missing}, unexpected {unexpected}")
+        state = {name: _entry(archive, name, path) for name in names}
+    for name, array in state.items():
+        if array.dtype != np.dtype(config["dtype"]):
+            raise ModelFileError(f"{path}: {name} has dtype {array.dtype}, the configuration "
+                                 f"says {config['dtype']}")
+    kwargs = {name: config[name] for name in _FIELDS}
+    if kind == "RNN":
+        kwargs["nonlinearity"] = config["nonlinearity"]
+    try:
+        model = CLASSES[kind](**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the configuration is not a valid {kind}: {exc}") from None
+    try:
+        model.load_state_dict(state)
+    except ValueError as exc:  # a shape that contradicts the sizes
+        raise ModelFileError(f"{path}: {exc} (the configuration says input_size="
+                             f"{config['input_size']}, hidden_size={config['hidden_size']}, "
+                             f"{GATES[model.mode]} gate(s))") from None
+    return model
