@@ -1,0 +1,388 @@
+"""The `fastrnn` command (also `python -m fastrnn`).
+
+    fastrnn demo                      the main job on built-in data
+    fastrnn export WEIGHTS -o F.onnx  a fastrnn .npz or a torch state_dict -> verified ONNX
+    fastrnn verify F.onnx             fastrnn vs onnxruntime on one file
+    fastrnn info                      version, BLAS, threads, CPU features
+
+Errors in what the user gave (a missing file, a file of the wrong kind, a bad
+flag) print one line on stderr and exit with status 2; a file that fastrnn
+and onnxruntime compute differently exits with status 1.
+"""
+import argparse
+import ctypes
+import importlib.metadata
+import os
+import platform
+import sys
+import tempfile
+import time
+
+import zipfile
+
+import numpy as np
+
+import fastrnn
+from fastrnn._files import CONFIG_KEY
+
+KINDS = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
+
+
+class CommandError(Exception):
+    """A mistake in the command's input: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------- demo
+def windows(series, length):
+    """(len(series) - length + 1, length, features): every window of `length` steps."""
+    count = len(series) - length + 1
+    return np.stack([series[i:i + length] for i in range(count)])
+
+
+def demo(args):
+    """The main job on a built-in example, as in the tutorials fastrnn grew from.
+
+    A two-feature series (a rising count and a sine wave) is cut into windows
+    that form a batch, fed batch_first to a 2-layer RNN, LSTM and GRU in turn;
+    each is exported to ONNX, verified in onnxruntime and loaded back.
+    """
+    if args.window > args.steps:
+        raise CommandError(f"--window ({args.window}) must not exceed --steps ({args.steps})")
+    if args.onnx and not os.path.isdir(args.onnx):
+        raise CommandError(f"--onnx must name an existing directory, got {args.onnx!r}")
+    steps = np.arange(1, args.steps + 1, dtype=np.float32)
+    series = np.stack([steps / args.steps, np.sin(steps / 5)], axis=1)  # (steps, 2)
+    batch = windows(series, args.window)                                # (N, L, 2)
+    print(f"input:  {batch.shape}  (N windows, L steps, H_in features)")
+    kinds = list(KINDS) if args.kind == "all" else [args.kind]
+    ok = True
+    for kind in kinds:
+        print()
+        ok &= demo_model(KINDS[kind](input_size=2, hidden_size=args.hidden, num_layers=2,
+                                     batch_first=True, seed=0), batch, args)
+    return 0 if ok else 1
+
+
+def median_ms(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+def demo_model(model, batch, args):
+    """Run one model on the batch, check the shapes' promise, go through ONNX, time both."""
+    import fastrnn.onnx
+
+    output, state = model(batch)
+    is_lstm = isinstance(model, fastrnn.LSTM)
+    h_n = state[0] if is_lstm else state
+    print(f"model:  {model}")
+    print(f"output: {output.shape}  (N, L, D*H_out)")
+    print(f"h_n:    {h_n.shape}  (D*num_layers, N, H_out)"
+          + (f"; c_n: {state[1].shape}" if is_lstm else ""))
+    same = np.array_equal(output[:, -1], h_n[-1])
+    print(f"output[:, -1] == h_n[-1]: {same}")
+
+    name = type(model).__name__.lower()
+    with tempfile.TemporaryDirectory() as tmp:
+        # --onnx DIR keeps every model's file there, named after its class.
+        target = os.path.join(args.onnx or tmp, f"demo_{name}.onnx")
+        proto = fastrnn.onnx.export(model, target)
+        shown = target if args.onnx else "a temporary file"
+        print(f"onnx:   wrote {shown} ({os.path.getsize(target)} bytes, opset "
+              f"{proto.opset_import[0].version}, {len(proto.graph.node)} nodes), passes onnx.checker")
+        worst = fastrnn.onnx.verify(model, target, [batch, batch[:3, :7]])
+        print(f"onnx:   onnxruntime vs fastrnn, largest scaled difference {worst:.2e} "
+              f"(tolerance {fastrnn.onnx.TOLERANCE:.0e}) at batch sizes {len(batch)} and 3")
+        loaded = fastrnn.onnx.load(target)
+        reloaded = np.array_equal(loaded(batch)[0], output)
+        print(f"onnx:   fastrnn.onnx.load gives {loaded}, same output: {reloaded}")
+        session = _session(target, threads=1)
+        feed = {session.get_inputs()[0].name: batch}
+        ours = median_ms(lambda: model(batch), args.repeat)
+        theirs = median_ms(lambda: session.run(None, feed), args.repeat)
+    print(f"forward: fastrnn {ours:.3f} ms, onnxruntime {theirs:.3f} ms, median of "
+          f"{args.repeat}, one thread (N={batch.shape[0]}, L={batch.shape[1]}, "
+          f"H={args.hidden}, float32): onnxruntime / fastrnn = {theirs / ours:.1f}")
+    return same and reloaded
+
+
+def _session(path, threads):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+# ---------------------------------------------------------------- export
+def _read_state_dict(path):
+    """The arrays of a torch state_dict file (.pt/.pth) or of a plain .npz of arrays."""
+    if path.endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                return {name: archive[name] for name in archive.files}
+        except ValueError as exc:  # an object array
+            raise CommandError(f"{path}: {exc}") from None
+    try:
+        import torch
+    except ImportError:
+        raise CommandError(f"{path}: reading a torch state_dict needs torch, which is not "
+                           "installed; save the weights with fastrnn.save instead") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a bad file
+        raise CommandError(f"{path}: not a torch state_dict file: "
+                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise CommandError(f"{path}: expected a state_dict (a dict of tensors), "
+                           f"got {type(state).__name__}")
+    return {name: value.detach().cpu().numpy() for name, value in state.items()}
+
+
+def _model_from_state_dict(state, args, path):
+    """A model of --kind whose sizes come from the weights, checked against the flags."""
+    if args.kind is None:
+        raise CommandError(f"{path} is a state_dict without configuration: give --kind "
+                           "(rnn, lstm or gru), and --batch-first if the model was batch-first")
+    cls = KINDS[args.kind]
+    if "weight_ih_l0" not in state or "weight_hh_l0" not in state:
+        raise CommandError(f"{path}: no weight_ih_l0/weight_hh_l0: not the state_dict of a "
+                           f"torch.nn.{cls.__name__}")
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[args.kind]
+    rows, cols = (np.shape(state["weight_ih_l0"]) + (0, 0))[:2]
+    found = dict(
+        input_size=cols,
+        hidden_size=rows // gates,
+        num_layers=sum(1 for k in state if k.startswith("weight_ih_l") and "_reverse" not in k),
+        bidirectional="weight_ih_l0_reverse" in state,
+        bias="bias_ih_l0" in state,
+        proj_size=np.shape(state["weight_hr_l0"])[0] if "weight_hr_l0" in state else 0)
+    for name, value in found.items():
+        given = getattr(args, name, None)
+        if given is not None and given != value:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(f"{flag} {given} contradicts the weights in {path}, "
+                               f"which have {name} = {value}")
+    kwargs = dict(found, batch_first=args.batch_first, dtype=args.dtype)
+    if cls is fastrnn.RNN:
+        kwargs["nonlinearity"] = args.nonlinearity
+    elif args.nonlinearity != "tanh":
+        raise CommandError("--nonlinearity applies to --kind rnn only")
+    if cls is not fastrnn.LSTM and kwargs.pop("proj_size"):
+        raise CommandError(f"{path} has weight_hr_l0 (a projection), which only an LSTM has")
+    try:
+        model = cls(**kwargs)
+        model.load_state_dict(state)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CommandError(f"{path}: the weights do not fit a {model_repr(cls, kwargs)}: "
+                           f"{exc}") from None
+    return model
+
+
+def model_repr(cls, kwargs):
+    return f"{cls.__name__}(" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
+
+
+def load_weights(path, args):
+    """A fastrnn model from a fastrnn model file, a torch state_dict or a .npz of arrays."""
+    if not os.path.exists(path):
+        raise CommandError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: is a directory, not a weights file")
+    if path.endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                has_config = CONFIG_KEY in archive.files
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise CommandError(f"{path}: not a .npz archive: {exc}") from None
+        if has_config:
+            return fastrnn.load(path)
+    elif not path.endswith((".pt", ".pth")):
+        raise CommandError(f"{path}: expected a fastrnn .npz model file or a torch state_dict "
+                           ".pt/.pth file")
+    return _model_from_state_dict(_read_state_dict(path), args, path)
+
+
+def export(args):
+    import fastrnn.onnx
+
+    model = load_weights(args.weights, args)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise CommandError(f"-o {args.output}: directory {out_dir} does not exist")
+    try:
+        proto = fastrnn.onnx.export(model, args.output, opset=args.opset,
+                                    initial_state=args.initial_state)
+    except (ValueError, fastrnn.onnx.UnsupportedModelError) as exc:
+        raise CommandError(f"cannot export {model}: {exc}") from None
+    print(f"wrote {args.output}: {model}, opset {proto.opset_import[0].version}, "
+          f"{len(proto.graph.node)} nodes, passes onnx.checker")
+    if args.verify:
+        return _verify(model, args.output)
+    return 0
+
+
+def _verify(model, path):
+    import fastrnn.onnx
+
+    if model.dtype == np.float64:
+        print("not verified: onnxruntime has no float64 kernels for recurrent ops")
+        return 0
+    try:
+        worst = fastrnn.onnx.verify(model, path)
+    except fastrnn.onnx.VerificationError as exc:
+        print(f"fastrnn and onnxruntime disagree: {exc}", file=sys.stderr)
+        return 1
+    print(f"verified: onnxruntime vs fastrnn on random inputs, largest scaled difference "
+          f"{worst:.2e} (tolerance {fastrnn.onnx.TOLERANCE:.0e})")
+    return 0
+
+
+def verify(args):
+    import fastrnn.onnx
+
+    if not os.path.isfile(args.model):
+        raise CommandError(f"{args.model}: no such file")
+    model = fastrnn.onnx.load(args.model)
+    print(f"{args.model}: {model}")
+    return _verify(model, args.model)
+
+
+# ---------------------------------------------------------------- info
+def cpu_features():
+    """The instruction sets fastrnn's kernels choose between, as this CPU reports them."""
+    wanted = ("avx512f", "avx2", "fma", "sse2")
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return None
+    return [name for name in wanted if name in flags]
+
+
+def info(args):
+    from fastrnn import _openblas
+
+    lib = _openblas.library
+    for name in ("scipy_openblas_get_config", "scipy_openblas_get_corename"):
+        getattr(lib, name).restype = ctypes.c_char_p
+    print(f"fastrnn {fastrnn.__version__} ({os.path.dirname(fastrnn.__file__)})")
+    print(f"python {platform.python_version()} on {platform.machine()} {platform.system()}")
+    print(f"blas: {lib.scipy_openblas_get_config().decode()} "
+          f"(core {lib.scipy_openblas_get_corename().decode()}), from scipy-openblas32 "
+          f"{importlib.metadata.version('scipy-openblas32')}")
+    print(f"threads: OpenBLAS {lib.scipy_openblas_get_num_threads()} inside fastrnn's kernels; "
+          f"{os.cpu_count()} cores")
+    features = cpu_features()
+    if features is None:
+        print("cpu: features unknown (no /proc/cpuinfo)")
+    else:
+        chosen = "avx512f" if "avx512f" in features else "avx2" if "avx2" in features else "default"
+        print(f"cpu: {' '.join(features) or 'none of avx512f avx2 fma sse2'}; fastrnn's "
+              f"vectorised kernels run their {chosen} build")
+    for package in ("numpy", "onnx", "onnxruntime", "torch"):
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+        print(f"{package}: {version}")
+    return 0
+
+
+# ---------------------------------------------------------------- main
+def build_parser():
+    parser = Parser(prog="fastrnn", description=fastrnn.__doc__)
+    parser.add_argument("--version", action="version", version=fastrnn.__version__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = commands.add_parser(
+        "demo", help="run 2-layer RNN, LSTM and GRU models on windows of a built-in series, "
+                     "export each to ONNX and verify it in onnxruntime",
+        description="The main job on built-in data, in seconds and without downloads.")
+    p.add_argument("--kind", choices=["all", *KINDS], default="all",
+                   help="which model class to run (default: all three)")
+    p.add_argument("--steps", type=positive_int, default=200, help="length of the series")
+    p.add_argument("--window", type=positive_int, default=30, help="steps per window (L)")
+    p.add_argument("--hidden", type=positive_int, default=64, help="hidden size (H_out)")
+    p.add_argument("--repeat", type=positive_int, default=50, help="timed forward calls")
+    p.add_argument("--onnx", metavar="DIR",
+                   help="keep the exported ONNX files (demo_rnn.onnx, ...) in this directory")
+    p.set_defaults(run=demo)
+
+    p = commands.add_parser(
+        "export", help="write a model's weights as a checked ONNX file",
+        description="WEIGHTS is a fastrnn model file (.npz from fastrnn.save) or a torch "
+                    "state_dict (.pt/.pth, needs torch; or a .npz of its arrays) whose "
+                    "configuration is given by --kind and the flags below; sizes the flags "
+                    "leave out are read from the weights.")
+    p.add_argument("weights", help="fastrnn .npz model file or torch state_dict .pt/.pth")
+    p.add_argument("-o", "--output", required=True, help="the ONNX file to write")
+    p.add_argument("--verify", action="store_true",
+                   help="run the file in onnxruntime and fastrnn and compare")
+    p.add_argument("--opset", type=positive_int, help="ONNX opset (default: the newest "
+                   "onnxruntime loads)")
+    p.add_argument("--initial-state", action="store_true",
+                   help="add h0 (and c0) graph inputs")
+    g = p.add_argument_group("configuration of a state_dict (ignored for fastrnn files)")
+    g.add_argument("--kind", choices=list(KINDS), help="the torch module: rnn, lstm or gru")
+    g.add_argument("--input-size", type=positive_int)
+    g.add_argument("--hidden-size", type=positive_int)
+    g.add_argument("--num-layers", type=positive_int)
+    g.add_argument("--proj-size", type=int, help="LSTM projection size (0: none)")
+    g.add_argument("--bidirectional", action="store_true", default=None)
+    g.add_argument("--batch-first", action="store_true",
+                   help="the model takes (N, L, features) input")
+    g.add_argument("--nonlinearity", choices=["tanh", "relu"], default="tanh",
+                   help="RNN only (default tanh)")
+    g.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.set_defaults(run=export)
+
+    p = commands.add_parser(
+        "verify", help="run an ONNX file in fastrnn and onnxruntime and compare",
+        description="Loads the file with fastrnn.onnx.load, runs it in fastrnn and in "
+                    "onnxruntime on random inputs at two batch sizes and two lengths, and "
+                    "prints the largest difference. Exit status 0 when they agree within "
+                    "1e-5 (relative to the output's scale), 1 when they do not.")
+    p.add_argument("model", help="an ONNX file fastrnn.onnx.load reads")
+    p.set_defaults(run=verify)
+
+    p = commands.add_parser(
+        "info", help="version, BLAS library, threads and CPU features",
+        description="What fastrnn runs on here: its version, the OpenBLAS build and core, "
+                    "threads, the CPU features its kernels choose between, library versions.")
+    p.set_defaults(run=info)
+    return parser
+
+
+def main(argv=None):
+    from fastrnn import onnx as fonnx
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (CommandError, fastrnn.ModelFileError, fonnx.UnsupportedModelError, OSError) as exc:
+        print(f"fastrnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,186 @@
+"""The `fastrnn` command (fastrnn.cli): every subcommand run as a subprocess, error paths included."""
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+import fastrnn
+import fastrnn.onnx
+from fastrnn.cli import main, windows
+
+
+def test_windows_are_the_seeds_sliding_windows():
+    series = [[1, 11], [2, 12], [3, 13], [4, 14], [5, 15]]
+    w = windows(__import__("numpy").array(series), 3)
+    assert w.shape == (3, 3, 2)
+    assert w[1].tolist() == [[2, 12], [3, 13], [4, 14]]
+
+
+def _run_demo(*args):
+    result = subprocess.run(
+        [sys.executable, "-m", "fastrnn", "demo", "--steps", "40", "--window", "8",
+         "--repeat", "2", *args],
+        capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_demo_runs_every_class_and_checks_what_it_prints(tmp_path):
+    out = _run_demo("--onnx", str(tmp_path))
+    assert "input:  (33, 8, 2)" in out
+    for name in ("RNN", "LSTM", "GRU"):
+        assert f"model:  {name}(2, 64, num_layers=2, batch_first=True)" in out
+    assert out.count("output: (33, 8, 64)") == 3
+    assert out.count("h_n:    (2, 33, 64)") == 3
+    assert "c_n: (2, 33, 64)" in out
+    assert out.count("output[:, -1] == h_n[-1]: True") == 3
+    assert out.count("same output: True") == 3
+    for cls in (fastrnn.RNN, fastrnn.LSTM, fastrnn.GRU):
+        path = tmp_path / f"demo_{cls.__name__.lower()}.onnx"
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+        model = fastrnn.onnx.load(path)
+        assert type(model) is cls
+        assert (model.num_layers, model.hidden_size, model.batch_first) == (2, 64, True)
+
+
+def test_demo_runs_one_kind():
+    out = _run_demo("--kind", "gru")
+    assert "model:  GRU(2, 64, num_layers=2, batch_first=True)" in out
+    assert "RNN(" not in out and "LSTM(" not in out
+
+
+def test_bad_demo_arguments_exit_with_status_2(capsys):
+    for argv in (["demo", "--window", "0"], ["demo", "--steps", "-3"], ["demo", "--hidden", "x"],
+                 ["demo", "--steps", "10", "--window", "11"], ["demo", "--repeat", "0"],
+                 ["demo", "--kind", "transformer"], ["demo", "--onnx", "/nonexistent/dir"]):
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse's own checks
+            status = exc.code
+        assert status == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert any(text in err for text in ("positive integer", "must not exceed",
+                                            "invalid choice", "existing directory")), (argv, err)
+
+
+# ============================================================== subprocesses
+def fastrnn_cli(*args, timeout=180):
+    """Run `python -m fastrnn ARGS` (the `fastrnn` script runs the same main)."""
+    return subprocess.run([sys.executable, "-m", "fastrnn", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    err = result.stderr.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.mark.parametrize("command", ["demo", "export", "verify", "info"])
+def test_every_subcommand_has_help(command):
+    result = fastrnn_cli(command, "--help")
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: fastrnn {command}")
+
+
+def test_console_script_is_declared_for_main():
+    text = (pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'fastrnn = "fastrnn.cli:main"' in text
+
+
+def test_info_names_version_blas_threads_and_cpu():
+    result = fastrnn_cli("info")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(f"fastrnn {fastrnn.__version__}")
+    assert "blas: OpenBLAS" in out and "threads: OpenBLAS 1" in out
+    assert "cpu: " in out and "onnxruntime: " in out
+
+
+MODELS = [
+    lambda: fastrnn.RNN(3, 5, 2, nonlinearity="relu", batch_first=True, seed=1),
+    lambda: fastrnn.LSTM(3, 6, bidirectional=True, seed=2),
+    lambda: fastrnn.GRU(4, 5, 2, bias=False, seed=3),
+]
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_export_of_a_fastrnn_file_then_verify(make, tmp_path):
+    model = make()
+    weights = fastrnn.save(model, tmp_path / "m.npz")
+    target = tmp_path / "m.onnx"
+    result = fastrnn_cli("export", weights, "-o", target, "--verify")
+    assert result.returncode == 0, result.stderr
+    assert "verified" in result.stdout and repr(model) in result.stdout
+    loaded = fastrnn.onnx.load(target)
+    x = np.random.default_rng(0).standard_normal((4, 3, model.input_size)).astype(np.float32)
+    np.testing.assert_array_equal(fastrnn.onnx.load(target)(x)[0], model(x)[0])
+    assert type(loaded) is type(model)
+    result = fastrnn_cli("verify", target)
+    assert result.returncode == 0, result.stderr
+    assert "largest scaled difference" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_export_of_a_torch_state_dict(kind, tmp_path):
+    torch = pytest.importorskip("torch")
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
+        3, 6, num_layers=2, bidirectional=True, batch_first=True)
+    torch.save(module.state_dict(), tmp_path / "w.pt")
+    target = tmp_path / "w.onnx"
+    result = fastrnn_cli("export", tmp_path / "w.pt", "-o", target, "--kind", kind,
+                         "--batch-first", "--hidden-size", 6, "--verify")
+    assert result.returncode == 0, result.stderr
+    x = torch.randn(2, 7, 3)
+    with torch.no_grad():
+        expected = module(x)[0].numpy()
+    got = fastrnn.onnx.load(target)(x.numpy())[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_export_of_a_state_dict_npz_without_torch(tmp_path):
+    model = fastrnn.GRU(3, 4, seed=0)
+    np.savez(tmp_path / "w.npz", **model.state_dict())
+    result = fastrnn_cli("export", tmp_path / "w.npz", "-o", tmp_path / "w.onnx", "--kind", "gru")
+    assert result.returncode == 0, result.stderr
+    assert repr(fastrnn.onnx.load(tmp_path / "w.onnx")) == repr(model)
+
+
+def test_export_and_verify_errors_are_one_line_with_status_2(tmp_path):
+    good = fastrnn.save(fastrnn.RNN(3, 4, seed=0), tmp_path / "good.npz")
+    state = tmp_path / "state.npz"
+    np.savez(state, **fastrnn.LSTM(3, 4, seed=0).state_dict())
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    other = tmp_path / "weights.bin"
+    other.write_bytes(b"\0" * 10)
+    not_onnx = tmp_path / "bad.onnx"
+    not_onnx.write_bytes(b"not a protobuf at all")
+    out = tmp_path / "o.onnx"
+    cases = [
+        (("export", tmp_path / "absent.npz", "-o", out), ["absent.npz", "no such file"]),
+        (("export", tmp_path, "-o", out), ["is a directory"]),
+        (("export", text, "-o", out), ["not a .npz archive"]),
+        (("export", other, "-o", out), ["expected a fastrnn .npz model file"]),
+        (("export", state, "-o", out), ["give --kind"]),
+        (("export", state, "-o", out, "--kind", "gru"), ["do not fit a GRU"]),
+        (("export", state, "-o", out, "--kind", "lstm", "--hidden-size", 5),
+         ["--hidden-size 5 contradicts", "hidden_size = 4"]),
+        (("export", good, "-o", tmp_path / "nodir" / "x.onnx"), ["does not exist"]),
+        (("export", good), ["-o/--output"]),
+        (("export", good, "-o", out, "--opset", "zero"), ["positive integer"]),
+        (("export", good, "-o", out, "--kind", "transformer"), ["invalid choice"]),
+        (("verify", tmp_path / "absent.onnx"), ["no such file"]),
+        (("verify", not_onnx), ["bad.onnx"]),
+        (("demo", "--window", 0), ["positive integer"]),
+        (("demo", "--onnx", tmp_path / "nodir"), ["existing directory"]),
+        (("nosuchcommand",), ["invalid choice"]),
+    ]
+    for args, fragments in cases:
+        assert_one_line_error(fastrnn_cli(*args), *fragments)
+    assert not out.exists()
