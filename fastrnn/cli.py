@@ -3,6 +3,7 @@
     fastrnn demo                      the main job on built-in data
     fastrnn export WEIGHTS -o F.onnx  a fastrnn .npz or a torch state_dict -> verified ONNX
     fastrnn verify F.onnx             fastrnn vs onnxruntime on one file
+    fastrnn bench                     speed beside onnxruntime and torch (fastrnn.bench)
     fastrnn info                      version, BLAS, threads, CPU features
 
 Errors in what the user gave (a missing file, a file of the wrong kind, a bad
@@ -270,6 +271,20 @@ def verify(args):
     return _verify(model, args.model)
 
 
+# ---------------------------------------------------------------- bench
+def bench(args):
+    from fastrnn import bench as bench_module
+
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise CommandError(f"{flag} {path}: its directory does not exist")
+    if args.threads is not None and args.threads < 1:
+        raise CommandError(f"--threads must be at least 1, got {args.threads}")
+    bench_module.run(args.quick, args.threads, args.rounds, args.json, args.plot,
+                     args.markdown, args.kind)
+    return 0
+
+
 # ---------------------------------------------------------------- info
 def cpu_features():
     """The instruction sets fastrnn's kernels choose between, as this CPU reports them."""
@@ -367,6 +382,14 @@ def build_parser():
                     "1e-5 (relative to the output's scale), 1 when they do not.")
     p.add_argument("model", help="an ONNX file fastrnn.onnx.load reads")
     p.set_defaults(run=verify)
+
+    from fastrnn import bench as bench_module
+
+    p = commands.add_parser(
+        "bench", help="time fastrnn beside onnxruntime and torch on a grid of models",
+        description=bench_module.__doc__.split("\n\n", 2)[2].strip())
+    bench_module.add_arguments(p)
+    p.set_defaults(run=bench)
 
     p = commands.add_parser(
         "info", help="version, BLAS library, threads and CPU features",

@@ -1,0 +1,293 @@
+"""Side-by-side speed of fastrnn, onnxruntime and torch on the same models.
+
+    fastrnn bench [--quick] [--threads N] [--json FILE] [--plot FILE.png] [--markdown]
+    python tools/bench.py ...          (the same)
+
+For each configuration of the grid, all engines run in this process on the
+same weights and input with the same number of threads, in interleaved
+rounds; each round times a batch of calls. Printed per row: the median ms per
+forward of each engine, the speedups (peer time / fastrnn time, above 1:
+fastrnn is faster) and fastrnn's GFLOP/s; once per run, the single-thread
+sgemm GFLOP/s of the same OpenBLAS, measured in this process, as the
+hardware's reference. onnxruntime runs the file fastrnn.onnx.export writes;
+torch runs when it is installed (it is never a dependency of fastrnn).
+"""
+import argparse
+import ctypes
+import io
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+import fastrnn
+
+# kind, batch, length, input features, hidden, layers, bidirectional, threads
+GRID = [
+    ("rnn", 1, 100, 32, 64, 1, False, 1),
+    ("rnn", 1, 100, 64, 256, 1, False, 1),
+    ("rnn", 1, 1000, 128, 128, 1, False, 1),
+    ("rnn", 16, 100, 64, 256, 2, True, 1),
+    ("rnn", 16, 100, 64, 256, 2, True, 2),
+    ("rnn", 64, 50, 256, 512, 1, False, 1),
+    ("rnn", 1, 100, 256, 1024, 1, False, 1),
+    ("rnn", 3, 100, 40, 100, 1, False, 1),
+    ("lstm", 1, 100, 32, 64, 1, False, 1),
+    ("lstm", 1, 100, 64, 256, 1, False, 1),
+    ("lstm", 1, 1000, 128, 128, 1, False, 1),
+    ("lstm", 16, 100, 64, 256, 2, True, 1),
+    ("lstm", 16, 100, 64, 256, 2, True, 2),
+    ("lstm", 64, 50, 256, 512, 1, False, 1),
+    ("lstm", 1, 100, 256, 1024, 1, False, 1),
+    ("lstm", 3, 100, 40, 100, 1, False, 1),
+    ("gru", 1, 100, 32, 64, 1, False, 1),
+    ("gru", 1, 100, 64, 256, 1, False, 1),
+    ("gru", 1, 1000, 128, 128, 1, False, 1),
+    ("gru", 16, 100, 64, 256, 2, True, 1),
+    ("gru", 16, 100, 64, 256, 2, True, 2),
+    ("gru", 64, 50, 256, 512, 1, False, 1),
+    ("gru", 1, 100, 256, 1024, 1, False, 1),
+    ("gru", 3, 100, 40, 100, 1, False, 1),
+]
+FIELDS = ("kind", "batch", "length", "input_size", "hidden_size", "num_layers", "bidirectional",
+          "threads")
+CLASSES = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def forward_flops(kind, B, L, F, H, layers, bidirectional):
+    """Multiply-adds x 2 of the matrix products of one forward (activations not counted)."""
+    D = 2 if bidirectional else 1
+    G = GATES[kind]
+    flops = 0
+    for k in range(layers):
+        in_k = F if k == 0 else D * H
+        flops += D * 2 * L * B * G * H * (in_k + H)
+    return flops
+
+
+def sgemm_gflops(n=1024, repeat=5):
+    """Single-thread sgemm GFLOP/s of the OpenBLAS fastrnn uses, n x n x n, best of `repeat`."""
+    from fastrnn import _openblas
+
+    lib = _openblas.library
+    sgemm = lib.scipy_cblas_sgemm
+    fp = ctypes.POINTER(ctypes.c_float)
+    sgemm.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, fp, ctypes.c_int, fp, ctypes.c_int,
+                                           ctypes.c_float, fp, ctypes.c_int]
+    sgemm.restype = None
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    c = np.zeros((n, n), np.float32)
+    ptr = (lambda m: m.ctypes.data_as(fp))
+    row_major, no_trans = 101, 111
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        sgemm(row_major, no_trans, no_trans, n, n, n, 1.0, ptr(a), n, ptr(b), n, 0.0, ptr(c), n)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _per_call(fn, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def _torch_engine(kind, config, model, x, threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    module = getattr(torch.nn, kind.upper())(**config).eval()
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    tx = torch.from_numpy(x)
+
+    def run():
+        with torch.inference_mode():
+            return module(tx)[0].numpy()
+    return run
+
+
+def _onnxruntime_engine(model, x, threads):
+    import onnxruntime
+
+    import fastrnn.onnx
+
+    buffer = io.BytesIO()
+    fastrnn.onnx.export(model, buffer)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(buffer.getvalue(), options,
+                                           providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: x}
+    return lambda: session.run(None, feed)[0]
+
+
+def bench_row(row, rounds, seconds_per_round=0.02):
+    """Median ms per forward of each engine on one configuration."""
+    kind, B, L, F, H, layers, bidirectional, threads = row
+    config = dict(input_size=F, hidden_size=H, num_layers=layers, bidirectional=bidirectional)
+    model = CLASSES[kind](**config, seed=0)
+    if hasattr(fastrnn, "set_num_threads"):
+        fastrnn.set_num_threads(threads)
+    x = np.random.default_rng(1).standard_normal((L, B, F), dtype=np.float32)
+    engines = {"fastrnn": lambda: model(x)[0],
+               "onnxruntime": _onnxruntime_engine(model, x, threads)}
+    torch_run = _torch_engine(kind, config, model, x, threads)
+    if torch_run is not None:
+        engines["torch"] = torch_run
+    # The same answer from every engine before timing anything.
+    reference = engines["fastrnn"]()
+    for name, fn in engines.items():
+        err = np.abs(fn() - reference).max() / max(1.0, np.abs(reference).max())
+        if not err <= 1e-4:
+            raise RuntimeError(f"{name} disagrees with fastrnn by {err:.2e} on {row}")
+    calls = max(1, int(seconds_per_round / max(_per_call(fn, 2) for fn in engines.values())))
+    times = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, fn in engines.items():
+            times[name].append(_per_call(fn, calls))
+    ms = {name: float(np.median(t)) * 1e3 for name, t in times.items()}
+    result = dict(zip(FIELDS, row))
+    result["ms"] = ms
+    result["speedup"] = {name: ms[name] / ms["fastrnn"] for name in ms if name != "fastrnn"}
+    result["fastrnn_gflops"] = forward_flops(kind, B, L, F, H, layers, bidirectional) \
+        / (ms["fastrnn"] * 1e-3) / 1e9
+    return result
+
+
+def row_label(r):
+    return (f"{r['kind']:4} B={r['batch']:<3d} L={r['length']:<4d} F={r['input_size']:<3d} "
+            f"H={r['hidden_size']:<4d} layers={r['num_layers']} "
+            f"D={2 if r['bidirectional'] else 1} threads={r['threads']}")
+
+
+def format_row(r):
+    ms, sp = r["ms"], r["speedup"]
+    peers = "  ".join(f"{name} {ms[name]:8.3f} ms ({sp[name]:5.2f}x)" for name in sp)
+    return (f"{row_label(r)}  fastrnn {ms['fastrnn']:8.3f} ms {r['fastrnn_gflops']:6.1f} GFLOP/s  "
+            f"{peers}")
+
+
+def markdown(results, peak):
+    lines = [f"sgemm, one thread, same OpenBLAS: {peak:.0f} GFLOP/s", "",
+             "| kind | B, L, F, H, layers, D, threads | fastrnn ms | GFLOP/s | onnxruntime ms "
+             "| torch ms | onnxruntime / fastrnn | torch / fastrnn |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        ms, sp = r["ms"], r["speedup"]
+        D = 2 if r["bidirectional"] else 1
+        torch_ms = f"{ms['torch']:.3f}" if "torch" in ms else "-"
+        torch_sp = f"{sp['torch']:.2f}" if "torch" in sp else "-"
+        lines.append(
+            f"| {r['kind']} | {r['batch']}, {r['length']}, {r['input_size']}, {r['hidden_size']}, "
+            f"{r['num_layers']}, {D}, {r['threads']} | {ms['fastrnn']:.3f} | "
+            f"{r['fastrnn_gflops']:.1f} | {ms['onnxruntime']:.3f} | {torch_ms} | "
+            f"{sp['onnxruntime']:.2f} | {torch_sp} |")
+    return "\n".join(lines)
+
+
+def plot(results, path):
+    """A bar chart of the speedups per configuration (needs matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("--plot: matplotlib is not installed; no plot drawn", file=sys.stderr)
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [row_label(r).replace("  ", " ") for r in results]
+    peers = sorted({name for r in results for name in r["speedup"]})
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(results) + 1.5))
+    y = np.arange(len(results))
+    height = 0.8 / max(1, len(peers))
+    for i, name in enumerate(peers):
+        values = [r["speedup"].get(name, np.nan) for r in results]
+        ax.barh(y + i * height, values, height, label=f"{name} time / fastrnn time")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks(y + height * (len(peers) - 1) / 2)
+    ax.set_yticklabels(labels, fontsize=7, family="monospace")
+    ax.invert_yaxis()
+    ax.set_xlabel("speedup of fastrnn (above 1: fastrnn is faster)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def progress(i, total, text, stream=None):
+    """A progress bar on a terminal (redrawn in place), plain lines otherwise."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        if text:
+            stream.write(f"[{i + 1}/{total}] {text}\n")
+        stream.flush()
+        return
+    width = 24
+    done = int(width * i / total)
+    line = f"[{'#' * done}{'.' * (width - done)}] {i}/{total} {text}" if text else ""
+    stream.write("\r\033[K" + line)  # \033[K clears the rest of the line
+    stream.flush()
+
+
+def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,
+        markdown_table=False, kinds=None, out=None, grid=GRID):
+    """Run the grid (or part of it) and print the table; returns the results."""
+    out = out or sys.stdout
+    grid = [row for row in grid if (kinds is None or row[0] in kinds)]
+    if threads is not None:
+        grid = list(dict.fromkeys(row[:-1] + (threads,) for row in grid))
+    rounds = rounds or (5 if quick else 15)
+    peak = sgemm_gflops(512 if quick else 1024)
+    print(f"sgemm, one thread, same OpenBLAS: {peak:.0f} GFLOP/s "
+          f"(fastrnn {fastrnn.__version__}, {platform.machine()}, {os.cpu_count()} cores; "
+          f"{rounds} interleaved rounds, medians)", file=out, flush=True)
+    results = []
+    for i, row in enumerate(grid):
+        progress(i, len(grid), row_label(dict(zip(FIELDS, row))))
+        results.append(bench_row(row, rounds, 0.005 if quick else 0.02))
+        progress(i + 1, len(grid), "")  # clears the bar before the row is printed
+        print(format_row(results[-1]), file=out, flush=True)
+    if markdown_table:
+        print("\n" + markdown(results, peak), file=out)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(dict(sgemm_gflops=peak, fastrnn=fastrnn.__version__, rounds=rounds,
+                           results=results), f, indent=1)
+    if plot_path:
+        plot(results, plot_path)
+    return results
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and shorter rounds: a rough table in seconds")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="run every configuration with N threads (default: the grid's own)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15; 5 with --quick)")
+    parser.add_argument("--kind", choices=sorted(CLASSES), action="append",
+                        help="only this model class (repeatable)")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the speedups (needs matplotlib)")
+    parser.add_argument("--markdown", action="store_true", help="also print a README table")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    run(args.quick, args.threads, args.rounds, args.json, args.plot, args.markdown, args.kind)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
