@@ -1,11 +1,13 @@
 """Recurrent kernels: one call runs every time step of one layer, all directions.
 
-The entry point `rnn_layer` takes typed memoryviews, checks nothing that the
+The entry points `rnn_layer`, `lstm_layer` and `gru_layer` take typed memoryviews, checks nothing that the
 Python layer (`fastrnn.rnn`) has not already checked, and does all its work in
 one `with nogil:` block. Below it, the leaf functions take raw pointers and
 sizes, never allocate and never raise.
 
-Shapes are written as suffixes: `x__ri` is (rows, input), `w_hh__hh` is (H, H).
+Shapes are written as suffixes: `x__ri` is (rows, input), `w_hh__hh` is (H, H),
+`g` is the gate rows G*H (4H for LSTM, 3H for GRU) and `p` the LSTM's
+projected size (H without projection).
 A "row" is one (time step, batch item) pair. In time-major layout the row of
 (t, n) is t*N + n; in batch-major layout it is n*L + t. The input and output
 buffers share that row order, so the input projection of every time step is a
@@ -15,7 +17,7 @@ single GEMM whatever the layout.
 from libc.math cimport tanh, tanhf, exp, expf, log1p, log1pf, fabs, fabsf, INFINITY
 from libc.limits cimport INT_MAX
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memmove, memset
 from cython cimport floating
 
 from fastrnn._blas cimport (
@@ -36,13 +38,23 @@ cdef extern from "_vmath.h" nogil:
     void fastrnn_bias_relu_f32(float* row, const float* b_ih, const float* b_hh,
                                Py_ssize_t n) noexcept
     void fastrnn_tanh_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
+    void fastrnn_sigmoid_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
+    void fastrnn_lstm_cell_f32(const float* gx, const float* gh, const float* b, float* c,
+                               float* h, Py_ssize_t H) noexcept
+    void fastrnn_gru_cell_f32(const float* gx, const float* gh, const float* b,
+                              const float* b_hn, const float* h_prev, float* h,
+                              Py_ssize_t H) noexcept
+    void fastrnn_gru_reset_f32(const float* gx, float* gh, const float* b,
+                               const float* h_prev, float* rh, Py_ssize_t H) noexcept
+    void fastrnn_gru_update_f32(const float* gx, const float* gh, const float* b,
+                                const float* h_prev, float* h, Py_ssize_t H) noexcept
 
 cdef extern from "_recurrent.h" nogil:
-    Py_ssize_t fastrnn_packed_size(Py_ssize_t H) noexcept
-    void fastrnn_pack_whh(const float* w_hh, Py_ssize_t H, float* packed) noexcept
+    Py_ssize_t fastrnn_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
+    void fastrnn_pack(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept
     void fastrnn_recurrent_step_f32(const float* packed, const float* h, Py_ssize_t h_ld,
-                                    float* c, Py_ssize_t c_ld, Py_ssize_t N,
-                                    Py_ssize_t H) noexcept
+                                    float* c, Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M,
+                                    Py_ssize_t K, int accumulate) noexcept
 
 # Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
 # backend map names to these numbers through ACTIVATIONS.
@@ -128,6 +140,51 @@ cdef inline floating _activate(floating v, int act, floating alpha,
 
 
 # ---------------------------------------------------------------- leaf kernels
+cdef void input_projection(const floating* x__ri, const floating* w__mi, floating* out__rm,
+                           Py_ssize_t out_ld, Py_ssize_t rows, Py_ssize_t M,
+                           Py_ssize_t I) noexcept nogil:
+    """out[:, :M] = x @ w.T for every row (every time step at once)."""
+    if floating is float:
+        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                          <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
+                          w__mi, <int>I, 0.0, out__rm, <int>out_ld)
+    else:
+        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                          <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
+                          w__mi, <int>I, 0.0, out__rm, <int>out_ld)
+
+
+cdef void hidden_product(const float* packed, const floating* w__mk, const floating* h__nk,
+                         Py_ssize_t h_ld, floating* c__nm, Py_ssize_t c_ld, Py_ssize_t N,
+                         Py_ssize_t M, Py_ssize_t K, bint accumulate) noexcept nogil:
+    """c[:, :M] (+)= h[:, :K] @ w.T for N rows, w (M, K) with rows K apart.
+
+    packed (float32 only, may be NULL) is w packed by fastrnn_pack: fastrnn's
+    own step kernel then replaces BLAS. Without accumulate c is overwritten
+    (OpenBLAS does not read c at beta = 0).
+    """
+    cdef floating beta = 1 if accumulate else 0
+    if floating is float and packed != NULL:
+        fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate)
+    elif N == 1:
+        # c[0] (+)= w @ h[0]
+        if floating is float:
+            scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>M, <int>K,
+                              1.0, w__mk, <int>K, h__nk, 1, beta, c__nm, 1)
+        else:
+            scipy_cblas_dgemv(CblasRowMajor, CblasNoTrans, <int>M, <int>K,
+                              1.0, w__mk, <int>K, h__nk, 1, beta, c__nm, 1)
+    else:
+        # c (+)= h @ w.T
+        if floating is float:
+            scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                              <int>N, <int>M, <int>K, 1.0, h__nk, <int>h_ld,
+                              w__mk, <int>K, beta, c__nm, <int>c_ld)
+        else:
+            scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                              <int>N, <int>M, <int>K, 1.0, h__nk, <int>h_ld,
+                              w__mk, <int>K, beta, c__nm, <int>c_ld)
+
 cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
                             Py_ssize_t row_stride, Py_ssize_t H,
                             const floating* b_ih__h, const floating* b_hh__h,
@@ -182,7 +239,7 @@ cdef void rnn_direction(
 
     out__ro points at this direction's first column of the output; each row
     is out_ld long. w_hh_packed (float32 only, may be NULL) is w_hh packed by
-    fastrnn_pack_whh: the recurrent product then uses fastrnn's own step
+    fastrnn_pack: the recurrent product then uses fastrnn's own step
     kernel instead of BLAS. state__nh holds h_{t-1} on entry (h0) and h_n on exit.
     With seq_lens__n, row n only runs while t < seq_lens__n[n]: its outputs are
     zero after that and its state stays as it was (ONNX/onnxruntime semantics,
@@ -199,44 +256,16 @@ cdef void rnn_direction(
 
     # Input projection of every time step at once.
     # out[:, :H] = x @ w_ih.T
-    if floating is float:
-        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                          <int>(L * N), <int>H, <int>I, 1.0, x__ri, <int>I,
-                          w_ih__hi, <int>I, 0.0, out__ro, <int>out_ld)
-    else:
-        scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                          <int>(L * N), <int>H, <int>I, 1.0, x__ri, <int>I,
-                          w_ih__hi, <int>I, 0.0, out__ro, <int>out_ld)
+    input_projection(x__ri, w_ih__hi, out__ro, out_ld, L * N, H, I)
 
     for step in range(L):
         t = L - 1 - step if reverse else step
         c__nh = out__ro + t * step_rows_stride
         # Also at t=0 with a zero h0: torch does, and Inf/NaN in w_hh then
         # propagate at the same step as in torch.
-        if floating is float and w_hh_packed != NULL:
-            # c += h @ w_hh.T
-            fastrnn_recurrent_step_f32(w_hh_packed, h_prev__nh, h_prev_ld, c__nh, row_stride,
-                                       N, H)
-        elif N == 1:
-            # c[0] += w_hh @ h[0]
-            if floating is float:
-                scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
-                                  1.0, w_hh__hh, <int>H, h_prev__nh, 1,
-                                  1.0, c__nh, 1)
-            else:
-                scipy_cblas_dgemv(CblasRowMajor, CblasNoTrans, <int>H, <int>H,
-                                  1.0, w_hh__hh, <int>H, h_prev__nh, 1,
-                                  1.0, c__nh, 1)
-        else:
-            # c += h @ w_hh.T
-            if floating is float:
-                scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                  <int>N, <int>H, <int>H, 1.0, h_prev__nh, <int>h_prev_ld,
-                                  w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
-            else:
-                scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                  <int>N, <int>H, <int>H, 1.0, h_prev__nh, <int>h_prev_ld,
-                                  w_hh__hh, <int>H, 1.0, c__nh, <int>row_stride)
+        # c += h @ w_hh.T
+        hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, row_stride,
+                       N, H, H, True)
         hidden_activation(c__nh, N, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta, clip)
         if seq_lens__n == NULL:
             h_prev__nh = c__nh
@@ -374,9 +403,9 @@ def rnn_layer(const floating[:, ::1] x__ri,
         for d in range(D):
             if use_packed:
                 # Freed below; if malloc fails this direction runs on BLAS.
-                packed = <float*>malloc(fastrnn_packed_size(H) * sizeof(float))
+                packed = <float*>malloc(fastrnn_packed_size(H, H) * sizeof(float))
                 if packed != NULL:
-                    fastrnn_pack_whh(<const float*>&w_hh__dhh[d, 0, 0], H, packed)
+                    fastrnn_pack(<const float*>&w_hh__dhh[d, 0, 0], H, H, packed)
             if has_h0:
                 memcpy(&hn__dnh[d, 0, 0], &h0__dnh[d, 0, 0], N * H * sizeof(floating))
             else:
@@ -392,6 +421,571 @@ def rnn_layer(const floating[:, ::1] x__ri,
                           <floating>clip)
             free(packed)
             packed = NULL
+
+
+# ---------------------------------------------------------------- LSTM and GRU
+cdef struct Gates:
+    # How one direction's cell turns pre-activations into gates.
+    int act[3]          # LSTM (f, g, h) / GRU (f, g) activation codes
+    double alpha[3]
+    double beta[3]
+    double clip         # INFINITY: off
+    bint option         # LSTM input_forget / GRU linear_before_reset
+    bint fast           # float32 sigmoid/tanh(/tanh) without clip etc.: _vmath.h loops
+
+
+cdef inline floating _gate(floating v, const Gates* g, int k) noexcept nogil:
+    """Activation k of the cell on a clipped pre-activation (NaN passes the clip)."""
+    cdef floating clip = <floating>g.clip
+    if g.clip < INFINITY:
+        v = clip if v > clip else (-clip if v < -clip else v)
+    return _activate(v, g.act[k], <floating>g.alpha[k], <floating>g.beta[k])
+
+
+cdef void lstm_cell(const floating* gx__g, const floating* gh__g, const floating* b__g,
+                    const floating* peep__3h, floating* c__h, floating* h__h, Py_ssize_t H,
+                    const Gates* g) noexcept nogil:
+    """One LSTM row in torch's gate order (i, f, g, o), ONNX semantics.
+
+    a = gx + gh + b; i = f(a_i + p_i c); f = f(a_f + p_f c) or 1 - i;
+    c' = f c + i g(a_g); o = f(a_o + p_o c'); h = o h(c'). Clip bounds every
+    gate's pre-activation (peephole included, as onnxruntime), not h's input.
+    """
+    cdef Py_ssize_t j
+    cdef floating a, i, f, cand, o, c
+    if floating is float:
+        if g.fast:
+            fastrnn_lstm_cell_f32(gx__g, gh__g, b__g, c__h, h__h, H)
+            return
+    for j in range(H):
+        c = c__h[j]
+        a = gx__g[j] + gh__g[j] + b__g[j]
+        if peep__3h != NULL:
+            a = a + peep__3h[j] * c
+        i = _gate(a, g, 0)
+        if g.option:
+            f = 1 - i
+        else:
+            a = gx__g[H + j] + gh__g[H + j] + b__g[H + j]
+            if peep__3h != NULL:
+                a = a + peep__3h[H + j] * c
+            f = _gate(a, g, 0)
+        cand = _gate(gx__g[2 * H + j] + gh__g[2 * H + j] + b__g[2 * H + j], g, 1)
+        c = f * c + i * cand
+        a = gx__g[3 * H + j] + gh__g[3 * H + j] + b__g[3 * H + j]
+        if peep__3h != NULL:
+            a = a + peep__3h[2 * H + j] * c
+        o = _gate(a, g, 0)
+        c__h[j] = c
+        h__h[j] = o * _activate(c, g.act[2], <floating>g.alpha[2], <floating>g.beta[2])
+
+
+cdef void gru_cell(const floating* gx__g, const floating* gh__g, const floating* b__g,
+                   const floating* b_hn__h, const floating* h_prev__h, floating* h__h,
+                   Py_ssize_t H, const Gates* g) noexcept nogil:
+    """One GRU row with linear_before_reset, torch's gate order (r, z, n).
+
+    r = f(gx_r + gh_r + b_r); z = f(gx_z + gh_z + b_z);
+    n = g(gx_n + b_in + r (gh_n + b_hn)); h = (1 - z) n + z h_prev.
+    """
+    cdef Py_ssize_t j
+    cdef floating r, z, n
+    if floating is float:
+        if g.fast:
+            fastrnn_gru_cell_f32(gx__g, gh__g, b__g, b_hn__h, h_prev__h, h__h, H)
+            return
+    for j in range(H):
+        r = _gate(gx__g[j] + gh__g[j] + b__g[j], g, 0)
+        z = _gate(gx__g[H + j] + gh__g[H + j] + b__g[H + j], g, 0)
+        n = _gate(gx__g[2 * H + j] + b__g[2 * H + j] + r * (gh__g[2 * H + j] + b_hn__h[j]), g, 1)
+        h__h[j] = n + z * (h_prev__h[j] - n)
+
+
+cdef void gru_reset(const floating* gx__g, floating* gh__g, const floating* b__g,
+                    const floating* h_prev__h, floating* rh__h, Py_ssize_t H,
+                    const Gates* g) noexcept nogil:
+    """GRU without linear_before_reset, before the n-gate product:
+    rh = f(gx_r + gh_r + b_r) * h_prev, and z = f(gx_z + gh_z + b_z) over gh_z."""
+    cdef Py_ssize_t j
+    if floating is float:
+        if g.fast:
+            fastrnn_gru_reset_f32(gx__g, gh__g, b__g, h_prev__h, rh__h, H)
+            return
+    for j in range(H):
+        rh__h[j] = _gate(gx__g[j] + gh__g[j] + b__g[j], g, 0) * h_prev__h[j]
+        gh__g[H + j] = _gate(gx__g[H + j] + gh__g[H + j] + b__g[H + j], g, 0)
+
+
+cdef void gru_update(const floating* gx__g, const floating* gh__g, const floating* b__g,
+                     const floating* h_prev__h, floating* h__h, Py_ssize_t H,
+                     const Gates* g) noexcept nogil:
+    """After it: gh_n = (r h_prev) @ w_hn.T, gh_z = z, b_n = b_in + b_hn;
+    n = g(gx_n + gh_n + b_n); h = (1 - z) n + z h_prev."""
+    cdef Py_ssize_t j
+    cdef floating n
+    if floating is float:
+        if g.fast:
+            fastrnn_gru_update_f32(gx__g, gh__g, b__g, h_prev__h, h__h, H)
+            return
+    for j in range(H):
+        n = _gate(gx__g[2 * H + j] + gh__g[2 * H + j] + b__g[2 * H + j], g, 1)
+        h__h[j] = n + gh__g[H + j] * (h_prev__h[j] - n)
+
+
+cdef struct Steps:
+    # Where a direction's rows are: strides in elements, all from the row order.
+    Py_ssize_t L, N
+    Py_ssize_t gx_step, gx_row     # input projection scratch
+    Py_ssize_t out_step, out_row   # output rows (this direction's columns)
+    bint reverse
+    const int* lens                # NULL: every row runs all L steps
+
+
+cdef void finish_step(floating* out__np, const Steps* s, Py_ssize_t t, floating* h__np,
+                      Py_ssize_t P, const floating** h_prev, Py_ssize_t* h_prev_ld) noexcept nogil:
+    """After step t wrote its output rows: point h_{t-1} at them, or with
+    lengths keep the state of the rows that ran and zero the others' output."""
+    cdef Py_ssize_t n
+    if s.lens == NULL:
+        h_prev[0] = out__np
+        h_prev_ld[0] = s.out_row
+        return
+    for n in range(s.N):
+        if t < s.lens[n]:
+            # h[n] = out[n]
+            memcpy(h__np + n * P, out__np + n * s.out_row, P * sizeof(floating))
+        else:
+            memset(out__np + n * s.out_row, 0, P * sizeof(floating))
+
+
+cdef void lstm_direction(
+        const floating* gx__rg, floating* out__ro, const Steps* s,
+        const floating* w_hh__gp, const float* w_hh_packed,
+        const floating* w_hr__ph, const float* w_hr_packed,
+        const floating* b__g, const floating* peep__3h,
+        floating* h__np, floating* c__nh, floating* gh__ng, floating* hc__nh,
+        Py_ssize_t H, Py_ssize_t P, const Gates* g) noexcept nogil:
+    """Run one LSTM direction over all steps.
+
+    gx__rg: this direction's input projection (x @ w_ih.T) in the input's row
+    order; h__np, c__nh: h0, c0 on entry, h_n, c_n on exit. gh__ng (N, 4H) and
+    hc__nh (N, H, with w_hr only: o * h(c) before the projection) are scratch.
+    w_hr__ph may be NULL; the packed copies (float32) may be NULL.
+    """
+    cdef Py_ssize_t step, t, n, G = 4 * H
+    cdef Py_ssize_t N = s.N
+    cdef const floating* gx
+    cdef floating* out = out__ro
+    cdef const floating* h_prev = h__np
+    cdef Py_ssize_t h_prev_ld = P
+    for step in range(s.L):
+        t = s.L - 1 - step if s.reverse else step
+        gx = gx__rg + t * s.gx_step
+        out = out__ro + t * s.out_step
+        # gh = h_{t-1} @ w_hh.T, all four gates in one product
+        hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, N, G, P, False)
+        for n in range(N):
+            if s.lens != NULL and t >= s.lens[n]:
+                continue
+            lstm_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, peep__3h, c__nh + n * H,
+                      hc__nh + n * H if w_hr__ph != NULL else out + n * s.out_row, H, g)
+        if w_hr__ph != NULL:
+            # out = hc @ w_hr.T (rows that did not run are zeroed below)
+            hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, N, P, H, False)
+        finish_step(out, s, t, h__np, P, &h_prev, &h_prev_ld)
+    if s.lens == NULL:
+        # h_n = the last step's output rows
+        for n in range(N):
+            memcpy(h__np + n * P, out + n * s.out_row, P * sizeof(floating))
+
+
+cdef void gru_direction(
+        const floating* gx__rg, floating* out__ro, const Steps* s,
+        const floating* w_hh__gh, const float* w_hh_packed, const float* w_hn_packed,
+        const floating* b__g, const floating* b_hn__h,
+        floating* h__nh, floating* gh__ng, floating* rh__nh,
+        Py_ssize_t H, const Gates* g) noexcept nogil:
+    """Run one GRU direction over all steps.
+
+    As lstm_direction; b__g holds b_ih + b_hh for r and z, and for n b_in
+    (linear_before_reset, with b_hn__h beside it) or b_in + b_hn. Without
+    linear_before_reset w_hh_packed holds the r, z rows and w_hn_packed the
+    n rows; rh__nh (N, H) is scratch for r * h_{t-1}.
+    """
+    cdef Py_ssize_t step, t, n, G = 3 * H
+    cdef Py_ssize_t N = s.N
+    cdef const floating* gx
+    cdef floating* out = out__ro
+    cdef const floating* h_prev = h__nh
+    cdef Py_ssize_t h_prev_ld = H
+    for step in range(s.L):
+        t = s.L - 1 - step if s.reverse else step
+        gx = gx__rg + t * s.gx_step
+        out = out__ro + t * s.out_step
+        if g.option:
+            # gh = h_{t-1} @ w_hh.T, all three gates in one product
+            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, N, G, H, False)
+            for n in range(N):
+                if s.lens == NULL or t < s.lens[n]:
+                    gru_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, b_hn__h,
+                             h_prev + n * h_prev_ld, out + n * s.out_row, H, g)
+        else:
+            # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
+            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, N, 2 * H, H,
+                           False)
+            # every row, so that the product below reads no stale rows
+            for n in range(N):
+                gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
+                          rh__nh + n * H, H, g)
+            # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
+            hidden_product(w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
+                           N, H, H, False)
+            for n in range(N):
+                if s.lens == NULL or t < s.lens[n]:
+                    gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,
+                               h_prev + n * h_prev_ld, out + n * s.out_row, H, g)
+        finish_step(out, s, t, h__nh, H, &h_prev, &h_prev_ld)
+    if s.lens == NULL:
+        for n in range(N):
+            memcpy(h__nh + n * H, out + n * s.out_row, H * sizeof(floating))
+
+
+cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
+    """Whether "auto" runs a float32 LSTM/GRU layer on the packed step kernel."""
+    return use_packed_step(L, N, H)
+
+
+cdef tuple _dims(const Py_ssize_t* shape, int ndim):
+    return tuple([int(shape[k]) for k in range(ndim)])
+
+
+cdef _check_gated_layer(str fn, int G, x, out, w_ih, w_hh, b_ih, b_hh, w_hr, peep,
+                        h0, c0, hn, cn, const int[::1] lens, Py_ssize_t seq_len,
+                        bint batch_major, const int[::1] reverse, const int[:, ::1] act,
+                        const double[:, ::1] alpha, const double[:, ::1] beta, int K,
+                        recurrent):
+    """Shapes of an lstm_layer/gru_layer call (G gates, K activations per
+    direction), all in Python integers so that no product wraps around.
+    Returns (L, N, D, H, P)."""
+    if recurrent not in ("auto", "packed", "blas"):
+        raise ValueError(f"{fn}: recurrent must be 'auto', 'packed' or 'blas', got {recurrent!r}")
+    D, GH, I = w_ih
+    L, N = int(seq_len), hn[1]
+    if GH % G:
+        raise ValueError(f"{fn}: w_ih must have {G}*hidden_size rows, got {GH}")
+    H = GH // G
+    P = H if w_hr is None else w_hr[1]
+    if L < 1 or D < 1 or H < 1 or I < 1 or P < 1:
+        raise ValueError(f"{fn}: sizes must be positive, got L={L} D={D} H={H} I={I} P={P}")
+    rows = L * N
+    step_ld = (L if batch_major else 1) * D * P
+    if max(rows, D * G * H, I, step_ld) > INT_MAX:
+        raise ValueError(f"{fn}: sizes exceed BLAS's 32-bit integers")
+    expect = [
+        ("x", x, (rows, I)),
+        ("out", out, (rows, D * P)),
+        ("w_hh", w_hh, (D, G * H, P)),
+        ("hn", hn, (D, N, P)),
+    ]
+    if cn is not None or G == 4:
+        expect.append(("cn", cn, (D, N, H)))
+    if b_ih is not None or b_hh is not None:
+        if b_ih is None or b_hh is None:
+            raise ValueError(f"{fn}: give both biases or neither")
+        expect += [("b_ih", b_ih, (D, G * H)), ("b_hh", b_hh, (D, G * H))]
+    if w_hr is not None:
+        expect.append(("w_hr", w_hr, (D, P, H)))
+    if peep is not None:
+        expect.append(("peep", peep, (D, 3, H)))
+    if h0 is not None:
+        expect.append(("h0", h0, (D, N, P)))
+    if c0 is not None:
+        expect.append(("c0", c0, (D, N, H)))
+    expect += [
+        ("reverse", _dims(reverse.shape, 1), (D,)),
+        ("act", _dims(act.shape, 2), (D, K)),
+        ("alpha", _dims(alpha.shape, 2), (D, K)),
+        ("beta", _dims(beta.shape, 2), (D, K)),
+    ]
+    for name, got, want in expect:
+        if got != want:
+            raise ValueError(f"{fn}: {name} must have shape {want}, got {got}")
+    for d in range(D):
+        for k in range(K):
+            if not 0 <= act[d, k] <= ACT_SOFTPLUS:
+                raise ValueError(f"{fn}: unknown activation code {act[d, k]} at act[{d}, {k}]")
+    if lens is not None:
+        if lens.shape[0] != N:
+            raise ValueError(f"{fn}: seq_lens must have shape ({N},), got ({lens.shape[0]},)")
+        for n in range(N):
+            if not 0 <= lens[n] <= L:
+                raise ValueError(f"{fn}: seq_lens[{n}] = {lens[n]} is outside 0..{L}")
+    return L, N, D, H, P
+
+
+cdef Gates _gates(const int[:, ::1] act, const double[:, ::1] alpha,
+                  const double[:, ::1] beta, Py_ssize_t d, int K, double clip, bint option):
+    cdef Gates g
+    cdef int k
+    for k in range(3):
+        g.act[k] = act[d, k] if k < K else ACT_TANH
+        g.alpha[k] = alpha[d, k] if k < K else 0
+        g.beta[k] = beta[d, k] if k < K else 0
+    g.clip = clip
+    g.option = option
+    g.fast = False
+    return g
+
+
+cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_ld,
+                  bint batch_major, bint reverse, const int[::1] lens):
+    cdef Steps s
+    s.L = L
+    s.N = N
+    # row of (t, n): n*L + t batch-major, t*N + n time-major
+    s.gx_step = gx_ld if batch_major else N * gx_ld
+    s.gx_row = L * gx_ld if batch_major else gx_ld
+    s.out_step = out_ld if batch_major else N * out_ld
+    s.out_row = L * out_ld if batch_major else out_ld
+    s.reverse = reverse
+    s.lens = NULL if lens is None else &lens[0]
+    return s
+
+
+cdef void* _scratch(list sizes, void** blocks) except? NULL:
+    """malloc each of `sizes` bytes into blocks; MemoryError (all freed) if one fails."""
+    cdef Py_ssize_t k
+    for k in range(len(sizes)):
+        blocks[k] = malloc(<size_t>max(<Py_ssize_t>sizes[k], 1))
+        if blocks[k] == NULL:
+            for j in range(k):
+                free(blocks[j])
+                blocks[j] = NULL
+            raise MemoryError(f"cannot allocate {sizes[k]} bytes of kernel scratch")
+    return blocks[0]
+
+
+def lstm_layer(const floating[:, ::1] x__ri,
+               floating[:, ::1] out__ro,
+               const floating[:, :, ::1] w_ih__dgi,
+               const floating[:, :, ::1] w_hh__dgp,
+               const floating[:, ::1] b_ih__dg,
+               const floating[:, ::1] b_hh__dg,
+               const floating[:, :, ::1] w_hr__dph,
+               const floating[:, :, ::1] peep__d3h,
+               const floating[:, :, ::1] h0__dnp,
+               const floating[:, :, ::1] c0__dnh,
+               floating[:, :, ::1] hn__dnp,
+               floating[:, :, ::1] cn__dnh,
+               const int[::1] seq_lens__n,
+               Py_ssize_t seq_len,
+               bint batch_major,
+               const int[::1] reverse__d,
+               const int[:, ::1] act__dk,
+               const double[:, ::1] alpha__dk,
+               const double[:, ::1] beta__dk,
+               double clip,
+               bint input_forget,
+               recurrent="auto"):
+    """Run one LSTM layer, every direction, every step, without the GIL.
+
+    Torch's gate order (i, f, g, o) in the 4H rows of w_ih (D, 4H, I), w_hh
+    (D, 4H, P), b_ih and b_hh (D, 4H, both or None). w_hr (D, P, H) or None
+    projects h to P (torch's proj_size; P = H without it). peep (D, 3, H) or
+    None: peephole weights (p_i, p_f, p_o). h0 (D, N, P), c0 (D, N, H) or
+    None (zero); hn, cn receive h_n, c_n. x (L*N, I), out (L*N, D*P) rows in
+    time-major or batch-major order, direction d in columns d*P:(d+1)*P.
+    act (D, 3) codes of ONNX's (f, g, h) with alpha, beta (D, 3); clip bounds
+    every gate pre-activation when finite; input_forget sets f = 1 - i.
+    seq_lens (N,) int32 or None: rows past their length output zero and keep
+    their h and c (ONNX semantics, both directions). recurrent as rnn_layer.
+    """
+    cdef Py_ssize_t L, N, D, H, P
+    L, N, D, H, P = _check_gated_layer(
+        "lstm_layer", 4, _dims(x__ri.shape, 2), _dims(out__ro.shape, 2),
+        _dims(w_ih__dgi.shape, 3), _dims(w_hh__dgp.shape, 3),
+        None if b_ih__dg is None else _dims(b_ih__dg.shape, 2),
+        None if b_hh__dg is None else _dims(b_hh__dg.shape, 2),
+        None if w_hr__dph is None else _dims(w_hr__dph.shape, 3),
+        None if peep__d3h is None else _dims(peep__d3h.shape, 3),
+        None if h0__dnp is None else _dims(h0__dnp.shape, 3),
+        None if c0__dnh is None else _dims(c0__dnh.shape, 3),
+        _dims(hn__dnp.shape, 3), _dims(cn__dnh.shape, 3), seq_lens__n, seq_len,
+        batch_major, reverse__d, act__dk, alpha__dk, beta__dk, 3, recurrent)
+    if N == 0:
+        return
+    cdef Py_ssize_t G = 4 * H, I = x__ri.shape[1], d, j
+    cdef Py_ssize_t out_ld = out__ro.shape[1], gx_ld = D * G
+    cdef bint has_proj = w_hr__dph is not None, has_peep = peep__d3h is not None
+    cdef bint has_bias = b_ih__dg is not None
+    cdef bint has_h0 = h0__dnp is not None, has_c0 = c0__dnh is not None
+    cdef bint use_packed = False
+    if floating is float:
+        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, H))
+    cdef Py_ssize_t packed_hh = fastrnn_packed_size(G, P) if use_packed else 0
+    cdef Py_ssize_t packed_hr = fastrnn_packed_size(P, H) if use_packed and has_proj else 0
+    cdef void* blocks[5]
+    # (L*N, D*4H) input projection, (N, 4H) recurrent product, (4H) bias,
+    # (N, H) unprojected h, packed w_hh and w_hr
+    _scratch([L * N * gx_ld * sizeof(floating), N * G * sizeof(floating),
+              G * sizeof(floating), N * H * sizeof(floating),
+              (packed_hh + packed_hr) * sizeof(float)], blocks)
+    cdef floating* gx = <floating*>blocks[0]
+    cdef floating* gh = <floating*>blocks[1]
+    cdef floating* bias = <floating*>blocks[2]
+    cdef floating* hc = <floating*>blocks[3]
+    cdef float* packed = <float*>blocks[4] if use_packed else NULL
+    cdef Steps s
+    cdef Gates g
+    try:
+        for d in range(D):
+            s = _steps(L, N, gx_ld, out_ld, batch_major, reverse__d[d] != 0, seq_lens__n)
+            g = _gates(act__dk, alpha__dk, beta__dk, d, 3, clip, input_forget)
+            g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
+                      and g.act[2] == ACT_TANH and not clip < INFINITY and not has_peep
+                      and not input_forget)
+            with nogil:
+                if d == 0:
+                    # gx = x @ [w_ih[0]; w_ih[1]].T: both directions in one product
+                    input_projection(&x__ri[0, 0], &w_ih__dgi[0, 0, 0], gx, gx_ld, L * N,
+                                     gx_ld, I)
+                if use_packed:
+                    fastrnn_pack(<const float*>&w_hh__dgp[d, 0, 0], G, P, packed)
+                    if has_proj:
+                        fastrnn_pack(<const float*>&w_hr__dph[d, 0, 0], P, H, packed + packed_hh)
+                for j in range(G):
+                    bias[j] = b_ih__dg[d, j] + b_hh__dg[d, j] if has_bias else 0
+                if has_h0:
+                    memmove(&hn__dnp[d, 0, 0], &h0__dnp[d, 0, 0], N * P * sizeof(floating))
+                else:
+                    memset(&hn__dnp[d, 0, 0], 0, N * P * sizeof(floating))
+                if has_c0:
+                    memmove(&cn__dnh[d, 0, 0], &c0__dnh[d, 0, 0], N * H * sizeof(floating))
+                else:
+                    memset(&cn__dnh[d, 0, 0], 0, N * H * sizeof(floating))
+                lstm_direction(gx + d * G, &out__ro[0, d * P], &s,
+                               &w_hh__dgp[d, 0, 0], packed,
+                               &w_hr__dph[d, 0, 0] if has_proj else NULL,
+                               packed + packed_hh if use_packed and has_proj else NULL,
+                               bias, &peep__d3h[d, 0, 0] if has_peep else NULL,
+                               &hn__dnp[d, 0, 0], &cn__dnh[d, 0, 0], gh, hc, H, P, &g)
+    finally:
+        for j in range(5):
+            free(blocks[j])
+
+
+def gru_layer(const floating[:, ::1] x__ri,
+              floating[:, ::1] out__ro,
+              const floating[:, :, ::1] w_ih__dgi,
+              const floating[:, :, ::1] w_hh__dgh,
+              const floating[:, ::1] b_ih__dg,
+              const floating[:, ::1] b_hh__dg,
+              const floating[:, :, ::1] h0__dnh,
+              floating[:, :, ::1] hn__dnh,
+              const int[::1] seq_lens__n,
+              Py_ssize_t seq_len,
+              bint batch_major,
+              const int[::1] reverse__d,
+              const int[:, ::1] act__dk,
+              const double[:, ::1] alpha__dk,
+              const double[:, ::1] beta__dk,
+              double clip,
+              bint linear_before_reset,
+              recurrent="auto"):
+    """Run one GRU layer, every direction, every step, without the GIL.
+
+    Torch's gate order (r, z, n) in the 3H rows of w_ih (D, 3H, I), w_hh
+    (D, 3H, H), b_ih and b_hh (D, 3H, both or None). h0 (D, N, H) or None;
+    hn receives h_n. x (L*N, I), out (L*N, D*H) as rnn_layer. act (D, 2)
+    codes of ONNX's (f, g) with alpha, beta (D, 2); clip bounds the
+    pre-activations of r, z and n when finite. linear_before_reset (torch's
+    GRU): n = g(x W_in^T + b_in + r (h W_hn^T + b_hn)); without it (ONNX's
+    default) n = g(x W_in^T + b_in + (r h) W_hn^T + b_hn).
+    seq_lens and recurrent as lstm_layer.
+    """
+    cdef Py_ssize_t L, N, D, H, P
+    L, N, D, H, P = _check_gated_layer(
+        "gru_layer", 3, _dims(x__ri.shape, 2), _dims(out__ro.shape, 2),
+        _dims(w_ih__dgi.shape, 3), _dims(w_hh__dgh.shape, 3),
+        None if b_ih__dg is None else _dims(b_ih__dg.shape, 2),
+        None if b_hh__dg is None else _dims(b_hh__dg.shape, 2),
+        None, None, None if h0__dnh is None else _dims(h0__dnh.shape, 3), None,
+        _dims(hn__dnh.shape, 3), None, seq_lens__n, seq_len,
+        batch_major, reverse__d, act__dk, alpha__dk, beta__dk, 2, recurrent)
+    if N == 0:
+        return
+    cdef Py_ssize_t G = 3 * H, I = x__ri.shape[1], d, j
+    cdef Py_ssize_t out_ld = out__ro.shape[1], gx_ld = D * G
+    cdef bint has_bias = b_ih__dg is not None, has_h0 = h0__dnh is not None
+    cdef bint lbr = linear_before_reset
+    cdef bint use_packed = False
+    if floating is float:
+        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, H))
+    # linear_before_reset: one packed (3H, H); else (2H, H) for r, z and (H, H) for n
+    cdef Py_ssize_t packed_rz = 0, packed_n = 0
+    if use_packed:
+        packed_rz = fastrnn_packed_size(G, H) if lbr else fastrnn_packed_size(2 * H, H)
+        packed_n = 0 if lbr else fastrnn_packed_size(H, H)
+    cdef void* blocks[5]
+    # (L*N, D*3H) input projection, (N, 3H) recurrent product, (3H + H) biases,
+    # (N, H) r * h_{t-1}, packed w_hh
+    _scratch([L * N * gx_ld * sizeof(floating), N * G * sizeof(floating),
+              (G + H) * sizeof(floating), N * H * sizeof(floating),
+              (packed_rz + packed_n) * sizeof(float)], blocks)
+    cdef floating* gx = <floating*>blocks[0]
+    cdef floating* gh = <floating*>blocks[1]
+    cdef floating* bias = <floating*>blocks[2]
+    cdef floating* rh = <floating*>blocks[3]
+    cdef float* packed = <float*>blocks[4] if use_packed else NULL
+    cdef Steps s
+    cdef Gates g
+    try:
+        for d in range(D):
+            s = _steps(L, N, gx_ld, out_ld, batch_major, reverse__d[d] != 0, seq_lens__n)
+            g = _gates(act__dk, alpha__dk, beta__dk, d, 2, clip, lbr)
+            g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
+                      and not clip < INFINITY)
+            with nogil:
+                if d == 0:
+                    # gx = x @ [w_ih[0]; w_ih[1]].T: both directions in one product
+                    input_projection(&x__ri[0, 0], &w_ih__dgi[0, 0, 0], gx, gx_ld, L * N,
+                                     gx_ld, I)
+                if use_packed:
+                    if lbr:
+                        fastrnn_pack(<const float*>&w_hh__dgh[d, 0, 0], G, H, packed)
+                    else:
+                        fastrnn_pack(<const float*>&w_hh__dgh[d, 0, 0], 2 * H, H, packed)
+                        fastrnn_pack(<const float*>&w_hh__dgh[d, 2 * H, 0], H, H,
+                                     packed + packed_rz)
+                # bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
+                for j in range(G + H):
+                    bias[j] = 0
+                if has_bias:
+                    for j in range(G):
+                        bias[j] = b_ih__dg[d, j]
+                        if j < 2 * H or not lbr:
+                            bias[j] = bias[j] + b_hh__dg[d, j]
+                        else:
+                            bias[H + j] = b_hh__dg[d, j]
+                if has_h0:
+                    memmove(&hn__dnh[d, 0, 0], &h0__dnh[d, 0, 0], N * H * sizeof(floating))
+                else:
+                    memset(&hn__dnh[d, 0, 0], 0, N * H * sizeof(floating))
+                gru_direction(gx + d * G, &out__ro[0, d * H], &s, &w_hh__dgh[d, 0, 0],
+                              packed, packed + packed_rz if use_packed and not lbr else NULL,
+                              bias, bias + G, &hn__dnh[d, 0, 0], gh, rh, H, &g)
+    finally:
+        for j in range(5):
+            free(blocks[j])
+
+
+def sigmoid_f32(const float[::1] x, float[::1] out):
+    """out = sigmoid(x) with the kernels' float32 sigmoid (exposed for its tests)."""
+    if x.shape[0] != out.shape[0]:
+        raise ValueError(f"x and out must have the same length, got {x.shape[0]} and {out.shape[0]}")
+    if x.shape[0]:
+        with nogil:
+            fastrnn_sigmoid_array_f32(&x[0], &out[0], x.shape[0])
 
 
 def tanh_f32(const float[::1] x, float[::1] out):

@@ -5,9 +5,10 @@
  * vectorises them; on x86-64 GCC/clang also build AVX2 and AVX-512 clones and
  * pick one at load time (ifunc), so the installed build stays portable.
  *
- * tanh accuracy: below 2e-7 absolute and 4e-7 relative over all floats
- * (checked in tests/test_vmath.py against float64 numpy), well inside the
- * 1e-5 tolerance fastrnn promises for float32.
+ * tanh accuracy: below 2e-7 absolute and 4e-7 relative over all floats;
+ * sigmoid: below 2e-7 absolute over all floats and 4e-7 relative down to
+ * sigmoid(-80) (checked in tests/test_vmath.py against float64 numpy), well
+ * inside the 1e-5 tolerance fastrnn promises for float32.
  */
 #ifndef FASTRNN_VMATH_H
 #define FASTRNN_VMATH_H
@@ -23,7 +24,7 @@
 #define FASTRNN_CLONES
 #endif
 
-/* exp(y) for y in [-18, 0]: y = k*ln2 + r with |r| <= ln2/2, then
+/* exp(y) for y in [-80, 0]: y = k*ln2 + r with |r| <= ln2/2, then
  * 2^k * (Taylor polynomial of degree 7 in r); relative error < 1e-8 before
  * float rounding. */
 static inline float fastrnn_exp_neg(float y)
@@ -42,7 +43,7 @@ static inline float fastrnn_exp_neg(float y)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)kf + 127) << 23;   /* 2^k, k in [-26, 0] */
+    int32_t bits = ((int32_t)kf + 127) << 23;   /* 2^k, k in [-116, 0]: normal */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
@@ -65,6 +66,19 @@ static inline float fastrnn_tanhf(float x)
     float e = fastrnn_exp_neg(-2.0f * (a == a ? a : 0.0f));
     float large = (1.0f - e) / (1.0f + e);
     float t = copysignf(a < 0.25f ? small : large, x);   /* odd, and tanh(-0) = -0 */
+    return x == x ? t : x;
+}
+
+/* sigmoid(x) = 1 / (1 + exp(-x)) from e = exp(-|x|): 1 / (1 + e) for x >= 0,
+ * e / (1 + e) below. |x| is capped at 80, where sigmoid(-80) = 1.8e-35 is
+ * still a normal float (and sigmoid(80) rounds to 1). NaN passes through. */
+static inline float fastrnn_sigmoidf(float x)
+{
+    float a = fabsf(x);
+    a = a > 80.0f ? 80.0f : a;
+    float e = fastrnn_exp_neg(-(a == a ? a : 0.0f));
+    float s = 1.0f / (1.0f + e);
+    float t = x < 0 ? e * s : s;
     return x == x ? t : x;
 }
 
@@ -101,6 +115,85 @@ static void fastrnn_bias_relu_f32(float *restrict row, const float *restrict b_i
             row[j] = v < 0 ? 0.0f : v;
         }
     }
+}
+
+/* One LSTM cell row in torch's gate order (i, f, g, o), sigmoid/tanh/tanh:
+ *     a = gx + gh + b;  c = sigmoid(a_f) c + sigmoid(a_i) tanh(a_g)
+ *     h = sigmoid(a_o) tanh(c)
+ * gx, gh and b are 4H long, c (in place) and h H long. */
+FASTRNN_CLONES
+static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restrict gh,
+                                  const float *restrict b, float *restrict c,
+                                  float *restrict h, ptrdiff_t H)
+{
+    ptrdiff_t j;
+    for (j = 0; j < H; j++) {
+        float i = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        float f = fastrnn_sigmoidf(gx[H + j] + gh[H + j] + b[H + j]);
+        float g = fastrnn_tanhf(gx[2 * H + j] + gh[2 * H + j] + b[2 * H + j]);
+        float o = fastrnn_sigmoidf(gx[3 * H + j] + gh[3 * H + j] + b[3 * H + j]);
+        float cj = f * c[j] + i * g;
+        c[j] = cj;
+        h[j] = o * fastrnn_tanhf(cj);
+    }
+}
+
+/* One GRU cell row in torch's gate order (r, z, n), sigmoid/tanh, with
+ * linear_before_reset (torch's GRU):
+ *     r = sigmoid(gx_r + gh_r + b_r);  z = sigmoid(gx_z + gh_z + b_z)
+ *     n = tanh(gx_n + b_n + r (gh_n + b_hn));  h = n + z (h_prev - n)
+ * gx, gh and b are 3H long (b_n = b_in alone), b_hn, h_prev and h H long. */
+FASTRNN_CLONES
+static void fastrnn_gru_cell_f32(const float *restrict gx, const float *restrict gh,
+                                 const float *restrict b, const float *restrict b_hn,
+                                 const float *restrict h_prev, float *restrict h, ptrdiff_t H)
+{
+    ptrdiff_t j;
+    for (j = 0; j < H; j++) {
+        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        float z = fastrnn_sigmoidf(gx[H + j] + gh[H + j] + b[H + j]);
+        float n = fastrnn_tanhf(gx[2 * H + j] + b[2 * H + j] + r * (gh[2 * H + j] + b_hn[j]));
+        h[j] = n + z * (h_prev[j] - n);
+    }
+}
+
+/* GRU without linear_before_reset, first half: r and z from their gh
+ * columns; writes rh = r * h_prev (the input of the n-gate product) and z
+ * over gh_z. */
+FASTRNN_CLONES
+static void fastrnn_gru_reset_f32(const float *restrict gx, float *restrict gh,
+                                  const float *restrict b, const float *restrict h_prev,
+                                  float *restrict rh, ptrdiff_t H)
+{
+    ptrdiff_t j;
+    for (j = 0; j < H; j++) {
+        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        gh[H + j] = fastrnn_sigmoidf(gx[H + j] + gh[H + j] + b[H + j]);
+        rh[j] = r * h_prev[j];
+    }
+}
+
+/* Second half: gh_n = (r * h_prev) @ w_hn.T, gh_z holds z, b_n = b_in + b_hn:
+ *     n = tanh(gx_n + gh_n + b_n);  h = n + z (h_prev - n) */
+FASTRNN_CLONES
+static void fastrnn_gru_update_f32(const float *restrict gx, const float *restrict gh,
+                                   const float *restrict b, const float *restrict h_prev,
+                                   float *restrict h, ptrdiff_t H)
+{
+    ptrdiff_t j;
+    for (j = 0; j < H; j++) {
+        float n = fastrnn_tanhf(gx[2 * H + j] + gh[2 * H + j] + b[2 * H + j]);
+        h[j] = n + gh[H + j] * (h_prev[j] - n);
+    }
+}
+
+/* Sigmoid over a whole array, for tests: out[i] = sigmoid(x[i]). */
+FASTRNN_CLONES
+static void fastrnn_sigmoid_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        out[i] = fastrnn_sigmoidf(x[i]);
 }
 
 /* Tanh over a whole array, for tests: out[i] = tanh(x[i]). */

@@ -31,7 +31,7 @@ def test_consistent_call_runs():
     (dict(out=np.zeros((6, 4), F)), "out must have shape"),
     (dict(w_hh=np.zeros((1, 5, 4), F)), "w_hh must have shape"),
     (dict(hn=np.zeros((1, 2, 4), F)), "hn must have shape"),
-    (dict(b_ih=np.zeros((1, 5), F)), "both biases or neither"),
+    (dict(b_ih=np.zeros((1, 5), F)), "give both biases or neither"),
     (dict(b_ih=np.zeros((1, 4), F), b_hh=np.zeros((1, 4), F)), "b_ih must have shape"),
     (dict(h0=np.zeros((1, 2, 4), F)), "h0 must have shape"),
     (dict(act=np.array([11], np.int32)), "unknown activation code"),
@@ -116,3 +116,431 @@ def test_auto_follows_the_measured_rule():
 def test_unknown_recurrent_path_is_refused():
     with pytest.raises(ValueError, match="recurrent must be"):
         _kernels.rnn_layer(*layer_args(), recurrent="fast")
+
+
+# ---------------------------------------------------------------- LSTM and GRU
+# lstm_layer and gru_layer against the numpy ONNX operators of
+# tests/onnx_reference.py (in float64), and LSTM projections against the numpy
+# torch LSTM of tests/reference.py. The kernels take torch's gate order; the
+# ONNX operators want theirs.
+import onnx_reference  # noqa: E402
+import reference  # noqa: E402
+
+LSTM_ONNX_ORDER = [0, 3, 1, 2]  # ONNX (i, o, f, c) as blocks of torch's (i, f, g, o)
+GRU_ONNX_ORDER = [1, 0, 2]      # ONNX (z, r, h) as blocks of torch's (r, z, n)
+PEEP_ONNX_ORDER = [0, 2, 1]     # ONNX P (i, o, f) as blocks of the kernel's (i, f, o)
+
+# Parameters for the activations that take them (ONNX's meaning of alpha, beta).
+ACT_PARAMS = {"Affine": (0.8, 0.1), "LeakyRelu": (0.1, 0.0), "ThresholdedRelu": (0.3, 0.0),
+              "ScaledTanh": (1.2, 0.7), "HardSigmoid": (0.25, 0.45), "Elu": (0.9, 0.0)}
+
+
+def onnx_order(w, order):
+    """Gate blocks of w (D, G*H, ...) reordered."""
+    D, G = w.shape[0], len(order)
+    return w.reshape(D, G, w.shape[1] // G, *w.shape[2:])[:, order].reshape(w.shape)
+
+
+def gated_call(kind, dtype, L, N, I, H, D=1, reverse=False, batch_major=False, bias=True,
+               h0=True, c0=True, lens=None, clip=np.inf, peep=False, input_forget=False,
+               acts=None, lbr=True, proj=0, seed=0):
+    """Random arrays for one lstm_layer/gru_layer call, as a dict of its arguments."""
+    rng = np.random.default_rng(seed)
+    G, K = (4, 3) if kind == "lstm" else (3, 2)
+    P = proj or H
+    acts = acts or (["Sigmoid", "Tanh", "Tanh"] if kind == "lstm" else ["Sigmoid", "Tanh"])
+
+    def r(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+
+    args = dict(
+        x=r(L * N, I), out=np.full((L * N, D * P), np.nan, dtype),
+        w_ih=r(D, G * H, I, scale=1 / np.sqrt(I)), w_hh=r(D, G * H, P, scale=1 / np.sqrt(P)),
+        b_ih=r(D, G * H) if bias else None, b_hh=r(D, G * H) if bias else None)
+    if kind == "lstm":
+        args.update(w_hr=r(D, P, H, scale=1 / np.sqrt(H)) if proj else None,
+                    peep=r(D, 3, H) if peep else None)
+    args["h0"] = r(D, N, P) if h0 else None
+    if kind == "lstm":
+        args["c0"] = r(D, N, H) if c0 else None
+    args["hn"] = np.full((D, N, P), np.nan, dtype)
+    if kind == "lstm":
+        args["cn"] = np.full((D, N, H), np.nan, dtype)
+    args.update(
+        lens=None if lens is None else np.array(lens, np.int32), L=L, batch_major=batch_major,
+        reverse=np.array([1] if reverse else [0, 1][:D], np.int32),
+        act=np.array([[onnx_reference.ACTIVATIONS.index(a) for a in acts]] * D, np.int32),
+        alpha=np.array([[ACT_PARAMS.get(a, (0, 0))[0] for a in acts]] * D, np.float64),
+        beta=np.array([[ACT_PARAMS.get(a, (0, 0))[1] for a in acts]] * D, np.float64),
+        clip=clip, option=input_forget if kind == "lstm" else lbr)
+    return args
+
+
+def run_gated(kind, args, recurrent):
+    """Run the kernel on copies of the outputs; returns (out, hn[, cn])."""
+    args = dict(args)
+    outputs = ["out", "hn"] + (["cn"] if kind == "lstm" else [])
+    for name in outputs:
+        args[name] = args[name].copy()
+    layer = _kernels.lstm_layer if kind == "lstm" else _kernels.gru_layer
+    layer(*args.values(), recurrent=recurrent)
+    return tuple(args[name] for name in outputs)
+
+
+def onnx_expected(kind, args):
+    """(out, hn[, cn]) from tests/onnx_reference in float64, in the kernel's shapes."""
+    D, N = args["hn"].shape[:2]
+    L = args["L"]
+    G = 4 if kind == "lstm" else 3
+    order = LSTM_ONNX_ORDER if kind == "lstm" else GRU_ONNX_ORDER
+    f64 = {k: (np.asarray(v, np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+               else v) for k, v in args.items()}
+    layout = 1 if args["batch_major"] else 0
+    X = f64["x"].reshape((N, L, -1) if layout else (L, N, -1))
+    W, R = onnx_order(f64["w_ih"], order), onnx_order(f64["w_hh"], order)
+    B = None
+    if args["b_ih"] is not None:
+        B = np.concatenate([onnx_order(f64["b_ih"], order), onnx_order(f64["b_hh"], order)], 1)
+
+    def state(s):
+        return None if s is None else (s.transpose(1, 0, 2) if layout else s)
+
+    names = [onnx_reference.ACTIVATIONS[c] for c in args["act"][0]]
+    takes = [(n in onnx_reference.TAKES_ALPHA, n in onnx_reference.TAKES_BETA) for n in names]
+    common = dict(
+        direction="bidirectional" if D == 2 else ("reverse" if args["reverse"][0] else "forward"),
+        activations=[names] * D,
+        alphas=[[a if t[0] else None for a, t in zip(args["alpha"][d], takes)] for d in range(D)],
+        betas=[[b if t[1] else None for b, t in zip(args["beta"][d], takes)] for d in range(D)],
+        clip=None if np.isinf(args["clip"]) else args["clip"], layout=layout)
+    if kind == "lstm":
+        P = None
+        if args["peep"] is not None:
+            P = f64["peep"][:, PEEP_ONNX_ORDER].reshape(D, 3 * G // 4 * f64["peep"].shape[2])
+        Y, *finals = onnx_reference.lstm(X, W, R, B, args["lens"], state(f64["h0"]),
+                                         state(f64["c0"]), P, input_forget=args["option"],
+                                         **common)
+        initial = [f64["h0"], f64["c0"]]
+    else:
+        Y, *finals = onnx_reference.gru(X, W, R, B, args["lens"], state(f64["h0"]),
+                                        linear_before_reset=args["option"], **common)
+        initial = [f64["h0"]]
+    if layout:
+        out = Y.reshape(N * L, -1)
+        finals = [s.transpose(1, 0, 2) for s in finals]
+    else:
+        out = Y.transpose(0, 2, 1, 3).reshape(L * N, -1)
+    if args["lens"] is not None:
+        # The kernels keep the initial state of a sequence without steps,
+        # where ONNX (onnxruntime) reports zero.
+        empty = args["lens"] == 0
+        for final, init in zip(finals, initial):
+            final[:, empty] = 0 if init is None else init[:, empty]
+    return (out, *finals)
+
+
+def torch_lstm_expected(args):
+    """(out, hn, cn) of a default-activation LSTM (with projection) from the numpy
+    torch LSTM of tests/reference.py, one sequence at a time for the lengths."""
+    D, N, P = args["hn"].shape
+    H, L = args["cn"].shape[2], args["L"]
+    x = args["x"].astype(np.float64)
+    x = x.reshape(N, L, -1).transpose(1, 0, 2) if args["batch_major"] else x.reshape(L, N, -1)
+    state = {}
+    for d, suffix in enumerate(["_l0", "_l0_reverse"][:D]):
+        state["weight_ih" + suffix], state["weight_hh" + suffix] = args["w_ih"][d], args["w_hh"][d]
+        state["bias_ih" + suffix] = args["b_ih"][d] if args["b_ih"] is not None else np.zeros(4 * H)
+        state["bias_hh" + suffix] = args["b_hh"][d] if args["b_hh"] is not None else np.zeros(4 * H)
+        state["weight_hr" + suffix] = args["w_hr"][d]
+    config = dict(hidden_size=H, num_layers=1, bias=True, batch_first=False,
+                  bidirectional=D == 2, proj_size=P)
+    h0 = np.zeros((D, N, P)) if args["h0"] is None else args["h0"].astype(np.float64)
+    c0 = np.zeros((D, N, H)) if args["c0"] is None else args["c0"].astype(np.float64)
+    out, hn, cn = np.zeros((L, N, D * P)), h0.copy(), c0.copy()
+    lens = [L] * N if args["lens"] is None else args["lens"]
+    for n in range(N):
+        if lens[n] == 0:
+            continue
+        y, (h, c) = reference.lstm_forward(state, config, x[:lens[n], n:n + 1],
+                                           (h0[:, n:n + 1], c0[:, n:n + 1]))
+        out[:lens[n], n], hn[:, n], cn[:, n] = y[:, 0], h[:, 0], c[:, 0]
+    out = out.transpose(1, 0, 2).reshape(N * L, -1) if args["batch_major"] else out.reshape(L * N, -1)
+    return out, hn, cn
+
+
+def check_gated(kind, args, recurrent):
+    dtype = args["x"].dtype
+    if kind == "lstm" and args["w_hr"] is not None:
+        expected = torch_lstm_expected(args)
+    else:
+        expected = onnx_expected(kind, args)
+    got = run_gated(kind, args, recurrent)
+    for what, g, e in zip(["out", "hn", "cn"], got, expected):
+        reference.assert_close(g, e, dtype, what=f"{kind} {what}", kind=kind)
+    return got
+
+
+def _gated_cases(kind, count, seed):
+    """A seeded sample of the option grid, with every option on and off somewhere."""
+    rng = np.random.default_rng(seed)
+    names = list(onnx_reference.ACTIVATIONS)
+    cases = []
+    for k in range(count):
+        L, N = int(rng.choice([1, 2, 7])), int(rng.choice([1, 2, 3, 4, 5, 9]))
+        H, I = int(rng.choice([1, 3, 16, 33])), int(rng.choice([1, 4, 17]))
+        D = int(rng.choice([1, 2]))
+        opts = dict(L=L, N=N, I=I, H=H, D=D, reverse=D == 1 and bool(k % 3 == 1),
+                    batch_major=bool(k % 2), bias=bool(k % 4 != 3), h0=bool(k % 3 != 2),
+                    c0=bool(k % 5 != 4), seed=seed * 1000 + k)
+        if k % 3 == 0:
+            # non-default activations (see float32_comparable for float32)
+            # every name in every position over the cases, half the gates bounded
+            m = k // 3
+            gate = sorted(BOUNDED_GATES)[m // 2 % 4] if m % 2 == 0 else names[(5 * m + 1) % 11]
+            opts["acts"] = [gate, names[m % 11], names[(7 * m + 3) % 11]][:3 if kind == "lstm" else 2]
+            if opts["acts"][0] not in BOUNDED_GATES:
+                # gates above 1 grow the state geometrically: a few steps only
+                opts["L"] = L = min(L, 2)
+        if k % 5 == 1:
+            opts["clip"] = float(rng.choice([0.3, 1.5]))
+        if k % 4 == 2:
+            opts["lens"] = [int(v) for v in rng.integers(0, L + 1, N)]
+            opts["lens"][0] = L
+            opts["lens"][-1] = 0 if N > 1 else L
+        if kind == "lstm":
+            opts["peep"] = k % 4 == 1
+            opts["input_forget"] = k % 6 == 5
+        else:
+            opts["lbr"] = k % 2 == 0 if k % 4 < 2 else k % 2 == 1
+        cases.append(opts)
+    return cases
+
+
+def _case_label(opts):
+    skip = {"seed"}
+    return "-".join(f"{k}{v}" if not isinstance(v, bool) else (k if v else "")
+                    for k, v in opts.items() if k not in skip and v not in (None, False)
+                    ).replace(" ", "").replace("'", "")
+
+
+# Sizes at the edges of the packed kernel's panels (16, 32 columns) and row
+# blocks (4 rows), with 1-wide everything.
+EDGE_SIZES = [dict(L=1, N=1, I=1, H=1), dict(L=3, N=5, I=3, H=3), dict(L=4, N=4, I=2, H=8),
+              dict(L=2, N=3, I=5, H=100), dict(L=5, N=1, I=7, H=33)]
+
+
+def _all_cases(kind):
+    cases = _gated_cases(kind, 36, seed=1 if kind == "lstm" else 2)
+    for sizes in EDGE_SIZES:
+        cases.append(dict(sizes, D=2, batch_major=True))
+        cases.append(dict(sizes, D=1, reverse=True, h0=False, c0=False, bias=False))
+    if kind == "lstm":
+        # projections (torch: 0 < proj_size < hidden_size), checked against the
+        # torch reference (default activations)
+        proj_sizes = [dict(L=1, N=1, I=1, H=2)] + EDGE_SIZES[1:]
+        for k, sizes in enumerate(proj_sizes):
+            cases.append(dict(sizes, D=1 + k % 2, proj=[1, 2, 5, 17, 3][k], batch_major=k > 2,
+                              h0=k % 2 == 0, c0=k != 1,
+                              lens=None if k % 2 else [sizes["L"]] + [0] * (sizes["N"] - 1)))
+    else:
+        for sizes in EDGE_SIZES:
+            cases.append(dict(sizes, D=2, lbr=False, lens=[sizes["L"]] * sizes["N"]))
+    return cases
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_gated_layers_follow_the_references(kind, dtype):
+    # One test per kind and dtype loops over its cases so that the file stays
+    # fast; a failure names the case.
+    for opts in _all_cases(kind):
+        if dtype == np.float32 and not float32_comparable(opts.get("acts")):
+            continue
+        args = gated_call(kind, dtype, **opts)
+        paths = ["blas", "packed"] if dtype == np.float32 else ["blas"]
+        results = []
+        for path in paths:
+            try:
+                results.append(check_gated(kind, args, path))
+            except AssertionError as error:
+                raise AssertionError(f"{kind} {_case_label(opts)} {path}: {error}") from None
+        if len(results) == 2:
+            for a, b in zip(*results):
+                assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max())
+
+
+# Gate activations (ONNX's f) that keep every gate within [-1, 1].
+BOUNDED_GATES = {"Sigmoid", "HardSigmoid", "Softsign", "Tanh"}
+
+
+def float32_comparable(acts):
+    """Whether a float32 run can be held to 1e-5 of the exact result.
+
+    An unbounded gate activation (a forget or update gate above 1) lets the
+    state grow geometrically and float32 rounding with it, and ThresholdedRelu
+    jumps by alpha at its threshold, where a float32 rounding is not an error:
+    those cases run in float64 only (same kernels, tolerance 1e-10).
+    """
+    return acts is None or (acts[0] in BOUNDED_GATES and "ThresholdedRelu" not in acts)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_float32_and_float64_cases_both_cover_activations(kind):
+    cases = _all_cases(kind)
+    f32 = [o for o in cases if o.get("acts") and float32_comparable(o["acts"])]
+    f64 = [o for o in cases if o.get("acts") and not float32_comparable(o["acts"])]
+    assert len(f32) >= 3 and len(f64) >= 3
+    assert set().union(*(o.get("acts") or [] for o in cases)) == set(onnx_reference.ACTIVATIONS)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_grid_covers_every_option(kind):
+    cases = _all_cases(kind)
+
+    def some(pred):
+        return any(pred(o) for o in cases) and not all(pred(o) for o in cases)
+
+    assert some(lambda o: o["D"] == 2) and some(lambda o: o.get("reverse"))
+    assert some(lambda o: o.get("batch_major")) and some(lambda o: o.get("bias", True))
+    assert some(lambda o: o.get("h0", True)) and some(lambda o: o.get("clip", np.inf) < np.inf)
+    assert some(lambda o: o.get("lens") is not None and 0 in o["lens"])
+    assert some(lambda o: o.get("acts") is not None)
+    assert {o["H"] for o in cases} >= {1, 3, 33, 100}
+    if kind == "lstm":
+        assert some(lambda o: o.get("peep")) and some(lambda o: o.get("input_forget"))
+        assert some(lambda o: o.get("proj")) and some(lambda o: o.get("c0", True))
+    else:
+        assert some(lambda o: o.get("lbr", True))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_default_float32_path_matches_torch_defaults_without_bias_clip(kind):
+    # The vectorised float32 loops run only for the default activations; the
+    # same call with clip = 1e30 (no effect on the values) takes the generic
+    # scalar path: both agree with each other and with the reference.
+    args = gated_call(kind, np.float32, L=6, N=5, I=4, H=37, D=2, batch_major=True,
+                      lens=[6, 0, 3, 6, 1], seed=7)
+    fast = check_gated(kind, args, "blas")
+    generic = check_gated(kind, dict(args, clip=1e30), "blas")
+    for a, b in zip(fast, generic):
+        assert np.abs(a - b).max() <= 2e-6 * max(1.0, np.abs(a).max())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_inputs_are_not_modified(kind):
+    args = gated_call(kind, np.float32, L=4, N=3, I=5, H=6, D=2, lens=[4, 0, 2],
+                      peep=kind == "lstm", proj=3 if kind == "lstm" else 0, seed=3)
+    if kind == "lstm":
+        args["w_hr"] = None if args["peep"] is None else args["w_hr"]
+    before = {k: v.copy() for k, v in args.items() if isinstance(v, np.ndarray)}
+    for path in ("blas", "packed"):
+        run_gated(kind, args, path)
+        for k, v in before.items():
+            assert np.array_equal(args[k], v, equal_nan=True), k
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_float64_uses_every_path_name(kind):
+    # float64 has no packed kernel: "packed" is accepted and runs BLAS.
+    args = gated_call(kind, np.float64, L=3, N=4, I=2, H=5, seed=4)
+    a = run_gated(kind, args, "packed")
+    b = run_gated(kind, args, "blas")
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y)
+
+
+def _gated_args(kind, **overrides):
+    args = gated_call(kind, np.float32, L=3, N=2, I=4, H=5, D=1, seed=0)
+    args.update(overrides)
+    return list(args.values())
+
+
+F4 = np.float32
+LSTM_BAD_CALLS = [
+    (dict(x=np.zeros((5, 4), F4)), r"x must have shape \(6, 4\), got \(5, 4\)"),
+    (dict(out=np.zeros((6, 4), F4)), r"out must have shape \(6, 5\), got \(6, 4\)"),
+    (dict(w_ih=np.zeros((1, 19, 4), F4)), r"w_ih must have 4\*hidden_size rows, got 19"),
+    (dict(w_hh=np.zeros((1, 20, 4), F4)), r"w_hh must have shape \(1, 20, 5\)"),
+    (dict(b_ih=None), "give both biases or neither"),
+    (dict(b_hh=np.zeros((1, 16), F4)), r"b_hh must have shape \(1, 20\), got \(1, 16\)"),
+    (dict(w_hr=np.zeros((1, 3, 4), F4)), r"w_hr must have shape \(1, 3, 5\)"),
+    (dict(peep=np.zeros((1, 4, 5), F4)), r"peep must have shape \(1, 3, 5\)"),
+    (dict(h0=np.zeros((1, 2, 4), F4)), r"h0 must have shape \(1, 2, 5\)"),
+    (dict(c0=np.zeros((2, 2, 5), F4)), r"c0 must have shape \(1, 2, 5\)"),
+    (dict(hn=np.zeros((1, 2, 4), F4)), r"hn must have shape \(1, 2, 5\)"),
+    (dict(cn=np.zeros((1, 3, 5), F4)), r"cn must have shape \(1, 2, 5\)"),
+    (dict(lens=np.array([1], np.int32)), r"seq_lens must have shape \(2,\), got \(1,\)"),
+    (dict(lens=np.array([1, 4], np.int32)), r"seq_lens\[1\] = 4 is outside 0..3"),
+    (dict(lens=np.array([-1, 1], np.int32)), r"seq_lens\[0\] = -1 is outside 0..3"),
+    (dict(reverse=np.zeros(2, np.int32)), r"reverse must have shape \(1,\), got \(2,\)"),
+    (dict(act=np.ones((1, 2), np.int32)), r"act must have shape \(1, 3\), got \(1, 2\)"),
+    (dict(act=np.array([[2, 1, 11]], np.int32)), r"unknown activation code 11 at act\[0, 2\]"),
+    (dict(alpha=np.zeros((2, 3))), r"alpha must have shape \(1, 3\), got \(2, 3\)"),
+    (dict(beta=np.zeros(3).reshape(3, 1)), r"beta must have shape \(1, 3\), got \(3, 1\)"),
+    (dict(L=0, x=np.zeros((0, 4), F4), out=np.zeros((0, 5), F4)), "sizes must be positive"),
+]
+GRU_BAD_CALLS = [
+    (dict(x=np.zeros((6, 3), F4)), r"x must have shape \(6, 4\), got \(6, 3\)"),
+    (dict(out=np.zeros((7, 5), F4)), r"out must have shape \(6, 5\), got \(7, 5\)"),
+    (dict(w_ih=np.zeros((1, 16, 4), F4)), r"w_ih must have 3\*hidden_size rows, got 16"),
+    (dict(w_hh=np.zeros((1, 15, 6), F4)), r"w_hh must have shape \(1, 15, 5\)"),
+    (dict(b_hh=None), "give both biases or neither"),
+    (dict(b_ih=np.zeros((1, 5), F4)), r"b_ih must have shape \(1, 15\), got \(1, 5\)"),
+    (dict(h0=np.zeros((1, 1, 5), F4)), r"h0 must have shape \(1, 2, 5\)"),
+    (dict(hn=np.zeros((2, 2, 5), F4)), r"hn must have shape \(1, 2, 5\)"),
+    (dict(lens=np.array([3, 3, 3], np.int32)), r"seq_lens must have shape \(2,\)"),
+    (dict(lens=np.array([0, 9], np.int32)), r"seq_lens\[1\] = 9 is outside 0..3"),
+    (dict(reverse=np.zeros(0, np.int32)), r"reverse must have shape \(1,\), got \(0,\)"),
+    (dict(act=np.ones((1, 3), np.int32)), r"act must have shape \(1, 2\), got \(1, 3\)"),
+    (dict(act=np.array([[-1, 1]], np.int32)), r"unknown activation code -1 at act\[0, 0\]"),
+    (dict(alpha=np.zeros((1, 1))), r"alpha must have shape \(1, 2\), got \(1, 1\)"),
+    (dict(beta=np.zeros((0, 2))), r"beta must have shape \(1, 2\), got \(0, 2\)"),
+    (dict(L=0, x=np.zeros((0, 4), F4), out=np.zeros((0, 5), F4)), "sizes must be positive"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", LSTM_BAD_CALLS)
+def test_lstm_inconsistent_calls_raise(overrides, message):
+    overrides = {"w_hr": None, **overrides}
+    if "w_hr" in overrides and overrides["w_hr"] is not None:
+        # a projection to 3: everything else sized for it
+        overrides.update(out=np.zeros((6, 3), F4), w_hh=np.zeros((1, 20, 3), F4),
+                         hn=np.zeros((1, 2, 3), F4))
+    out = _gated_args("lstm", **overrides)
+    with pytest.raises(ValueError, match="lstm_layer: " + message):
+        _kernels.lstm_layer(*out)
+
+
+@pytest.mark.parametrize("overrides, message", GRU_BAD_CALLS)
+def test_gru_inconsistent_calls_raise(overrides, message):
+    with pytest.raises(ValueError, match="gru_layer: " + message):
+        _kernels.gru_layer(*_gated_args("gru", **overrides))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("batch_major", [False, True])
+def test_gated_sizes_that_would_wrap_around_are_refused(kind, batch_major):
+    overrides = dict(L=2**62, x=np.zeros((0, 4), F4), out=np.zeros((0, 5), F4),
+                     hn=np.zeros((1, 4, 5), F4), h0=None, batch_major=batch_major)
+    if kind == "lstm":
+        overrides.update(cn=np.zeros((1, 4, 5), F4), c0=None)
+    layer = _kernels.lstm_layer if kind == "lstm" else _kernels.gru_layer
+    with pytest.raises(ValueError, match="32-bit"):
+        layer(*_gated_args(kind, **overrides))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_unknown_recurrent_path_and_mixed_dtypes_are_refused(kind):
+    layer = _kernels.lstm_layer if kind == "lstm" else _kernels.gru_layer
+    with pytest.raises(ValueError, match="recurrent must be"):
+        layer(*_gated_args(kind), recurrent="fast")
+    args = _gated_args(kind)
+    args[1] = args[1].astype(np.float64)
+    with pytest.raises((TypeError, ValueError)):
+        layer(*args)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_batch_of_zero_runs(kind):
+    args = gated_call(kind, np.float32, L=3, N=0, I=2, H=4, h0=False, c0=False)
+    run_gated(kind, args, "auto")

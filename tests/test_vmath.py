@@ -37,3 +37,50 @@ def test_tanh_is_odd_and_bounded():
     pos, neg = kernel_tanh(x), kernel_tanh(-x)
     assert np.array_equal(pos, -neg)
     assert pos.max() <= 1 and np.all(np.diff(pos) >= 0)
+
+
+def kernel_sigmoid(x):
+    x = np.ascontiguousarray(x, np.float32)
+    out = np.empty_like(x)
+    _kernels.sigmoid_f32(x, out)
+    return out
+
+
+def exact_sigmoid(x):
+    x = np.asarray(x, np.float64)
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def test_sigmoid_accuracy_over_the_range():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([
+        np.linspace(-100, 100, 400_001),
+        np.geomspace(1e-38, 120, 50_000), -np.geomspace(1e-38, 120, 50_000),
+        rng.standard_normal(100_000) * 5,
+        [0.0, 80.0, -80.0, 87.0, -87.0, 1e30, -1e30, np.finfo(np.float32).max],
+    ]).astype(np.float32)
+    ref = exact_sigmoid(x)
+    got = kernel_sigmoid(x).astype(np.float64)
+    err = np.abs(got - ref)
+    assert err.max() < 2e-7
+    # relative: down to sigmoid(-80) = 1.8e-35; below, the result stays at that
+    # value (an absolute error under 2e-35)
+    normal = x >= -80
+    assert (err[normal] / ref[normal]).max() < 4e-7
+    assert got[~normal].max() < 2e-35
+
+
+def test_sigmoid_special_values():
+    got = kernel_sigmoid([np.inf, -np.inf, np.nan, 0.0, -0.0])
+    assert got[0] == 1 and got[1] < 2e-35 and np.isnan(got[2])
+    assert got[3] == 0.5 and got[4] == 0.5
+
+
+def test_sigmoid_is_monotone_and_symmetric():
+    x = np.linspace(0, 90, 100_001, dtype=np.float32)
+    pos, neg = kernel_sigmoid(x).astype(np.float64), kernel_sigmoid(-x).astype(np.float64)
+    assert np.all(np.diff(pos) >= 0) and np.all(np.diff(neg) <= 0)
+    assert pos.max() <= 1 and neg.min() > 0
+    # sigmoid(x) + sigmoid(-x) = 1 up to float32 rounding
+    assert np.abs(pos + neg - 1).max() < 1.2e-7
