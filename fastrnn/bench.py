@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 import fastrnn
+from fastrnn._progress import progress
 
 # kind, batch, length, input features, hidden, layers, bidirectional, threads
 GRID = [
@@ -222,21 +223,6 @@ def plot(results, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return True
-
-
-def progress(i, total, text, stream=None):
-    """A progress bar on a terminal (redrawn in place), plain lines otherwise."""
-    stream = stream or sys.stderr
-    if not stream.isatty():
-        if text:
-            stream.write(f"[{i + 1}/{total}] {text}\n")
-        stream.flush()
-        return
-    width = 24
-    done = int(width * i / total)
-    line = f"[{'#' * done}{'.' * (width - done)}] {i}/{total} {text}" if text else ""
-    stream.write("\r\033[K" + line)  # \033[K clears the rest of the line
-    stream.flush()
 
 
 def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,

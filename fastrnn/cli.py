@@ -4,6 +4,7 @@
     fastrnn export WEIGHTS -o F.onnx  a fastrnn .npz or a torch state_dict -> verified ONNX
     fastrnn verify F.onnx             fastrnn vs onnxruntime on one file
     fastrnn bench                     speed beside onnxruntime and torch (fastrnn.bench)
+    fastrnn conformance               parity suites: torch, onnxruntime, ONNX's own cases
     fastrnn info                      version, BLAS, threads, CPU features
 
 Errors in what the user gave (a missing file, a file of the wrong kind, a bad
@@ -285,6 +286,14 @@ def bench(args):
     return 0
 
 
+# ---------------------------------------------------------------- conformance
+def conformance(args):
+    from fastrnn import conformance as conformance_module
+
+    suites = conformance_module.run(args.suite)
+    return 0 if all(not s.failures for s in suites) else 1
+
+
 # ---------------------------------------------------------------- info
 def cpu_features():
     """The instruction sets fastrnn's kernels choose between, as this CPU reports them."""
@@ -390,6 +399,15 @@ def build_parser():
         description=bench_module.__doc__.split("\n\n", 2)[2].strip())
     bench_module.add_arguments(p)
     p.set_defaults(run=bench)
+
+    from fastrnn import conformance as conformance_module
+
+    p = commands.add_parser(
+        "conformance", help="run the parity suites (torch, onnxruntime, ONNX's own cases)",
+        description=conformance_module.__doc__.split("\n\n", 1)[1].strip()
+        + " Exit status 0 only when every case passes.")
+    conformance_module.add_arguments(p)
+    p.set_defaults(run=conformance)
 
     p = commands.add_parser(
         "info", help="version, BLAS library, threads and CPU features",

@@ -82,7 +82,7 @@ def assert_one_line_error(result, *fragments):
         assert fragment in err, (fragment, err)
 
 
-@pytest.mark.parametrize("command", ["demo", "export", "verify", "info"])
+@pytest.mark.parametrize("command", ["demo", "export", "verify", "bench", "conformance", "info"])
 def test_every_subcommand_has_help(command):
     result = fastrnn_cli(command, "--help")
     assert result.returncode == 0 and result.stdout.startswith(f"usage: fastrnn {command}")
