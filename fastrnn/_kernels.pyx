@@ -16,6 +16,7 @@ single GEMM whatever the layout.
 
 from libc.math cimport tanh, tanhf, exp, expf, log1p, log1pf, fabs, fabsf, INFINITY
 from libc.limits cimport INT_MAX
+import sys
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 from cython cimport floating
@@ -752,17 +753,20 @@ cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_l
     return s
 
 
-cdef void* _scratch(list sizes, void** blocks) except? NULL:
-    """malloc each of `sizes` bytes into blocks; MemoryError (all freed) if one fails."""
-    cdef Py_ssize_t k
+cdef int _scratch(list sizes, void** blocks) except -1:
+    """malloc sizes[k] bytes (Python ints) into blocks[k]; MemoryError, with
+    every block freed, if one fails."""
+    cdef Py_ssize_t k, j
     for k in range(len(sizes)):
-        blocks[k] = malloc(<size_t>max(<Py_ssize_t>sizes[k], 1))
+        blocks[k] = NULL
+        if sizes[k] <= sys.maxsize:
+            blocks[k] = malloc(<size_t>max(<Py_ssize_t>sizes[k], 1))
         if blocks[k] == NULL:
             for j in range(k):
                 free(blocks[j])
                 blocks[j] = NULL
             raise MemoryError(f"cannot allocate {sizes[k]} bytes of kernel scratch")
-    return blocks[0]
+    return 0
 
 
 def lstm_layer(const floating[:, ::1] x__ri,
@@ -827,9 +831,9 @@ def lstm_layer(const floating[:, ::1] x__ri,
     cdef void* blocks[5]
     # (L*N, D*4H) input projection, (N, 4H) recurrent product, (4H) bias,
     # (N, H) unprojected h, packed w_hh and w_hr
-    _scratch([L * N * gx_ld * sizeof(floating), N * G * sizeof(floating),
-              G * sizeof(floating), N * H * sizeof(floating),
-              (packed_hh + packed_hr) * sizeof(float)], blocks)
+    cdef object item = sizeof(floating)  # sizes in Python ints: no wrap-around
+    _scratch([int(L) * N * gx_ld * item, int(N) * G * item, int(G) * item, int(N) * H * item,
+              int(packed_hh + packed_hr) * sizeof(float)], blocks)
     cdef floating* gx = <floating*>blocks[0]
     cdef floating* gh = <floating*>blocks[1]
     cdef floating* bias = <floating*>blocks[2]
@@ -929,9 +933,9 @@ def gru_layer(const floating[:, ::1] x__ri,
     cdef void* blocks[5]
     # (L*N, D*3H) input projection, (N, 3H) recurrent product, (3H + H) biases,
     # (N, H) r * h_{t-1}, packed w_hh
-    _scratch([L * N * gx_ld * sizeof(floating), N * G * sizeof(floating),
-              (G + H) * sizeof(floating), N * H * sizeof(floating),
-              (packed_rz + packed_n) * sizeof(float)], blocks)
+    cdef object item = sizeof(floating)  # sizes in Python ints: no wrap-around
+    _scratch([int(L) * N * gx_ld * item, int(N) * G * item, int(G + H) * item, int(N) * H * item,
+              int(packed_rz + packed_n) * sizeof(float)], blocks)
     cdef floating* gx = <floating*>blocks[0]
     cdef floating* gh = <floating*>blocks[1]
     cdef floating* bias = <floating*>blocks[2]
