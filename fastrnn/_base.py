@@ -69,6 +69,11 @@ def check_hx_ndim(hx, batched):
     return h
 
 
+def _is_packed_sequence(obj):
+    """Whether obj is a torch PackedSequence (without importing torch)."""
+    return type(obj).__name__ == "PackedSequence" and type(obj).__module__.startswith("torch")
+
+
 def _check_size(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
@@ -322,44 +327,99 @@ class RNNBase:
     def _cast(self, array):
         return None if array is None else np.asarray(array, self.dtype, order="C")
 
-    def _run_layers(self, x, states0, batch_major, L, N, state_sizes):
+    def _check_hx(self, hx, batched, N):
+        """[h_0] as a (D * num_layers, N, H_out) array, not yet cast (LSTM: [h_0, c_0])."""
+        return [self._check_state(check_hx_ndim(hx, batched), "hx", self.hidden_size, batched, N,
+                                  "Expected hidden size {}, got {}")]
+
+    def _state_sizes(self):
+        """Features of each state kind: [H_out] (LSTM: [H_out, H_cell])."""
+        return [self.hidden_size]
+
+    def _format_states(self, finals, batched):
+        """What forward returns beside the output: h_n (LSTM: (h_n, c_n))."""
+        return finals[0] if batched else finals[0][:, 0, :]
+
+    def _check_lengths(self, lengths, N, L):
+        """lengths as an int32 array of N values in 1..L, or None."""
+        if lengths is None:
+            return None
+        lens = real_array(lengths, "lengths", error=ValueError)
+        if lens.dtype.kind not in "iu":
+            raise ValueError(f"lengths must hold integers, got dtype {lens.dtype}")
+        if lens.ndim == 0 and N == 1:
+            lens = lens.reshape(1)
+        if lens.shape != (N,):
+            raise ValueError(f"lengths must hold one length per sequence: expected shape ({N},), "
+                             f"got {lens.shape}")
+        bad = (lens < 1) | (lens > L)
+        if bad.any():
+            raise ValueError(
+                f"lengths must be between 1 and the sequence length {L}, got "
+                f"{lens[bad].tolist()[:5]} at positions {np.flatnonzero(bad).tolist()[:5]}")
+        return lens.astype(np.int32)
+
+    def _run_layers(self, x, states0, seq_lens, batch_major, L, N):
         """Run every layer; returns (output rows, [final state per kind]).
 
         states0: one (D * num_layers, N, size) array or None per state kind
         (h; h and c for LSTM), already cast.
         """
         D = self.num_directions
-        finals = [np.empty((D * self.num_layers, N, size), self.dtype) for size in state_sizes]
+        finals = [np.empty((D * self.num_layers, N, size), self.dtype)
+                  for size in self._state_sizes()]
         layer_in = x.reshape(L * N, x.shape[2])
         for k, layer in enumerate(self._layers):
             rows = slice(k * D, (k + 1) * D)
             out = np.empty((L * N, D * self.output_size), self.dtype)
             self._run_layer(layer, layer_in, out,
                             [None if s is None else s[rows] for s in states0],
-                            [f[rows] for f in finals], L, batch_major)
+                            [f[rows] for f in finals], seq_lens, L, batch_major)
             layer_in = out
         return layer_in, finals
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, L, batch_major):
+    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
         raise NotImplementedError
 
-    def forward(self, input, hx=None):
-        """Run the model; see the class docstring for shapes. Returns (output, h_n).
+    def forward(self, input, hx=None, lengths=None):
+        """Run the model; see the class docstring for shapes and arguments.
 
-        RNN and GRU use this; LSTM, whose state is a pair, has its own.
+        Returns (output, h_n); for LSTM (output, (h_n, c_n)).
+
+        lengths: None, or N integers with 1 <= length <= L: sequence n is
+        input[:lengths[n]] (along the time axis) and the rest is padding.
+        The result is torch's pack_padded_sequence(..., enforce_sorted=False)
+        -> model -> pad_packed_sequence(total_length=L): output is zero past
+        each length, h_n holds each sequence's state at its last valid step,
+        and the reverse direction starts at each sequence's own end. A torch
+        PackedSequence input (with torch installed) gives a PackedSequence
+        output, as in torch; the states are numpy arrays either way.
         """
+        if _is_packed_sequence(input):
+            if lengths is not None:
+                raise ValueError("give lengths or a PackedSequence, not both")
+            return self._forward_packed(input, hx)
         # Shapes are checked on the arrays as given, before any cast or copy.
         x, batched, batch_major, L, N = self._check_input(input)
-        h0 = None
-        if hx is not None:
-            h0 = self._check_state(check_hx_ndim(hx, batched), "hx", self.hidden_size, batched, N,
-                                   "Expected hidden size {}, got {}")
-        out, (h_n,) = self._run_layers(self._cast(x), [self._cast(h0)], batch_major, L, N,
-                                       [self.hidden_size])
+        states0 = [None] * len(self._state_sizes()) if hx is None \
+            else self._check_hx(hx, batched, N)
+        seq_lens = self._check_lengths(lengths, N, L)
+        out, finals = self._run_layers(self._cast(x), [self._cast(s) for s in states0],
+                                       seq_lens, batch_major, L, N)
         output = out.reshape(x.shape[:2] + (out.shape[1],))
         if not batched:
-            return output[:, 0, :], h_n[:, 0, :]
-        return output, h_n
+            output = output[:, 0, :]
+        return output, self._format_states(finals, batched)
+
+    def _forward_packed(self, packed, hx):
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+        import torch
+
+        padded, lengths = pad_packed_sequence(packed, batch_first=self.batch_first)
+        output, states = self.forward(padded, hx, lengths.numpy())
+        output = pack_padded_sequence(torch.from_numpy(output), lengths,
+                                      batch_first=self.batch_first, enforce_sorted=False)
+        return output, states
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

@@ -102,9 +102,9 @@ class GRU(RNNBase):
         object.__setattr__(self, "_act", np.array([codes] * D, np.int32))
         object.__setattr__(self, "_no_act_params", np.zeros((D, 2), np.float64))
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, L, batch_major):
+    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
         # linear_before_reset=1: torch applies r after the recurrent product.
         _kernels.gru_layer(
             layer_in, out, layer["weight_ih"], layer["weight_hh"],
-            layer["bias_ih"], layer["bias_hh"], states0[0], finals[0], None, L, batch_major,
+            layer["bias_ih"], layer["bias_hh"], states0[0], finals[0], seq_lens, L, batch_major,
             self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf, True)

@@ -115,7 +115,7 @@ class LSTM(RNNBase):
         object.__setattr__(self, "_no_act_params", np.zeros((D, 3), np.float64))
 
     def _check_hx(self, hx, batched, N):
-        """(h_0, c_0) as arrays of shape (D * num_layers, N, size), not yet cast."""
+        """[h_0, c_0] as arrays of shape (D * num_layers, N, size), not yet cast."""
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             got = f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list)) \
                 else f"{type(hx).__name__}"
@@ -130,28 +130,20 @@ class LSTM(RNNBase):
                                "Expected hidden[0] size {}, got {}")
         c0 = self._check_state(c0, "hx[1]", self.hidden_size, batched, N,
                                "Expected hidden[1] size {}, got {}")
-        return h0, c0
+        return [h0, c0]
 
-    def forward(self, input, hx=None):
-        """Run the LSTM; see the class docstring for shapes. Returns (output, (h_n, c_n))."""
-        # Shapes are checked on the arrays as given, before any cast or copy.
-        x, batched, batch_major, L, N = self._check_input(input)
-        h0 = c0 = None
-        if hx is not None:
-            h0, c0 = self._check_hx(hx, batched, N)
-        out, (h_n, c_n) = self._run_layers(
-            self._cast(x), [self._cast(h0), self._cast(c0)], batch_major, L, N,
-            [self.output_size, self.hidden_size])
-        output = out.reshape(x.shape[:2] + (out.shape[1],))
-        if not batched:
-            return output[:, 0, :], (h_n[:, 0, :], c_n[:, 0, :])
-        return output, (h_n, c_n)
+    def _state_sizes(self):
+        return [self.output_size, self.hidden_size]
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, L, batch_major):
+    def _format_states(self, finals, batched):
+        h_n, c_n = finals
+        return (h_n, c_n) if batched else (h_n[:, 0, :], c_n[:, 0, :])
+
+    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
         _kernels.lstm_layer(
             layer_in, out, layer["weight_ih"], layer["weight_hh"],
             layer["bias_ih"], layer["bias_hh"], layer["weight_hr"], None,
-            states0[0], states0[1], finals[0], finals[1], None, L, batch_major,
+            states0[0], states0[1], finals[0], finals[1], seq_lens, L, batch_major,
             self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf, False)
 
     def _init_args(self):

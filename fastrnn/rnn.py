@@ -99,10 +99,10 @@ class RNN(RNNBase):
 
     _config_names = RNNBase._config_names + ("nonlinearity",)
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, L, batch_major):
+    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
         _kernels.rnn_layer(
             layer_in, out, layer["weight_ih"], layer["weight_hh"],
-            layer["bias_ih"], layer["bias_hh"], states0[0], finals[0], None, L, batch_major,
+            layer["bias_ih"], layer["bias_hh"], states0[0], finals[0], seq_lens, L, batch_major,
             self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf)
 
     def _init_args(self):

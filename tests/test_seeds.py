@@ -16,7 +16,7 @@ import pytest
 
 import fastrnn
 import reference
-from fastrnn.__main__ import windows
+from fastrnn.cli import windows
 
 
 def _windows(seq_len=3):
