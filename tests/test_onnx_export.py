@@ -453,12 +453,69 @@ def test_names_map_torch_parameters_to_onnx_tensors_and_back():
     for name, array in back.items():
         np.testing.assert_array_equal(array, state[name])
     assert _names.onnx_layer_tensors(state, 0, 2, bias=False)[2] is None
-    with pytest.raises(ValueError, match="no torch <-> ONNX gate mapping for op 'LSTM'"):
-        _names.onnx_layer_tensors(state, 0, 2, bias=True, op="LSTM")
+    with pytest.raises(ValueError, match="no torch <-> ONNX gate mapping for op 'Scan'"):
+        _names.onnx_layer_tensors(state, 0, 2, bias=True, op="Scan")
+    assert [_names.onnx_op(m) for m in ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")] == \
+        ["RNN", "RNN", "LSTM", "GRU"]
+    assert [_names.gate_count(op) for op in ("RNN", "GRU", "LSTM")] == [1, 3, 4]
+
+
+# Gate blocks by name: torch's order and ONNX's, from the two projects' documentation.
+TORCH_GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
+ONNX_GATES = {"LSTM": ("i", "o", "f", "g"), "GRU": ("z", "r", "n")}  # ONNX c = g, h = n
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_names_reorder_gate_blocks_by_name_and_back(op):
+    """Each ONNX gate block of W, R and both halves of B holds torch's block of the same
+    gate; the inverse mapping, and the kernels' reading of an ONNX node, give torch's back."""
+    G, H = len(TORCH_GATES[op]), 3
+    rng = np.random.default_rng(0)
+    state = {}
+    for d, suffix in enumerate(["", "_reverse"]):
+        state.update({f"weight_ih_l0{suffix}": rng.standard_normal((G * H, 5)),
+                      f"weight_hh_l0{suffix}": rng.standard_normal((G * H, H)),
+                      f"bias_ih_l0{suffix}": rng.standard_normal(G * H),
+                      f"bias_hh_l0{suffix}": rng.standard_normal(G * H)})
+    W, R, B = _names.onnx_layer_tensors(state, 0, 2, bias=True, op=op)
+    assert W.shape == (2, G * H, 5) and R.shape == (2, G * H, H) and B.shape == (2, 2 * G * H)
+
+    def block(array, gate, gates):
+        j = gates.index(gate)
+        return array[j * H:(j + 1) * H]
+    for d, suffix in enumerate(["", "_reverse"]):
+        for gate in TORCH_GATES[op]:
+            for onnx_array, kind in ((W[d], "weight_ih"), (R[d], "weight_hh"),
+                                     (B[d, :G * H], "bias_ih"), (B[d, G * H:], "bias_hh")):
+                np.testing.assert_array_equal(
+                    block(onnx_array, gate, ONNX_GATES[op]),
+                    block(state[f"{kind}_l0{suffix}"], gate, TORCH_GATES[op]), err_msg=gate)
+    back = _names.torch_layer_parameters(W, R, B, 0, op=op)
+    assert sorted(back) == sorted(state)
+    for name, array in state.items():
+        np.testing.assert_array_equal(back[name], array)
+    w_ih, w_hh = _names.kernel_gates(W, op), _names.kernel_gates(R, op)
+    b_ih, b_hh = _names.kernel_biases(B, op)
+    for d, suffix in enumerate(["", "_reverse"]):
+        np.testing.assert_array_equal(w_ih[d], state[f"weight_ih_l0{suffix}"])
+        np.testing.assert_array_equal(w_hh[d], state[f"weight_hh_l0{suffix}"])
+        np.testing.assert_array_equal(b_ih[d], state[f"bias_ih_l0{suffix}"])
+        np.testing.assert_array_equal(b_hh[d], state[f"bias_hh_l0{suffix}"])
+    assert all(a.flags.c_contiguous for a in (w_ih, w_hh, b_ih, b_hh))
+
+
+def test_names_peepholes_go_from_onnx_order_to_the_kernels():
+    """ONNX stacks P as (i, o, f); the kernel reads (i, f, o)."""
+    H = 2
+    P = np.array([[1, 1, 2, 2, 3, 3], [4, 4, 5, 5, 6, 6]], np.float32)  # i, o, f per direction
+    peep = _names.kernel_peepholes(P)
+    assert peep.shape == (2, 3, H) and peep.flags.c_contiguous
+    np.testing.assert_array_equal(peep[0], [[1, 1], [3, 3], [2, 2]])  # i, f, o
+    np.testing.assert_array_equal(peep[1], [[4, 4], [6, 6], [5, 5]])
 
 
 def test_names_reorder_gate_blocks_when_an_op_has_several(monkeypatch):
-    """The gate reordering LSTM/GRU will need works: blocks move, and come back."""
+    """Any gate order works: blocks move, and come back."""
     monkeypatch.setitem(_names.GATE_ORDER, "THREE_GATES", (2, 0, 1))
     H = 2
     rows = np.arange(3 * H * 5, dtype=np.float32).reshape(3 * H, 5)

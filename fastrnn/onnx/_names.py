@@ -1,36 +1,52 @@
 """The one place that maps torch's names to ONNX's: parameters to recurrent
-tensors, and nonlinearities to activation functions.
+tensors, gate orders, and nonlinearities to activation functions.
 
-An ONNX RNN node holds one layer, all directions, in three tensors:
+An ONNX RNN, GRU or LSTM node holds one layer, all directions, in three tensors:
 
-    W [D, G*H, I]   W[d] = weight_ih_l{k}{suffix}
-    R [D, G*H, H]   R[d] = weight_hh_l{k}{suffix}
-    B [D, 2*G*H]    B[d] = concat(bias_ih_l{k}{suffix}, bias_hh_l{k}{suffix})
+    W [D, G*H, I]   W[d] = weight_ih_l{k}{suffix}, gate blocks reordered
+    R [D, G*H, H]   R[d] = weight_hh_l{k}{suffix}, gate blocks reordered
+    B [D, 2*G*H]    B[d] = concat(bias_ih_l{k}{suffix}, bias_hh_l{k}{suffix}), each reordered
 
 where k is the layer, D the number of directions, G the number of gates
-(1 for RNN) and H the hidden size. Direction index 0 is the forward pass and
-uses torch's unsuffixed parameters; index 1 runs backwards and uses the
-``_reverse`` ones (fastrnn.rnn.parameter_name spells them).
+(RNN 1, GRU 3, LSTM 4) and H the hidden size. Direction index 0 is the
+forward pass and uses torch's unsuffixed parameters; index 1 runs backwards
+and uses the ``_reverse`` ones (fastrnn.rnn.parameter_name spells them).
+An LSTM node may also hold peephole weights P [D, 3*H], which torch has not.
 
-Gates: torch and ONNX stack the G gate blocks of W, R and B in different
-orders for LSTM and GRU. GATE_ORDER says, for each op, which torch gate block
-fills each ONNX gate block. Only RNN (one gate, nothing to reorder) is
-implemented. LSTM and GRU would be added here as further entries, e.g. LSTM
-torch (i, f, g, o) -> ONNX (i, o, f, c) is (0, 3, 1, 2), after checking them
-against torch and onnxruntime.
+Gates: torch and ONNX stack the gate blocks of W, R and B in different
+orders. fastrnn (its parameters and its kernels) uses torch's order:
+
+    op     torch (and fastrnn's kernels)    ONNX
+    LSTM   i, f, g, o                        i, o, f, c   (c is torch's g)
+    GRU    r, z, n                           z, r, h      (h is torch's n)
+
+GATE_ORDER says, for each op, which torch gate block fills each ONNX gate
+block. PEEPHOLE_ORDER does the same for LSTM's P: ONNX stacks (i, o, f), the
+kernel reads (i, f, o).
 
 Activations: ONNX's recurrent ops name their functions "Tanh", "Relu",
 "LeakyRelu", ...; torch.nn.RNN's nonlinearity is "tanh" or "relu", and the
 kernels (fastrnn._kernels.ACTIVATIONS) key their codes by the lower-case
 ONNX name, which for tanh and relu is also torch's. ACTIVATIONS holds both
 spellings; ONNX files may write a name in any case, so onnx_activation reads one.
+torch's LSTM and GRU use ONNX's default activations (TORCH_ACTIVATIONS).
 """
 import numpy as np
 
-from fastrnn.rnn import parameter_name
+from fastrnn._base import parameter_name
 
 # op_type -> for each ONNX gate block, the index of the torch gate block.
-GATE_ORDER = {"RNN": (0,)}
+GATE_ORDER = {
+    "RNN": (0,),
+    "LSTM": (0, 3, 1, 2),  # ONNX (i, o, f, c) <- torch (i, f, g, o)
+    "GRU": (1, 0, 2),  # ONNX (z, r, h) <- torch (r, z, n)
+}
+
+# LSTM peepholes: for each kernel block (i, f, o), the index of the ONNX block of P (i, o, f).
+PEEPHOLE_ORDER = (0, 2, 1)
+
+# torch's mode (fastrnn's model.mode) -> the ONNX op of one of its layers.
+OPS = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 
 # Lower-case name (a key of fastrnn._kernels.ACTIVATIONS) -> ONNX's spelling,
 # in the order the ONNX operator documents them.
@@ -40,6 +56,10 @@ ACTIVATIONS = {name.lower(): name for name in (
 
 # torch.nn.RNN's nonlinearities: the lower-case names of the activations it has.
 TORCH_NONLINEARITIES = ("tanh", "relu")
+
+# The activations of one direction of torch's LSTM (f, g, h) and GRU (f, g): the
+# ONNX operators' defaults, which torch's layers compute.
+TORCH_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh")}
 
 
 def onnx_activation(name):
@@ -52,6 +72,19 @@ def torch_nonlinearity(activation):
     when torch.nn.RNN has no such nonlinearity."""
     name = activation.lower()
     return name if name in TORCH_NONLINEARITIES else None
+
+
+def onnx_op(mode):
+    """The ONNX op of a layer of a model with torch's `mode` ("LSTM", "RNN_TANH", ...)."""
+    try:
+        return OPS[mode]
+    except KeyError:
+        raise ValueError(f"no ONNX op for mode {mode!r}; known: {', '.join(OPS)}") from None
+
+
+def gate_count(op):
+    """G, the number of gate blocks of an op's W, R and half of B."""
+    return len(_gates(op))
 
 
 def initializer_names(layer):
@@ -69,15 +102,25 @@ def _gates(op):
 
 def _reorder(rows, order):
     """Stack the gate blocks of `rows` (first axis G*H) in `order`."""
+    if len(order) == 1:
+        return rows.copy()
     blocks = np.split(rows, len(order), axis=0)
     return np.concatenate([blocks[i] for i in order], axis=0)
+
+
+def _reorder_all(array, order):
+    """_reorder along axis 1 of a stack of directions ([D, G*H, ...] or [D, G*H])."""
+    if len(order) == 1:
+        return array
+    blocks = np.split(array, len(order), axis=1)
+    return np.concatenate([blocks[i] for i in order], axis=1)
 
 
 def onnx_layer_tensors(parameters, layer, num_directions, bias, op="RNN"):
     """W, R, B (B is None without bias) of one layer from torch-named parameters.
 
     parameters: mapping of torch names to arrays (fastrnn.RNN.named_parameters(),
-    a state_dict). The results are new arrays.
+    a state_dict). The results are new arrays, gate blocks in ONNX's order.
     """
     order = _gates(op)
     W, R, B = [], [], []
@@ -107,3 +150,23 @@ def torch_layer_parameters(W, R, B, layer, op="RNN"):
             parameters[parameter_name("bias_ih", layer, d)] = _reorder(b_ih, inverse)
             parameters[parameter_name("bias_hh", layer, d)] = _reorder(b_hh, inverse)
     return parameters
+
+
+def kernel_gates(array, op):
+    """An ONNX W or R [D, G*H, ...] (gate blocks in ONNX's order) as the kernels read it:
+    gate blocks in torch's order, C-contiguous. Shapes must already be checked."""
+    inverse = tuple(np.argsort(_gates(op)))
+    return np.ascontiguousarray(_reorder_all(array, inverse))
+
+
+def kernel_biases(B, op):
+    """An ONNX B [D, 2*G*H] = [Wb | Rb] as the kernels' (b_ih, b_hh), each [D, G*H] in
+    torch's gate order, C-contiguous."""
+    return tuple(kernel_gates(half, op) for half in np.split(B, 2, axis=1))
+
+
+def kernel_peepholes(P):
+    """ONNX's P [D, 3*H] (blocks i, o, f) as the kernel's peep [D, 3, H] (i, f, o)."""
+    D = P.shape[0]
+    blocks = P.reshape(D, 3, -1)
+    return np.ascontiguousarray(blocks[:, list(PEEPHOLE_ORDER)])

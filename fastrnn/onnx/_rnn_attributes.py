@@ -1,10 +1,10 @@
-"""The ONNX RNN operator's attributes, read and checked in one place.
+"""The attributes of ONNX's recurrent operators (RNN, GRU, LSTM), read and checked in one place.
 
-fastrnn.onnx.load and fastrnn.onnx.backend both read RNN nodes through
+fastrnn.onnx.load and fastrnn.onnx.backend both read recurrent nodes through
 parse_rnn_attributes, so a node means the same to both: the backend runs
-everything the operator defines, and load then refuses only what a
-fastrnn.RNN cannot hold (clipping, reverse-only layers, activations other
-than one Tanh or Relu for every direction, ...).
+everything the operators define, and load then refuses only what a
+fastrnn.RNN, GRU or LSTM cannot hold (clipping, reverse-only layers,
+activations torch's layers do not have, peepholes, ...).
 """
 import dataclasses
 import math
@@ -14,10 +14,17 @@ import numpy as np
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import UnsupportedModelError
 
-__all__ = ["RNNAttributes", "parse_rnn_attributes", "rnn_attribute_names"]
+__all__ = ["RNNAttributes", "parse_rnn_attributes", "rnn_attribute_names", "RECURRENT_OPS"]
 
 # direction -> for each direction index, whether it runs backwards
 DIRECTIONS = {"forward": (0,), "reverse": (1,), "bidirectional": (0, 1)}
+
+# op -> the activations of one direction when the node names none, in the order
+# the node lists them: RNN f; GRU f (gates z, r), g (candidate h); LSTM f (gates
+# i, o, f), g (cell candidate c), h (of the cell, for the output).
+DEFAULT_ACTIVATIONS = {"RNN": ("Tanh",), "GRU": ("Sigmoid", "Tanh"),
+                       "LSTM": ("Sigmoid", "Tanh", "Tanh")}
+RECURRENT_OPS = tuple(DEFAULT_ACTIVATIONS)
 
 
 # Activations that read alpha / beta, with the defaults of the ONNX operators
@@ -33,28 +40,38 @@ ALPHA_DEFAULTS = {"Affine": _f32(1.0), "LeakyRelu": _f32(0.01), "ThresholdedRelu
 BETA_DEFAULTS = {"Affine": _f32(0.0), "ScaledTanh": None, "HardSigmoid": _f32(0.5)}
 
 
-def rnn_attribute_names(opset):
-    """The attributes RNN has at an opset: output_sequence until RNN-7, layout from RNN-14."""
+def rnn_attribute_names(opset, op="RNN"):
+    """The attributes an op has at an opset: output_sequence until version 7 of each op,
+    layout from 14, GRU's linear_before_reset from GRU-3, LSTM's input_forget always."""
     names = ["activation_alpha", "activation_beta", "activations", "clip", "direction",
              "hidden_size"]
     if opset < 7:
         names.append("output_sequence")
     if opset >= 14:
         names.append("layout")
+    if op == "GRU" and opset >= 3:
+        names.append("linear_before_reset")
+    if op == "LSTM":
+        names.append("input_forget")
     return names
 
 
 @dataclasses.dataclass(frozen=True)
 class RNNAttributes:
-    """What an RNN node's attributes say, with the operator's defaults filled in."""
+    """What a recurrent node's attributes say, with the operator's defaults filled in."""
 
+    op: str  # RNN, GRU or LSTM
     direction: str  # forward, reverse or bidirectional
     hidden_size: object  # int, or None when the node leaves it to W's shape
     layout: int  # 0: X is [T, N, I]; 1: [N, T, I]
-    clip: float  # bound of the pre-activation; inf: no clipping
-    activations: tuple  # ONNX's spelling, one per direction, e.g. ("Tanh", "Relu")
-    alpha: tuple  # one float per direction, 0.0 where the activation takes none
+    clip: float  # bound of the pre-activations; inf: no clipping
+    # ONNX's spelling, per direction the op's functions in the node's order, e.g.
+    # ("Tanh", "Relu") for a bidirectional RNN, ("Sigmoid", "Tanh", "Tanh") for an LSTM
+    activations: tuple
+    alpha: tuple  # one float per activation, 0.0 where the activation takes none
     beta: tuple
+    input_forget: int = 0  # LSTM: 1 couples the forget gate to the input gate (f = 1 - i)
+    linear_before_reset: int = 0  # GRU: 1 applies R_h before the reset gate (torch's GRU)
 
     @property
     def num_directions(self):
@@ -65,10 +82,20 @@ class RNNAttributes:
         """Per direction index: 1 if it runs backwards."""
         return DIRECTIONS[self.direction]
 
+    @property
+    def functions_per_direction(self):
+        """How many activations one direction has: RNN 1, GRU 2, LSTM 3."""
+        return len(DEFAULT_ACTIVATIONS[self.op])
+
+    def per_direction(self, values):
+        """A flat per-activation tuple (activations, alpha, beta) as one tuple per direction."""
+        k = self.functions_per_direction
+        return tuple(tuple(values[d * k:(d + 1) * k]) for d in range(self.num_directions))
+
 
 def _consume(reader, what, values, activations, defaults):
-    """Per-direction parameters: `values` are taken in order by the activations that use them
-    (as onnxruntime does); the others get 0.0, and missing ones the operator's default."""
+    """Per-activation parameters: `values` are taken in order by the activations that use
+    them (as onnxruntime does); the others get 0.0, and missing ones the operator's default."""
     users = [name for name in activations if name in defaults]
     if len(values) > len(users):
         raise reader.error(
@@ -88,18 +115,31 @@ def _consume(reader, what, values, activations, defaults):
     return tuple(result)
 
 
+def _flag(reader, name):
+    value = reader.attribute(name, "int", 0)
+    if value not in (0, 1):
+        raise reader.error(f"{name} must be 0 or 1, got {value}")
+    return value
+
+
 def parse_rnn_attributes(reader, opset):
-    """RNNAttributes of an RNN node, or a clear error naming the node and attribute.
+    """RNNAttributes of an RNN, GRU or LSTM node, or a clear error naming the node and
+    attribute.
 
-    reader: a fastrnn.onnx._proto.NodeReader of the node; opset: the model's
-    default-domain opset, which decides the attributes RNN has.
+    reader: a fastrnn.onnx._proto.NodeReader of the node (its op_type picks the
+    operator); opset: the model's default-domain opset, which decides the
+    attributes the operator has.
 
-    Raises UnsupportedModelError for an attribute RNN does not have at that
-    opset or an activation ONNX does not define, InvalidModelError (a
+    Raises UnsupportedModelError for an attribute the operator does not have at
+    that opset or an activation ONNX does not define, InvalidModelError (a
     subclass) for values the operator forbids or attributes that contradict
     each other.
     """
-    reader.allow_attributes(*rnn_attribute_names(opset))
+    op = reader.node.op_type
+    if op not in DEFAULT_ACTIVATIONS:
+        raise reader.error(f"{op} is not a recurrent operator ({', '.join(RECURRENT_OPS)})",
+                           UnsupportedModelError)
+    reader.allow_attributes(*rnn_attribute_names(opset, op))
 
     direction = reader.attribute("direction", "string", "forward")
     if direction not in DIRECTIONS:
@@ -115,7 +155,7 @@ def parse_rnn_attributes(reader, opset):
     if layout not in (0, 1):
         raise reader.error(f"layout must be 0 or 1, got {layout}")
 
-    # RNN-1's output_sequence only says whether Y may be left out; a node
+    # Version 1's output_sequence only says whether Y may be left out; a node
     # names the outputs it wants either way.
     reader.attribute("output_sequence", "int")
 
@@ -123,26 +163,33 @@ def parse_rnn_attributes(reader, opset):
     if not clip >= 0:  # refuses NaN too
         raise reader.error(f"clip must be a number >= 0, got {clip!r}")
 
-    names = reader.attribute("activations", "strings", ["Tanh"] * D)
+    defaults = DEFAULT_ACTIVATIONS[op]
+    k = len(defaults)
+    names = reader.attribute("activations", "strings", list(defaults) * D)
     activations = []
     for given in names:
         name = _names.onnx_activation(given)
         if name is None:
-            raise reader.error(f"unknown activation {given!r}; RNN takes "
+            raise reader.error(f"unknown activation {given!r}; {op} takes "
                                f"{', '.join(_names.ACTIVATIONS.values())}", UnsupportedModelError)
         activations.append(name)
-    if D == 1 and len(activations) == 2 and activations[0] == activations[1]:
-        # The schema's default is ["Tanh", "Tanh"] whatever the direction; tools that
+    if op == "RNN" and D == 1 and len(activations) == 2 and activations[0] == activations[1]:
+        # RNN's schema default is ["Tanh", "Tanh"] whatever the direction; tools that
         # write defaults out give two equal names to a one-direction node.
         activations = activations[:1]
-    if len(activations) != D:
-        raise reader.error(f"activations must name one function per direction ({D} for "
-                           f"direction {direction!r}), got {list(names)}")
+    if len(activations) != k * D:
+        what = ("one function per direction" if k == 1 else
+                f"{k} functions ({', '.join('fgh'[:k])}) per direction")
+        raise reader.error(f"activations must name {what} ({k * D} for direction "
+                           f"{direction!r}), got {list(names)}")
     activations = tuple(activations)
 
     alpha = _consume(reader, "activation_alpha", reader.attribute("activation_alpha", "floats", []),
                      activations, ALPHA_DEFAULTS)
     beta = _consume(reader, "activation_beta", reader.attribute("activation_beta", "floats", []),
                     activations, BETA_DEFAULTS)
-    return RNNAttributes(direction=direction, hidden_size=hidden_size, layout=layout,
-                         clip=float(clip), activations=activations, alpha=alpha, beta=beta)
+    return RNNAttributes(
+        op=op, direction=direction, hidden_size=hidden_size, layout=layout, clip=float(clip),
+        activations=activations, alpha=alpha, beta=beta,
+        input_forget=_flag(reader, "input_forget") if op == "LSTM" else 0,
+        linear_before_reset=_flag(reader, "linear_before_reset") if op == "GRU" else 0)

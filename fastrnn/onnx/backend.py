@@ -1,4 +1,4 @@
-"""fastrnn as an ONNX backend: run ONNX graphs of RNN nodes on fastrnn's kernels.
+"""fastrnn as an ONNX backend: run ONNX graphs of RNN, GRU and LSTM nodes on fastrnn's kernels.
 
     >>> from fastrnn.onnx import backend
     >>> rep = backend.prepare(model)             # an onnx.ModelProto, bytes or a path
@@ -7,44 +7,62 @@
 
 `FastRNNBackend` implements `onnx.backend.base.Backend`, so
 `onnx.backend.test.BackendTest(FastRNNBackend)` runs the ONNX project's own
-conformance cases through it (the test suite runs the six RNN ones).
+conformance cases through it (the test suite runs the eighteen RNN, GRU and
+LSTM ones).
 
-What runs: the RNN operator (every opset version) and the shape ops exporters
-put around it: Identity, Constant, ConstantOfShape, Shape, Gather, Unsqueeze,
-Squeeze, Concat, Transpose, Reshape, Slice, Cast, Split, Expand, with their
-attribute or input forms per opset. Any other op is refused when the model is
-prepared, with an UnsupportedModelError naming it.
+What runs: the RNN, GRU and LSTM operators (every opset version) and the
+shape ops exporters put around them: Identity, Constant, ConstantOfShape,
+Shape, Gather, Unsqueeze, Squeeze, Concat, Transpose, Reshape, Slice, Cast,
+Split, Expand, with their attribute or input forms per opset. Any other op is
+refused when the model is prepared, with an UnsupportedModelError naming it.
 
-The RNN operator, in full:
+The recurrent operators, in full (fastrnn._kernels rnn_layer, gru_layer and
+lstm_layer compute them; W, R, B and P are turned from ONNX's gate order into
+the kernels', which is torch's, by fastrnn.onnx._names):
 
 - direction forward, reverse or bidirectional; layout 0 ([T, N, I]) and
   layout 1 ([N, T, I], which onnxruntime refuses); float32 and float64;
-- W, R, B, sequence_lens and initial_h as initializers or runtime inputs,
-  optional inputs and outputs absent or named "";
-- hidden_size may be left out; it is then W's second dimension;
-- the attributes RNN has at the model's opset (output_sequence in RNN-1,
-  which only says Y may be left out; layout from RNN-14), read by the parser
-  fastrnn.onnx.load shares (fastrnn.onnx._rnn_attributes);
+- W, R, B, sequence_lens, initial_h, initial_c and P as initializers or
+  runtime inputs, optional inputs and outputs (Y, Y_h, Y_c) absent or named "";
+- hidden_size may be left out; it is then W's second dimension divided by the
+  op's gate count (1, GRU 3, LSTM 4);
+- the attributes each op has at the model's opset (output_sequence until
+  version 7, which only says Y may be left out; layout from 14; GRU's
+  linear_before_reset from GRU-3), read by the parser fastrnn.onnx.load
+  shares (fastrnn.onnx._rnn_attributes);
 - activations: Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu,
-  ScaledTanh, HardSigmoid, Elu, Softsign, Softplus (names in any case), one
-  per direction, Tanh by default. activation_alpha and activation_beta are
-  consumed in order by the activations that take them (as onnxruntime does).
-  Missing values take the defaults of the ONNX operators of the same name:
-  LeakyRelu 0.01, HardSigmoid 0.2 and 0.5, Elu 1.0 (as onnxruntime),
-  ThresholdedRelu 1.0 and Affine 1.0 and 0.0 (onnxruntime uses 0 for these).
-  ScaledTanh has no ONNX default: its alpha and beta must be given;
-- clip bounds the pre-activation to [-clip, clip]; it must be >= 0;
+  ScaledTanh, HardSigmoid, Elu, Softsign, Softplus (names in any case), per
+  direction: RNN f (default Tanh), GRU f, g (Sigmoid, Tanh), LSTM f, g, h
+  (Sigmoid, Tanh, Tanh). activation_alpha and activation_beta are consumed in
+  order by the activations that take them (as onnxruntime does). Missing
+  values take the defaults of the ONNX operators of the same name: LeakyRelu
+  0.01, HardSigmoid 0.2 and 0.5, Elu 1.0 (as onnxruntime), ThresholdedRelu
+  1.0 and Affine 1.0 and 0.0 (onnxruntime uses 0 for these). ScaledTanh has
+  no ONNX default: its alpha and beta must be given;
+- clip bounds pre-activations to [-clip, clip]; it must be >= 0. As in
+  onnxruntime (measured): for LSTM the bound applies to the inputs of the
+  gates i, f, o with their peephole terms p*c already added, and to the
+  input of g; not to the cell state before h(C_t). For GRU it applies to the
+  inputs of z, r and of the candidate (for linear_before_reset=1 after r
+  multiplies R_h h + Rb_h);
+- GRU linear_before_reset 0 (the ONNX default: R_h applied to r*h) and 1
+  (torch's GRU: r applied to R_h h + Rb_h);
+- LSTM peepholes P [D, 3*H] in ONNX's order (i, o, f), input_forget=1
+  (f = 1 - i, as onnxruntime), initial_c and Y_c;
 - sequence_lens (int32, each 0..T) as onnxruntime: Y is zero at t >= len;
-  Y_h is the last output of each sequence, the forward state at t = len-1 and
-  the reverse state at t = 0 (the reverse pass starts at t = len-1). A
-  sequence of length 0 has no output, so its Y_h is zero whatever initial_h
-  is; so is every Y_h when T = 0 (onnxruntime 1.31 does the same).
+  Y_h (and Y_c) hold the last step of each sequence, the forward state at
+  t = len-1 and the reverse state at t = 0 (the reverse pass starts at
+  t = len-1). A sequence of length 0 has no step, so its Y_h and Y_c are
+  zero whatever initial_h and initial_c are; so are all of them when T = 0
+  (onnxruntime 1.31 does the same).
 
 Where fastrnn and onnxruntime 1.31 differ beyond rounding, fastrnn computes
-the operator's formula: Softplus of a float32 pre-activation above about 88.7
-is inf in onnxruntime (its exp overflows), NaN at later steps, while fastrnn
-returns log(1 + e^v), which is v there; Relu of NaN is 0 in onnxruntime and
-NaN in fastrnn, as in torch.
+the operator's formula, for all three ops: Softplus of a float32
+pre-activation above about 88.7 is inf in onnxruntime (its exp overflows),
+NaN at later steps, while fastrnn returns log(1 + e^v), which is v there;
+Relu of NaN is 0 in onnxruntime and NaN in fastrnn, as in torch. fastrnn
+also runs what onnxruntime refuses: layout=1, a missing hidden_size, and
+float64 (onnxruntime has no double kernel for RNN, GRU or LSTM).
 
 Inputs are checked before any kernel runs; a wrong shape, dtype or length
 raises ShapeError/TypeError/ValueError naming the node and what was expected.
@@ -57,6 +75,7 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_layer_sizes
+from fastrnn.onnx import _names
 from fastrnn.onnx._graph import SHAPE_OPS, Graph
 from fastrnn.onnx._proto import InvalidModelError, read_model
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
@@ -69,51 +88,69 @@ def _shape_text(shape):
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-class RNNNode:
-    """One ONNX RNN node: attributes read and checked once, then run on the kernel."""
+# The node's inputs by position (LSTM has all eight; RNN and GRU the first six).
+INPUT_NAMES = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
+# The node's outputs by position (LSTM has Y_c too).
+OUTPUT_NAMES = ("Y", "Y_h", "Y_c")
+
+
+class RecurrentNode:
+    """One ONNX RNN, GRU or LSTM node: attributes read and checked once, then run on the
+    kernel of its op (fastrnn._kernels.rnn_layer, gru_layer, lstm_layer)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
         self.label = ctx.label
         attributes = parse_rnn_attributes(ctx, ctx.opset)
-        ctx.inputs(3, 6)
-        outputs = ctx.outputs(0, 2)
-        self.want_y = len(outputs) > 0 and bool(outputs[0])
-        self.want_y_h = len(outputs) > 1 and bool(outputs[1])
+        self.op = op = attributes.op
+        self.gates = _names.gate_count(op)
+        is_lstm = op == "LSTM"
+        ctx.inputs(3, 8 if is_lstm else 6)
+        outputs = ctx.outputs(0, 3 if is_lstm else 2)
+        self.wanted = [i < len(outputs) and bool(outputs[i]) for i in range(3 if is_lstm else 2)]
 
         self.num_directions = D = attributes.num_directions
         self.hidden_size = attributes.hidden_size
         self.layout = attributes.layout
         self.clip = attributes.clip
-        # Kernel arguments, one entry per direction.
+        self.input_forget = attributes.input_forget
+        self.linear_before_reset = attributes.linear_before_reset
+        # Kernel arguments: one row per direction, one column per activation of the op
+        # (RNN's kernel takes one value per direction).
+        k = attributes.functions_per_direction
+        codes = [_kernels.ACTIVATIONS[name.lower()] for name in attributes.activations]
+        shape = (D,) if op == "RNN" else (D, k)
         self.reverse = np.array(attributes.reverse, np.int32)
-        self.act = np.array([_kernels.ACTIVATIONS[name.lower()]
-                             for name in attributes.activations], np.int32)
-        self.alpha = np.array(attributes.alpha, np.float64)
-        self.beta = np.array(attributes.beta, np.float64)
+        self.act = np.array(codes, np.int32).reshape(shape)
+        self.alpha = np.array(attributes.alpha, np.float64).reshape(shape)
+        self.beta = np.array(attributes.beta, np.float64).reshape(shape)
 
-        # Weights stored in the model are checked now, so a model that contradicts
+        # Tensors stored in the model are checked now, so a model that contradicts
         # itself fails when it is prepared rather than when it first runs.
         W, R, B = ctx.constant(1), ctx.constant(2), ctx.constant(3)
+        P = ctx.constant(7) if is_lstm else None
         dtype = W.dtype if W is not None else None
-        for name, value in (("W", W), ("R", R), ("B", B)):
+        for name, value in (("W", W), ("R", R), ("B", B), ("P", P)):
             if value is not None:
                 self._check_float(name, value, dtype, InvalidModelError)
-        H = self._hidden_size(W, R)
+        H = self._hidden_size(W, R, InvalidModelError)
+        G = self.gates
         if W is not None:
-            self._check_shape("W", W, (D, H, W.shape[2] if W.ndim == 3 else None),
-                              InvalidModelError)
+            self._check_shape("W", W, (D, G * H if H else None,
+                                       W.shape[2] if W.ndim == 3 else None), InvalidModelError)
         if R is not None:
-            self._check_shape("R", R, (D, H, H), InvalidModelError)
+            self._check_shape("R", R, (D, G * H if H else None, H), InvalidModelError)
         if B is not None:
-            self._check_shape("B", B, (D, 2 * H if H else None), InvalidModelError)
-        # ... and made ready for the kernel once: contiguous, B split into b_ih and b_hh.
+            self._check_shape("B", B, (D, 2 * G * H if H else None), InvalidModelError)
+        if P is not None:
+            self._check_shape("P", P, (D, 3 * H if H else None), InvalidModelError)
+        # ... and made ready for the kernel once: gate blocks in torch's order (the
+        # kernels'), contiguous, B split into b_ih and b_hh, P as [D, 3, H] (i, f, o).
         self._H = H  # None when only run-time tensors say it
-        self._W = None if W is None else np.ascontiguousarray(W)
-        self._R = None if R is None else np.ascontiguousarray(R)
-        self._biases = None
-        if B is not None and H is not None:
-            self._biases = (np.ascontiguousarray(B[:, :H]), np.ascontiguousarray(B[:, H:]))
+        self._W = None if W is None else _names.kernel_gates(W, op)
+        self._R = None if R is None else _names.kernel_gates(R, op)
+        self._biases = None if B is None or H is None else _names.kernel_biases(B, op)
+        self._peepholes = None if P is None or H is None else _names.kernel_peepholes(P)
 
     # -------------------------------------------------------------- checks
     def _check_float(self, name, value, dtype, cls=TypeError):
@@ -124,17 +161,29 @@ class RNNNode:
             raise self.ctx.error(f"{name} must have the dtype of X ({dtype}), got {value.dtype}",
                                  cls)
 
-    def _hidden_size(self, W, R):
+    def _hidden_size(self, W, R, cls):
         """hidden_size from the attribute, else from W (or R) when they are known."""
         if self.hidden_size is not None:
             return self.hidden_size
-        for source in (W, R):
+        G = self.gates
+        for name, source in (("W", W), ("R", R)):
             if source is not None and source.ndim == 3:
-                if source.shape[1] < 1:
-                    raise self.ctx.error(f"hidden_size (W's second dimension) must be "
-                                         f"positive, got {source.shape[1]}")
-                return source.shape[1]
+                rows = source.shape[1]
+                if rows < 1 or rows % G:
+                    gates = "" if G == 1 else f"{G} gates of {self.op} times "
+                    raise self.ctx.error(
+                        f"hidden_size is not given and {name}'s second dimension ({gates}"
+                        f"hidden_size) is {rows}; it must be a positive multiple of {G}",
+                        cls)
+                return rows // G
         return None
+
+    def _meaning(self, name):
+        G = {1: "", 3: "3*", 4: "4*"}[self.gates]
+        return {"W": f"[num_directions, {G}hidden_size, input_size]",
+                "R": f"[num_directions, {G}hidden_size, hidden_size]",
+                "B": f"[num_directions, {2 * self.gates}*hidden_size]",
+                "P": "[num_directions, 3*hidden_size]"}.get(name)
 
     def _check_shape(self, name, value, expected, cls, meaning=None):
         """value.shape must equal `expected`; None entries match any size."""
@@ -143,23 +192,28 @@ class RNNNode:
         if value.ndim != len(expected) or any(
                 e is not None and e != g for e, g in zip(expected, value.shape)):
             shown = _shape_text("?" if e is None else e for e in expected)
-            meaning = meaning or {
-                "W": "[num_directions, hidden_size, input_size]",
-                "R": "[num_directions, hidden_size, hidden_size]",
-                "B": "[num_directions, 2*hidden_size]"}.get(name)
+            meaning = meaning or self._meaning(name)
             raise self.ctx.error(
                 f"{name} must have shape {meaning + ' = ' if meaning else ''}{shown}, got "
                 f"{_shape_text(value.shape)}", cls)
 
+    def _check_state(self, name, value, D, N, H):
+        if self.layout == 0:
+            self._check_shape(name, value, (D, N, H), ShapeError,
+                              "[num_directions, batch_size, hidden_size]")
+        else:
+            self._check_shape(name, value, (N, D, H), ShapeError,
+                              "[batch_size, num_directions, hidden_size] (layout 1)")
+
     # -------------------------------------------------------------- run
     def __call__(self, inputs):
-        X, W, R, B, seq_lens, h0 = list(inputs) + [None] * (6 - len(inputs))
-        D, layout = self.num_directions, self.layout
+        X, W, R, B, seq_lens, h0, c0, P = list(inputs) + [None] * (8 - len(inputs))
+        D, G, layout = self.num_directions, self.gates, self.layout
 
         X = np.asarray(X)
         self._check_float("X", X, None)
         dtype = X.dtype
-        for name, value in (("W", W), ("R", R), ("B", B), ("initial_h", h0)):
+        for name, value in zip(INPUT_NAMES, (None, W, R, B, None, h0, c0, P)):
             if value is not None and value.dtype != dtype:
                 self._check_float(name, np.asarray(value), dtype)
         if X.ndim != 3:
@@ -173,28 +227,38 @@ class RNNNode:
         if I < 1:
             raise self.ctx.error(f"X's input size (last dimension) must be positive, got "
                                  f"shape {_shape_text(X.shape)}", ShapeError)
-        # Stored W, R, B were checked and prepared with the node; only X's input
+        # Stored W, R, B, P were checked and prepared with the node; only X's input
         # size is left to compare. Run-time ones are checked in full.
-        W = np.asarray(W) if self._W is None else self._W
-        R = np.asarray(R) if self._R is None else self._R
-        H = self._H if self._H is not None else self._hidden_size(W, R)
-        if self._W is None or W.shape[2] != I:
-            self._check_shape("W", W, (D, H, I), ShapeError)
-        if self._R is None:
-            self._check_shape("R", R, (D, H, H), ShapeError)
+        H = self._H if self._H is not None else self._hidden_size(
+            None if W is None else np.asarray(W), None if R is None else np.asarray(R),
+            ShapeError)
+        w_ih, w_hh = self._W, self._R
+        if w_ih is None:
+            W = np.asarray(W)
+            self._check_shape("W", W, (D, G * H, I), ShapeError)
+            w_ih = _names.kernel_gates(W, self.op)
+        elif w_ih.shape[2] != I:
+            self._check_shape("W", w_ih, (D, G * H, I), ShapeError)
+        if w_hh is None:
+            R = np.asarray(R)
+            self._check_shape("R", R, (D, G * H, H), ShapeError)
+            w_hh = _names.kernel_gates(R, self.op)
         biases = self._biases
         if biases is None and B is not None:
             B = np.asarray(B)
-            self._check_shape("B", B, (D, 2 * H), ShapeError)
-            biases = (np.ascontiguousarray(B[:, :H]), np.ascontiguousarray(B[:, H:]))
+            self._check_shape("B", B, (D, 2 * G * H), ShapeError)
+            biases = _names.kernel_biases(B, self.op)
+        peepholes = self._peepholes
+        if peepholes is None and P is not None:
+            P = np.asarray(P)
+            self._check_shape("P", P, (D, 3 * H), ShapeError)
+            peepholes = _names.kernel_peepholes(P)
         if h0 is not None:
             h0 = np.asarray(h0)
-            if layout == 0:
-                self._check_shape("initial_h", h0, (D, N, H), ShapeError,
-                                  "[num_directions, batch_size, hidden_size]")
-            else:
-                self._check_shape("initial_h", h0, (N, D, H), ShapeError,
-                                  "[batch_size, num_directions, hidden_size] (layout 1)")
+            self._check_state("initial_h", h0, D, N, H)
+        if c0 is not None:
+            c0 = np.asarray(c0)
+            self._check_state("initial_c", c0, D, N, H)
         if seq_lens is not None:
             seq_lens = np.asarray(seq_lens)
             if seq_lens.dtype != np.int32:
@@ -206,50 +270,66 @@ class RNNNode:
                 raise self.ctx.error(
                     f"sequence_lens[{bad[0]}] = {seq_lens[bad[0]]} is outside 0..{T} (the "
                     "sequence length)", ValueError)
-        check_layer_sizes(T, N, I, D, H, layout == 1)
+        check_layer_sizes(T, N, I, D, G * H, layout == 1)
 
         # Kernel arrays. Row (t, n) of x__ri and out__ro is t*N+n for layout 0 and
         # n*T+t for layout 1, so both layouts read X and fill Y without a transpose.
-        # The kernel writes every element of out__ro and hn__dnh (h_n starts as
-        # initial_h or zeros). Without steps (T = 0) it does not run and hn__dnh is
-        # zeroed below; with N = 0 both are empty.
+        # The kernel writes every element of out__ro, hn__dnh and cn__dnh (the states
+        # start as initial_h / initial_c or zeros). Without steps (T = 0) it does not
+        # run and the states are zeroed below; with N = 0 all are empty.
         out__ro = np.empty((T * N, D * H), dtype)
         hn__dnh = np.empty((D, N, H), dtype)
+        cn__dnh = np.empty((D, N, H), dtype) if self.op == "LSTM" else None
         if T > 0 and N > 0:
-            h0__dnh = None
-            if h0 is not None:
-                h0__dnh = np.ascontiguousarray(h0 if layout == 0 else h0.transpose(1, 0, 2))
+            def kernel_state(state):
+                if state is None:
+                    return None
+                return np.ascontiguousarray(state if layout == 0 else state.transpose(1, 0, 2))
             b_ih, b_hh = biases if biases is not None else (None, None)
-            _kernels.rnn_layer(
-                np.ascontiguousarray(X).reshape(T * N, I), out__ro,
-                np.ascontiguousarray(W), np.ascontiguousarray(R), b_ih, b_hh, h0__dnh, hn__dnh,
-                None if seq_lens is None else np.ascontiguousarray(seq_lens), T, layout == 1,
-                self.reverse, self.act, self.alpha, self.beta, self.clip)
+            x__ri = np.ascontiguousarray(X).reshape(T * N, I)
+            lens = None if seq_lens is None else np.ascontiguousarray(seq_lens)
+            if self.op == "RNN":
+                _kernels.rnn_layer(
+                    x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, kernel_state(h0), hn__dnh, lens, T,
+                    layout == 1, self.reverse, self.act, self.alpha, self.beta, self.clip)
+            elif self.op == "GRU":
+                _kernels.gru_layer(
+                    x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, kernel_state(h0), hn__dnh, lens, T,
+                    layout == 1, self.reverse, self.act, self.alpha, self.beta, self.clip,
+                    self.linear_before_reset)
+            else:
+                _kernels.lstm_layer(
+                    x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, None, peepholes, kernel_state(h0),
+                    kernel_state(c0), hn__dnh, cn__dnh, lens, T, layout == 1, self.reverse,
+                    self.act, self.alpha, self.beta, self.clip, self.input_forget)
 
-        # Y_h is each sequence's last output. A sequence without steps (length 0, or
-        # T = 0) has none, so its Y_h is zero as in onnxruntime; the kernel leaves
-        # such a state at initial_h (or does not run).
-        if T == 0:
-            hn__dnh.fill(0)
-        elif seq_lens is not None:
-            empty = seq_lens == 0
-            if empty.any():
-                hn__dnh[:, empty] = 0
+        # Y_h (and Y_c) hold each sequence's last step. A sequence without steps
+        # (length 0, or T = 0) has none, so its states are zero as in onnxruntime;
+        # the kernel leaves such a state at its initial value (or does not run).
+        states = [hn__dnh] if cn__dnh is None else [hn__dnh, cn__dnh]
+        for state in states:
+            if T == 0:
+                state.fill(0)
+            elif seq_lens is not None:
+                empty = seq_lens == 0
+                if empty.any():
+                    state[:, empty] = 0
         # Views, not copies: a next node (the exporters' Transpose back to
         # [T, N, D, H]) often undoes the transpose, and the graph copies an
         # output the caller gets only when it is not C-contiguous.
-        Y = Y_h = None
-        if self.want_y:
+        results = [None] * len(self.wanted)
+        if self.wanted[0]:
             if layout == 0:  # rows (t, n), columns (d, h) -> [T, D, N, H]
-                Y = out__ro.reshape(T, N, D, H).transpose(0, 2, 1, 3)
+                results[0] = out__ro.reshape(T, N, D, H).transpose(0, 2, 1, 3)
             else:  # rows (n, t) -> [N, T, D, H] as it is
-                Y = out__ro.reshape(N, T, D, H)
-        if self.want_y_h:
-            Y_h = hn__dnh if layout == 0 else hn__dnh.transpose(1, 0, 2)
-        return [Y, Y_h]
+                results[0] = out__ro.reshape(N, T, D, H)
+        for position, state in enumerate(states, 1):
+            if self.wanted[position]:
+                results[position] = state if layout == 0 else state.transpose(1, 0, 2)
+        return results
 
 
-OPS = dict(SHAPE_OPS, RNN=RNNNode)
+OPS = dict(SHAPE_OPS, RNN=RecurrentNode, GRU=RecurrentNode, LSTM=RecurrentNode)
 
 
 # ------------------------------------------------------------------ backend API
@@ -297,7 +377,7 @@ class FastRNNBackendRep(BackendRep):
 
 
 class FastRNNBackend(Backend):
-    """onnx.backend.base.Backend that runs RNN graphs on fastrnn's kernels (CPU)."""
+    """onnx.backend.base.Backend that runs RNN, GRU and LSTM graphs on fastrnn's kernels (CPU)."""
 
     @classmethod
     def is_compatible(cls, model, device="CPU", **kwargs):
