@@ -1642,6 +1642,32 @@ def test_torch_exported_lstm_and_gru(case):
             check_error(got[name], w.numpy(), np.float32, f"{op} {name} vs torch")
 
 
+@pytest.mark.parametrize("op", list(GATED))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_and_gru_exported_by_fastrnn_run_unchanged(op, dtype):
+    """fastrnn.onnx.export's LSTM and GRU graphs run on the same kernels: identical outputs."""
+    import fastrnn
+    from fastrnn.onnx import export
+
+    cls = getattr(fastrnn, op)
+    for batch_first, bidirectional in itertools.product((False, True), repeat=2):
+        model = cls(3, 4, 2, batch_first=batch_first, bidirectional=bidirectional, dtype=dtype,
+                    seed=2)
+        rep = backend.prepare(export(model, None, initial_state=True))
+        rng = np.random.default_rng(3)
+        for N, L in ((2, 5), (1, 1)):
+            x = rng.standard_normal((N, L, 3) if batch_first else (L, N, 3)).astype(dtype)
+            rows = 2 * (2 if bidirectional else 1)
+            states = [rng.standard_normal((rows, N, 4)).astype(dtype)
+                      for _ in range(2 if op == "LSTM" else 1)]
+            output, finals = model(x, tuple(states) if op == "LSTM" else states[0])
+            want = [output] + (list(finals) if op == "LSTM" else [finals])
+            got = rep.run([x] + states)
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w)
+
+
 # ------------------------------------------------------------------ bad GRU and LSTM nodes
 def _gated_node_model(op, attributes, shapes, inputs=None):
     """A node whose W, R, B, P (and initial_c) are initializers of the given shapes."""

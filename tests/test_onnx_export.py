@@ -552,3 +552,239 @@ def test_activation_names_have_one_map():
         (activations,) = [a.strings for a in rnn.attribute if a.name == "activations"]
         assert activations == [_names.ACTIVATIONS[nonlinearity].encode()]
         assert fastrnn.onnx.load(proto).nonlinearity == nonlinearity
+
+
+# ============================================================== LSTM and GRU
+GATED_CASES = {kind: reference.parity_cases(kind) for kind in ("lstm", "gru")}
+GATED_FLOAT32 = [c for kind in ("lstm", "gru") for c in GATED_CASES[kind]
+                 if c["dtype"] == "float32" and not c.get("proj_size")]
+GATED_FLOAT64 = [c for kind in ("lstm", "gru") for c in GATED_CASES[kind]
+                 if c["dtype"] == "float64" and not c.get("proj_size")]
+PROJECTION_CASES = [c for c in GATED_CASES["lstm"] if c["proj_size"]]
+
+
+def _stored_gated(case, dtype):
+    stored = reference.load_case(reference.case_path(case["id"]))
+    cls = fastrnn.LSTM if case["kind"] == "lstm" else fastrnn.GRU
+    model = cls(**reference.case_config(case), dtype=dtype)
+    model.load_state_dict(stored["state"])
+    return stored, model
+
+
+def _flat_states(case, hx):
+    """An LSTM's (h0, c0), an h0 or None as the list of graph inputs after `input`."""
+    if hx is None:
+        return []
+    return list(hx) if case["kind"] == "lstm" else [hx]
+
+
+def _batched_gated(case, x, states):
+    if case["batch"] is not None:
+        return x, states
+    x = x[None] if case["batch_first"] else x[:, None]
+    return x, [s[:, None] for s in states]
+
+
+def _stored_outputs(case, stored):
+    names = ["output", "h_n"] + (["c_n"] if case["kind"] == "lstm" else [])
+    return names, [stored[name] for name in names]
+
+
+def _model_outputs(case, model, x, states):
+    hx = None
+    if states:
+        hx = tuple(states) if case["kind"] == "lstm" else states[0]
+    output, finals = model(x, hx)
+    return [output] + (list(finals) if case["kind"] == "lstm" else [finals])
+
+
+@pytest.mark.parametrize("case", GATED_FLOAT32, ids=[c["id"] for c in GATED_FLOAT32])
+def test_lstm_and_gru_export_runs_in_onnxruntime_like_torch(case):
+    """Stored torch output == onnxruntime on the exported file == fastrnn (float32 grid)."""
+    stored, model = _stored_gated(case, np.float32)
+    proto = fastrnn.onnx.export(model, None, initial_state=case["with_hx"])
+    x, states = _batched_gated(case, stored["input"], _flat_states(case, stored["hx"]))
+    names, torch_outputs = _stored_outputs(case, stored)
+    feed = dict(zip(["input"] + [f"{n[0]}0" for n in names[1:]], [x] + states))
+    got = _session(proto).run(names, feed)
+    ours = _model_outputs(case, model, x, states)
+    for name, g, t, o in zip(names, got, torch_outputs, ours):
+        if case["batch"] is None:  # the graph ran it as batch 1
+            t = t[None] if name == "output" and case["batch_first"] else t[:, None]
+        assert_close(g, t, np.float32, f"onnxruntime {name} vs torch")
+        assert_close(g, o, np.float32, f"onnxruntime {name} vs fastrnn")
+
+
+@pytest.mark.parametrize("case", GATED_FLOAT64, ids=[c["id"] for c in GATED_FLOAT64])
+def test_float64_lstm_and_gru_export(case):
+    """onnxruntime has no double GRU or LSTM: the valid float64 graph runs in fastrnn's
+    backend, identically to the model, and loads back to the same weights."""
+    from fastrnn.onnx import backend
+
+    stored, model = _stored_gated(case, np.float64)
+    proto = fastrnn.onnx.export(model, None, initial_state=case["with_hx"])
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        assert value.type.tensor_type.elem_type == TensorProto.DOUBLE, value.name
+    x, states = _batched_gated(case, stored["input"], _flat_states(case, stored["hx"]))
+    got = backend.prepare(proto).run([x] + states)
+    ours = _model_outputs(case, model, x, states)
+    for g, o in zip(got, ours):
+        np.testing.assert_array_equal(g, o)
+    loaded = fastrnn.onnx.load(proto)
+    assert type(loaded) is type(model) and loaded.dtype == np.float64
+    names, torch_outputs = _stored_outputs(case, stored)
+    unbatched = _model_outputs(case, loaded, stored["input"], _flat_states(case, stored["hx"]))
+    for name, g, t in zip(names, unbatched, torch_outputs):
+        assert_close(g, t, np.float64, f"loaded float64 {name} vs torch")
+
+
+@pytest.mark.parametrize("case", PROJECTION_CASES[::6], ids=[c["id"] for c in PROJECTION_CASES[::6]])
+def test_lstm_with_projections_is_refused(case):
+    _, model = _stored_gated(case, np.dtype(case["dtype"]).type)
+    with pytest.raises(fastrnn.onnx.UnsupportedModelError,
+                       match=rf"cannot export an LSTM with proj_size={case['proj_size']}: the "
+                             "ONNX LSTM operator has no projection"):
+        fastrnn.onnx.export(model, None)
+    assert isinstance(fastrnn.onnx.UnsupportedModelError("x"), ValueError)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers, bidirectional, batch_first, bias, initial_state", [
+    (1, False, False, True, False),
+    (2, True, True, False, True),
+    (3, True, False, True, True),
+])
+def test_lstm_and_gru_graph_is_one_node_per_layer(op, num_layers, bidirectional, batch_first,
+                                                  bias, initial_state):
+    model = getattr(fastrnn, op)(3, 5, num_layers, bias=bias, batch_first=batch_first,
+                                 bidirectional=bidirectional, seed=1)
+    proto = fastrnn.onnx.export(model, None, initial_state=initial_state)
+    graph = proto.graph
+    D, G = (2 if bidirectional else 1), _names.gate_count(op)
+    nodes = [n for n in graph.node if n.op_type == op]
+    assert len(nodes) == num_layers
+    assert {n.op_type for n in graph.node} <= {op, "Transpose", "Reshape", "Concat", "Slice"}
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state = model.state_dict()
+    states = ["h", "c"] if op == "LSTM" else ["h"]
+    for k, node in enumerate(nodes):
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        expected = dict(hidden_size=5, direction=b"bidirectional" if bidirectional else b"forward")
+        if op == "GRU":
+            expected["linear_before_reset"] = 1  # torch's GRU
+        assert attrs == expected  # default activations: torch's
+        W, R = inits[node.input[1]], inits[node.input[2]]
+        assert W.shape == (D, G * 5, 3 if k == 0 else D * 5) and R.shape == (D, G * 5, 5)
+        B = inits[node.input[3]] if bias else None
+        if not bias:
+            assert node.input[3] == ""
+        back = _names.torch_layer_parameters(W, R, B, k, op)
+        assert sorted(back) == sorted(n for n in state if f"_l{k}" in n)
+        for name, array in back.items():
+            np.testing.assert_array_equal(array, state[name])
+        initial = list(node.input[5:])
+        assert initial == ([f"{s}0" if num_layers == 1 else f"{s}0_l{k}" for s in states]
+                           if initial_state else [])
+        assert len(node.output) == 1 + len(states)
+    names = [i.name for i in graph.input]
+    assert names == ["input"] + ([f"{s}0" for s in states] if initial_state else [])
+    expected_input = ["batch", "sequence", 3] if batch_first else ["sequence", "batch", 3]
+    assert _dims(graph.input[0]) == expected_input
+    for value in graph.input[1:]:
+        assert _dims(value) == [D * num_layers, "batch", 5]
+    assert [o.name for o in graph.output] == ["output"] + [f"{s}_n" for s in states]
+    assert _dims(graph.output[0]) == expected_input[:2] + [D * 5]
+    for value in graph.output[1:]:
+        assert _dims(value) == [D * num_layers, "batch", 5]
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_lstm_and_gru_one_file_serves_every_shape_and_starts_from_given_states(op):
+    model = getattr(fastrnn, op)(4, 6, 2, bidirectional=True, batch_first=True, seed=3)
+    with_states = _session(fastrnn.onnx.export(model, None, initial_state=True))
+    without = _session(fastrnn.onnx.export(model, None))
+    count = 2 if op == "LSTM" else 1
+    names = ["output", "h_n", "c_n"][:1 + count]
+    rng = np.random.default_rng(0)
+    for n, length in ((1, 1), (2, 3), (7, 11)):
+        x = rng.standard_normal((n, length, 4)).astype(np.float32)
+        states = [rng.standard_normal((4, n, 6)).astype(np.float32) for _ in range(count)]
+        got = with_states.run(names, dict(zip(["input", "h0", "c0"], [x] + states)))
+        want = _model_outputs(dict(kind=op.lower()), model, x, states)
+        for name, g, w in zip(names, got, want):
+            assert_close(g, w, np.float32, f"{op} {name} n={n} L={length}")
+        zeros = [np.zeros_like(s) for s in states]
+        for name, g, w in zip(names, without.run(names, {"input": x}),
+                              _model_outputs(dict(kind=op.lower()), model, x, zeros)):
+            assert_close(g, w, np.float32, f"{op} {name} from zeros")
+        # the initial states matter, so these comparisons can fail
+        assert not np.allclose(got[1], without.run(names, {"input": x})[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+@pytest.mark.parametrize("opset", [10, 14, 21])
+def test_lstm_and_gru_explicit_opsets_pass_checker_and_verify(op, opset):
+    model = getattr(fastrnn, op)(3, 4, 2, bidirectional=True, batch_first=True, seed=2)
+    proto = fastrnn.onnx.export(model, None, opset=opset, initial_state=True)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.opset_import[0].version == opset
+    assert fastrnn.onnx.verify(model, proto) <= 1e-5
+
+
+def test_verify_lstm_and_gru_inputs_and_errors():
+    lstm = fastrnn.LSTM(3, 4, 2, batch_first=True, seed=0)
+    proto = fastrnn.onnx.export(lstm, None, initial_state=True)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    h0, c0 = (rng.standard_normal((2, 2, 4)).astype(np.float32) for _ in range(2))
+    assert fastrnn.onnx.verify(lstm, proto, [x, (x, (h0, c0)), x[:1]]) <= 1e-5
+    assert fastrnn.onnx.verify(lstm, proto, [rng.standard_normal((6, 3))]) <= 1e-5  # unbatched
+    with pytest.raises(ValueError, match=r"an LSTM's initial state is a pair \(h0, c0\), got "
+                                         "ndarray"):
+        fastrnn.onnx.verify(lstm, proto, [(x, h0)])
+    with pytest.raises(TypeError, match=r"verify c0 \(case 0\) must hold real numbers"):
+        fastrnn.onnx.verify(lstm, proto, [(x, (h0, c0.astype(complex)))])
+    with pytest.raises(ValueError, match="no initial state input"):
+        fastrnn.onnx.verify(lstm, fastrnn.onnx.export(lstm, None), [(x, (h0, c0))])
+    # a file for another class: the graph inputs and outputs say so
+    gru = fastrnn.GRU(3, 4, 2, batch_first=True, seed=0)
+    with pytest.raises(ValueError, match=r"outputs \(output, h_n, c_n\) for a fastrnn.LSTM"):
+        fastrnn.onnx.verify(lstm, fastrnn.onnx.export(gru, None, initial_state=True))
+    # a weight changed after export is caught, on c_n too
+    lstm.weight_hh_l1 = lstm.weight_hh_l1 + 1e-3
+    with pytest.raises(fastrnn.onnx.VerificationError,
+                       match=r"differ on (output|h_n|c_n) .*> tolerance"):
+        fastrnn.onnx.verify(lstm, proto)
+    for model in (fastrnn.LSTM(3, 4, dtype=np.float64), fastrnn.GRU(3, 4, dtype=np.float64)):
+        op = type(model).__name__
+        with pytest.raises(fastrnn.onnx.UnsupportedModelError,
+                           match=f"float64 model: onnxruntime has no double .* for the {op} op"):
+            fastrnn.onnx.verify(model, fastrnn.onnx.export(model, None))
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_export_and_verify_torch_lstm_and_gru_and_their_files(op):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = getattr(torch.nn, op)(3, 5, 2, bidirectional=True, batch_first=True)
+    proto = fastrnn.onnx.export(module, None, initial_state=True)
+    assert proto.graph.node[[n.op_type for n in proto.graph.node].index(op)].op_type == op
+    x = torch.randn(4, 6, 3)
+    states = [torch.randn(4, 4, 5) for _ in range(2 if op == "LSTM" else 1)]
+    hx = tuple(states) if op == "LSTM" else states[0]
+    with torch.no_grad():
+        output, finals = module(x, hx)
+    want = [output] + (list(finals) if op == "LSTM" else [finals])
+    names = ["output", "h_n", "c_n"][:len(want)]
+    got = _session(proto).run(names, dict(zip(["input", "h0", "c0"],
+                                              [x.numpy()] + [s.numpy() for s in states])))
+    for g, w in zip(got, want):
+        assert_close(g, w.numpy(), np.float32, f"onnxruntime on fastrnn's {op} file vs torch")
+    # verify also checks torch's own file against the fastrnn model (fixed shapes)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
+        torch.onnx.export(module, (x, hx), buffer, dynamo=False)
+    assert fastrnn.onnx.verify(module, buffer.getvalue()) <= 1e-5
+    with pytest.raises(TypeError, match="fastrnn.RNN, LSTM or GRU"):
+        fastrnn.onnx.export(torch.nn.Linear(2, 2), None)

@@ -1,4 +1,4 @@
-"""fastrnn.RNN -> ONNX file, and a check of that file in onnxruntime."""
+"""fastrnn.RNN, LSTM and GRU -> ONNX file, and a check of that file in onnxruntime."""
 import functools
 import io
 import numbers
@@ -13,12 +13,15 @@ from fastrnn._version import __version__
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
     UnsupportedModelError, declared_dims, read_model, runtime_inputs)
+from fastrnn._base import RNNBase
+from fastrnn.gru import GRU
+from fastrnn.lstm import LSTM
 from fastrnn.rnn import RNN
 
 __all__ = ["export", "verify", "default_opset", "VerificationError", "TOLERANCE"]
 
-# The exported graph uses RNN, Transpose, Reshape, Concat and Slice; Slice
-# takes its bounds as inputs (as written here) since opset 10.
+# The exported graph uses RNN, GRU or LSTM, Transpose, Reshape, Concat and
+# Slice; Slice takes its bounds as inputs (as written here) since opset 10.
 MIN_OPSET = 10
 # Used when onnxruntime cannot be imported: the opset onnxruntime 1.17, the
 # oldest fastrnn declares, loads.
@@ -42,12 +45,32 @@ class VerificationError(ValueError, AssertionError):
     """
 
 
+# torch's module class name -> the fastrnn class that holds it.
+_CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+
+
 def _as_fastrnn(model, what="model"):
-    if isinstance(model, RNN):
+    if isinstance(model, RNNBase):
         return model
-    if type(model).__module__.startswith("torch") and type(model).__name__ == "RNN":
-        return RNN.from_torch(model)
-    raise TypeError(f"{what} must be a fastrnn.RNN (or a torch.nn.RNN), got {type(model).__name__}")
+    name = type(model).__name__
+    if type(model).__module__.startswith("torch") and name in _CLASSES:
+        return _CLASSES[name].from_torch(model)
+    raise TypeError(f"{what} must be a fastrnn.RNN, LSTM or GRU (or a torch.nn.RNN, LSTM or "
+                    f"GRU), got {name}")
+
+
+# The names of a model's states in the graph: inputs (initial_state=True) and
+# outputs, in the order torch returns them.
+def _state_names(op):
+    return ("h", "c") if op == "LSTM" else ("h",)
+
+
+def _check_exportable(model):
+    if model.proj_size:
+        raise UnsupportedModelError(
+            f"cannot export an LSTM with proj_size={model.proj_size}: the ONNX LSTM operator "
+            "has no projection of the hidden state (torch.onnx.export refuses it too). "
+            "Export a model with proj_size=0.")
 
 
 def _min_ir_version(opset):
@@ -92,13 +115,21 @@ def _int64s(name, values):
 
 
 def _build(model, opset, ir_version, initial_state):
-    """The ModelProto of `model` (a fastrnn.RNN); see export for its layout."""
+    """The ModelProto of `model` (a fastrnn.RNN, LSTM or GRU); see export for its layout."""
+    op = _names.onnx_op(model.mode)
     D, H, L = model.num_directions, model.hidden_size, model.num_layers
     dtype = np.dtype(model.dtype)
     elem = _ELEM_TYPES[dtype]
-    activation = _names.ACTIVATIONS[model.nonlinearity]
     direction = "bidirectional" if D == 2 else "forward"
     parameters = dict(model.named_parameters())
+    states = _state_names(op)
+    # torch's LSTM and GRU compute the ONNX ops' default activations; GRU needs
+    # linear_before_reset=1 (r multiplies R_h h + Rb_h), and RNN names its nonlinearity.
+    attributes = dict(hidden_size=H, direction=direction)
+    if op == "RNN":
+        attributes["activations"] = [_names.ACTIVATIONS[model.nonlinearity]] * D
+    elif op == "GRU":
+        attributes["linear_before_reset"] = 1
 
     if model.batch_first:
         input_shape = [BATCH_AXIS, SEQUENCE_AXIS, model.input_size]
@@ -106,11 +137,12 @@ def _build(model, opset, ir_version, initial_state):
     else:
         input_shape = [SEQUENCE_AXIS, BATCH_AXIS, model.input_size]
         output_shape = [SEQUENCE_AXIS, BATCH_AXIS, D * H]
+    state_shape = [D * L, BATCH_AXIS, H]
     inputs = [helper.make_tensor_value_info("input", elem, input_shape)]
     if initial_state:
-        inputs.append(helper.make_tensor_value_info("h0", elem, [D * L, BATCH_AXIS, H]))
-    outputs = [helper.make_tensor_value_info("output", elem, output_shape),
-               helper.make_tensor_value_info("h_n", elem, [D * L, BATCH_AXIS, H])]
+        inputs += [helper.make_tensor_value_info(f"{s}0", elem, state_shape) for s in states]
+    outputs = [helper.make_tensor_value_info("output", elem, output_shape)]
+    outputs += [helper.make_tensor_value_info(f"{s}_n", elem, state_shape) for s in states]
 
     # [T, N, D, H] -> [T, N, D*H]: 0 copies a dimension, so T and N stay symbolic.
     # D*H is written out rather than -1: with T or N = 0 the tensor is empty and
@@ -124,34 +156,39 @@ def _build(model, opset, ir_version, initial_state):
     else:
         layer_input = "input"
     if initial_state and L > 1:
-        initializers.append(_int64s("h0_axes", [0]))
+        initializers.append(_int64s("state_axes", [0]))
 
-    final_states = []
+    final_states = {s: [] for s in states}
     for k in range(L):
-        W, R, B = _names.onnx_layer_tensors(parameters, k, D, model.bias)
+        W, R, B = _names.onnx_layer_tensors(parameters, k, D, model.bias, op)
         names = _names.initializer_names(k)
         initializers += [numpy_helper.from_array(np.ascontiguousarray(W, dtype), names["W"]),
                          numpy_helper.from_array(np.ascontiguousarray(R, dtype), names["R"])]
         if B is not None:
             initializers.append(numpy_helper.from_array(np.ascontiguousarray(B, dtype), names["B"]))
-        if not initial_state:
-            initial_h = ""
-        elif L == 1:
-            initial_h = "h0"
-        else:  # layer k starts from rows k*D .. (k+1)*D of h0, as in torch
-            initial_h = f"h0_l{k}"
-            initializers += [_int64s(f"h0_l{k}_start", [k * D]),
-                             _int64s(f"h0_l{k}_end", [(k + 1) * D])]
-            nodes.append(helper.make_node(
-                "Slice", ["h0", f"h0_l{k}_start", f"h0_l{k}_end", "h0_axes"], [initial_h],
-                name=f"h0_slice_l{k}"))
-        y, y_h = f"Y_l{k}", ("h_n" if L == 1 else f"Y_h_l{k}")
-        nodes.append(helper.make_node(
-            "RNN", [layer_input, names["W"], names["R"], names["B"] if B is not None else "",
-                    "", initial_h],
-            [y, y_h], name=f"RNN_l{k}", hidden_size=H, direction=direction,
-            activations=[activation] * D))
-        final_states.append(y_h)
+        initial = {s: "" for s in states}
+        if initial_state and L == 1:
+            initial = {s: f"{s}0" for s in states}
+        elif initial_state:  # layer k starts from rows k*D .. (k+1)*D of h0 (and c0), as in torch
+            initializers += [_int64s(f"state_l{k}_start", [k * D]),
+                             _int64s(f"state_l{k}_end", [(k + 1) * D])]
+            for s in states:
+                initial[s] = f"{s}0_l{k}"
+                nodes.append(helper.make_node(
+                    "Slice", [f"{s}0", f"state_l{k}_start", f"state_l{k}_end", "state_axes"],
+                    [initial[s]], name=f"{s}0_slice_l{k}"))
+        y = f"Y_l{k}"
+        finals = {s: (f"{s}_n" if L == 1 else f"Y_{s}_l{k}") for s in states}
+        node_inputs = [layer_input, names["W"], names["R"], names["B"] if B is not None else "",
+                       "", initial["h"]]
+        if op == "LSTM":
+            node_inputs.append(initial["c"])
+        while not node_inputs[-1]:
+            node_inputs.pop()
+        nodes.append(helper.make_node(op, node_inputs, [y] + [finals[s] for s in states],
+                                      name=f"{op}_l{k}", **attributes))
+        for s in states:
+            final_states[s].append(finals[s])
         # Y [T, D, N, H] -> [T, N, D, H] -> [T, N, D*H]: torch's output layout.
         last = k == L - 1
         merged = "output" if last and not model.batch_first else f"output_l{k}"
@@ -166,19 +203,23 @@ def _build(model, opset, ir_version, initial_state):
         nodes.append(helper.make_node("Transpose", [layer_input], ["output"],
                                       name="to_batch_major", perm=[1, 0, 2]))
     if L > 1:
-        nodes.append(helper.make_node("Concat", final_states, ["h_n"], name="stack_states",
-                                      axis=0))
+        for s in states:
+            nodes.append(helper.make_node("Concat", final_states[s], [f"{s}_n"],
+                                          name=f"stack_{s}_states", axis=0))
 
-    graph = helper.make_graph(nodes, "fastrnn_RNN", inputs, outputs, initializers)
+    cls = type(model).__name__
+    graph = helper.make_graph(nodes, f"fastrnn_{cls}", inputs, outputs, initializers)
     graph.doc_string = f"fastrnn.{model!r}, {dtype.name}"
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="fastrnn", producer_version=__version__)
     proto.ir_version = ir_version
+    state_list = ", ".join(f"{s}0" for s in states)
+    out_list = ", ".join(f"{s}_n" for s in states)
     proto.doc_string = (
-        "fastrnn.RNN (torch.nn.RNN semantics). input: "
+        f"fastrnn.{cls} (torch.nn.{cls} semantics). input: "
         + ("[batch, sequence, features]" if model.batch_first else "[sequence, batch, features]")
-        + (", h0: [directions*layers, batch, hidden]" if initial_state else "")
-        + ". outputs: output, h_n [directions*layers, batch, hidden].")
+        + (f", {state_list}: [directions*layers, batch, hidden]" if initial_state else "")
+        + f". outputs: output, {out_list} [directions*layers, batch, hidden].")
     return proto
 
 
@@ -186,7 +227,9 @@ def export(model, f, *, opset=None, initial_state=False):
     """Write `model` as an ONNX file and return its ModelProto.
 
     Args:
-        model: a fastrnn.RNN (a torch.nn.RNN is converted with RNN.from_torch).
+        model: a fastrnn.RNN, LSTM or GRU (a torch.nn.RNN, LSTM or GRU is
+            converted with from_torch). An LSTM with proj_size > 0 is refused
+            (UnsupportedModelError, a ValueError): ONNX's LSTM has no projection.
         f: a path (str or os.PathLike), a binary file object, or None to only
             build the ModelProto.
         opset: ONNX opset of the default domain, MIN_OPSET (10) up to the
@@ -194,35 +237,45 @@ def export(model, f, *, opset=None, initial_state=False):
             highest the installed onnxruntime loads. The IR version is the
             lowest that opset allows (onnx.helper.make_model would pick the
             newest, which onnxruntime may refuse).
-        initial_state: if True the graph takes a second input ``h0``.
+        initial_state: if True the graph takes the initial states as inputs:
+            ``h0`` (RNN, GRU), or ``h0`` and ``c0`` (LSTM).
 
     The graph:
         inputs:  ``input`` [sequence, batch, input_size], or
                  [batch, sequence, input_size] for a batch_first model;
-                 ``h0`` [D*num_layers, batch, hidden_size] with initial_state
-                 (otherwise every layer starts from zeros).
+                 with initial_state ``h0`` (and for an LSTM ``c0``), each
+                 [D*num_layers, batch, hidden_size] (otherwise every layer
+                 starts from zeros).
         outputs: ``output`` shaped like the input with D*hidden_size features,
-                 ``h_n`` [D*num_layers, batch, hidden_size], as torch returns.
+                 ``h_n`` (and for an LSTM ``c_n``) [D*num_layers, batch,
+                 hidden_size], as torch returns them: output, h_n for RNN and
+                 GRU, output, (h_n, c_n) for LSTM.
     ``batch`` and ``sequence`` are symbolic axes, so one file serves every
     batch size and sequence length. The graph always takes batched input:
     feed an unbatched (L, input_size) sequence as batch 1. D = 2 if the model
     is bidirectional.
 
-    Each layer is one ONNX RNN node with both directions (direction
-    "bidirectional"), activations ["Tanh"] or ["Relu"] per direction, its
-    weights as initializers (W, R, and B = [b_ih | b_hh] unless bias=False).
-    A batch_first input is transposed to time-major first, because
-    onnxruntime refuses RNN nodes with layout=1. Between layers, Y [T, D, N, H]
-    goes through Transpose(0, 2, 1, 3) and Reshape [0, 0, D*hidden_size]; h_n is the
-    Concat of every layer's Y_h. Layer k reads rows k*D..(k+1)*D of h0.
+    Each layer is one ONNX RNN, GRU or LSTM node with both directions
+    (direction "bidirectional") and its weights as initializers: W, R, and
+    B = [b_ih | b_hh] unless bias=False, the gate blocks reordered from
+    torch's (LSTM i, f, g, o; GRU r, z, n) to ONNX's (LSTM i, o, f, c; GRU
+    z, r, h); see fastrnn.onnx._names. RNN nodes name their activation
+    ("Tanh" or "Relu" per direction); LSTM and GRU nodes keep the operators'
+    default activations, which are torch's; GRU nodes have
+    linear_before_reset=1, torch's GRU. A batch_first input is transposed to
+    time-major first, because onnxruntime refuses nodes with layout=1.
+    Between layers, Y [T, D, N, H] goes through Transpose(0, 2, 1, 3) and
+    Reshape [0, 0, D*hidden_size]; h_n (c_n) is the Concat of every layer's
+    Y_h (Y_c). Layer k reads rows k*D..(k+1)*D of h0 (and c0).
 
     A float64 model gives a float64 (tensor(double)) graph. It is valid ONNX
-    and passes onnx.checker, but onnxruntime has no double kernel for RNN and
-    will not run it; fastrnn.onnx.backend can.
+    and passes onnx.checker, but onnxruntime has no double kernel for RNN,
+    GRU or LSTM and will not run it; fastrnn.onnx.backend can.
 
     Every exported model passes onnx.checker.check_model(full_check=True).
     """
     model = _as_fastrnn(model)
+    _check_exportable(model)
     if not isinstance(initial_state, (bool, np.bool_)):
         raise TypeError(f"initial_state must be True or False, got {initial_state!r}")
     newest = onnx.defs.onnx_opset_version()
@@ -255,14 +308,22 @@ def export(model, f, *, opset=None, initial_state=False):
 
 
 # ---------------------------------------------------------------- verify
-def _cases(model, inputs, x_dims, h0_dims, rng):
-    """(input, h0 or None) pairs, batched, in the model's dtype."""
+def _cases(model, inputs, x_dims, takes_state, rng):
+    """(input, states) pairs, batched, in the model's dtype; states is a list of the
+    initial states (h0, or h0 and c0 for an LSTM) or None."""
     D, H = model.num_directions, model.hidden_size
     n_axis, l_axis = (0, 1) if model.batch_first else (1, 0)
+    is_lstm = model.mode == "LSTM"
+    count = 2 if is_lstm else 1
+    pair = "(input, (h0, c0))" if is_lstm else "(input, h0)"
 
     def pick(axis, choices):
         fixed = x_dims[axis] if x_dims is not None and len(x_dims) == 3 else None
         return [fixed] if fixed else choices
+
+    def random_states(n):
+        return [rng.standard_normal((D * model.num_layers, n, H)).astype(model.dtype)
+                for _ in range(count)]
 
     if inputs is None:
         # Two batch sizes and two lengths, unless the file fixes them.
@@ -272,10 +333,7 @@ def _cases(model, inputs, x_dims, h0_dims, rng):
                 shape = [0, 0, model.input_size]
                 shape[n_axis], shape[l_axis] = n, length
                 x = rng.standard_normal(shape).astype(model.dtype)
-                h0 = None
-                if h0_dims is not None:
-                    h0 = rng.standard_normal((D * model.num_layers, n, H)).astype(model.dtype)
-                cases.append((x, h0))
+                cases.append((x, random_states(n) if takes_state else None))
     else:
         given = inputs if isinstance(inputs, list) else [inputs]
         cases = []
@@ -283,30 +341,39 @@ def _cases(model, inputs, x_dims, h0_dims, rng):
             if isinstance(case, tuple):
                 if len(case) != 2:
                     raise ValueError(
-                        f"inputs case {i} must be an array or an (input, h0) pair, got a "
+                        f"inputs case {i} must be an array or an {pair} pair, got a "
                         f"tuple of {len(case)}")
-                x, h0 = case
+                x, hx = case
             else:
-                x, h0 = case, None
+                x, hx = case, None
+            states = None
+            if hx is not None:
+                if is_lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                    raise ValueError(f"inputs case {i}: an LSTM's initial state is a pair "
+                                     f"(h0, c0), got {type(hx).__name__}")
+                states = list(hx) if is_lstm else [hx]
             # Refused as the model refuses them (strings, objects, complex, bool),
             # before anything runs, and copied: callers' arrays stay as given.
             x = np.array(real_array(x, f"verify input (case {i})"), dtype=model.dtype)
-            if h0 is not None:
-                h0 = np.array(real_array(h0, f"verify h0 (case {i})"), dtype=model.dtype)
-            cases.append((x, h0))
+            if states is not None:
+                names = ("h0", "c0")
+                states = [np.array(real_array(state, f"verify {names[j]} (case {i})"),
+                                   dtype=model.dtype) for j, state in enumerate(states)]
+            cases.append((x, states))
     batched = []
-    for x, h0 in cases:
+    for x, states in cases:
         if x.ndim == 2:  # unbatched: the graph takes batch 1
             x = x[None] if model.batch_first else x[:, None]
-            if h0 is not None:
-                h0 = h0[:, None]
+            if states is not None:
+                states = [state[:, None] for state in states]
         if x.ndim != 3:
             raise ValueError(f"verify inputs must be 2-D or 3-D arrays, got shape {x.shape}")
-        if h0 is None and h0_dims is not None:  # the graph needs h0: make one up
-            h0 = rng.standard_normal((D * model.num_layers, x.shape[n_axis], H)).astype(model.dtype)
-        if h0 is not None and h0_dims is None:
-            raise ValueError("an h0 was given but the ONNX file takes no initial state")
-        batched.append((x, h0))
+        if states is None and takes_state:  # the graph needs initial states: make them up
+            states = random_states(x.shape[n_axis])
+        if states is not None and not takes_state:
+            raise ValueError("an initial state was given, but the ONNX file has no initial state "
+                             "input")
+        batched.append((x, states))
     return batched
 
 
@@ -346,26 +413,30 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
     """Run an ONNX file in onnxruntime and `model` in fastrnn; compare.
 
     Args:
-        model: the fastrnn.RNN (or torch.nn.RNN) the file should compute.
+        model: the fastrnn.RNN, LSTM or GRU (or torch.nn.RNN, LSTM or GRU) the
+            file should compute.
         f: the ONNX file: a path, bytes, a binary file object or a ModelProto.
-            Its first graph input is the sequence in the model's layout, an
-            optional second input the initial state [D*num_layers, N, H]; its
-            first two outputs are compared with (output, h_n). That is what
-            export writes, and what torch.onnx.export writes for nn.RNN.
+            Its first graph input is the sequence in the model's layout; the
+            inputs after it, if any, the initial states [D*num_layers, N, H]
+            (h0; for an LSTM h0 and c0). Its first outputs are compared with
+            what the model returns: output, h_n (and c_n for an LSTM). That is
+            what export writes, and what torch.onnx.export writes for nn.RNN,
+            LSTM and GRU.
         inputs: None, one input array, or a list of cases, each an input
-            array or an (input, h0) tuple. Unbatched (L, input_size) inputs run
-            as batch 1. When the file takes h0 and a case has none, a random
-            h0 is used. None: random standard-normal inputs at batch sizes 1
-            and 4 and sequence lengths 1 and 7 (an axis the file fixes keeps
-            its size). Random values come from numpy's default_rng(0) (for
-            each batch size, for each length: the input, then h0 if the file
-            takes one), so a call is reproducible.
+            array or an (input, hx) tuple, hx being h0 for RNN and GRU and
+            (h0, c0) for LSTM, as the model takes it. Unbatched (L, input_size)
+            inputs run as batch 1. When the file takes initial states and a
+            case has none, random ones are used. None: random standard-normal
+            inputs at batch sizes 1 and 4 and sequence lengths 1 and 7 (an axis
+            the file fixes keeps its size). Random values come from numpy's
+            default_rng(0) (for each batch size, for each length: the input,
+            then h0 (and c0) if the file takes them), so a call is reproducible.
             Inputs must hold real numbers; strings, objects, booleans and
             complex numbers raise TypeError, as the model does. An empty list
             raises ValueError: there would be nothing to compare.
         tolerance: the largest accepted difference, a number >= 0 (default 1e-5).
 
-    Returns the largest difference over all cases and both outputs, where the
+    Returns the largest difference over all cases and outputs, where the
     difference of one output is max|onnxruntime - fastrnn| / max(1, max|fastrnn|)
     over the entries that are finite in both. NaN and infinities must be at
     the same places in both results (the same infinity): an input holding NaN
@@ -377,7 +448,8 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
     case and output when that difference exceeds `tolerance`, the output
     shapes differ, or a NaN or infinity is in one result and not the other. A float64
     model or graph raises UnsupportedModelError: onnxruntime has no double
-    kernel for the RNN op, so it cannot check one (fastrnn.onnx.backend can run it).
+    kernel for the RNN, GRU and LSTM ops, so it cannot check one
+    (fastrnn.onnx.backend can run it).
     """
     import onnxruntime  # only here: export works without it
 
@@ -387,45 +459,53 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
         raise ValueError("no inputs to compare: inputs is an empty list (pass None for "
                          "random inputs)")
     proto = read_model(f)
+    op = _names.onnx_op(model.mode)
     if np.dtype(model.dtype) == np.float64:
         raise UnsupportedModelError(
-            "verify cannot check a float64 model: onnxruntime has no double (float64) kernel "
-            "for the RNN op. Export a float32 model to check it with onnxruntime, or run the "
+            f"verify cannot check a float64 model: onnxruntime has no double (float64) kernel "
+            f"for the {op} op. Export a float32 model to check it with onnxruntime, or run the "
             "float64 graph with fastrnn.onnx.backend.")
+    states = _state_names(op)
+    output_names = ["output"] + [f"{s}_n" for s in states]
+    state_inputs = [f"{s}0" for s in states]
     graph_inputs = runtime_inputs(proto.graph)
-    if not 1 <= len(graph_inputs) <= 2 or len(proto.graph.output) < 2:
+    if len(graph_inputs) not in (1, 1 + len(states)) or len(proto.graph.output) < len(
+            output_names):
         raise ValueError(
-            f"verify expects a graph with inputs (input[, h0]) and outputs (output, h_n), got "
+            f"verify expects a graph with inputs (input[, {', '.join(state_inputs)}]) and "
+            f"outputs ({', '.join(output_names)}) for a fastrnn.{type(model).__name__}, got "
             f"inputs {[i.name for i in graph_inputs]} and outputs "
             f"{[o.name for o in proto.graph.output]}")
-    for value in list(graph_inputs) + list(proto.graph.output[:2]):
+    graph_outputs = list(proto.graph.output[:len(output_names)])
+    for value in list(graph_inputs) + graph_outputs:
         elem = value.type.tensor_type.elem_type
         if elem == TensorProto.DOUBLE:
             raise UnsupportedModelError(
                 f"verify cannot run this graph: {value.name!r} is tensor(double) and "
-                "onnxruntime has no double (float64) kernel for the RNN op")
+                f"onnxruntime has no double (float64) kernel for the {op} op")
     x_dims = declared_dims(graph_inputs[0])
     if x_dims is not None and len(x_dims) == 3 and x_dims[2] not in (None, model.input_size):
         raise ValueError(
             f"the ONNX file's input has {x_dims[2]} features but the model's input_size is "
             f"{model.input_size}")
-    h0_dims = declared_dims(graph_inputs[1]) if len(graph_inputs) == 2 else None
-    if len(graph_inputs) == 2 and h0_dims is None:
-        h0_dims = [None, None, None]
+    takes_state = len(graph_inputs) > 1
 
     session = onnxruntime.InferenceSession(proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    output_names = [o.name for o in proto.graph.output[:2]]
     rng = np.random.default_rng(0)
     worst = 0.0
-    for x, h0 in _cases(model, inputs, x_dims, h0_dims, rng):
+    for x, initial in _cases(model, inputs, x_dims, takes_state, rng):
         feed = {graph_inputs[0].name: x}
-        if h0 is not None:
-            feed[graph_inputs[1].name] = h0
-        expected = model(x, h0)
-        got = session.run(output_names, feed)
-        where = f" for input shape {x.shape}{' with h0' if h0 is not None else ''}"
-        for name, want, have in zip(("output", "h_n"), expected, got):
+        hx = None
+        if initial is not None:
+            feed.update((value.name, state) for value, state in zip(graph_inputs[1:], initial))
+            hx = tuple(initial) if op == "LSTM" else initial[0]
+        output, finals = model(x, hx)
+        expected = [output] + (list(finals) if op == "LSTM" else [finals])
+        got = session.run([o.name for o in graph_outputs], feed)
+        where = (f" for input shape {x.shape}"
+                 + (f" with {' and '.join(state_inputs)}" if initial is not None else ""))
+        for name, want, have in zip(output_names, expected, got):
             if have.shape != want.shape:
                 raise VerificationError(
                     f"onnxruntime's {name} has shape {have.shape}, fastrnn's {want.shape} "

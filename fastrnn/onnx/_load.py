@@ -1,15 +1,16 @@
-"""ONNX file -> fastrnn.RNN.
+"""ONNX file -> fastrnn.RNN, LSTM or GRU.
 
 load() does not pattern-match one exporter's output. It walks the graph once
 in node order and gives every tensor an abstract value saying what it is: a
 constant, a runtime shape, a zero state, the graph's input (with its axes
-possibly permuted or sliced), a layer's raw RNN output Y, a sequence of
-features, or final states. Axes carry labels (T time, N batch, D direction,
-H hidden, F features), so a Transpose or Reshape is accepted exactly when it
-turns one layer's output into what the next layer reads. That covers
-fastrnn's own files, torch.onnx.export(dynamo=False) graphs of nn.RNN (with
-or without h0, dynamic axes, constant folding), and single RNN nodes; any
-other op, attribute or wiring is refused with UnsupportedModelError naming it.
+possibly permuted or sliced), a layer's raw output Y, a sequence of
+features, or final states (hidden or cell). Axes carry labels (T time, N
+batch, D direction, H hidden, F features), so a Transpose or Reshape is
+accepted exactly when it turns one layer's output into what the next layer
+reads. That covers fastrnn's own files, torch.onnx.export(dynamo=False)
+graphs of nn.RNN, LSTM and GRU (with or without initial states, dynamic
+axes, constant folding), and single RNN, GRU or LSTM nodes; any other op,
+attribute or wiring is refused with UnsupportedModelError naming it.
 """
 import math
 
@@ -21,7 +22,9 @@ from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
     DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, check_unique_names,
     declared_dims, model_opset, node_label, read_model, runtime_inputs, tensor_value, type_name)
-from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
+from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
+from fastrnn.gru import GRU
+from fastrnn.lstm import LSTM
 from fastrnn.rnn import RNN
 
 __all__ = ["load", "read_model", "UnsupportedModelError", "InvalidModelError"]
@@ -78,22 +81,27 @@ class _Seq:
 
 
 class _States:
-    """Final states Y_h of consecutive layers concatenated, e.g. ('D', 'N', 'H')."""
+    """Final states of consecutive layers concatenated, e.g. ('D', 'N', 'H'): kind "h"
+    for hidden states (Y_h), "c" for an LSTM's cell states (Y_c)."""
 
-    def __init__(self, layers, labels):
-        self.layers, self.labels = layers, labels
+    def __init__(self, layers, labels, kind):
+        self.layers, self.labels, self.kind = layers, labels, kind
+
+    def with_labels(self, labels):
+        return _States(self.layers, labels, self.kind)
 
 
 _DESCRIPTIONS = {_Const: "a constant", _Dims: "a shape computation", _Zeros: "a zero tensor",
-                 _GraphInput: "a graph input", _Y: "an RNN node's Y output",
-                 _Seq: "an RNN layer's output sequence", _States: "RNN final states (Y_h)"}
+                 _GraphInput: "a graph input", _Y: "a recurrent node's Y output",
+                 _Seq: "a recurrent layer's output sequence",
+                 _States: "final states (Y_h or Y_c)"}
 
 
 def _describe(value):
     return "an absent input" if value is None else _DESCRIPTIONS[type(value)]
 
 
-_SUPPORTED_OPS = ("RNN", "Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
+_SUPPORTED_OPS = RECURRENT_OPS + ("Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
                   "Concat", "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast")
 _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Slice", "Expand",
                     "Cast")
@@ -107,14 +115,16 @@ class _Walk:
         self.graph = graph
         self.opset = opset  # of the default domain: it decides the attributes RNN has
         self.values = {}
-        self.layers = []  # per RNN node: dict of what the model needs
-        self.input_uses = {}  # graph input name -> "sequence" or "initial state"
+        self.layers = []  # per recurrent node: dict of what the model needs
+        # graph input name -> "sequence", "initial hidden state" or "initial cell state"
+        self.input_uses = {}
         check_unique_names(graph)
         for init in graph.initializer:
             self.values[init.name] = _Const(tensor_value(init, f"initializer {init.name!r}"))
         for value_info in runtime_inputs(graph):
             dims = declared_dims(value_info)
-            # Without a declared shape, assume 3-D; the RNN node checks the rest at run time.
+            # Without a declared shape, assume 3-D; the recurrent node checks the rest at
+            # run time.
             rank = 3 if dims is None else len(dims)
             self.values[value_info.name] = _GraphInput(value_info.name, range(rank))
 
@@ -160,13 +170,13 @@ class _Walk:
             if node.domain not in DEFAULT_DOMAINS:
                 raise UnsupportedModelError(
                     f"unsupported node: {node.op_type} of domain {node.domain!r} "
-                    f"({node_label(node, index)}); fastrnn loads RNN graphs of the default "
-                    "ONNX domain")
+                    f"({node_label(node, index)}); fastrnn loads recurrent graphs of the "
+                    "default ONNX domain")
             if node.op_type not in _SUPPORTED_OPS:
                 raise UnsupportedModelError(
                     f"unsupported node: op_type {node.op_type!r} ({node_label(node, index)}). "
-                    f"fastrnn loads graphs of RNN nodes and the shape ops "
-                    f"{', '.join(_SUPPORTED_OPS[1:])}")
+                    f"fastrnn loads graphs of {', '.join(RECURRENT_OPS)} nodes and the shape ops "
+                    f"{', '.join(_SUPPORTED_OPS[len(RECURRENT_OPS):])}")
             reader = NodeReader(node, index)
             if node.op_type in _ZERO_PRESERVING and isinstance(self.get(reader, 0), _Zeros):
                 # Reshaping, slicing or expanding zeros gives zeros: torch builds its
@@ -238,16 +248,16 @@ class _Walk:
             return [_Zeros()]
         if isinstance(data, _Const):
             raise UnsupportedModelError(
-                f"{reader.label} expands a non-zero constant; fastrnn.RNN starts from "
-                "zeros or from its h0 input, never from a stored state")
+                f"{reader.label} expands a non-zero constant; fastrnn's models start from "
+                "zeros or from their initial state inputs, never from a stored state")
         self.refuse(reader, data)
 
     def op_ConstantOfShape(self, reader):
         if reader.has("value") and np.any(tensor_value(reader.attribute("value", "tensor"),
                                                  "ConstantOfShape value")):
             raise UnsupportedModelError(
-                f"{reader.label} makes a non-zero tensor; fastrnn.RNN starts from zeros "
-                "or from its h0 input, never from a stored state")
+                f"{reader.label} makes a non-zero tensor; fastrnn's models start from zeros "
+                "or from their initial state inputs, never from a stored state")
         return [_Zeros()]
 
     def op_Unsqueeze(self, reader):
@@ -283,7 +293,7 @@ class _Walk:
             labels = tuple(a for a in value.labels if a != "N")
             if isinstance(value, _Seq):
                 return [_Seq(value.layer, labels)]
-            return [_States(value.layers, labels)]
+            return [value.with_labels(labels)]
         if isinstance(value, _Y) and axes is not None and len(axes) == 1:
             axis = axes[0] % len(value.labels)
             layer = self.layers[value.layer]
@@ -309,7 +319,7 @@ class _Walk:
                                 value.unsqueezed_at)]
         labels = tuple(value.labels[p] for p in perm)
         if isinstance(value, _States):
-            return [_States(value.layers, labels)]
+            return [value.with_labels(labels)]
         return [type(value)(value.layer, labels)]
 
     def op_Reshape(self, reader):
@@ -348,11 +358,14 @@ class _Walk:
         if all(isinstance(v, (_Const, _Dims)) for v in values):
             return [_Dims()]
         if all(isinstance(v, _States) for v in values):
-            labels = values[0].labels
+            labels, kind = values[0].labels, values[0].kind
             layers = sum((v.layers for v in values), ())
+            if any(v.kind != kind for v in values):
+                raise UnsupportedModelError(
+                    f"{reader.label} concatenates hidden states (Y_h) with cell states (Y_c)")
             if (all(v.labels == labels for v in values) and labels[axis % len(labels)] == "D"
                     and layers == tuple(range(layers[0], layers[0] + len(layers)))):
-                return [_States(layers, labels)]
+                return [_States(layers, labels, kind)]
             raise UnsupportedModelError(
                 f"{reader.label} concatenates final states in an order fastrnn's h_n does "
                 f"not have (layers {list(layers)}, axis {axis}); expected consecutive layers "
@@ -393,40 +406,62 @@ class _Walk:
         self.refuse(reader, value)
 
     def op_RNN(self, reader):
+        """An RNN, GRU or LSTM node: one layer of the model."""
         node = reader.node
+        op = node.op_type
+        cls = f"fastrnn.{op}"
         k = len(self.layers)
         where = f"{reader.label} (layer {k})"
-        # The backend's reading of the node; then what a fastrnn.RNN cannot hold.
+        # The backend's reading of the node; then what fastrnn's class cannot hold.
         attributes = parse_rnn_attributes(reader, self.opset)
         direction, layout, activations = (attributes.direction, attributes.layout,
                                           list(attributes.activations))
         if math.isfinite(attributes.clip):
             raise UnsupportedModelError(
-                f"{where}: unsupported attribute clip={attributes.clip}; fastrnn.RNN does not "
-                "clip")
+                f"{where}: unsupported attribute clip={attributes.clip}; {cls} does not clip")
         if direction == "reverse":
             raise UnsupportedModelError(
-                f"{where}: unsupported attribute direction={direction!r}; fastrnn.RNN runs "
+                f"{where}: unsupported attribute direction={direction!r}; {cls} runs "
                 "'forward' or 'bidirectional' layers")
-        if len(set(activations)) != 1:
-            raise UnsupportedModelError(
-                f"{where}: attribute activations={activations} differ between directions; "
-                "fastrnn.RNN uses one nonlinearity")
-        nonlinearity = _names.torch_nonlinearity(activations[0])
-        if nonlinearity is None:
-            raise UnsupportedModelError(
-                f"{where}: unsupported attribute activations={activations}; fastrnn.RNN "
-                "supports Tanh and Relu")
-        # Tanh and Relu take no alpha or beta, so the parser has refused any given.
         D = attributes.num_directions
+        nonlinearity = None
+        if op == "RNN":
+            if len(set(activations)) != 1:
+                raise UnsupportedModelError(
+                    f"{where}: attribute activations={activations} differ between directions; "
+                    f"{cls} uses one nonlinearity")
+            nonlinearity = _names.torch_nonlinearity(activations[0])
+            if nonlinearity is None:
+                raise UnsupportedModelError(
+                    f"{where}: unsupported attribute activations={activations}; {cls} "
+                    "supports Tanh and Relu")
+        else:
+            torch_activations = list(_names.TORCH_ACTIVATIONS[op])
+            if activations != torch_activations * D:
+                raise UnsupportedModelError(
+                    f"{where}: unsupported attribute activations={activations}; {cls} computes "
+                    f"{torch_activations} in each direction, as torch's {op}")
+            if attributes.input_forget:
+                raise UnsupportedModelError(
+                    f"{where}: unsupported attribute input_forget=1; {cls} has separate input "
+                    "and forget gates, as torch's LSTM")
+            if op == "GRU" and not attributes.linear_before_reset:
+                raise UnsupportedModelError(
+                    f"{where}: unsupported attribute linear_before_reset=0; {cls} (as torch's "
+                    "GRU) applies the reset gate after the recurrent product, "
+                    "linear_before_reset=1")
+        # Tanh, Relu and torch's LSTM/GRU activations take no alpha or beta, so the
+        # parser has refused any given.
         time_labels = ("T", "N", "F") if layout == 0 else ("N", "T", "F")
 
-        if len(node.input) > 6:
-            raise InvalidModelError(f"{where} has {len(node.input)} inputs; RNN takes at most 6")
+        max_inputs = 8 if op == "LSTM" else 6
+        if len(node.input) > max_inputs:
+            raise InvalidModelError(f"{where} has {len(node.input)} inputs; {op} takes at most "
+                                    f"{max_inputs}")
         if self.get(reader, 4) is not None:
             raise UnsupportedModelError(
-                f"{where}: unsupported input sequence_lens ({node.input[4]!r}); fastrnn.RNN "
-                "runs every sequence to the full length")
+                f"{where}: unsupported input sequence_lens ({node.input[4]!r}); {cls} runs "
+                "every sequence to the full length")
 
         # X: the graph's input for layer 0, the previous layer's output after that.
         x = self.get(reader, 0)
@@ -460,7 +495,7 @@ class _Walk:
                 got += f" of layer {x.layer}"
             expected = "the graph input" if k == 0 else f"the output sequence of layer {k - 1}"
             raise UnsupportedModelError(
-                f"{where}: X must be {expected} (fastrnn.RNN is a straight stack of layers), "
+                f"{where}: X must be {expected} ({cls} is a straight stack of layers), "
                 f"got {got}")
 
         W = self.const(reader, 1, "W")
@@ -468,58 +503,75 @@ class _Walk:
         B = self.get(reader, 3)
         if B is not None:
             B = self.const(reader, 3, "B")
-        for name, array in (("W", W), ("R", R), ("B", B)):
+        P = self.get(reader, 7) if op == "LSTM" else None
+        if P is not None:
+            P = self.const(reader, 7, "P (peepholes)")
+        tensors = (("W", W), ("R", R), ("B", B), ("P", P))
+        for name, array in tensors:
             if array is not None and array.dtype not in (np.float32, np.float64):
                 raise UnsupportedModelError(
                     f"{where}: {name} has dtype {array.dtype}; fastrnn models are float32 "
                     "or float64")
+        G = _names.gate_count(op)
+        gates = "" if G == 1 else f"{G}*"
         hidden_size = attributes.hidden_size
         if hidden_size is None:  # the operator lets W's shape give it
-            if W.ndim != 3 or W.shape[0] != D:
+            if W.ndim != 3 or W.shape[0] != D or W.shape[1] % G:
                 raise InvalidModelError(
                     f"{where}: W has shape {list(W.shape)}; direction={direction!r} and no "
-                    f"hidden_size attribute: expected [{D}, hidden_size, input_size]")
-            hidden_size = W.shape[1]
-        if W.ndim != 3 or W.shape[:2] != (D, hidden_size):
+                    f"hidden_size attribute: expected [{D}, {gates}hidden_size, input_size]")
+            hidden_size = W.shape[1] // G
+        H = hidden_size
+        if W.ndim != 3 or W.shape[:2] != (D, G * H):
             raise InvalidModelError(
                 f"{where}: W has shape {list(W.shape)}, which contradicts hidden_size="
-                f"{hidden_size} and direction={direction!r}: expected [{D}, {hidden_size}, "
-                "input_size]")
-        for name, array, shape in (("R", R, (D, hidden_size, hidden_size)),
-                                   ("B", B, (D, 2 * hidden_size))):
+                f"{H} and direction={direction!r}: expected [{D}, {G * H}, input_size]")
+        for name, array, shape in (("R", R, (D, G * H, H)), ("B", B, (D, 2 * G * H)),
+                                   ("P", P, (D, 3 * H))):
             if array is not None and array.shape != shape:
                 raise InvalidModelError(
                     f"{where}: {name} has shape {list(array.shape)}, which contradicts "
-                    f"hidden_size={hidden_size} and direction={direction!r}: expected "
-                    f"{list(shape)}")
-        dtypes = {a.dtype for a in (W, R, B) if a is not None}
+                    f"hidden_size={H} and direction={direction!r}: expected {list(shape)}")
+        dtypes = {a.dtype for _, a in tensors if a is not None}
         if len(dtypes) != 1:
-            raise InvalidModelError(f"{where}: W, R and B have different dtypes "
-                                    f"{sorted(map(str, dtypes))}")
-
-        initial_h = self.get(reader, 5)
-        if initial_h is None or isinstance(initial_h, _Zeros) or (
-                isinstance(initial_h, _Const) and not np.any(initial_h.array)):
-            h0 = None
-        elif (isinstance(initial_h, _GraphInput)
-              and initial_h.axes in ((0, 1, 2), (0, NEW_AXIS, 1))
-              and (layout == 0 or (initial_h.rows is None and initial_h.axes == (0, 1, 2)))):
-            # [D*layers, N, H] or an unbatched [D*layers, H] given its batch axis;
-            # layout=1 states are [N, D, H]: only a whole input makes sense there.
-            self._use_input(initial_h.name, "initial state", where)
-            h0 = (initial_h.name, initial_h.rows)
-        else:
+            raise InvalidModelError(f"{where}: {', '.join(n for n, a in tensors if a is not None)}"
+                                    f" have different dtypes {sorted(map(str, dtypes))}")
+        if P is not None and np.any(P):
             raise UnsupportedModelError(
-                f"{where}: initial_h must be absent, zeros, or rows of a graph input (h0), got "
-                f"{_describe(initial_h)}"
-                + (" that is not zero" if isinstance(initial_h, _Const) else ""))
+                f"{where}: unsupported input P (peepholes) with non-zero values; {cls} has no "
+                "peepholes, as torch's LSTM")
+
+        initial = {"h": self._initial_state(reader, 5, "initial_h", "initial hidden state",
+                                            layout, where)}
+        if op == "LSTM":
+            initial["c"] = self._initial_state(reader, 6, "initial_c", "initial cell state",
+                                               layout, where)
 
         self.layers.append(dict(
-            node=where, hidden_size=hidden_size, num_directions=D, nonlinearity=nonlinearity,
-            layout=layout, W=W, R=R, B=B, h0=h0, batch_first=batch_first, input_name=input_name))
-        if layout == 0:
-            return [_Y(k, ("T", "D", "N", "H")), _States((k,), ("D", "N", "H"))]
-        return [_Y(k, ("N", "T", "D", "H")), _States((k,), ("N", "D", "H"))]
+            node=where, op=op, hidden_size=H, num_directions=D, nonlinearity=nonlinearity,
+            layout=layout, W=W, R=R, B=B, initial=initial, batch_first=batch_first,
+            input_name=input_name))
+        y_labels, state_labels = ((("T", "D", "N", "H"), ("D", "N", "H")) if layout == 0
+                                  else (("N", "T", "D", "H"), ("N", "D", "H")))
+        return [_Y(k, y_labels)] + [_States((k,), state_labels, kind) for kind in initial]
+
+    op_GRU = op_LSTM = op_RNN
+
+    def _initial_state(self, reader, index, what, role, layout, where):
+        """None (zeros) or (graph input name, rows) for initial_h or initial_c."""
+        value = self.get(reader, index)
+        if value is None or isinstance(value, _Zeros) or (
+                isinstance(value, _Const) and not np.any(value.array)):
+            return None
+        if (isinstance(value, _GraphInput) and value.axes in ((0, 1, 2), (0, NEW_AXIS, 1))
+                and (layout == 0 or (value.rows is None and value.axes == (0, 1, 2)))):
+            # [D*layers, N, H] or an unbatched [D*layers, H] given its batch axis;
+            # layout=1 states are [N, D, H]: only a whole input makes sense there.
+            self._use_input(value.name, role, where)
+            return value.name, value.rows
+        raise UnsupportedModelError(
+            f"{where}: {what} must be absent, zeros, or rows of a graph input, got "
+            f"{_describe(value)}" + (" that is not zero" if isinstance(value, _Const) else ""))
 
     def _use_input(self, name, role, where):
         previous = self.input_uses.setdefault(name, role)
@@ -528,21 +580,58 @@ class _Walk:
                 f"{where}: graph input {name!r} is used as both the {previous} and the {role}")
 
 
+# op -> (fastrnn class, the name of its initial state input per state kind)
+_CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+_STATE_NAMES = {"h": ("initial_h", "h0"), "c": ("initial_c", "c0")}
+
+
+def _state_source(layers, kind):
+    """The graph input the layers' initial states of `kind` come from (None: zeros), after
+    checking that layer k reads rows k*D..(k+1)*D of it, as torch's hx."""
+    what, torch_name = _STATE_NAMES[kind]
+    sources = [layer["initial"][kind] for layer in layers]
+    if all(s is None for s in sources):
+        return None
+    names = {s[0] for s in sources if s is not None}
+    cls = f"fastrnn.{layers[0]['op']}"
+    if None in sources or len(names) != 1:
+        raise UnsupportedModelError(
+            f"{what}: some layers start from the graph input {torch_name} and others from zeros "
+            f"or another input; {cls} takes one {torch_name} for all layers")
+    name = names.pop()
+    D, num_layers = layers[0]["num_directions"], len(layers)
+    for k, (_, rows) in enumerate(sources):
+        if rows is None:
+            ok = num_layers == 1
+        else:
+            start, stop = rows
+            ok = start == k * D and stop in ((k + 1) * D, None if k == num_layers - 1 else -1)
+        if not ok:
+            raise UnsupportedModelError(
+                f"{layers[k]['node']}: {what} is rows {rows} of {name!r}; fastrnn's "
+                f"layer {k} starts from rows {k * D}..{(k + 1) * D} of {torch_name}")
+    return name
+
+
 def _build_model(walk):
     graph = walk.graph
     layers = walk.layers
     if not layers:
         ops = sorted({n.op_type for n in graph.node})
-        raise UnsupportedModelError(f"the graph has no RNN node (it has {ops or 'no nodes'})")
+        raise UnsupportedModelError(f"the graph has no {', '.join(RECURRENT_OPS[:-1])} or "
+                                    f"{RECURRENT_OPS[-1]} node (it has {ops or 'no nodes'})")
     first = layers[0]
+    op = first["op"]
+    cls = f"fastrnn.{op}"
     num_layers = len(layers)
     D, H = first["num_directions"], first["hidden_size"]
-    for key in ("hidden_size", "num_directions", "nonlinearity"):
+    G = _names.gate_count(op)
+    for key in ("op", "hidden_size", "num_directions", "nonlinearity"):
         for layer in layers[1:]:
             if layer[key] != first[key]:
                 raise UnsupportedModelError(
                     f"{layer['node']}: {key} {layer[key]!r} differs from layer 0's "
-                    f"{first[key]!r}; fastrnn.RNN layers share it")
+                    f"{first[key]!r}; the layers of a fastrnn model share it")
     dtype = first["W"].dtype
     input_size = first["W"].shape[2]
     if input_size == 0 or H == 0:
@@ -555,36 +644,20 @@ def _build_model(walk):
         if k > 0 and layer["W"].shape[2] != D * H:
             raise InvalidModelError(
                 f"{layer['node']}: W has shape {list(layer['W'].shape)} but the layer reads "
-                f"{D * H} features from the layer below (expected [{D}, {H}, {D * H}])")
+                f"{D * H} features from the layer below (expected [{D}, {G * H}, {D * H}])")
 
-    # Initial state: none at all, or rows k*D..(k+1)*D of one graph input for every layer.
-    h0_sources = [layer["h0"] for layer in layers]
-    h0_name = None
-    if any(s is not None for s in h0_sources):
-        names = {s[0] for s in h0_sources if s is not None}
-        if None in h0_sources or len(names) != 1:
-            raise UnsupportedModelError(
-                "initial_h: some layers start from the graph input h0 and others from zeros or "
-                "another input; fastrnn.RNN takes one hx for all layers")
-        h0_name = names.pop()
-        for k, (_, rows) in enumerate(h0_sources):
-            if rows is None:
-                ok = num_layers == 1
-            else:
-                start, stop = rows
-                ok = start == k * D and stop in ((k + 1) * D, None if k == num_layers - 1 else -1)
-            if not ok:
-                raise UnsupportedModelError(
-                    f"{layers[k]['node']}: initial_h is rows {rows} of {h0_name!r}; fastrnn's "
-                    f"layer {k} starts from rows {k * D}..{(k + 1) * D} of h0")
+    # Initial states: none at all, or rows k*D..(k+1)*D of one graph input for every
+    # layer (h0; an LSTM's c0 likewise, from another input).
+    for kind in first["initial"]:
+        _state_source(layers, kind)
 
-    # Every graph input must be the sequence or h0; check what they declare.
+    # Every graph input must be the sequence or an initial state; check what they declare.
     for value_info in runtime_inputs(graph):
         role = walk.input_uses.get(value_info.name)
         if role is None:
             raise UnsupportedModelError(
                 f"graph input {value_info.name!r} is neither the sequence nor the initial state "
-                "of the RNN layers")
+                "of the recurrent layers")
         elem = value_info.type.tensor_type.elem_type
         if elem and _FLOAT_TYPES.get(elem) != dtype.type:
             raise InvalidModelError(
@@ -596,11 +669,11 @@ def _build_model(walk):
             raise InvalidModelError(
                 f"graph input {value_info.name!r} declares {dims[-1]} features but W has "
                 f"input_size {input_size}")
-        if role == "initial state" and first["layout"] == 0 and len(dims) in (2, 3):
+        if role.startswith("initial") and first["layout"] == 0 and len(dims) in (2, 3):
             if any(d not in (None, 0, e) for d, e in ((dims[0], D * num_layers), (dims[-1], H))):
                 raise InvalidModelError(
-                    f"graph input {value_info.name!r} declares shape {dims}; fastrnn's h0 is "
-                    f"[{D * num_layers}, batch, {H}]")
+                    f"graph input {value_info.name!r} declares shape {dims}; fastrnn's "
+                    f"{role} is [{D * num_layers}, batch, {H}]")
 
     # Outputs must come from the network: the last layer's output, or final states.
     for value_info in graph.output:
@@ -615,7 +688,7 @@ def _build_model(walk):
         if isinstance(value, (_Y, _Seq)):
             what += f" of layer {value.layer}, not the last layer"
         raise UnsupportedModelError(
-            f"graph output {value_info.name!r} is {what}; fastrnn.RNN returns the last layer's "
+            f"graph output {value_info.name!r} is {what}; {cls} returns the last layer's "
             "output and the final states")
 
     bias = any(layer["B"] is not None for layer in layers)
@@ -623,59 +696,68 @@ def _build_model(walk):
     for k, layer in enumerate(layers):
         B = layer["B"]
         if bias and B is None:  # this layer has no bias in the file: zeros do the same
-            B = np.zeros((D, 2 * H), dtype)
-        state.update(_names.torch_layer_parameters(layer["W"], layer["R"], B, k))
-    model = RNN(int(input_size), int(H), num_layers, nonlinearity=first["nonlinearity"],
-                bias=bias, batch_first=first["batch_first"], bidirectional=D == 2,
-                dtype=dtype.type)
+            B = np.zeros((D, 2 * G * H), dtype)
+        state.update(_names.torch_layer_parameters(layer["W"], layer["R"], B, k, op))
+    extra = dict(nonlinearity=first["nonlinearity"]) if op == "RNN" else {}
+    model = _CLASSES[op](int(input_size), int(H), num_layers, bias=bias,
+                         batch_first=first["batch_first"], bidirectional=D == 2,
+                         dtype=dtype.type, **extra)
     model.load_state_dict(state)
     return model
 
 
 def load(f):
-    """A fastrnn.RNN computing what an ONNX model computes.
+    """A fastrnn.RNN, LSTM or GRU computing what an ONNX model computes.
 
     Args:
         f: a path (str or os.PathLike), bytes, a binary file object or an
             onnx.ModelProto.
 
-    Accepted graphs: a straight stack of ONNX RNN nodes (one per layer, the
-    first reading the graph input, each next one the previous one's output
-    sequence), with Transpose/Reshape/Squeeze between them and the shape ops
-    exporters use to build zero initial states. That covers files written by
-    fastrnn.onnx.export, by torch.onnx.export(..., dynamo=False) for
-    torch.nn.RNN (any layers, directions, batch_first, with or without an h0
-    input, constant folding, dynamic axes), and single RNN nodes with W, R, B
-    as initializers or Constant nodes.
+    Accepted graphs: a straight stack of ONNX RNN, GRU or LSTM nodes, all of
+    one op (one node per layer, the first reading the graph input, each next
+    one the previous one's output sequence), with Transpose/Reshape/Squeeze
+    between them and the shape ops exporters use to build zero initial
+    states. That covers files written by fastrnn.onnx.export, by
+    torch.onnx.export(..., dynamo=False) for torch.nn.RNN, LSTM and GRU (any
+    layers, directions, batch_first, unbatched inputs, with or without
+    initial state inputs, constant folding, dynamic axes), and single nodes
+    with W, R, B as initializers or Constant nodes.
 
-    RNN nodes are read exactly as fastrnn.onnx.backend reads them (one
-    parser, fastrnn.onnx._rnn_attributes); load then refuses what a
-    fastrnn.RNN cannot hold.
+    Nodes are read exactly as fastrnn.onnx.backend reads them (one parser,
+    fastrnn.onnx._rnn_attributes; W, R, B in ONNX's gate order, turned into
+    torch's by fastrnn.onnx._names); load then refuses what fastrnn's
+    classes cannot hold.
 
-    What is inferred: input_size from W, hidden_size (the attribute, else
-    W's second dimension, as the operator allows), num_layers (RNN nodes),
-    bidirectional (direction), nonlinearity (activations Tanh or Relu), bias
-    (any B present; a layer without B gets zero biases), dtype (float32 or
-    float64) and batch_first: True when the graph input reaches the first
-    RNN node batch-major, through Transpose(1, 0, 2) into layout 0 or directly
-    into layout=1.
+    What is inferred: the class (RNN, LSTM or GRU, from the op), input_size
+    from W, hidden_size (the attribute, else W's second dimension divided by
+    the op's gate count, as the operator allows), num_layers (nodes),
+    bidirectional (direction), nonlinearity of an RNN (activations Tanh or
+    Relu), bias (any B present; a layer without B gets zero biases), dtype
+    (float32 or float64) and batch_first: True when the graph input reaches
+    the first node batch-major, through Transpose(1, 0, 2) into layout 0 or
+    directly into layout=1.
 
     The returned model follows torch's conventions for its inputs and
-    outputs (hx is [D*num_layers, N, H]), whatever arrangement the graph's
-    outputs have. For a model fastrnn exported, its outputs are identical to
-    the original model's.
+    outputs (hx is [D*num_layers, N, H]; an LSTM's is the pair (h0, c0)),
+    whatever arrangement the graph's outputs have. An LSTM graph whose
+    initial_c (or initial_h) is zero while the other comes from an input
+    loads too: call the model with zeros for that state. For a model
+    fastrnn exported, the outputs are identical to the original model's.
 
     Raises:
         InvalidModelError: the bytes are not a readable ONNX model, or the
             model contradicts itself (weight shapes vs hidden_size, attribute
             values or types the operator forbids, undefined tensors).
         UnsupportedModelError (InvalidModelError's base, a ValueError): any
-            other op, an attribute RNN does not have at the model's opset,
-            what fastrnn.RNN cannot hold (a finite clip, activations other
-            than one Tanh or Relu for all directions and so activation
-            parameters, direction 'reverse'), sequence_lens, a non-zero
-            stored initial state, or wiring that is not a plain stack. The
-            message names the node, op_type or attribute.
+            other op, an attribute the op does not have at the model's opset,
+            what fastrnn's classes cannot hold (a finite clip, direction
+            'reverse', RNN activations other than one Tanh or Relu for all
+            directions, LSTM/GRU activations other than torch's (Sigmoid,
+            Tanh, Tanh / Sigmoid, Tanh) and so activation parameters, LSTM
+            input_forget=1 or non-zero peepholes P, GRU
+            linear_before_reset=0), sequence_lens, a non-zero stored initial
+            state, layers of different ops, or wiring that is not a plain
+            stack. The message names the node, op_type, input or attribute.
     """
     proto = read_model(f)
     walk = _Walk(proto.graph, model_opset(proto))
