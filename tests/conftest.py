@@ -1,4 +1,6 @@
 """Shared test setup: report the largest parity errors seen in the session."""
+import pytest
+
 import reference
 
 
@@ -23,3 +25,24 @@ def pytest_terminal_summary(terminalreporter):
                      else f"{name} not compared"
                      for name in ("float32", "float64")]
             terminalreporter.write_line(f"  {kind}: " + ", ".join(parts))
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """torch on one thread for a module's tests, when torch is installed.
+
+    On a busy two-core machine torch's threaded LSTM start-up costs 20-40 ms
+    per new shape; the grids run hundreds of small shapes. The number of
+    threads does not change what the comparisons accept.
+    """
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

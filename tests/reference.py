@@ -7,13 +7,16 @@ direction, one time step at a time, so they can be read against the docs
 line by line; the tests check them against live torch when torch is
 installed and against the stored torch outputs always.
 """
+import importlib.util
 import itertools
 import json
 import pathlib
+import re
 
 import numpy as np
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
+TOOL_PATH = pathlib.Path(__file__).resolve().parent.parent / "tools" / "make_reference_data.py"
 
 # The kinds of recurrent module, named as the parity cases' "kind".
 KINDS = ("rnn", "lstm", "gru")
@@ -588,3 +591,41 @@ def save_case(path, case, state, input, hx, output, h_n, torch_version, c_n=None
 
 def stored_case_paths(kind="rnn"):
     return sorted(kind_dir(kind).glob("*.npz"))
+
+
+def data_tool():
+    """tools/make_reference_data.py as a module: it builds the torch side of a
+    case (run_torch_case) and imports torch only when given it."""
+    spec = importlib.util.spec_from_file_location("make_reference_data", TOOL_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------- torch's errors
+def _unbatched_shapes(message):
+    """torch's message with the batch dimension of 1 that torch inserts into
+    unbatched states taken out: "(2, 1, 4)" -> "(2, 4)", "[2, 1, 5]" -> "[2, 5]"."""
+    message = re.sub(r"\((\d+), 1, (\d+)\)", r"(\1, \2)", message)
+    return re.sub(r"\[(\d+), 1, (\d+)\]", r"[\1, \2]", message)
+
+
+def assert_error_like_torch(got, expected, unbatched_state=False):
+    """fastrnn's exception `got` says what torch's `expected` says.
+
+    got must be an instance of expected's class (code written for torch keeps
+    catching it), and torch's words and numbers must appear in got's message
+    in the same order: fastrnn may add to torch's message (what came, the
+    input's shape) but not leave anything out. unbatched_state: the error is
+    about the shape of an unbatched hx, which fastrnn names without the batch
+    dimension of 1 that torch inserts before checking.
+    """
+    assert isinstance(got, type(expected)), (
+        f"fastrnn raised {type(got).__name__}({got}), torch {type(expected).__name__}({expected})")
+    want = str(expected)
+    if unbatched_state:
+        want = _unbatched_shapes(want)
+    words = iter(re.findall(r"\w+", str(got)))
+    missing = [w for w in re.findall(r"\w+", want) if not any(w == g for g in words)]
+    assert not missing, (f"fastrnn's message {str(got)!r} does not say torch's {want!r} "
+                         f"(missing from {missing[0]!r} on)")

@@ -1,4 +1,4 @@
-"""Concurrent calls on one fastrnn.RNN give exactly the results of serial calls.
+"""Concurrent calls on one fastrnn.RNN, LSTM or GRU give exactly the results of serial calls.
 
 The kernels run without the GIL, so threads really overlap inside them; any
 shared scratch buffer or state would show up as results that differ from the
@@ -19,21 +19,49 @@ ITERATIONS = 25
 
 
 def _inputs(model, rng, count, batches):
-    """`count` (input, hx) pairs with batch sizes cycling through `batches` (None = unbatched)."""
+    """`count` (input, hx) pairs with batch sizes cycling through `batches` (None = unbatched).
+
+    hx is None for every third pair, else h_0, or (h_0, c_0) for an LSTM.
+    """
     rows = model.num_directions * model.num_layers
+    state_sizes = [model.hidden_size]
+    if isinstance(model, fastrnn.LSTM):
+        state_sizes = [model.proj_size or model.hidden_size, model.hidden_size]
     pairs = []
     for i in range(count):
         N = batches[i % len(batches)]
         L = int(rng.integers(1, 24))
         if N is None:
-            shape, hx_shape = (L, model.input_size), (rows, model.hidden_size)
+            shape = (L, model.input_size)
         else:
             shape = (N, L, model.input_size) if model.batch_first else (L, N, model.input_size)
-            hx_shape = (rows, N, model.hidden_size)
         x = rng.standard_normal(shape).astype(model.dtype)
-        hx = None if i % 3 == 0 else (0.5 * rng.standard_normal(hx_shape)).astype(model.dtype)
+        states = [(0.5 * rng.standard_normal((rows, size) if N is None else (rows, N, size)))
+                  .astype(model.dtype) for size in state_sizes]
+        hx = None if i % 3 == 0 else (tuple(states) if len(states) == 2 else states[0])
         pairs.append((x, hx))
     return pairs
+
+
+def _arrays(result):
+    """A model's result, (output, h_n) or (output, (h_n, c_n)), as a flat list of arrays."""
+    output, final = result
+    return [output] + (list(final) if isinstance(final, tuple) else [final])
+
+
+def _same(result, expected):
+    got, want = _arrays(result), _arrays(expected)
+    return len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def _states(hx):
+    """hx as a list of arrays: [], [h_0] or [h_0, c_0]."""
+    return [] if hx is None else (list(hx) if isinstance(hx, tuple) else [hx])
+
+
+def _hx_copy(hx):
+    return None if hx is None else (tuple(s.copy() for s in hx) if isinstance(hx, tuple)
+                                    else hx.copy())
 
 
 def _run_concurrently(model, work_per_thread, iterations=ITERATIONS):
@@ -74,6 +102,26 @@ CONFIGS = [
 ]
 
 
+def _check_concurrent_equals_serial(model, batches, threads, iterations):
+    rng = np.random.default_rng(1)
+    # Each thread its own inputs: a mix-up between threads would show.
+    work = [_inputs(model, rng, 3, batches) for _ in range(threads)]
+    copies = [[(x.copy(), _hx_copy(hx)) for x, hx in pairs] for pairs in work]
+    serial = [[model(x, hx) for x, hx in pairs] for pairs in work]
+
+    results = _run_concurrently(model, work, iterations)
+
+    for index, pairs in enumerate(work):
+        assert len(results[index]) == iterations * len(pairs)
+        for k, result in enumerate(results[index]):
+            assert _same(result, serial[index][k % len(pairs)]), (index, k)
+    # The inputs were not touched by any thread.
+    for pairs, pairs_copy in zip(work, copies):
+        for (x, hx), (x2, hx2) in zip(pairs, pairs_copy):
+            assert np.array_equal(x, x2)
+            assert all(np.array_equal(a, b) for a, b in zip(_states(hx), _states(hx2)))
+
+
 @pytest.mark.parametrize("config", CONFIGS,
                          ids=lambda c: "-".join(f"{k}={getattr(v, '__name__', v)}"
                                                 for k, v in c.items()))
@@ -81,55 +129,66 @@ def test_concurrent_calls_equal_serial_calls(config):
     config = dict(config)
     batches = config.pop("batches")
     model = fastrnn.RNN(6, 48, seed=0, **config)
-    rng = np.random.default_rng(1)
-    # Each thread its own inputs: a mix-up between threads would show.
-    work = [_inputs(model, rng, 3, batches) for _ in range(THREADS)]
-    serial = [[model(x, hx) for x, hx in pairs] for pairs in work]
-
-    results = _run_concurrently(model, work)
-
-    for index, pairs in enumerate(work):
-        assert len(results[index]) == ITERATIONS * len(pairs)
-        for k, (output, h_n) in enumerate(results[index]):
-            expected_output, expected_h_n = serial[index][k % len(pairs)]
-            assert output.shape == expected_output.shape
-            assert np.array_equal(output, expected_output), (index, k)
-            assert np.array_equal(h_n, expected_h_n), (index, k)
-    # The inputs were not touched by any thread.
-    rng = np.random.default_rng(1)
-    again = [_inputs(model, rng, 3, batches) for _ in range(THREADS)]
-    for pairs, pairs_again in zip(work, again):
-        for (x, hx), (x2, hx2) in zip(pairs, pairs_again):
-            assert np.array_equal(x, x2)
-            assert (hx is None and hx2 is None) or np.array_equal(hx, hx2)
+    _check_concurrent_equals_serial(model, batches, THREADS, ITERATIONS)
 
 
-def test_threads_share_one_input_array():
+# LSTM and GRU: 8 threads on one model, sizes on both the packed-step path
+# (float32, batch 4-16) and BLAS's, with and without projection.
+GATED_THREADS = 8
+GATED_CONFIGS = [
+    dict(cls="LSTM", num_layers=2, bidirectional=True, dtype=np.float32, batches=[4, 8]),
+    dict(cls="LSTM", num_layers=2, bidirectional=True, dtype=np.float64, batches=[1, 5],
+         proj_size=7, batch_first=True),
+    dict(cls="LSTM", num_layers=1, dtype=np.float32, batches=[None, 1, 6], proj_size=20),
+    dict(cls="GRU", num_layers=2, bidirectional=True, dtype=np.float32, batches=[4, 8]),
+    dict(cls="GRU", num_layers=3, dtype=np.float64, batches=[None, 1, 3], batch_first=True),
+]
+
+
+@pytest.mark.parametrize("config", GATED_CONFIGS,
+                         ids=lambda c: "-".join(f"{k}={getattr(v, '__name__', v)}"
+                                                for k, v in c.items()))
+def test_lstm_gru_concurrent_calls_equal_serial_calls(config):
+    config = dict(config)
+    batches = config.pop("batches")
+    model = getattr(fastrnn, config.pop("cls"))(6, 32, seed=0, **config)
+    _check_concurrent_equals_serial(model, batches, GATED_THREADS, iterations=6)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_threads_share_one_input_array(cls):
     """Many threads reading the same input and hx arrays at once."""
-    model = fastrnn.RNN(5, 16, num_layers=2, bidirectional=True, dtype=np.float64, seed=3)
+    model = getattr(fastrnn, cls)(5, 16, num_layers=2, bidirectional=True, dtype=np.float64,
+                                  seed=3)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((12, 4, 5))
     hx = rng.standard_normal((4, 4, 16))
-    x_copy, hx_copy = x.copy(), hx.copy()
+    if cls == "LSTM":
+        hx = (hx, rng.standard_normal((4, 4, 16)))
+    x_copy, hx_copy = x.copy(), _hx_copy(hx)
     expected = model(x, hx)
-    results = _run_concurrently(model, [[(x, hx)]] * THREADS, iterations=40)
+    results = _run_concurrently(model, [[(x, hx)]] * THREADS, iterations=40 if cls == "RNN" else 15)
     for per_thread in results:
-        for output, h_n in per_thread:
-            assert np.array_equal(output, expected[0]) and np.array_equal(h_n, expected[1])
-    assert np.array_equal(x, x_copy) and np.array_equal(hx, hx_copy)
+        for result in per_thread:
+            assert _same(result, expected)
+    assert np.array_equal(x, x_copy)
+    assert all(np.array_equal(a, b) for a, b in zip(_states(hx), _states(hx_copy)))
 
 
 def test_threads_on_different_models_of_both_dtypes():
-    """Threads on separate models at once (float32 and float64) do not disturb each other."""
-    models = [fastrnn.RNN(4, 12, num_layers=2, bidirectional=i % 2 == 0,
-                          dtype=(np.float32, np.float64)[i % 2], seed=i) for i in range(THREADS)]
+    """Threads on separate models at once (every class, float32 and float64)
+    do not disturb each other."""
+    classes = [fastrnn.RNN, fastrnn.LSTM, fastrnn.GRU]
+    models = [classes[i % 3](4, 12, num_layers=2, bidirectional=i % 2 == 0,
+                             dtype=(np.float32, np.float64)[i % 2], seed=i)
+              for i in range(GATED_THREADS)]
     rng = np.random.default_rng(5)
     inputs = [rng.standard_normal((9, 1 + i % 3, 4)).astype(m.dtype) for i, m in enumerate(models)]
     expected = [m(x) for m, x in zip(models, inputs)]
     results = _run_concurrently(models, [[(x, None)] for x in inputs])
     for i, per_thread in enumerate(results):
-        for output, h_n in per_thread:
-            assert np.array_equal(output, expected[i][0]) and np.array_equal(h_n, expected[i][1])
+        for result in per_thread:
+            assert _same(result, expected[i])
 
 
 def _python_progress_during(call):
@@ -164,6 +223,15 @@ def test_the_kernel_releases_the_gil():
     """
     model = fastrnn.RNN(16, 128, seed=0)
     x = np.random.default_rng(0).standard_normal((30000, 1, 16)).astype(np.float32)
+    during, alone, seconds = _python_progress_during(lambda: model(x))
+    assert seconds > 0.02, "the forward was too short to tell anything"
+    assert during > 0.2 * alone, (during, alone, seconds)
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_the_lstm_and_gru_kernels_release_the_gil(cls):
+    model = getattr(fastrnn, cls)(16, 64, seed=0)
+    x = np.random.default_rng(0).standard_normal((40000, 1, 16)).astype(np.float32)
     during, alone, seconds = _python_progress_during(lambda: model(x))
     assert seconds > 0.02, "the forward was too short to tell anything"
     assert during > 0.2 * alone, (during, alone, seconds)
