@@ -546,6 +546,11 @@ SHAPE_OP_CASES = [
     ("split-equal", "Split", 13, [np.arange(12.).reshape(2, 6)], dict(axis=1), 3),
     ("split-num-outputs", "Split", 18, [np.arange(7.)], dict(num_outputs=3), 3),
     ("expand", "Expand", 13, [np.arange(3.).reshape(3, 1), _i64(2, 1, 4)], {}, 1),
+    # an LSTM's projection: Y [T, D, N, H] @ W_hr^T [D, H, P]
+    ("matmul-broadcast", "MatMul", 13, [np.arange(60.).reshape(2, 2, 3, 5) / 10,
+                                         np.arange(20.).reshape(2, 5, 2) / 7], {}, 1),
+    ("matmul-1d", "MatMul", 9, [np.arange(3.), np.arange(6.).reshape(3, 2)], {}, 1),
+    ("matmul-vector-right", "MatMul", 13, [np.arange(6.).reshape(2, 3), np.arange(3.)], {}, 1),
 ]
 
 
@@ -954,7 +959,7 @@ def test_bad_rnn_node_is_refused_at_prepare(attributes, kwargs, error, message):
 def test_unsupported_ops_are_named_at_prepare():
     x = ("x", TensorProto.FLOAT, [2])
     for node, name in ((helper.make_node("Add", ["x", "x"], ["y"]), "Add"),
-                       (helper.make_node("MatMul", ["x", "x"], ["y"]), "MatMul"),
+                       (helper.make_node("Scan", ["x"], ["y"], num_scan_inputs=1), "Scan"),
                        (helper.make_node("Frob", ["x"], ["y"], domain="com.example"),
                         "com.example.Frob")):
         model = make_model([node], [x], ["y"])
@@ -1079,6 +1084,21 @@ def test_shape_op_errors_name_the_node():
                        [("x", TensorProto.FLOAT, None), ("i", TensorProto.INT64, None)], ["y"])
     with pytest.raises(ValueError, match=r"indices must lie in \[-3, 2\]"):
         backend.prepare(model).run([np.zeros(3, np.float32), _i64(3)])
+
+
+def test_matmul_refuses_what_does_not_multiply():
+    node = helper.make_node("MatMul", ["a", "b"], ["y"], name="project")
+    for a, b, error, message in (
+            (np.ones((2, 3), np.float32), np.ones((4, 2), np.float32), ShapeError,
+             r"cannot multiply shapes \(2, 3\) and \(4, 2\)"),
+            (np.ones((2, 2, 3), np.float32), np.ones((3, 3, 2), np.float32), ShapeError,
+             r"cannot multiply shapes \(2, 2, 3\) and \(3, 3, 2\)"),
+            (np.float32(2), np.ones(2, np.float32), ShapeError,
+             "inputs must have rank >= 1"),
+            (np.ones((2, 3), np.float32), np.ones((3, 2)), TypeError,
+             "inputs must have one dtype, got float32 and float64")):
+        with pytest.raises(error, match=rf"node 0 \(MatMul 'project'\): {message}"):
+            backend.run_node(node, [a, b])
 
 
 def test_names_are_assigned_once():
@@ -1823,3 +1843,22 @@ def test_gated_layout1_states_are_batch_major():
     with pytest.raises(ShapeError, match=r"initial_c must have shape \[batch_size, "
                                          r"num_directions, hidden_size\] \(layout 1\)"):
         rep.run(dict(feeds, initial_c=np.ascontiguousarray(feeds["initial_c"].transpose(1, 0, 2))))
+
+
+@pytest.mark.parametrize("op", list(GATED))
+def test_gated_inputs_are_never_modified_and_outputs_are_fresh(op):
+    rng = np.random.default_rng(41)
+    for layout in (0, 1):
+        arrays = gated_arrays(rng, op, 4, 3, 2, 3, 2, np.float32, layout=layout, h0=True,
+                              c0=True, peepholes=True, lengths=[4, 0, 2])
+        model, feeds = rnn_model(arrays, dict(direction="bidirectional", hidden_size=3,
+                                              layout=layout, clip=0.5), ALL_OUTPUTS[op], op=op)
+        copies = {k: v.copy() for k, v in feeds.items()}
+        outputs = backend.prepare(model).run(feeds)
+        for name, value in feeds.items():
+            np.testing.assert_array_equal(value, copies[name])
+        for a, b in itertools.combinations(outputs, 2):
+            assert not np.may_share_memory(a, b)
+        for output in outputs:
+            assert output.flags.c_contiguous and output.flags.writeable
+            assert not any(np.may_share_memory(output, v) for v in feeds.values())

@@ -557,7 +557,7 @@ def test_activation_names_have_one_map():
 # ============================================================== LSTM and GRU
 GATED_CASES = {kind: reference.parity_cases(kind) for kind in ("lstm", "gru")}
 GATED_FLOAT32 = [c for kind in ("lstm", "gru") for c in GATED_CASES[kind]
-                 if c["dtype"] == "float32" and not c.get("proj_size")]
+                 if c["dtype"] == "float32" and not c.get("proj_size")]  # projections below
 GATED_FLOAT64 = [c for kind in ("lstm", "gru") for c in GATED_CASES[kind]
                  if c["dtype"] == "float64" and not c.get("proj_size")]
 PROJECTION_CASES = [c for c in GATED_CASES["lstm"] if c["proj_size"]]
@@ -598,9 +598,16 @@ def _model_outputs(case, model, x, states):
     return [output] + (list(finals) if case["kind"] == "lstm" else [finals])
 
 
-@pytest.mark.parametrize("case", GATED_FLOAT32, ids=[c["id"] for c in GATED_FLOAT32])
-def test_lstm_and_gru_export_runs_in_onnxruntime_like_torch(case):
-    """Stored torch output == onnxruntime on the exported file == fastrnn (float32 grid)."""
+def _batched_outputs(case, names, outputs):
+    """Stored unbatched torch outputs as the graph gives them, with a batch axis of 1."""
+    if case["batch"] is not None:
+        return outputs
+    return [o[None] if name == "output" and case["batch_first"] else o[:, None]
+            for name, o in zip(names, outputs)]
+
+
+def _check_export_in_onnxruntime(case):
+    """Stored torch output == onnxruntime on the exported file == fastrnn (float32)."""
     stored, model = _stored_gated(case, np.float32)
     proto = fastrnn.onnx.export(model, None, initial_state=case["with_hx"])
     x, states = _batched_gated(case, stored["input"], _flat_states(case, stored["hx"]))
@@ -608,11 +615,14 @@ def test_lstm_and_gru_export_runs_in_onnxruntime_like_torch(case):
     feed = dict(zip(["input"] + [f"{n[0]}0" for n in names[1:]], [x] + states))
     got = _session(proto).run(names, feed)
     ours = _model_outputs(case, model, x, states)
-    for name, g, t, o in zip(names, got, torch_outputs, ours):
-        if case["batch"] is None:  # the graph ran it as batch 1
-            t = t[None] if name == "output" and case["batch_first"] else t[:, None]
-        assert_close(g, t, np.float32, f"onnxruntime {name} vs torch")
-        assert_close(g, o, np.float32, f"onnxruntime {name} vs fastrnn")
+    for name, g, t, o in zip(names, got, _batched_outputs(case, names, torch_outputs), ours):
+        assert_close(g, t, np.float32, f"onnxruntime {name} vs torch", kind=case["kind"])
+        assert_close(g, o, np.float32, f"onnxruntime {name} vs fastrnn", kind=case["kind"])
+
+
+@pytest.mark.parametrize("case", GATED_FLOAT32, ids=[c["id"] for c in GATED_FLOAT32])
+def test_lstm_and_gru_export_runs_in_onnxruntime_like_torch(case):
+    _check_export_in_onnxruntime(case)
 
 
 @pytest.mark.parametrize("case", GATED_FLOAT64, ids=[c["id"] for c in GATED_FLOAT64])
@@ -638,14 +648,90 @@ def test_float64_lstm_and_gru_export(case):
         assert_close(g, t, np.float64, f"loaded float64 {name} vs torch")
 
 
-@pytest.mark.parametrize("case", PROJECTION_CASES[::6], ids=[c["id"] for c in PROJECTION_CASES[::6]])
-def test_lstm_with_projections_is_refused(case):
-    _, model = _stored_gated(case, np.dtype(case["dtype"]).type)
-    with pytest.raises(fastrnn.onnx.UnsupportedModelError,
-                       match=rf"cannot export an LSTM with proj_size={case['proj_size']}: the "
-                             "ONNX LSTM operator has no projection"):
-        fastrnn.onnx.export(model, None)
-    assert isinstance(fastrnn.onnx.UnsupportedModelError("x"), ValueError)
+PROJECTION_FLOAT32 = [c for c in PROJECTION_CASES if c["dtype"] == "float32"]
+PROJECTION_FLOAT64 = [c for c in PROJECTION_CASES if c["dtype"] == "float64"]
+
+
+@pytest.mark.parametrize("case", PROJECTION_FLOAT32, ids=[c["id"] for c in PROJECTION_FLOAT32])
+def test_lstm_with_projections_runs_in_onnxruntime_like_torch(case):
+    """torch.onnx.export refuses proj_size > 0; fastrnn writes the same math in standard
+    ops (R = W_hh W_hr, MatMul by W_hr^T, h0 through extra input features)."""
+    _check_export_in_onnxruntime(case)
+
+
+@pytest.mark.parametrize("case", PROJECTION_FLOAT64, ids=[c["id"] for c in PROJECTION_FLOAT64])
+def test_float64_lstm_with_projections_runs_in_the_backend_like_torch(case):
+    """No double LSTM in onnxruntime: fastrnn's backend runs the float64 graph. The node
+    groups the sums differently from the model, so the results agree to rounding."""
+    from fastrnn.onnx import backend
+
+    stored, model = _stored_gated(case, np.float64)
+    proto = fastrnn.onnx.export(model, None, initial_state=case["with_hx"])
+    x, states = _batched_gated(case, stored["input"], _flat_states(case, stored["hx"]))
+    got = backend.prepare(proto).run([x] + states)
+    names, torch_outputs = _stored_outputs(case, stored)
+    for name, g, t, o in zip(names, got, _batched_outputs(case, names, torch_outputs),
+                             _model_outputs(case, model, x, states)):
+        assert_close(g, t, np.float64, f"backend {name} vs torch", kind="lstm")
+        assert_close(g, o, np.float64, f"backend {name} vs fastrnn", kind="lstm")
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_with_projections_graph(bidirectional):
+    model = fastrnn.LSTM(3, 5, 2, proj_size=2, bidirectional=bidirectional, seed=4)
+    D = 2 if bidirectional else 1
+    state = model.state_dict()
+    for initial_state in (False, True):
+        proto = fastrnn.onnx.export(model, None, initial_state=initial_state)
+        graph = proto.graph
+        ops = [n.op_type for n in graph.node]
+        assert ops.count("LSTM") == 2 and ops.count("MatMul") == 4  # Y and Y_h per layer
+        inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        for k, node in enumerate(n for n in graph.node if n.op_type == "LSTM"):
+            W, R = inits[node.input[1]], inits[node.input[2]]
+            in_k = 3 if k == 0 else D * 2
+            assert R.shape == (D, 20, 5)  # W_hh W_hr: the unprojected state's recurrence
+            assert W.shape == (D, 20, in_k + (D * 2 if initial_state else 0))
+            assert node.input[5:6] in ([], [""])  # never an initial_h: zeros
+            if initial_state:
+                assert node.input[6] == "c0_l%d" % k
+            for d, suffix in enumerate(["", "_reverse"][:D]):
+                W_hh, W_hr = state[f"weight_hh_l{k}{suffix}"], state[f"weight_hr_l{k}{suffix}"]
+                R_torch_order = _names.kernel_gates(R[d:d + 1], "LSTM")[0]
+                np.testing.assert_allclose(R_torch_order, W_hh @ W_hr, rtol=1e-6, atol=1e-7)
+                np.testing.assert_array_equal(inits[f"W_hr_T_l{k}"][d], W_hr.T)
+                if initial_state:  # direction d's h0 features carry its W_hh, the other's 0
+                    extra = _names.kernel_gates(W[d:d + 1], "LSTM")[0][:, in_k:]
+                    np.testing.assert_array_equal(extra[:, d * 2:(d + 1) * 2], W_hh)
+                    assert not np.any(np.delete(extra, np.s_[d * 2:(d + 1) * 2], axis=1))
+        assert [_dims(v) for v in graph.output] == [["sequence", "batch", D * 2],
+                                                   [2 * D, "batch", 2], [2 * D, "batch", 5]]
+        if initial_state:
+            assert [_dims(v) for v in graph.input[1:]] == [[2 * D, "batch", 2],
+                                                          [2 * D, "batch", 5]]
+        with pytest.raises(fastrnn.onnx.UnsupportedModelError,
+                           match="op_type 'MatMul'.*load does not read projections back"):
+            fastrnn.onnx.load(proto)
+
+
+def test_lstm_with_projections_from_torch_and_h0_that_matters():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    module = torch.nn.LSTM(4, 6, 2, proj_size=3, bidirectional=True, batch_first=True)
+    proto = fastrnn.onnx.export(module, None, initial_state=True)
+    x = torch.randn(2, 5, 4)
+    hx = (torch.randn(4, 2, 3), torch.randn(4, 2, 6))
+    with torch.no_grad():
+        output, (h_n, c_n) = module(x, hx)
+    feed = {"input": x.numpy(), "h0": hx[0].numpy(), "c0": hx[1].numpy()}
+    got = _session(proto).run(["output", "h_n", "c_n"], feed)
+    for g, w in zip(got, (output, h_n, c_n)):
+        assert_close(g, w.numpy(), np.float32, "onnxruntime on a projected LSTM vs torch")
+    # h0 changes the result, in both directions, so the comparison above can fail
+    zero_h0 = _session(proto).run(["output"], dict(feed, h0=np.zeros((4, 2, 3), np.float32)))
+    assert not np.allclose(zero_h0[0][:, 0, :3], got[0][:, 0, :3], atol=1e-3)  # forward, t=0
+    assert not np.allclose(zero_h0[0][:, -1, 3:6], got[0][:, -1, 3:6], atol=1e-3)  # backward
+    assert fastrnn.onnx.verify(module, proto) <= 1e-5
 
 
 @pytest.mark.parametrize("op", ["LSTM", "GRU"])

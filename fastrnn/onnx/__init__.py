@@ -1,8 +1,8 @@
 """ONNX for fastrnn: export verified by onnxruntime, import, and a backend.
 
-    fastrnn.onnx.export(model, f)   write a model as ONNX RNN nodes
+    fastrnn.onnx.export(model, f)   write an RNN, LSTM or GRU as ONNX RNN/LSTM/GRU nodes
     fastrnn.onnx.verify(model, f)   run the file in onnxruntime against the model
-    fastrnn.onnx.load(f)            a fastrnn model from an ONNX file
+    fastrnn.onnx.load(f)            a fastrnn.RNN, LSTM or GRU from an ONNX file
     fastrnn.onnx.backend            an onnx.backend.base.Backend on fastrnn's kernels
 """
 from fastrnn.onnx._export import export, verify, VerificationError

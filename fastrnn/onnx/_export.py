@@ -21,7 +21,8 @@ from fastrnn.rnn import RNN
 __all__ = ["export", "verify", "default_opset", "VerificationError", "TOLERANCE"]
 
 # The exported graph uses RNN, GRU or LSTM, Transpose, Reshape, Concat and
-# Slice; Slice takes its bounds as inputs (as written here) since opset 10.
+# Slice (and for LSTM projections MatMul, Shape and ConstantOfShape); Slice
+# takes its bounds as inputs (as written here) since opset 10.
 MIN_OPSET = 10
 # Used when onnxruntime cannot be imported: the opset onnxruntime 1.17, the
 # oldest fastrnn declares, loads.
@@ -63,14 +64,6 @@ def _as_fastrnn(model, what="model"):
 # outputs, in the order torch returns them.
 def _state_names(op):
     return ("h", "c") if op == "LSTM" else ("h",)
-
-
-def _check_exportable(model):
-    if model.proj_size:
-        raise UnsupportedModelError(
-            f"cannot export an LSTM with proj_size={model.proj_size}: the ONNX LSTM operator "
-            "has no projection of the hidden state (torch.onnx.export refuses it too). "
-            "Export a model with proj_size=0.")
 
 
 def _min_ir_version(opset):
@@ -118,11 +111,14 @@ def _build(model, opset, ir_version, initial_state):
     """The ModelProto of `model` (a fastrnn.RNN, LSTM or GRU); see export for its layout."""
     op = _names.onnx_op(model.mode)
     D, H, L = model.num_directions, model.hidden_size, model.num_layers
+    projected = bool(model.proj_size)
+    P = model.proj_size or H  # features of h per direction (the output's, h0's, h_n's)
     dtype = np.dtype(model.dtype)
     elem = _ELEM_TYPES[dtype]
     direction = "bidirectional" if D == 2 else "forward"
     parameters = dict(model.named_parameters())
     states = _state_names(op)
+    sizes = {"h": P, "c": H}
     # torch's LSTM and GRU compute the ONNX ops' default activations; GRU needs
     # linear_before_reset=1 (r multiplies R_h h + Rb_h), and RNN names its nonlinearity.
     attributes = dict(hidden_size=H, direction=direction)
@@ -133,21 +129,22 @@ def _build(model, opset, ir_version, initial_state):
 
     if model.batch_first:
         input_shape = [BATCH_AXIS, SEQUENCE_AXIS, model.input_size]
-        output_shape = [BATCH_AXIS, SEQUENCE_AXIS, D * H]
+        output_shape = [BATCH_AXIS, SEQUENCE_AXIS, D * P]
     else:
         input_shape = [SEQUENCE_AXIS, BATCH_AXIS, model.input_size]
-        output_shape = [SEQUENCE_AXIS, BATCH_AXIS, D * H]
-    state_shape = [D * L, BATCH_AXIS, H]
+        output_shape = [SEQUENCE_AXIS, BATCH_AXIS, D * P]
     inputs = [helper.make_tensor_value_info("input", elem, input_shape)]
     if initial_state:
-        inputs += [helper.make_tensor_value_info(f"{s}0", elem, state_shape) for s in states]
+        inputs += [helper.make_tensor_value_info(f"{s}0", elem, [D * L, BATCH_AXIS, sizes[s]])
+                   for s in states]
     outputs = [helper.make_tensor_value_info("output", elem, output_shape)]
-    outputs += [helper.make_tensor_value_info(f"{s}_n", elem, state_shape) for s in states]
+    outputs += [helper.make_tensor_value_info(f"{s}_n", elem, [D * L, BATCH_AXIS, sizes[s]])
+                for s in states]
 
-    # [T, N, D, H] -> [T, N, D*H]: 0 copies a dimension, so T and N stay symbolic.
-    # D*H is written out rather than -1: with T or N = 0 the tensor is empty and
+    # [T, N, D, P] -> [T, N, D*P]: 0 copies a dimension, so T and N stay symbolic.
+    # D*P is written out rather than -1: with T or N = 0 the tensor is empty and
     # Reshape cannot infer a -1 from 0 elements.
-    initializers = [_int64s("merge_directions_shape", [0, 0, D * H])]
+    initializers = [_int64s("merge_directions_shape", [0, 0, D * P])]
     nodes = []
     if model.batch_first:  # onnxruntime refuses layout=1: make the input time-major
         nodes.append(helper.make_node("Transpose", ["input"], ["input_time_major"],
@@ -155,17 +152,35 @@ def _build(model, opset, ir_version, initial_state):
         layer_input = "input_time_major"
     else:
         layer_input = "input"
-    if initial_state and L > 1:
+    if initial_state and (L > 1 or (projected and D > 1)):
         initializers.append(_int64s("state_axes", [0]))
+    if projected and initial_state:
+        # Zeros [T-1, N, P]: the steps after a direction's first get no h0 features
+        # (see fastrnn.onnx._names, Projections).
+        initializers += [_int64s("time_batch_start", [0]), _int64s("time_batch_end", [2]),
+                         _int64s("projection_size", [P]), _int64s("after_first_step", [1]),
+                         _int64s("to_the_end", [np.iinfo(np.int64).max])]
+        for d in range(D if D > 1 else 0):  # rows of h0 by direction
+            initializers += [_int64s(f"direction_{d}_start", [d]),
+                             _int64s(f"direction_{d}_end", [d + 1])]
+        nodes += [
+            helper.make_node("Shape", [layer_input], ["input_shape"], name="input_shape"),
+            helper.make_node("Slice", ["input_shape", "time_batch_start", "time_batch_end"],
+                             ["time_batch"], name="time_batch"),
+            helper.make_node("Concat", ["time_batch", "projection_size"], ["steps_shape"],
+                             name="steps_shape", axis=0),
+            helper.make_node("ConstantOfShape", ["steps_shape"], ["zero_steps"],
+                             name="zero_steps",
+                             value=numpy_helper.from_array(np.zeros(1, dtype))),
+            helper.make_node("Slice", ["zero_steps", "after_first_step", "to_the_end",
+                                       "time_batch_start"], ["zeros_after_first_step"],
+                             name="zeros_after_first_step"),
+        ]
 
     final_states = {s: [] for s in states}
     for k in range(L):
         W, R, B = _names.onnx_layer_tensors(parameters, k, D, model.bias, op)
         names = _names.initializer_names(k)
-        initializers += [numpy_helper.from_array(np.ascontiguousarray(W, dtype), names["W"]),
-                         numpy_helper.from_array(np.ascontiguousarray(R, dtype), names["R"])]
-        if B is not None:
-            initializers.append(numpy_helper.from_array(np.ascontiguousarray(B, dtype), names["B"]))
         initial = {s: "" for s in states}
         if initial_state and L == 1:
             initial = {s: f"{s}0" for s in states}
@@ -177,19 +192,41 @@ def _build(model, opset, ir_version, initial_state):
                 nodes.append(helper.make_node(
                     "Slice", [f"{s}0", f"state_l{k}_start", f"state_l{k}_end", "state_axes"],
                     [initial[s]], name=f"{s}0_slice_l{k}"))
+        if projected:
+            W_hr = _names.projection_weights(parameters, k, D)
+            initializers.append(numpy_helper.from_array(
+                np.ascontiguousarray(W_hr.transpose(0, 2, 1), dtype), f"W_hr_T_l{k}"))
+            if initial_state:  # h0 enters through the input; the node starts from zeros
+                layer_input = _h0_as_input(nodes, layer_input, initial["h"], k, D)
+                initial["h"] = ""
+                W = np.concatenate([W, _names.recurrence_as_input(R)], axis=2)
+            R = _names.fold_projection(R, W_hr)
+        initializers += [numpy_helper.from_array(np.ascontiguousarray(W, dtype), names["W"]),
+                         numpy_helper.from_array(np.ascontiguousarray(R, dtype), names["R"])]
+        if B is not None:
+            initializers.append(numpy_helper.from_array(np.ascontiguousarray(B, dtype), names["B"]))
+
         y = f"Y_l{k}"
         finals = {s: (f"{s}_n" if L == 1 else f"Y_{s}_l{k}") for s in states}
+        node_outputs = {"Y": y, **finals}
+        if projected:  # the node's Y and Y_h are unprojected (U): MatMul them by W_hr^T
+            node_outputs.update(Y=f"U_l{k}", h=f"U_h_l{k}")
         node_inputs = [layer_input, names["W"], names["R"], names["B"] if B is not None else "",
                        "", initial["h"]]
         if op == "LSTM":
             node_inputs.append(initial["c"])
         while not node_inputs[-1]:
             node_inputs.pop()
-        nodes.append(helper.make_node(op, node_inputs, [y] + [finals[s] for s in states],
-                                      name=f"{op}_l{k}", **attributes))
+        nodes.append(helper.make_node(
+            op, node_inputs, [node_outputs["Y"]] + [node_outputs[s] for s in states],
+            name=f"{op}_l{k}", **attributes))
+        if projected:
+            nodes += [helper.make_node("MatMul", [node_outputs[key], f"W_hr_T_l{k}"], [out],
+                                       name=f"project_{key}_l{k}")
+                      for key, out in (("Y", y), ("h", finals["h"]))]
         for s in states:
             final_states[s].append(finals[s])
-        # Y [T, D, N, H] -> [T, N, D, H] -> [T, N, D*H]: torch's output layout.
+        # Y [T, D, N, P] -> [T, N, D, P] -> [T, N, D*P]: torch's output layout.
         last = k == L - 1
         merged = "output" if last and not model.batch_first else f"output_l{k}"
         nodes += [
@@ -213,14 +250,35 @@ def _build(model, opset, ir_version, initial_state):
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="fastrnn", producer_version=__version__)
     proto.ir_version = ir_version
-    state_list = ", ".join(f"{s}0" for s in states)
-    out_list = ", ".join(f"{s}_n" for s in states)
+    state_list = ", ".join(f"{s}0 [directions*layers, batch, {sizes[s]}]" for s in states)
+    out_list = ", ".join(f"{s}_n [directions*layers, batch, {sizes[s]}]" for s in states)
     proto.doc_string = (
         f"fastrnn.{cls} (torch.nn.{cls} semantics). input: "
         + ("[batch, sequence, features]" if model.batch_first else "[sequence, batch, features]")
-        + (f", {state_list}: [directions*layers, batch, hidden]" if initial_state else "")
-        + f". outputs: output, {out_list} [directions*layers, batch, hidden].")
+        + (f", {state_list}" if initial_state else "")
+        + f". outputs: output, {out_list}.")
     return proto
+
+
+def _h0_as_input(nodes, layer_input, h0_rows, k, D):
+    """The name of layer k's input with h0's features appended (fastrnn.onnx._names,
+    Projections): [T, N, F + D*P], direction d's h0 rows at its first step, zeros elsewhere."""
+    parts = []
+    for d in range(D):
+        rows = h0_rows
+        if D > 1:  # direction d's row [1, N, P]
+            rows = f"h0_l{k}_d{d}"
+            nodes.append(helper.make_node(
+                "Slice", [h0_rows, f"direction_{d}_start", f"direction_{d}_end", "state_axes"],
+                [rows], name=f"h0_l{k}_direction_{d}"))
+        # forward: h0 at t = 0; backward: at t = T-1
+        steps = [rows, "zeros_after_first_step"] if d == 0 else ["zeros_after_first_step", rows]
+        parts.append(f"h0_steps_l{k}_d{d}")
+        nodes.append(helper.make_node("Concat", steps, [parts[-1]], name=parts[-1], axis=0))
+    with_h0 = f"input_with_h0_l{k}"
+    nodes.append(helper.make_node("Concat", [layer_input] + parts, [with_h0], name=with_h0,
+                                  axis=2))
+    return with_h0
 
 
 def export(model, f, *, opset=None, initial_state=False):
@@ -228,8 +286,8 @@ def export(model, f, *, opset=None, initial_state=False):
 
     Args:
         model: a fastrnn.RNN, LSTM or GRU (a torch.nn.RNN, LSTM or GRU is
-            converted with from_torch). An LSTM with proj_size > 0 is refused
-            (UnsupportedModelError, a ValueError): ONNX's LSTM has no projection.
+            converted with from_torch), LSTMs with proj_size > 0 too (which
+            torch.onnx.export refuses; see below).
         f: a path (str or os.PathLike), a binary file object, or None to only
             build the ModelProto.
         opset: ONNX opset of the default domain, MIN_OPSET (10) up to the
@@ -238,7 +296,8 @@ def export(model, f, *, opset=None, initial_state=False):
             lowest that opset allows (onnx.helper.make_model would pick the
             newest, which onnxruntime may refuse).
         initial_state: if True the graph takes the initial states as inputs:
-            ``h0`` (RNN, GRU), or ``h0`` and ``c0`` (LSTM).
+            ``h0`` (RNN, GRU), or ``h0`` and ``c0`` (LSTM). Without them every
+            layer starts from zeros.
 
     The graph:
         inputs:  ``input`` [sequence, batch, input_size], or
@@ -249,7 +308,8 @@ def export(model, f, *, opset=None, initial_state=False):
         outputs: ``output`` shaped like the input with D*hidden_size features,
                  ``h_n`` (and for an LSTM ``c_n``) [D*num_layers, batch,
                  hidden_size], as torch returns them: output, h_n for RNN and
-                 GRU, output, (h_n, c_n) for LSTM.
+                 GRU, output, (h_n, c_n) for LSTM. With proj_size > 0, output,
+                 h0 and h_n have proj_size features instead of hidden_size.
     ``batch`` and ``sequence`` are symbolic axes, so one file serves every
     batch size and sequence length. The graph always takes batched input:
     feed an unbatched (L, input_size) sequence as batch 1. D = 2 if the model
@@ -268,6 +328,14 @@ def export(model, f, *, opset=None, initial_state=False):
     Reshape [0, 0, D*hidden_size]; h_n (c_n) is the Concat of every layer's
     Y_h (Y_c). Layer k reads rows k*D..(k+1)*D of h0 (and c0).
 
+    ONNX's LSTM has no projection; an LSTM with proj_size > 0 is written
+    with the same math in standard ops (fastrnn.onnx._names, Projections):
+    the node's R is weight_hh @ weight_hr, its Y and Y_h are multiplied by
+    weight_hr^T (MatMul nodes), and a given h0 enters through D*proj_size
+    extra input features at each direction's first step (W gains weight_hh's
+    columns for them; Shape, Slice, ConstantOfShape and Concat nodes build
+    them). onnxruntime runs these files; fastrnn.onnx.load does not read them
+    back.
     A float64 model gives a float64 (tensor(double)) graph. It is valid ONNX
     and passes onnx.checker, but onnxruntime has no double kernel for RNN,
     GRU or LSTM and will not run it; fastrnn.onnx.backend can.
@@ -275,7 +343,6 @@ def export(model, f, *, opset=None, initial_state=False):
     Every exported model passes onnx.checker.check_model(full_check=True).
     """
     model = _as_fastrnn(model)
-    _check_exportable(model)
     if not isinstance(initial_state, (bool, np.bool_)):
         raise TypeError(f"initial_state must be True or False, got {initial_state!r}")
     newest = onnx.defs.onnx_opset_version()
@@ -314,7 +381,7 @@ def _cases(model, inputs, x_dims, takes_state, rng):
     D, H = model.num_directions, model.hidden_size
     n_axis, l_axis = (0, 1) if model.batch_first else (1, 0)
     is_lstm = model.mode == "LSTM"
-    count = 2 if is_lstm else 1
+    sizes = [model.proj_size or H, H][:2 if is_lstm else 1]  # of h0 (projected), c0
     pair = "(input, (h0, c0))" if is_lstm else "(input, h0)"
 
     def pick(axis, choices):
@@ -322,8 +389,8 @@ def _cases(model, inputs, x_dims, takes_state, rng):
         return [fixed] if fixed else choices
 
     def random_states(n):
-        return [rng.standard_normal((D * model.num_layers, n, H)).astype(model.dtype)
-                for _ in range(count)]
+        return [rng.standard_normal((D * model.num_layers, n, size)).astype(model.dtype)
+                for size in sizes]
 
     if inputs is None:
         # Two batch sizes and two lengths, unless the file fixes them.

@@ -3,8 +3,10 @@
 `Graph` checks a model once (every op known, every name defined before use,
 attributes understood) and then runs its nodes in file order, which ONNX
 requires to be a topological order. The ops here are the shape plumbing that
-exporters put around recurrent nodes; the recurrent ops themselves are given
-by the caller (fastrnn.onnx.backend) in the same form:
+exporters put around recurrent nodes, and MatMul, with which fastrnn's
+exporter projects an LSTM's hidden states (fastrnn.onnx._names, Projections);
+the recurrent ops themselves are given by the caller (fastrnn.onnx.backend)
+in the same form:
 
     factory(node: NodeContext) -> run(inputs: list) -> list of outputs
 
@@ -487,11 +489,39 @@ def op_expand(ctx):
     return run
 
 
+def op_matmul(ctx):
+    ctx.allow_attributes()
+    ctx.inputs(2, 2)
+    ctx.outputs(1, 1)
+
+    def run(inputs):
+        a, b = np.asarray(inputs[0]), np.asarray(inputs[1])
+        if a.dtype != b.dtype:
+            raise ctx.error(f"inputs must have one dtype, got {a.dtype} and {b.dtype}", TypeError)
+        if a.dtype.kind not in "fiu":
+            raise ctx.error(f"inputs must be numbers, got {a.dtype}", TypeError)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ctx.error(f"inputs must have rank >= 1, got shapes {a.shape} and {b.shape}",
+                            ShapeError)
+        try:  # numpy's matmul broadcasts as ONNX's MatMul does
+            target = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            target = None
+        inner_a, inner_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if target is None or inner_a != inner_b:
+            raise ctx.error(f"cannot multiply shapes {a.shape} and {b.shape}", ShapeError)
+        rows = a.shape[-2:-1] if a.ndim > 1 else ()
+        cols = b.shape[-1:] if b.ndim > 1 else ()
+        _check_result_size(ctx, target + rows + cols, a.dtype)
+        return [np.matmul(a, b)]
+    return run
+
+
 SHAPE_OPS = {
     "Identity": op_identity, "Constant": op_constant, "ConstantOfShape": op_constant_of_shape,
     "Shape": op_shape, "Gather": op_gather, "Unsqueeze": op_unsqueeze, "Squeeze": op_squeeze,
     "Concat": op_concat, "Transpose": op_transpose, "Reshape": op_reshape, "Slice": op_slice,
-    "Cast": op_cast, "Split": op_split, "Expand": op_expand,
+    "Cast": op_cast, "Split": op_split, "Expand": op_expand, "MatMul": op_matmul,
 }
 
 

@@ -166,6 +166,8 @@ class _Walk:
 
     # -------------------------------------------------------------- walk
     def run(self):
+        # Every op is checked before any wiring: a graph with an op fastrnn does not
+        # read is refused for that op, whatever comes before it.
         for index, node in enumerate(self.graph.node):
             if node.domain not in DEFAULT_DOMAINS:
                 raise UnsupportedModelError(
@@ -173,10 +175,15 @@ class _Walk:
                     f"({node_label(node, index)}); fastrnn loads recurrent graphs of the "
                     "default ONNX domain")
             if node.op_type not in _SUPPORTED_OPS:
+                hint = ""
+                if node.op_type == "MatMul":
+                    hint = (" (fastrnn.onnx.export writes MatMul nodes for an LSTM with "
+                            "proj_size > 0; load does not read projections back)")
                 raise UnsupportedModelError(
                     f"unsupported node: op_type {node.op_type!r} ({node_label(node, index)}). "
                     f"fastrnn loads graphs of {', '.join(RECURRENT_OPS)} nodes and the shape ops "
-                    f"{', '.join(_SUPPORTED_OPS[len(RECURRENT_OPS):])}")
+                    f"{', '.join(_SUPPORTED_OPS[len(RECURRENT_OPS):])}{hint}")
+        for index, node in enumerate(self.graph.node):
             reader = NodeReader(node, index)
             if node.op_type in _ZERO_PRESERVING and isinstance(self.get(reader, 0), _Zeros):
                 # Reshaping, slicing or expanding zeros gives zeros: torch builds its
@@ -757,7 +764,9 @@ def load(f):
             input_forget=1 or non-zero peepholes P, GRU
             linear_before_reset=0), sequence_lens, a non-zero stored initial
             state, layers of different ops, or wiring that is not a plain
-            stack. The message names the node, op_type, input or attribute.
+            stack; and so fastrnn's own files of LSTMs with proj_size > 0
+            (their MatMul nodes). The message names the node, op_type, input
+            or attribute.
     """
     proto = read_model(f)
     walk = _Walk(proto.graph, model_opset(proto))

@@ -24,6 +24,19 @@ GATE_ORDER says, for each op, which torch gate block fills each ONNX gate
 block. PEEPHOLE_ORDER does the same for LSTM's P: ONNX stacks (i, o, f), the
 kernel reads (i, f, o).
 
+Projections: torch's LSTM with proj_size = P > 0 projects the hidden state,
+h_t = W_hr (o_t * tanh(c_t)) with W_hr = weight_hr_l{k}{suffix} [P, H], and
+feeds the projected h_{t-1} to W_hh [4H, P]. ONNX's LSTM has no projection,
+but its hidden state can be the unprojected u_t = o_t * tanh(c_t): then
+h_{t-1} W_hh^T = u_{t-1} (W_hh W_hr)^T, so the node's R is W_hh W_hr [4H, H]
+(fold_projection), and the outputs are Y W_hr^T and Y_h W_hr^T (MatMul
+nodes). A given h_0 is projected and has no unprojected preimage in
+general; it enters instead through the input: X gets D*P extra features that
+hold h_0 of direction d at that direction's first step (t = 0 forward,
+t = T-1 backward) and zeros elsewhere, and W gets W_hh of direction d as the
+weights of direction d's features (recurrence_as_input), while initial_h is
+zero. Each step then computes the same sums as torch's, grouped differently.
+
 Activations: ONNX's recurrent ops name their functions "Tanh", "Relu",
 "LeakyRelu", ...; torch.nn.RNN's nonlinearity is "tanh" or "relu", and the
 kernels (fastrnn._kernels.ACTIVATIONS) key their codes by the lower-case
@@ -170,3 +183,26 @@ def kernel_peepholes(P):
     D = P.shape[0]
     blocks = P.reshape(D, 3, -1)
     return np.ascontiguousarray(blocks[:, list(PEEPHOLE_ORDER)])
+
+
+def projection_weights(parameters, layer, num_directions):
+    """W_hr [D, P, H] of one layer of an LSTM with projections (see Projections above)."""
+    return np.stack([np.asarray(parameters[parameter_name("weight_hr", layer, d)])
+                     for d in range(num_directions)])
+
+
+def fold_projection(R, W_hr):
+    """An ONNX LSTM node's R [D, 4H, H] for a projected layer: R W_hr per direction, with
+    R [D, 4H, P] in ONNX's gate order. Computed in float64, rounded once to R's dtype."""
+    return np.matmul(R.astype(np.float64), W_hr.astype(np.float64)).astype(R.dtype)
+
+
+def recurrence_as_input(R):
+    """[D, 4H, D*P]: R [D, 4H, P] of direction d as the weights of features d*P..(d+1)*P,
+    zero for the other direction's: the columns appended to W when h_0 enters through
+    the input (see Projections above)."""
+    D, rows, P = R.shape
+    blocks = np.zeros((D, rows, D * P), R.dtype)
+    for d in range(D):
+        blocks[d, :, d * P:(d + 1) * P] = R[d]
+    return blocks

@@ -19,7 +19,7 @@ __all__ = ["UnsupportedModelError", "InvalidModelError", "read_model", "model_op
 
 
 class UnsupportedModelError(ValueError):
-    """An ONNX model that fastrnn cannot turn into (or run as) a fastrnn.RNN."""
+    """An ONNX model that fastrnn cannot turn into (or run as) a fastrnn.RNN, LSTM or GRU."""
 
 
 class InvalidModelError(UnsupportedModelError):

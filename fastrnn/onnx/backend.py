@@ -13,8 +13,9 @@ LSTM ones).
 What runs: the RNN, GRU and LSTM operators (every opset version) and the
 shape ops exporters put around them: Identity, Constant, ConstantOfShape,
 Shape, Gather, Unsqueeze, Squeeze, Concat, Transpose, Reshape, Slice, Cast,
-Split, Expand, with their attribute or input forms per opset. Any other op is
-refused when the model is prepared, with an UnsupportedModelError naming it.
+Split, Expand, with their attribute or input forms per opset, and MatMul
+(fastrnn's export of an LSTM with proj_size uses it). Any other op is refused
+when the model is prepared, with an UnsupportedModelError naming it.
 
 The recurrent operators, in full (fastrnn._kernels rnn_layer, gru_layer and
 lstm_layer compute them; W, R, B and P are turned from ONNX's gate order into
