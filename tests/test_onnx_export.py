@@ -807,10 +807,13 @@ def test_lstm_and_gru_one_file_serves_every_shape_and_starts_from_given_states(o
         assert not np.allclose(got[1], without.run(names, {"input": x})[1], atol=1e-3)
 
 
-@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "projected LSTM"])
 @pytest.mark.parametrize("opset", [10, 14, 21])
 def test_lstm_and_gru_explicit_opsets_pass_checker_and_verify(op, opset):
-    model = getattr(fastrnn, op)(3, 4, 2, bidirectional=True, batch_first=True, seed=2)
+    if op == "projected LSTM":
+        model = fastrnn.LSTM(3, 4, 2, bidirectional=True, batch_first=True, proj_size=3, seed=2)
+    else:
+        model = getattr(fastrnn, op)(3, 4, 2, bidirectional=True, batch_first=True, seed=2)
     proto = fastrnn.onnx.export(model, None, opset=opset, initial_state=True)
     onnx.checker.check_model(proto, full_check=True)
     assert proto.opset_import[0].version == opset

@@ -485,7 +485,8 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
         f: the ONNX file: a path, bytes, a binary file object or a ModelProto.
             Its first graph input is the sequence in the model's layout; the
             inputs after it, if any, the initial states [D*num_layers, N, H]
-            (h0; for an LSTM h0 and c0). Its first outputs are compared with
+            (h0; for an LSTM h0 and c0, h0 with proj_size features when the
+            LSTM projects). Its first outputs are compared with
             what the model returns: output, h_n (and c_n for an LSTM). That is
             what export writes, and what torch.onnx.export writes for nn.RNN,
             LSTM and GRU.

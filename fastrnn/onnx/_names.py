@@ -10,7 +10,7 @@ An ONNX RNN, GRU or LSTM node holds one layer, all directions, in three tensors:
 where k is the layer, D the number of directions, G the number of gates
 (RNN 1, GRU 3, LSTM 4) and H the hidden size. Direction index 0 is the
 forward pass and uses torch's unsuffixed parameters; index 1 runs backwards
-and uses the ``_reverse`` ones (fastrnn.rnn.parameter_name spells them).
+and uses the ``_reverse`` ones (fastrnn._base.parameter_name spells them).
 An LSTM node may also hold peephole weights P [D, 3*H], which torch has not.
 
 Gates: torch and ONNX stack the gate blocks of W, R and B in different
