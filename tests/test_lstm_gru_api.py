@@ -521,6 +521,18 @@ def test_repr_equals_torch(kind, config):
     assert repr(model.dropout) == repr(module.dropout)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_positional_arguments_mean_what_they_mean_in_torch(kind):
+    torch = pytest.importorskip("torch")
+    args = (3, 5, 2, False, True, 0.5, True) + ((2,) if kind == "lstm" else ())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module, model = _torch_class(torch, kind)(*args), CLASSES[kind](*args)
+    assert repr(model) == repr(module)
+    assert [(n, p.shape) for n, p in model.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in module.named_parameters()]
+
+
 def test_repr_examples():
     assert repr(fastrnn.LSTM(8, 12)) == "LSTM(8, 12)"
     assert repr(fastrnn.GRU(8, 12, num_layers=2, bidirectional=True)) == \

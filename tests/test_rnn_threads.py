@@ -195,13 +195,17 @@ def _python_progress_during(call):
     """(loop iterations the main thread made while `call` ran in a worker,
     iterations it makes alone in the same time, the call's duration)."""
     done = threading.Event()
-    times = {}
+    times, errors = {}, []
 
     def worker():
         start = time.perf_counter()
-        call()
-        times["call"] = time.perf_counter() - start
-        done.set()
+        try:
+            call()
+        except BaseException as exc:  # re-raised by the main thread
+            errors.append(exc)
+        finally:  # a call that raises must not leave the main thread spinning
+            times["call"] = time.perf_counter() - start
+            done.set()
 
     thread = threading.Thread(target=worker)
     thread.start()
@@ -209,6 +213,8 @@ def _python_progress_during(call):
     while not done.is_set():
         during += 1
     thread.join()
+    if errors:
+        raise errors[0]
     alone, end = 0, time.perf_counter() + times["call"]
     while time.perf_counter() < end:
         alone += 1
