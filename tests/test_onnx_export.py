@@ -655,7 +655,7 @@ PROJECTION_FLOAT64 = [c for c in PROJECTION_CASES if c["dtype"] == "float64"]
 @pytest.mark.parametrize("case", PROJECTION_FLOAT32, ids=[c["id"] for c in PROJECTION_FLOAT32])
 def test_lstm_with_projections_runs_in_onnxruntime_like_torch(case):
     """torch.onnx.export refuses proj_size > 0; fastrnn writes the same math in standard
-    ops (R = W_hh W_hr, MatMul by W_hr^T, h0 through extra input features)."""
+    ops (R = MatMul(W_hh, W_hr), MatMul by W_hr^T, h0 through extra input features)."""
     _check_export_in_onnxruntime(case)
 
 
@@ -685,33 +685,34 @@ def test_lstm_with_projections_graph(bidirectional):
         proto = fastrnn.onnx.export(model, None, initial_state=initial_state)
         graph = proto.graph
         ops = [n.op_type for n in graph.node]
-        assert ops.count("LSTM") == 2 and ops.count("MatMul") == 4  # Y and Y_h per layer
+        # per layer: R = MatMul(W_hh, W_hr), Y and Y_h times W_hr^T
+        assert ops.count("LSTM") == 2 and ops.count("MatMul") == 6
         inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
         for k, node in enumerate(n for n in graph.node if n.op_type == "LSTM"):
-            W, R = inits[node.input[1]], inits[node.input[2]]
+            W = inits[node.input[1]]
+            (fold,) = [n for n in graph.node if n.output[0] == node.input[2]]
+            assert fold.op_type == "MatMul"
+            W_hh, W_hr = (inits[name] for name in fold.input)
             in_k = 3 if k == 0 else D * 2
-            assert R.shape == (D, 20, 5)  # W_hh W_hr: the unprojected state's recurrence
             assert W.shape == (D, 20, in_k + (D * 2 if initial_state else 0))
+            assert W_hh.shape == (D, 20, 2) and W_hr.shape == (D, 2, 5)
             assert node.input[5:6] in ([], [""])  # never an initial_h: zeros
             if initial_state:
                 assert node.input[6] == "c0_l%d" % k
-            for d, suffix in enumerate(["", "_reverse"][:D]):
-                W_hh, W_hr = state[f"weight_hh_l{k}{suffix}"], state[f"weight_hr_l{k}{suffix}"]
-                R_torch_order = _names.kernel_gates(R[d:d + 1], "LSTM")[0]
-                np.testing.assert_allclose(R_torch_order, W_hh @ W_hr, rtol=1e-6, atol=1e-7)
-                np.testing.assert_array_equal(inits[f"W_hr_T_l{k}"][d], W_hr.T)
+            back = _names.torch_layer_parameters(W[:, :, :in_k], W_hh, None, k, "LSTM")
+            back.update(_names.torch_projection_parameters(W_hr, k))
+            for name, array in back.items():  # the file keeps torch's parameters as they are
+                np.testing.assert_array_equal(array, state[name], err_msg=name)
+            for d in range(D):
                 if initial_state:  # direction d's h0 features carry its W_hh, the other's 0
-                    extra = _names.kernel_gates(W[d:d + 1], "LSTM")[0][:, in_k:]
-                    np.testing.assert_array_equal(extra[:, d * 2:(d + 1) * 2], W_hh)
+                    extra = W[d][:, in_k:]
+                    np.testing.assert_array_equal(extra[:, d * 2:(d + 1) * 2], W_hh[d])
                     assert not np.any(np.delete(extra, np.s_[d * 2:(d + 1) * 2], axis=1))
         assert [_dims(v) for v in graph.output] == [["sequence", "batch", D * 2],
                                                    [2 * D, "batch", 2], [2 * D, "batch", 5]]
         if initial_state:
             assert [_dims(v) for v in graph.input[1:]] == [[2 * D, "batch", 2],
                                                           [2 * D, "batch", 5]]
-        with pytest.raises(fastrnn.onnx.UnsupportedModelError,
-                           match="op_type 'MatMul'.*load does not read projections back"):
-            fastrnn.onnx.load(proto)
 
 
 def test_lstm_with_projections_from_torch_and_h0_that_matters():

@@ -604,8 +604,7 @@ def test_external_data_needs_a_path(tmp_path):
 
 # ============================================================== LSTM and GRU
 GATED = {"GRU": 3, "LSTM": 4}  # op -> gate blocks G
-GATED_ROUND_TRIP = [c for kind in ("lstm", "gru") for c in reference.parity_cases(kind)
-                    if not c.get("proj_size")]
+GATED_ROUND_TRIP = [c for kind in ("lstm", "gru") for c in reference.parity_cases(kind)]
 
 
 def _gated_weights(rng, op, D=1, H=4, I=3, bias=True, dtype=np.float32):
@@ -970,3 +969,46 @@ def test_lstm_wiring_that_is_not_torch_s_is_refused():
     lstm.input[6] = ""
     _refused(proto, "initial_c: some layers start from the graph input c0 and others from zeros "
                     "or another input; fastrnn.LSTM takes one c0 for all layers")
+
+
+def test_projected_lstm_files_load_only_as_fastrnn_writes_them():
+    """fastrnn's projected LSTM graphs (R = MatMul(W_hh, W_hr), Y and Y_h times W_hr^T, h0
+    through appended input features) load back; variations that compute something else
+    are refused by name."""
+    model = fastrnn.LSTM(2, 4, 2, proj_size=2, bidirectional=True, seed=0)
+
+    def exported():
+        return fastrnn.onnx.export(model, None, initial_state=True)
+
+    x = np.random.default_rng(0).standard_normal((3, 2, 2)).astype(np.float32)
+    hx = (np.ones((4, 2, 2), np.float32), np.ones((4, 2, 4), np.float32))
+    loaded = fastrnn.onnx.load(exported())
+    for g, w in zip(_gated_model_outputs(loaded, x, hx), _gated_model_outputs(model, x, hx)):
+        np.testing.assert_array_equal(g, w)
+
+    proto = exported()  # an output before the projection
+    proto.graph.output.append(helper.make_tensor_value_info("U_h_l1", TensorProto.FLOAT, None))
+    _refused(proto, "graph output 'U_h_l1' reads layer 1's unprojected Y_h")
+
+    proto = exported()  # a projection by another matrix
+    project = [n for n in proto.graph.node if n.name == "project_Y_l0"][0]
+    W_hr = [numpy_helper.to_array(i) for i in proto.graph.initializer if i.name == "W_hr_l0"][0]
+    proto.graph.initializer.append(numpy_helper.from_array(
+        np.ascontiguousarray(W_hr.transpose(0, 2, 1)) + 1, "not_W_hr_T"))
+    project.input[1] = "not_W_hr_T"
+    _refused(proto, r"node \d+ \(MatMul 'project_Y_l0'\): fastrnn reads MatMul after a "
+                    "recurrent node only as an LSTM layer's projection")
+
+    proto = exported()  # h0 features with other weights
+    for init in proto.graph.initializer:
+        if init.name == "W_l1":
+            W = numpy_helper.to_array(init).copy()
+            W[0, 0, -1] += 1
+            init.CopyFrom(numpy_helper.from_array(W, "W_l1"))
+    _refused(proto, r"\(layer 1\): X has initial states appended that are not h0 of each "
+                    "direction at its first step")
+
+    proto = exported()  # the backward direction's h0 at the first step instead of the last
+    steps = [n for n in proto.graph.node if n.name == "h0_steps_l0_d1"][0]
+    steps.input[0], steps.input[1] = steps.input[1], steps.input[0]
+    _refused(proto, r"\(layer 0\): X has initial states appended that are not h0")

@@ -193,16 +193,24 @@ def _build(model, opset, ir_version, initial_state):
                     "Slice", [f"{s}0", f"state_l{k}_start", f"state_l{k}_end", "state_axes"],
                     [initial[s]], name=f"{s}0_slice_l{k}"))
         if projected:
+            # R = W_hh W_hr, computed in the graph from both (onnxruntime folds it when
+            # it loads the file), so that the file keeps torch's parameters
             W_hr = _names.projection_weights(parameters, k, D)
-            initializers.append(numpy_helper.from_array(
-                np.ascontiguousarray(W_hr.transpose(0, 2, 1), dtype), f"W_hr_T_l{k}"))
+            initializers += [
+                numpy_helper.from_array(np.ascontiguousarray(R, dtype), f"W_hh_l{k}"),
+                numpy_helper.from_array(np.ascontiguousarray(W_hr, dtype), f"W_hr_l{k}")]
+            nodes += [helper.make_node("MatMul", [f"W_hh_l{k}", f"W_hr_l{k}"], [names["R"]],
+                                       name=f"fold_projection_l{k}"),
+                      helper.make_node("Transpose", [f"W_hr_l{k}"], [f"W_hr_T_l{k}"],
+                                       name=f"transpose_projection_l{k}", perm=[0, 2, 1])]
             if initial_state:  # h0 enters through the input; the node starts from zeros
                 layer_input = _h0_as_input(nodes, layer_input, initial["h"], k, D)
                 initial["h"] = ""
                 W = np.concatenate([W, _names.recurrence_as_input(R)], axis=2)
-            R = _names.fold_projection(R, W_hr)
-        initializers += [numpy_helper.from_array(np.ascontiguousarray(W, dtype), names["W"]),
-                         numpy_helper.from_array(np.ascontiguousarray(R, dtype), names["R"])]
+        else:
+            initializers.append(
+                numpy_helper.from_array(np.ascontiguousarray(R, dtype), names["R"]))
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(W, dtype), names["W"]))
         if B is not None:
             initializers.append(numpy_helper.from_array(np.ascontiguousarray(B, dtype), names["B"]))
 
@@ -330,12 +338,12 @@ def export(model, f, *, opset=None, initial_state=False):
 
     ONNX's LSTM has no projection; an LSTM with proj_size > 0 is written
     with the same math in standard ops (fastrnn.onnx._names, Projections):
-    the node's R is weight_hh @ weight_hr, its Y and Y_h are multiplied by
-    weight_hr^T (MatMul nodes), and a given h0 enters through D*proj_size
-    extra input features at each direction's first step (W gains weight_hh's
-    columns for them; Shape, Slice, ConstantOfShape and Concat nodes build
-    them). onnxruntime runs these files; fastrnn.onnx.load does not read them
-    back.
+    the node's R is MatMul(weight_hh, weight_hr), its Y and Y_h are
+    multiplied by weight_hr^T (MatMul nodes), and a given h0 enters through
+    D*proj_size extra input features at each direction's first step (W gains
+    weight_hh's columns for them; Shape, Slice, ConstantOfShape and Concat
+    nodes build them). The file keeps weight_hh and weight_hr as they are,
+    and fastrnn.onnx.load reads it back.
     A float64 model gives a float64 (tensor(double)) graph. It is valid ONNX
     and passes onnx.checker, but onnxruntime has no double kernel for RNN,
     GRU or LSTM and will not run it; fastrnn.onnx.backend can.

@@ -7,10 +7,12 @@ possibly permuted or sliced), a layer's raw output Y, a sequence of
 features, or final states (hidden or cell). Axes carry labels (T time, N
 batch, D direction, H hidden, F features), so a Transpose or Reshape is
 accepted exactly when it turns one layer's output into what the next layer
-reads. That covers fastrnn's own files, torch.onnx.export(dynamo=False)
-graphs of nn.RNN, LSTM and GRU (with or without initial states, dynamic
-axes, constant folding), and single RNN, GRU or LSTM nodes; any other op,
-attribute or wiring is refused with UnsupportedModelError naming it.
+reads. That covers fastrnn's own files (LSTM projections too: a MatMul of
+constants keeps its factors, and a layer's Y must pass through its W_hr^T),
+torch.onnx.export(dynamo=False) graphs of nn.RNN, LSTM and GRU (with or
+without initial states, dynamic axes, constant folding), and single RNN, GRU
+or LSTM nodes; any other op, attribute or wiring is refused with
+UnsupportedModelError naming it.
 """
 import math
 
@@ -36,6 +38,14 @@ class _Const:
 
     def __init__(self, array):
         self.array = array
+
+
+class _Product(_Const):
+    """A MatMul of two constants (fastrnn's W_hh W_hr of a projected LSTM), with its factors."""
+
+    def __init__(self, a, b):
+        super().__init__(np.matmul(a, b))
+        self.factors = (a, b)
 
 
 class _Dims:
@@ -67,10 +77,11 @@ class _GraphInput:
 
 
 class _Y:
-    """Raw RNN output Y of a layer, axes labelled e.g. ('T', 'D', 'N', 'H')."""
+    """Raw output Y of a layer, axes labelled e.g. ('T', 'D', 'N', 'H'); projected: an
+    LSTM layer's Y multiplied by W_hr^T (its H axis then has proj_size entries)."""
 
-    def __init__(self, layer, labels):
-        self.layer, self.labels = layer, labels
+    def __init__(self, layer, labels, projected=False):
+        self.layer, self.labels, self.projected = layer, labels, projected
 
 
 class _Seq:
@@ -84,24 +95,43 @@ class _States:
     """Final states of consecutive layers concatenated, e.g. ('D', 'N', 'H'): kind "h"
     for hidden states (Y_h), "c" for an LSTM's cell states (Y_c)."""
 
-    def __init__(self, layers, labels, kind):
-        self.layers, self.labels, self.kind = layers, labels, kind
+    def __init__(self, layers, labels, kind, projected=False):
+        self.layers, self.labels, self.kind, self.projected = layers, labels, kind, projected
 
     def with_labels(self, labels):
-        return _States(self.layers, labels, self.kind)
+        return _States(self.layers, labels, self.kind, self.projected)
 
 
-_DESCRIPTIONS = {_Const: "a constant", _Dims: "a shape computation", _Zeros: "a zero tensor",
+class _FirstStep:
+    """Rows of a graph input (h0 of one direction, [1, N, P]) at the first or the last
+    time step, zeros at the others: how fastrnn's export feeds h0 to a projected LSTM
+    layer (fastrnn.onnx._names, Projections)."""
+
+    def __init__(self, name, rows, at_start):
+        self.name, self.rows, self.at_start = name, rows, at_start
+
+
+class _WithFirstSteps:
+    """A layer's input (x) with _FirstStep features appended along the feature axis."""
+
+    def __init__(self, x, steps):
+        self.x, self.steps = x, tuple(steps)
+
+
+_DESCRIPTIONS = {_Const: "a constant", _Product: "a product of constants",
+                 _Dims: "a shape computation", _Zeros: "a zero tensor",
                  _GraphInput: "a graph input", _Y: "a recurrent node's Y output",
                  _Seq: "a recurrent layer's output sequence",
-                 _States: "final states (Y_h or Y_c)"}
+                 _States: "final states (Y_h or Y_c)",
+                 _FirstStep: "initial states placed at a first time step",
+                 _WithFirstSteps: "a sequence with initial states appended"}
 
 
 def _describe(value):
     return "an absent input" if value is None else _DESCRIPTIONS[type(value)]
 
 
-_SUPPORTED_OPS = RECURRENT_OPS + ("Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
+_SUPPORTED_OPS = RECURRENT_OPS + ("MatMul", "Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
                   "Concat", "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast")
 _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Slice", "Expand",
                     "Cast")
@@ -175,14 +205,10 @@ class _Walk:
                     f"({node_label(node, index)}); fastrnn loads recurrent graphs of the "
                     "default ONNX domain")
             if node.op_type not in _SUPPORTED_OPS:
-                hint = ""
-                if node.op_type == "MatMul":
-                    hint = (" (fastrnn.onnx.export writes MatMul nodes for an LSTM with "
-                            "proj_size > 0; load does not read projections back)")
                 raise UnsupportedModelError(
                     f"unsupported node: op_type {node.op_type!r} ({node_label(node, index)}). "
-                    f"fastrnn loads graphs of {', '.join(RECURRENT_OPS)} nodes and the shape ops "
-                    f"{', '.join(_SUPPORTED_OPS[len(RECURRENT_OPS):])}{hint}")
+                    f"fastrnn loads graphs of {', '.join(RECURRENT_OPS)} nodes and the ops "
+                    f"{', '.join(_SUPPORTED_OPS[len(RECURRENT_OPS):])}")
         for index, node in enumerate(self.graph.node):
             reader = NodeReader(node, index)
             if node.op_type in _ZERO_PRESERVING and isinstance(self.get(reader, 0), _Zeros):
@@ -304,6 +330,7 @@ class _Walk:
         if isinstance(value, _Y) and axes is not None and len(axes) == 1:
             axis = axes[0] % len(value.labels)
             layer = self.layers[value.layer]
+            self.check_projected(reader.label, value)
             if value.labels[axis] == "D" and layer["num_directions"] == 1:
                 labels = value.labels[:axis] + value.labels[axis + 1:]
                 return [_Seq(value.layer, tuple("F" if a == "H" else a for a in labels))]
@@ -327,7 +354,9 @@ class _Walk:
         labels = tuple(value.labels[p] for p in perm)
         if isinstance(value, _States):
             return [value.with_labels(labels)]
-        return [type(value)(value.layer, labels)]
+        if isinstance(value, _Y):
+            return [_Y(value.layer, labels, value.projected)]
+        return [_Seq(value.layer, labels)]
 
     def op_Reshape(self, reader):
         value = self.get(reader, 0)
@@ -340,7 +369,9 @@ class _Walk:
             return [_Dims()]
         if isinstance(value, (_Y, _Seq)) and reader.attribute("allowzero", "int", 0) == 0:
             layer = self.layers[value.layer]
-            D, H = layer["num_directions"], layer["hidden_size"]
+            if isinstance(value, _Y):
+                self.check_projected(reader.label, value)
+            D, H = layer["num_directions"], layer["output_size"]
             labels = value.labels
             # [A, B, D, H] -> [A, B, D*H]: the directions side by side, as torch's output.
             if (isinstance(value, _Y) and len(shape) == 3 and labels[2:] == ("D", "H")
@@ -370,15 +401,34 @@ class _Walk:
             if any(v.kind != kind for v in values):
                 raise UnsupportedModelError(
                     f"{reader.label} concatenates hidden states (Y_h) with cell states (Y_c)")
+            for v in values:
+                self.check_projected(reader.label, v)
             if (all(v.labels == labels for v in values) and labels[axis % len(labels)] == "D"
                     and layers == tuple(range(layers[0], layers[0] + len(layers)))):
-                return [_States(layers, labels, kind)]
+                return [_States(layers, labels, kind, values[0].projected)]
             raise UnsupportedModelError(
                 f"{reader.label} concatenates final states in an order fastrnn's h_n does "
                 f"not have (layers {list(layers)}, axis {axis}); expected consecutive layers "
                 "along the direction axis")
+        first_step = self._first_step(values, axis)
+        if first_step is not None:
+            return [first_step]
+        if (len(values) > 1 and axis in (2, -1) and isinstance(values[0], (_GraphInput, _Seq))
+                and all(isinstance(v, _FirstStep) for v in values[1:])):
+            return [_WithFirstSteps(values[0], values[1:])]
         odd = next(i for i, v in enumerate(values) if not isinstance(v, (_Const, _Dims, _States)))
         self.refuse(reader, values[odd], odd)
+
+    @staticmethod
+    def _first_step(values, axis):
+        """Concat([h0 rows, zeros]) or Concat([zeros, h0 rows]) along time: a _FirstStep."""
+        if axis != 0 or len(values) != 2:
+            return None
+        for at_start, (rows, zeros) in ((True, values), (False, values[::-1])):
+            if (isinstance(rows, _GraphInput) and rows.axes == (0, 1, 2)
+                    and isinstance(zeros, _Zeros)):
+                return _FirstStep(rows.name, rows.rows, at_start)
+        return None
 
     def op_Slice(self, reader):
         value = self.get(reader, 0)
@@ -401,16 +451,60 @@ class _Walk:
             for start, end, axis, step in zip(starts, ends, axes, steps):
                 index[axis] = slice(start, end, step)
             return [_Const(value.array[tuple(index)])]
-        if (isinstance(value, _GraphInput) and value.rows is None and value.axes[:1] == (0,)
-                and axes == [0] and steps == [1] and starts[0] >= 0 and ends[0] > starts[0]):
+        if (isinstance(value, _GraphInput) and value.axes[:1] == (0,) and axes == [0]
+                and steps == [1] and starts[0] >= 0 and ends[0] > starts[0]):
             stop = None if ends[0] >= 2**31 - 1 else ends[0]
-            return [_GraphInput(value.name, value.axes, (starts[0], stop), value.unsqueezed_at)]
+            if value.rows is None:
+                return [_GraphInput(value.name, value.axes, (starts[0], stop),
+                                    value.unsqueezed_at)]
+            # rows of rows (a direction's row of a layer's h0)
+            first, last = value.rows
+            if stop is not None and (last is None or first + stop <= last):
+                return [_GraphInput(value.name, value.axes, (first + starts[0], first + stop),
+                                    value.unsqueezed_at)]
         if isinstance(value, _GraphInput):
             raise UnsupportedModelError(
                 f"{reader.label}: fastrnn reads a graph input sliced only along axis 0 "
                 f"with step 1 (rows of h0), got starts {starts}, ends {ends}, axes {axes}, "
                 f"steps {steps}")
         self.refuse(reader, value)
+
+    def op_MatMul(self, reader):
+        """Constants multiplied (a projected LSTM's W_hh W_hr, kept with its factors), or a
+        projected LSTM layer's Y or Y_h multiplied by its W_hr^T."""
+        a, b = self.get(reader, 0), self.get(reader, 1)
+        if isinstance(a, _Const) and isinstance(b, _Const):
+            return [_Product(a.array, b.array)]
+        if isinstance(a, (_Y, _States)) and isinstance(b, _Const):
+            layer = self.layers[a.layer if isinstance(a, _Y) else a.layers[0]]
+            W_hr_T = None if layer["W_hr"] is None else layer["W_hr"].transpose(0, 2, 1)
+            # [.., D, N, H] @ [D, H, P]: numpy's (and ONNX's) broadcasting pairs the directions
+            ok = (W_hr_T is not None and not a.projected
+                  and a.labels[-3] == "D" and a.labels[-1] == "H"
+                  and (isinstance(a, _Y) or (a.kind == "h" and len(a.layers) == 1))
+                  and b.array.shape == W_hr_T.shape and np.array_equal(b.array, W_hr_T))
+            if not ok:
+                raise UnsupportedModelError(
+                    f"{reader.label}: fastrnn reads MatMul after a recurrent node only as an "
+                    f"LSTM layer's projection: its Y or Y_h times W_hr^T, the transpose of "
+                    f"the W_hr of the layer's R = MatMul(W_hh, W_hr)")
+            if isinstance(a, _Y):
+                return [_Y(a.layer, a.labels, projected=True)]
+            return [_States(a.layers, a.labels, a.kind, projected=True)]
+        self.refuse(reader, a if not isinstance(a, _Const) else b,
+                    0 if not isinstance(a, _Const) else 1)
+
+    def check_projected(self, where, value):
+        """A projected LSTM layer's Y and Y_h (a _Y or _States) are only read after their
+        MatMul by W_hr^T."""
+        if value.projected or (isinstance(value, _States) and value.kind == "c"):
+            return
+        for k in [value.layer] if isinstance(value, _Y) else value.layers:
+            if self.layers[k]["W_hr"] is not None:
+                raise UnsupportedModelError(
+                    f"{where} reads layer {k}'s unprojected "
+                    f"{'Y' if isinstance(value, _Y) else 'Y_h'}; fastrnn.LSTM's layers with "
+                    "projections give h only after MatMul by W_hr^T")
 
     def op_RNN(self, reader):
         """An RNN, GRU or LSTM node: one layer of the model."""
@@ -472,6 +566,9 @@ class _Walk:
 
         # X: the graph's input for layer 0, the previous layer's output after that.
         x = self.get(reader, 0)
+        first_steps = ()
+        if isinstance(x, _WithFirstSteps):  # h0 of a projected LSTM layer, in the input
+            x, first_steps = x.x, x.steps
         batch_first = None
         if k == 0 and isinstance(x, _GraphInput):
             if NEW_AXIS in x.axes:  # an unbatched (L, F) input given a batch axis
@@ -507,6 +604,10 @@ class _Walk:
 
         W = self.const(reader, 1, "W")
         R = self.const(reader, 2, "R")
+        W_hh = W_hr = None
+        if op == "LSTM" and isinstance(self.get(reader, 2), _Product):
+            # R = MatMul(W_hh, W_hr): a layer with projections (fastrnn.onnx._names)
+            W_hh, W_hr = self.get(reader, 2).factors
         B = self.get(reader, 3)
         if B is not None:
             B = self.const(reader, 3, "B")
@@ -547,22 +648,65 @@ class _Walk:
             raise UnsupportedModelError(
                 f"{where}: unsupported input P (peepholes) with non-zero values; {cls} has no "
                 "peepholes, as torch's LSTM")
+        if W_hr is not None:
+            proj_size = W_hr.shape[1] if W_hr.ndim == 3 else None
+            if not (W_hr.ndim == 3 and W_hh.ndim == 3 and W_hr.shape == (D, proj_size, H)
+                    and W_hh.shape == (D, G * H, proj_size) and proj_size < H):
+                raise UnsupportedModelError(
+                    f"{where}: R is MatMul of constants of shapes {list(W_hh.shape)} and "
+                    f"{list(W_hr.shape)}; fastrnn reads that as W_hh [{D}, {G * H}, P] times "
+                    f"W_hr [{D}, P, {H}] with proj_size P < hidden_size {H}")
+            R = W_hh
 
         initial = {"h": self._initial_state(reader, 5, "initial_h", "initial hidden state",
                                             layout, where)}
         if op == "LSTM":
             initial["c"] = self._initial_state(reader, 6, "initial_c", "initial cell state",
                                                layout, where)
+        if first_steps:
+            W = self._strip_first_steps(reader, where, first_steps, W, W_hh, W_hr, initial)
 
         self.layers.append(dict(
             node=where, op=op, hidden_size=H, num_directions=D, nonlinearity=nonlinearity,
-            layout=layout, W=W, R=R, B=B, initial=initial, batch_first=batch_first,
-            input_name=input_name))
+            layout=layout, W=W, R=R, B=B, W_hr=W_hr,
+            output_size=H if W_hr is None else W_hr.shape[1], initial=initial,
+            batch_first=batch_first, input_name=input_name))
         y_labels, state_labels = ((("T", "D", "N", "H"), ("D", "N", "H")) if layout == 0
                                   else (("N", "T", "D", "H"), ("N", "D", "H")))
         return [_Y(k, y_labels)] + [_States((k,), state_labels, kind) for kind in initial]
 
     op_GRU = op_LSTM = op_RNN
+
+    def _strip_first_steps(self, reader, where, steps, W, W_hh, W_hr, initial):
+        """W without the columns of the h0 features fastrnn's export appends to a projected
+        LSTM layer's input (fastrnn.onnx._names, Projections), after checking them; the
+        layer's h0 is then those features' rows of the graph input."""
+        D = W.shape[0]
+        if W_hr is None or initial["h"] is not None:
+            raise UnsupportedModelError(
+                f"{where}: X has initial states appended, which fastrnn reads only as the h0 "
+                "of an LSTM layer with projections (R = MatMul(W_hh, W_hr), no initial_h)")
+        P = W_hr.shape[1]
+        names = {step.name for step in steps}
+        rows = [step.rows for step in steps]
+        if D == 1:
+            ok, joined = len(steps) == 1 and steps[0].at_start, rows[0]
+        else:
+            ok = (len(steps) == 2 and steps[0].at_start and not steps[1].at_start
+                  and None not in rows and rows[0][1] == rows[0][0] + 1 == rows[1][0]
+                  and rows[1][1] == rows[1][0] + 1)
+            joined = (rows[0][0], rows[1][1]) if ok else None
+        extra = W[:, :, W.shape[2] - D * P:]
+        if not (ok and len(names) == 1 and W.shape[2] > D * P
+                and np.array_equal(extra, _names.recurrence_as_input(W_hh))):
+            raise UnsupportedModelError(
+                f"{where}: X has initial states appended that are not h0 of each direction at "
+                "its first step with W_hh as their weights (how fastrnn.onnx.export writes a "
+                "projected LSTM's h0)")
+        name = names.pop()
+        self._use_input(name, "initial hidden state", where)
+        initial["h"] = (name, joined)
+        return W[:, :, :W.shape[2] - D * P]
 
     def _initial_state(self, reader, index, what, role, layout, where):
         """None (zeros) or (graph input name, rows) for initial_h or initial_c."""
@@ -633,7 +777,7 @@ def _build_model(walk):
     num_layers = len(layers)
     D, H = first["num_directions"], first["hidden_size"]
     G = _names.gate_count(op)
-    for key in ("op", "hidden_size", "num_directions", "nonlinearity"):
+    for key in ("op", "hidden_size", "output_size", "num_directions", "nonlinearity"):
         for layer in layers[1:]:
             if layer[key] != first[key]:
                 raise UnsupportedModelError(
@@ -648,10 +792,12 @@ def _build_model(walk):
         if layer["W"].dtype != dtype:
             raise UnsupportedModelError(
                 f"{layer['node']}: dtype {layer['W'].dtype} differs from layer 0's {dtype}")
-        if k > 0 and layer["W"].shape[2] != D * H:
+        features = D * layer["output_size"]  # of the layer below
+        if k > 0 and layer["W"].shape[2] != features:
             raise InvalidModelError(
                 f"{layer['node']}: W has shape {list(layer['W'].shape)} but the layer reads "
-                f"{D * H} features from the layer below (expected [{D}, {G * H}, {D * H}])")
+                f"{features} features from the layer below (expected [{D}, {G * H}, "
+                f"{features}])")
 
     # Initial states: none at all, or rows k*D..(k+1)*D of one graph input for every
     # layer (h0; an LSTM's c0 likewise, from another input).
@@ -677,16 +823,20 @@ def _build_model(walk):
                 f"graph input {value_info.name!r} declares {dims[-1]} features but W has "
                 f"input_size {input_size}")
         if role.startswith("initial") and first["layout"] == 0 and len(dims) in (2, 3):
-            if any(d not in (None, 0, e) for d, e in ((dims[0], D * num_layers), (dims[-1], H))):
+            size = first["output_size"] if role == "initial hidden state" else H
+            if any(d not in (None, 0, e) for d, e in ((dims[0], D * num_layers),
+                                                      (dims[-1], size))):
                 raise InvalidModelError(
                     f"graph input {value_info.name!r} declares shape {dims}; fastrnn's "
-                    f"{role} is [{D * num_layers}, batch, {H}]")
+                    f"{role} is [{D * num_layers}, batch, {size}]")
 
     # Outputs must come from the network: the last layer's output, or final states.
     for value_info in graph.output:
         value = walk.values.get(value_info.name)
         if value is None:
             raise InvalidModelError(f"graph output {value_info.name!r} is not computed by any node")
+        if isinstance(value, (_Y, _States)):
+            walk.check_projected(f"graph output {value_info.name!r}", value)
         if isinstance(value, (_Y, _Seq)) and value.layer == num_layers - 1:
             continue
         if isinstance(value, _States):
@@ -705,7 +855,11 @@ def _build_model(walk):
         if bias and B is None:  # this layer has no bias in the file: zeros do the same
             B = np.zeros((D, 2 * G * H), dtype)
         state.update(_names.torch_layer_parameters(layer["W"], layer["R"], B, k, op))
+        if layer["W_hr"] is not None:
+            state.update(_names.torch_projection_parameters(layer["W_hr"], k))
     extra = dict(nonlinearity=first["nonlinearity"]) if op == "RNN" else {}
+    if first["W_hr"] is not None:
+        extra["proj_size"] = int(first["output_size"])
     model = _CLASSES[op](int(input_size), int(H), num_layers, bias=bias,
                          batch_first=first["batch_first"], bidirectional=D == 2,
                          dtype=dtype.type, **extra)
@@ -728,7 +882,11 @@ def load(f):
     torch.onnx.export(..., dynamo=False) for torch.nn.RNN, LSTM and GRU (any
     layers, directions, batch_first, unbatched inputs, with or without
     initial state inputs, constant folding, dynamic axes), and single nodes
-    with W, R, B as initializers or Constant nodes.
+    with W, R, B as initializers or Constant nodes. LSTMs with proj_size > 0,
+    which torch does not export, load from fastrnn's files: R is
+    MatMul(W_hh, W_hr), Y and Y_h go through MatMul by W_hr^T, and a given h0
+    comes in as input features (fastrnn.onnx._names, Projections); other
+    uses of MatMul are refused.
 
     Nodes are read exactly as fastrnn.onnx.backend reads them (one parser,
     fastrnn.onnx._rnn_attributes; W, R, B in ONNX's gate order, turned into
@@ -736,7 +894,7 @@ def load(f):
     classes cannot hold.
 
     What is inferred: the class (RNN, LSTM or GRU, from the op), input_size
-    from W, hidden_size (the attribute, else W's second dimension divided by
+    from W, proj_size (from W_hr), hidden_size (the attribute, else W's second dimension divided by
     the op's gate count, as the operator allows), num_layers (nodes),
     bidirectional (direction), nonlinearity of an RNN (activations Tanh or
     Relu), bias (any B present; a layer without B gets zero biases), dtype
@@ -764,9 +922,7 @@ def load(f):
             input_forget=1 or non-zero peepholes P, GRU
             linear_before_reset=0), sequence_lens, a non-zero stored initial
             state, layers of different ops, or wiring that is not a plain
-            stack; and so fastrnn's own files of LSTMs with proj_size > 0
-            (their MatMul nodes). The message names the node, op_type, input
-            or attribute.
+            stack. The message names the node, op_type, input or attribute.
     """
     proto = read_model(f)
     walk = _Walk(proto.graph, model_opset(proto))

@@ -29,7 +29,7 @@ h_t = W_hr (o_t * tanh(c_t)) with W_hr = weight_hr_l{k}{suffix} [P, H], and
 feeds the projected h_{t-1} to W_hh [4H, P]. ONNX's LSTM has no projection,
 but its hidden state can be the unprojected u_t = o_t * tanh(c_t): then
 h_{t-1} W_hh^T = u_{t-1} (W_hh W_hr)^T, so the node's R is W_hh W_hr [4H, H]
-(fold_projection), and the outputs are Y W_hr^T and Y_h W_hr^T (MatMul
+(a MatMul of the two), and the outputs are Y W_hr^T and Y_h W_hr^T (MatMul
 nodes). A given h_0 is projected and has no unprojected preimage in
 general; it enters instead through the input: X gets D*P extra features that
 hold h_0 of direction d at that direction's first step (t = 0 forward,
@@ -191,10 +191,9 @@ def projection_weights(parameters, layer, num_directions):
                      for d in range(num_directions)])
 
 
-def fold_projection(R, W_hr):
-    """An ONNX LSTM node's R [D, 4H, H] for a projected layer: R W_hr per direction, with
-    R [D, 4H, P] in ONNX's gate order. Computed in float64, rounded once to R's dtype."""
-    return np.matmul(R.astype(np.float64), W_hr.astype(np.float64)).astype(R.dtype)
+def torch_projection_parameters(W_hr, layer):
+    """The inverse of projection_weights: {weight_hr_l{layer}{suffix}: W_hr[d]}."""
+    return {parameter_name("weight_hr", layer, d): W_hr[d].copy() for d in range(W_hr.shape[0])}
 
 
 def recurrence_as_input(R):
