@@ -479,7 +479,7 @@ class _Walk:
             layer = self.layers[a.layer if isinstance(a, _Y) else a.layers[0]]
             W_hr_T = None if layer["W_hr"] is None else layer["W_hr"].transpose(0, 2, 1)
             # [.., D, N, H] @ [D, H, P]: numpy's (and ONNX's) broadcasting pairs the directions
-            ok = (W_hr_T is not None and not a.projected
+            ok = (W_hr_T is not None and not a.projected and len(a.labels) >= 3
                   and a.labels[-3] == "D" and a.labels[-1] == "H"
                   and (isinstance(a, _Y) or (a.kind == "h" and len(a.layers) == 1))
                   and b.array.shape == W_hr_T.shape and np.array_equal(b.array, W_hr_T))
@@ -491,8 +491,8 @@ class _Walk:
             if isinstance(a, _Y):
                 return [_Y(a.layer, a.labels, projected=True)]
             return [_States(a.layers, a.labels, a.kind, projected=True)]
-        self.refuse(reader, a if not isinstance(a, _Const) else b,
-                    0 if not isinstance(a, _Const) else 1)
+        odd = 1 if isinstance(a, _Const) else 0
+        self.refuse(reader, (a, b)[odd], odd)
 
     def check_projected(self, where, value):
         """A projected LSTM layer's Y and Y_h (a _Y or _States) are only read after their
