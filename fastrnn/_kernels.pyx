@@ -286,15 +286,13 @@ cdef void rnn_direction(
 
 # ---------------------------------------------------------------- entry point
 cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
-    """Whether "auto" runs a float32 layer on the packed step kernel.
+    """Whether "auto" runs a float32 RNN layer on the packed step kernel.
 
-    Measured by tools/bench_step.py (layer time, OpenBLAS / packed, L=200):
-    1.0-3.8x for 4 <= N <= 16 with N*H <= 8192, 1.0-1.5x at H <= 64; at N*H above 8192
-    OpenBLAS's large-GEMM kernels catch up (0.55-0.9x at N=64, H >= 512); at
-    N = 2-3 and H = 256-512 OpenBLAS's small-M path is 2x faster. Packing
-    costs one pass over w_hh per call, so short runs (L*N < 16) stay on BLAS.
+    Measured by tools/bench_step.py (layer time, OpenBLAS / packed, L=100):
+    1.2-4x for every N >= 2 up to H=1024, and at N=1 while w_hh fits in L2;
+    the same rule as the gated layers (see use_packed_gates).
     """
-    return L * N >= 16 and (H <= 64 or (N >= 4 and N * H <= 8192))
+    return use_packed_gates(L, N, H, H)
 
 
 cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
@@ -398,13 +396,15 @@ def rnn_layer(const floating[:, ::1] x__ri,
     if floating is float:
         use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_step(L, N, H))
     cdef float* packed = NULL
+    cdef void* packed_raw = NULL
     if seq_lens__n is not None:
         lens = &seq_lens__n[0]
     with nogil:
         for d in range(D):
             if use_packed:
                 # Freed below; if malloc fails this direction runs on BLAS.
-                packed = <float*>malloc(fastrnn_packed_size(H, H) * sizeof(float))
+                packed_raw = malloc(fastrnn_packed_size(H, H) * sizeof(float) + 64)
+                packed = <float*>_align64(packed_raw) if packed_raw != NULL else NULL
                 if packed != NULL:
                     fastrnn_pack(<const float*>&w_hh__dhh[d, 0, 0], H, H, packed)
             if has_h0:
@@ -420,7 +420,7 @@ def rnn_layer(const floating[:, ::1] x__ri,
                           L, N, I, H, batch_major, reverse__d[d] != 0,
                           act__d[d], <floating>alpha__d[d], <floating>beta__d[d],
                           <floating>clip)
-            free(packed)
+            free(packed_raw)
             packed = NULL
 
 
@@ -651,9 +651,19 @@ cdef void gru_direction(
             memcpy(h__nh + n * H, out + n * s.out_row, H * sizeof(floating))
 
 
-cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
-    """Whether "auto" runs a float32 LSTM/GRU layer on the packed step kernel."""
-    return use_packed_step(L, N, H)
+cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K):
+    """Whether "auto" runs a float32 LSTM/GRU layer, w_hh (M, K), on the packed step kernel.
+
+    Measured by tools/bench_step.py --kind lstm|gru (layer time, OpenBLAS /
+    packed, L=100, AVX-512 core with 2 MB of L2): 2-9x for every N >= 2 up to
+    H=1024 (1.3-1.6x at N=64); at N=1, 1.5-1.8x while w_hh fits in L2 (LSTM
+    H <= 256, GRU H <= 384) and 0.94-1.0x beyond, where both read w_hh from L3
+    at the same speed and packing is extra work. Packing costs one pass over
+    w_hh per call, so very short runs (L*N < 8) stay on BLAS.
+    """
+    if L * N < 8:
+        return False
+    return N >= 2 or M * K <= 512 * 1024
 
 
 cdef tuple _dims(const Py_ssize_t* shape, int ndim):
@@ -753,19 +763,26 @@ cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_l
     return s
 
 
-cdef int _scratch(list sizes, void** blocks) except -1:
-    """malloc sizes[k] bytes (Python ints) into blocks[k]; MemoryError, with
-    every block freed, if one fails."""
+cdef inline void* _align64(void* raw) noexcept nogil:
+    """The first 64-byte boundary at or after raw: the packed kernels' 64-byte
+    loads would otherwise straddle two cache lines (measured 1.5x slower)."""
+    return <void*>((<size_t>raw + 63) & ~(<size_t>63))
+
+
+cdef int _scratch(list sizes, void** raw, void** blocks) except -1:
+    """malloc sizes[k] bytes (Python ints) into raw[k], 64-byte aligned in
+    blocks[k]; MemoryError, with every block freed, if one fails."""
     cdef Py_ssize_t k, j
     for k in range(len(sizes)):
-        blocks[k] = NULL
-        if sizes[k] <= sys.maxsize:
-            blocks[k] = malloc(<size_t>max(<Py_ssize_t>sizes[k], 1))
-        if blocks[k] == NULL:
+        raw[k] = NULL
+        if sizes[k] + 64 <= sys.maxsize:
+            raw[k] = malloc(<size_t>(<Py_ssize_t>sizes[k] + 64))
+        if raw[k] == NULL:
             for j in range(k):
-                free(blocks[j])
-                blocks[j] = NULL
+                free(raw[j])
+                raw[j] = NULL
             raise MemoryError(f"cannot allocate {sizes[k]} bytes of kernel scratch")
+        blocks[k] = _align64(raw[k])
     return 0
 
 
@@ -825,15 +842,16 @@ def lstm_layer(const floating[:, ::1] x__ri,
     cdef bint has_h0 = h0__dnp is not None, has_c0 = c0__dnh is not None
     cdef bint use_packed = False
     if floating is float:
-        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, H))
+        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, G, P))
     cdef Py_ssize_t packed_hh = fastrnn_packed_size(G, P) if use_packed else 0
     cdef Py_ssize_t packed_hr = fastrnn_packed_size(P, H) if use_packed and has_proj else 0
+    cdef void* raw[5]
     cdef void* blocks[5]
     # (L*N, D*4H) input projection, (N, 4H) recurrent product, (4H) bias,
     # (N, H) unprojected h, packed w_hh and w_hr
     cdef object item = sizeof(floating)  # sizes in Python ints: no wrap-around
     _scratch([int(L) * N * gx_ld * item, int(N) * G * item, int(G) * item, int(N) * H * item,
-              int(packed_hh + packed_hr) * sizeof(float)], blocks)
+              int(packed_hh + packed_hr) * sizeof(float)], raw, blocks)
     cdef floating* gx = <floating*>blocks[0]
     cdef floating* gh = <floating*>blocks[1]
     cdef floating* bias = <floating*>blocks[2]
@@ -875,7 +893,7 @@ def lstm_layer(const floating[:, ::1] x__ri,
                                &hn__dnp[d, 0, 0], &cn__dnh[d, 0, 0], gh, hc, H, P, &g)
     finally:
         for j in range(5):
-            free(blocks[j])
+            free(raw[j])
 
 
 def gru_layer(const floating[:, ::1] x__ri,
@@ -924,18 +942,19 @@ def gru_layer(const floating[:, ::1] x__ri,
     cdef bint lbr = linear_before_reset
     cdef bint use_packed = False
     if floating is float:
-        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, H))
+        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, G, H))
     # linear_before_reset: one packed (3H, H); else (2H, H) for r, z and (H, H) for n
     cdef Py_ssize_t packed_rz = 0, packed_n = 0
     if use_packed:
         packed_rz = fastrnn_packed_size(G, H) if lbr else fastrnn_packed_size(2 * H, H)
         packed_n = 0 if lbr else fastrnn_packed_size(H, H)
+    cdef void* raw[5]
     cdef void* blocks[5]
     # (L*N, D*3H) input projection, (N, 3H) recurrent product, (3H + H) biases,
     # (N, H) r * h_{t-1}, packed w_hh
     cdef object item = sizeof(floating)  # sizes in Python ints: no wrap-around
     _scratch([int(L) * N * gx_ld * item, int(N) * G * item, int(G + H) * item, int(N) * H * item,
-              int(packed_rz + packed_n) * sizeof(float)], blocks)
+              int(packed_rz + packed_n) * sizeof(float)], raw, blocks)
     cdef floating* gx = <floating*>blocks[0]
     cdef floating* gh = <floating*>blocks[1]
     cdef floating* bias = <floating*>blocks[2]
@@ -980,7 +999,7 @@ def gru_layer(const floating[:, ::1] x__ri,
                               bias, bias + G, &hn__dnh[d, 0, 0], gh, rh, H, &g)
     finally:
         for j in range(5):
-            free(blocks[j])
+            free(raw[j])
 
 
 def sigmoid_f32(const float[::1] x, float[::1] out):

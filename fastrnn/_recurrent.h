@@ -7,15 +7,16 @@
  * OpenBLAS's sgemm re-packs w on every call, that is on every time step,
  * and its sgemv has a fixed overhead; at the small row count N of a recurrent
  * step that dominated (measured 2.5x slower than this at N=16, H=256). Here w
- * is packed once per forward call, in panels of 32 output columns:
+ * is packed once per forward call, 64-byte aligned (a 64-byte load across two
+ * cache lines made the step 1.5x slower), in panels of 32 output columns:
  *
  *     packed[p][k][jj] = w[32 p + jj][k]     (zero past M)
  *
  * so that a step streams two panels at a time while a block of up to 6 batch
  * rows keeps up to 24 vector accumulators busy (a single row: two
- * interleaved k, 8 accumulators). Measured at 65-72 GFMA/s for N >= 6 on
- * one AVX-512 core, about OpenBLAS's large-GEMM rate; at N = 1 the step is
- * bound by reading w (88 GB/s from L2, 30 GB/s from L3).
+ * interleaved k, 8 accumulators). Measured at 75-80 GFMA/s for N >= 6 on
+ * one AVX-512 core (OpenBLAS's large GEMMs: 73); at N = 1 the step is
+ * bound by reading w (130 GB/s from L2, 30 GB/s from L3).
  * GCC/clang vector extensions keep this portable; on x86-64 AVX-512 and AVX2
  * clones are chosen at load time.
  */
@@ -151,6 +152,10 @@ fastrnn_rows_panels(const float *restrict w, ptrdiff_t next, const int V, const 
     int r, v;
     for (k = 0; k < K; k++) {
         fastrnn_v16 x[4];
+        /* w comes from L2 for the first row block: ask for it 8 k ahead
+         * (measured 5-10% at N = 2..16) */
+        for (v = 0; v < V; v++)
+            __builtin_prefetch(w + (v >> 1) * next + (k + 8) * FASTRNN_PANEL + (v & 1) * 16, 0, 3);
         for (v = 0; v < V; v++)
             x[v] = fastrnn_load16(w + (v >> 1) * next + k * FASTRNN_PANEL + (v & 1) * 16);
         for (r = 0; r < R; r++) {

@@ -117,25 +117,62 @@ static void fastrnn_bias_relu_f32(float *restrict row, const float *restrict b_i
     }
 }
 
+/* The cells below run their loop over whole blocks of 16 columns, then once
+ * more over the last H % 16 columns copied into 16-wide zero-padded
+ * buffers: one more vector iteration instead of a scalar epilogue, which
+ * cost as much as the whole row at H = 100. `gs` is the distance between
+ * gates in gx, gh and b (H, or 16 in the buffers). */
+#define FASTRNN_TAIL 16
+
+/* Copy the columns [j0, j0 + n) of `gates` gate blocks, gs apart, into a
+ * zero-padded (gates x 16) buffer. */
+static inline __attribute__((always_inline)) void fastrnn_tail_in(float *buf, const float *src, ptrdiff_t gs, int gates,
+                                   ptrdiff_t j0, ptrdiff_t n)
+{
+    int g;
+    memset(buf, 0, sizeof(float) * FASTRNN_TAIL * gates);
+    for (g = 0; g < gates; g++)
+        memcpy(buf + g * FASTRNN_TAIL, src + g * gs + j0, sizeof(float) * n);
+}
+
 /* One LSTM cell row in torch's gate order (i, f, g, o), sigmoid/tanh/tanh:
  *     a = gx + gh + b;  c = sigmoid(a_f) c + sigmoid(a_i) tanh(a_g)
  *     h = sigmoid(a_o) tanh(c)
  * gx, gh and b are 4H long, c (in place) and h H long. */
+static inline __attribute__((always_inline)) void
+fastrnn_lstm_cells(const float *restrict gx, const float *restrict gh, const float *restrict b,
+                   float *restrict c, float *restrict h, ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        float i = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        float f = fastrnn_sigmoidf(gx[gs + j] + gh[gs + j] + b[gs + j]);
+        float g = fastrnn_tanhf(gx[2 * gs + j] + gh[2 * gs + j] + b[2 * gs + j]);
+        float o = fastrnn_sigmoidf(gx[3 * gs + j] + gh[3 * gs + j] + b[3 * gs + j]);
+        float cj = f * c[j] + i * g;
+        c[j] = cj;
+        h[j] = o * fastrnn_tanhf(cj);
+    }
+}
+
 FASTRNN_CLONES
 static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restrict gh,
                                   const float *restrict b, float *restrict c,
                                   float *restrict h, ptrdiff_t H)
 {
-    ptrdiff_t j;
-    for (j = 0; j < H; j++) {
-        float i = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
-        float f = fastrnn_sigmoidf(gx[H + j] + gh[H + j] + b[H + j]);
-        float g = fastrnn_tanhf(gx[2 * H + j] + gh[2 * H + j] + b[2 * H + j]);
-        float o = fastrnn_sigmoidf(gx[3 * H + j] + gh[3 * H + j] + b[3 * H + j]);
-        float cj = f * c[j] + i * g;
-        c[j] = cj;
-        h[j] = o * fastrnn_tanhf(cj);
-    }
+    const ptrdiff_t full = H - H % FASTRNN_TAIL, n = H - full;
+    float tgx[4 * FASTRNN_TAIL], tgh[4 * FASTRNN_TAIL], tb[4 * FASTRNN_TAIL];
+    float tc[FASTRNN_TAIL] = {0}, th[FASTRNN_TAIL];
+    fastrnn_lstm_cells(gx, gh, b, c, h, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 4, full, n);
+    fastrnn_tail_in(tgh, gh, H, 4, full, n);
+    fastrnn_tail_in(tb, b, H, 4, full, n);
+    memcpy(tc, c + full, sizeof(float) * n);
+    fastrnn_lstm_cells(tgx, tgh, tb, tc, th, FASTRNN_TAIL, FASTRNN_TAIL);
+    memcpy(c + full, tc, sizeof(float) * n);
+    memcpy(h + full, th, sizeof(float) * n);
 }
 
 /* One GRU cell row in torch's gate order (r, z, n), sigmoid/tanh, with
@@ -143,48 +180,105 @@ static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restric
  *     r = sigmoid(gx_r + gh_r + b_r);  z = sigmoid(gx_z + gh_z + b_z)
  *     n = tanh(gx_n + b_n + r (gh_n + b_hn));  h = n + z (h_prev - n)
  * gx, gh and b are 3H long (b_n = b_in alone), b_hn, h_prev and h H long. */
+static inline __attribute__((always_inline)) void
+fastrnn_gru_cells(const float *restrict gx, const float *restrict gh, const float *restrict b,
+                  const float *restrict b_hn, const float *restrict h_prev, float *restrict h,
+                  ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        float z = fastrnn_sigmoidf(gx[gs + j] + gh[gs + j] + b[gs + j]);
+        float nj = fastrnn_tanhf(gx[2 * gs + j] + b[2 * gs + j] + r * (gh[2 * gs + j] + b_hn[j]));
+        h[j] = nj + z * (h_prev[j] - nj);
+    }
+}
+
 FASTRNN_CLONES
 static void fastrnn_gru_cell_f32(const float *restrict gx, const float *restrict gh,
                                  const float *restrict b, const float *restrict b_hn,
                                  const float *restrict h_prev, float *restrict h, ptrdiff_t H)
 {
-    ptrdiff_t j;
-    for (j = 0; j < H; j++) {
-        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
-        float z = fastrnn_sigmoidf(gx[H + j] + gh[H + j] + b[H + j]);
-        float n = fastrnn_tanhf(gx[2 * H + j] + b[2 * H + j] + r * (gh[2 * H + j] + b_hn[j]));
-        h[j] = n + z * (h_prev[j] - n);
-    }
+    const ptrdiff_t full = H - H % FASTRNN_TAIL, n = H - full;
+    float tgx[3 * FASTRNN_TAIL], tgh[3 * FASTRNN_TAIL], tb[3 * FASTRNN_TAIL];
+    float tbn[FASTRNN_TAIL] = {0}, tp[FASTRNN_TAIL] = {0}, th[FASTRNN_TAIL];
+    fastrnn_gru_cells(gx, gh, b, b_hn, h_prev, h, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 3, full, n);
+    fastrnn_tail_in(tgh, gh, H, 3, full, n);
+    fastrnn_tail_in(tb, b, H, 3, full, n);
+    memcpy(tbn, b_hn + full, sizeof(float) * n);
+    memcpy(tp, h_prev + full, sizeof(float) * n);
+    fastrnn_gru_cells(tgx, tgh, tb, tbn, tp, th, FASTRNN_TAIL, FASTRNN_TAIL);
+    memcpy(h + full, th, sizeof(float) * n);
 }
 
 /* GRU without linear_before_reset, first half: r and z from their gh
  * columns; writes rh = r * h_prev (the input of the n-gate product) and z
  * over gh_z. */
+static inline __attribute__((always_inline)) void
+fastrnn_gru_resets(const float *restrict gx, float *restrict gh, const float *restrict b,
+                   const float *restrict h_prev, float *restrict rh, ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        gh[gs + j] = fastrnn_sigmoidf(gx[gs + j] + gh[gs + j] + b[gs + j]);
+        rh[j] = r * h_prev[j];
+    }
+}
+
 FASTRNN_CLONES
 static void fastrnn_gru_reset_f32(const float *restrict gx, float *restrict gh,
                                   const float *restrict b, const float *restrict h_prev,
                                   float *restrict rh, ptrdiff_t H)
 {
-    ptrdiff_t j;
-    for (j = 0; j < H; j++) {
-        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
-        gh[H + j] = fastrnn_sigmoidf(gx[H + j] + gh[H + j] + b[H + j]);
-        rh[j] = r * h_prev[j];
-    }
+    const ptrdiff_t full = H - H % FASTRNN_TAIL, n = H - full;
+    float tgx[2 * FASTRNN_TAIL], tgh[2 * FASTRNN_TAIL], tb[2 * FASTRNN_TAIL];
+    float tp[FASTRNN_TAIL] = {0}, trh[FASTRNN_TAIL];
+    fastrnn_gru_resets(gx, gh, b, h_prev, rh, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 2, full, n);
+    fastrnn_tail_in(tgh, gh, H, 2, full, n);
+    fastrnn_tail_in(tb, b, H, 2, full, n);
+    memcpy(tp, h_prev + full, sizeof(float) * n);
+    fastrnn_gru_resets(tgx, tgh, tb, tp, trh, FASTRNN_TAIL, FASTRNN_TAIL);
+    memcpy(gh + H + full, tgh + FASTRNN_TAIL, sizeof(float) * n);
+    memcpy(rh + full, trh, sizeof(float) * n);
 }
 
 /* Second half: gh_n = (r * h_prev) @ w_hn.T, gh_z holds z, b_n = b_in + b_hn:
  *     n = tanh(gx_n + gh_n + b_n);  h = n + z (h_prev - n) */
+static inline __attribute__((always_inline)) void
+fastrnn_gru_updates(const float *restrict gx, const float *restrict gh, const float *restrict b,
+                    const float *restrict h_prev, float *restrict h, ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        float nj = fastrnn_tanhf(gx[2 * gs + j] + gh[2 * gs + j] + b[2 * gs + j]);
+        h[j] = nj + gh[gs + j] * (h_prev[j] - nj);
+    }
+}
+
 FASTRNN_CLONES
 static void fastrnn_gru_update_f32(const float *restrict gx, const float *restrict gh,
                                    const float *restrict b, const float *restrict h_prev,
                                    float *restrict h, ptrdiff_t H)
 {
-    ptrdiff_t j;
-    for (j = 0; j < H; j++) {
-        float n = fastrnn_tanhf(gx[2 * H + j] + gh[2 * H + j] + b[2 * H + j]);
-        h[j] = n + gh[H + j] * (h_prev[j] - n);
-    }
+    const ptrdiff_t full = H - H % FASTRNN_TAIL, n = H - full;
+    float tgx[3 * FASTRNN_TAIL], tgh[3 * FASTRNN_TAIL], tb[3 * FASTRNN_TAIL];
+    float tp[FASTRNN_TAIL] = {0}, th[FASTRNN_TAIL];
+    fastrnn_gru_updates(gx, gh, b, h_prev, h, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 3, full, n);
+    fastrnn_tail_in(tgh, gh, H, 3, full, n);
+    fastrnn_tail_in(tb, b, H, 3, full, n);
+    memcpy(tp, h_prev + full, sizeof(float) * n);
+    fastrnn_gru_updates(tgx, tgh, tb, tp, th, FASTRNN_TAIL, FASTRNN_TAIL);
+    memcpy(h + full, th, sizeof(float) * n);
 }
 
 /* Sigmoid over a whole array, for tests: out[i] = sigmoid(x[i]). */

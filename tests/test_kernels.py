@@ -103,14 +103,26 @@ def test_packed_step_agrees_with_blas(case):
 
 
 def test_auto_follows_the_measured_rule():
-    assert _kernels.use_packed_step(100, 16, 256)      # 4 <= N, N*H <= 8192
-    assert not _kernels.use_packed_step(100, 64, 512)  # OpenBLAS catches up
-    assert not _kernels.use_packed_step(100, 2, 256)   # OpenBLAS's small-M path
-    assert _kernels.use_packed_step(100, 1, 64)        # small H
-    assert not _kernels.use_packed_step(3, 4, 64)      # too short to pay for packing
+    assert _kernels.use_packed_step(100, 16, 256)      # N >= 2
+    assert _kernels.use_packed_step(100, 64, 512)
+    assert _kernels.use_packed_step(100, 1, 512)       # w_hh fits in L2
+    assert not _kernels.use_packed_step(100, 1, 1024)  # read from L3 either way
+    assert not _kernels.use_packed_step(3, 2, 64)      # too short to pay for packing
     case = (30, 16, 5, 40, 1, False, True, True, False)  # auto picks packed here
     assert _kernels.use_packed_step(30, 16, 40)
     assert np.array_equal(run_layer("auto", *case)[0], run_layer("packed", *case)[0])
+
+
+def test_gated_auto_follows_the_measured_rule():
+    assert _kernels.use_packed_gates(100, 16, 4 * 256, 256)
+    assert _kernels.use_packed_gates(100, 1, 4 * 256, 256)      # 1 MB: in L2
+    assert not _kernels.use_packed_gates(100, 1, 4 * 512, 512)  # 4 MB: from L3
+    assert _kernels.use_packed_gates(100, 2, 4 * 512, 512)
+    assert not _kernels.use_packed_gates(7, 1, 4 * 64, 64)      # too short
+    for kind in ("lstm", "gru"):
+        args = gated_call(kind, np.float32, L=9, N=3, I=4, H=20, seed=5)
+        for auto, packed in zip(run_gated(kind, args, "auto"), run_gated(kind, args, "packed")):
+            assert np.array_equal(auto, packed)
 
 
 def test_unknown_recurrent_path_is_refused():

@@ -1,11 +1,12 @@
-"""The measurement behind fastrnn._kernels.use_packed_step.
+"""The measurement behind fastrnn._kernels.use_packed_step and use_packed_gates.
 
-    python tools/bench_step.py [--length 200]
+    python tools/bench_step.py [--kind rnn|lstm|gru] [--length 200]
 
-Times one float32 layer (tanh, one direction, one thread) with the recurrent
-product on OpenBLAS and on fastrnn's packed step kernel, over batch sizes and
-hidden sizes, and prints OpenBLAS time / packed time (above 1: packed is
-faster) and which path "auto" picks. Needs only fastrnn.
+Times one float32 layer (default activations, one direction, one thread)
+with the recurrent product on OpenBLAS and on fastrnn's packed step kernel,
+over batch sizes and hidden sizes (input size 64), and prints OpenBLAS time /
+packed time (above 1: packed is faster) and which path "auto" picks. Needs
+only fastrnn.
 """
 import argparse
 import time
@@ -14,36 +15,65 @@ import numpy as np
 
 from fastrnn import _kernels
 
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
-def layer_ms(L, N, I, H, recurrent, reps=3):
+
+def layer_call(kind, L, N, I, H):
+    """A function running one layer of `kind` on random data with a given path."""
     rng = np.random.default_rng(0)
+    G = GATES[kind]
     x = rng.standard_normal((L * N, I)).astype(np.float32)
-    w_ih = (rng.standard_normal((1, H, I)) / np.sqrt(I)).astype(np.float32)
-    w_hh = (rng.standard_normal((1, H, H)) / np.sqrt(H)).astype(np.float32)
-    out, hn, zero = np.empty((L * N, H), np.float32), np.empty((1, N, H), np.float32), np.zeros(1)
-    args = (x, out, w_ih, w_hh, None, None, None, hn, None, L, False,
-            np.zeros(1, np.int32), np.ones(1, np.int32), zero, zero, np.inf)
-    _kernels.rnn_layer(*args, recurrent=recurrent)
-    times = []
+    w_ih = (rng.standard_normal((1, G * H, I)) / np.sqrt(I)).astype(np.float32)
+    w_hh = (rng.standard_normal((1, G * H, H)) / np.sqrt(H)).astype(np.float32)
+    out, hn, cn = (np.empty((L * N, H), np.float32), np.empty((1, N, H), np.float32),
+                   np.empty((1, N, H), np.float32))
+    forward = np.zeros(1, np.int32)
+    if kind == "rnn":
+        zero = np.zeros(1)
+        args = (x, out, w_ih, w_hh, None, None, None, hn, None, L, False,
+                forward, np.ones(1, np.int32), zero, zero, np.inf)
+        return lambda recurrent: _kernels.rnn_layer(*args, recurrent=recurrent)
+    acts = [_kernels.ACTIVATIONS[a] for a in ("sigmoid", "tanh", "tanh")[:G - 1]]
+    act, zero = np.array([acts], np.int32), np.zeros((1, G - 1))
+    if kind == "lstm":
+        args = (x, out, w_ih, w_hh, None, None, None, None, None, None, hn, cn, None, L, False,
+                forward, act, zero, zero, np.inf, False)
+        return lambda recurrent: _kernels.lstm_layer(*args, recurrent=recurrent)
+    args = (x, out, w_ih, w_hh, None, None, None, hn, None, L, False, forward, act, zero, zero,
+            np.inf, True)
+    return lambda recurrent: _kernels.gru_layer(*args, recurrent=recurrent)
+
+
+def blas_over_packed(kind, L, N, I, H, reps=5):
+    """Best time on OpenBLAS / best time on the packed kernel, runs interleaved
+    (the best of a few is what load from other processes disturbs least)."""
+    run = layer_call(kind, L, N, I, H)
+    times = {"blas": [], "packed": []}
+    for path in times:
+        run(path)
     for _ in range(reps):
-        start = time.perf_counter()
-        _kernels.rnn_layer(*args, recurrent=recurrent)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+        for path, spent in times.items():
+            start = time.perf_counter()
+            run(path)
+            spent.append(time.perf_counter() - start)
+    return min(times["blas"]) / min(times["packed"])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=sorted(GATES), default="rnn")
     parser.add_argument("--length", type=int, default=200)
+    parser.add_argument("--batch", type=int, nargs="*", default=[1, 2, 3, 4, 8, 16, 64])
+    parser.add_argument("--hidden", type=int, nargs="*", default=[64, 128, 256, 512, 1024])
     args = parser.parse_args()
     L = args.length
-    hidden = (64, 128, 256, 512, 1024)
-    print(f"OpenBLAS / packed, L={L}; * = auto picks packed")
-    for N in (1, 2, 3, 4, 8, 16, 64):
+    rule = _kernels.use_packed_step if args.kind == "rnn" else _kernels.use_packed_gates
+    print(f"{args.kind}: OpenBLAS / packed, L={L}; * = auto picks packed")
+    for N in args.batch:
         cells = []
-        for H in hidden:
-            ratio = layer_ms(L, N, 64, H, "blas") / layer_ms(L, N, 64, H, "packed")
-            mark = "*" if _kernels.use_packed_step(L, N, H) else " "
+        for H in args.hidden:
+            ratio = blas_over_packed(args.kind, L, N, 64, H)
+            mark = "*" if rule(L, N, H) else " "
             cells.append(f"H={H}:{ratio:5.2f}{mark}")
         print(f"N={N:3d}  " + "  ".join(cells), flush=True)
 
