@@ -109,6 +109,9 @@ class RNNBase:
                  seed=None):
         if device is not None and str(device).split(":")[0] != "cpu":
             raise ValueError(f"fastrnn runs on the CPU: device must be None or 'cpu', got {device!r}")
+        for name, value in (("bias", bias), ("batch_first", batch_first)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
         input_size = _check_size("input_size", input_size)
         hidden_size = _check_size("hidden_size", hidden_size)
         num_layers = _check_size("num_layers", num_layers)

@@ -119,7 +119,8 @@ class LSTM(RNNBase):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             got = f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list)) \
                 else f"{type(hx).__name__}"
-            raise TypeError(f"LSTM expects hx as a tuple (h_0, c_0), got {got}")
+            # A ShapeError (also a RuntimeError): torch raises RuntimeError here.
+            raise ShapeError(f"LSTM expects hx as a tuple (h_0, c_0), got {got}")
         h0, c0 = real_array(hx[0], "hx[0]"), real_array(hx[1], "hx[1]")
         want = 3 if batched else 2
         if h0.ndim != want or c0.ndim != want:

@@ -49,6 +49,24 @@ def test_non_int_sizes(name, value, type_name):
         fastrnn.RNN(**kwargs)
 
 
+@pytest.mark.parametrize("cls", [fastrnn.RNN, fastrnn.LSTM, fastrnn.GRU])
+@pytest.mark.parametrize("name", ["bias", "batch_first"])
+@pytest.mark.parametrize("value, type_name", [("yes", "str"), (1, "int"), (None, "NoneType")])
+def test_non_bool_flags_are_refused_as_torch_does(cls, name, value, type_name):
+    with pytest.raises(TypeError, match=rf"{name} should be of type bool, got: {type_name}"):
+        cls(3, 4, **{name: value})
+
+
+def test_non_bool_flags_like_torch():
+    torch = pytest.importorskip("torch")
+    for name in ("bias", "batch_first"):
+        with pytest.raises(TypeError) as ours:
+            fastrnn.GRU(3, 4, **{name: "yes"})
+        with pytest.raises(TypeError) as theirs:
+            torch.nn.GRU(3, 4, **{name: "yes"})
+        assert str(ours.value) == str(theirs.value)
+
+
 def test_numpy_int_sizes_are_ints():
     model = fastrnn.RNN(np.int64(3), np.int32(4), np.uint8(2))
     assert (model.input_size, model.hidden_size, model.num_layers) == (3, 4, 2)
