@@ -36,6 +36,7 @@ GRID = [
     ("rnn", 64, 50, 256, 512, 1, False, 1),
     ("rnn", 1, 100, 256, 1024, 1, False, 1),
     ("rnn", 3, 100, 40, 100, 1, False, 1),
+    ("rnn", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("lstm", 1, 100, 32, 64, 1, False, 1),
     ("lstm", 1, 100, 64, 256, 1, False, 1),
     ("lstm", 1, 1000, 128, 128, 1, False, 1),
@@ -44,6 +45,7 @@ GRID = [
     ("lstm", 64, 50, 256, 512, 1, False, 1),
     ("lstm", 1, 100, 256, 1024, 1, False, 1),
     ("lstm", 3, 100, 40, 100, 1, False, 1),
+    ("lstm", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("gru", 1, 100, 32, 64, 1, False, 1),
     ("gru", 1, 100, 64, 256, 1, False, 1),
     ("gru", 1, 1000, 128, 128, 1, False, 1),
@@ -52,6 +54,7 @@ GRID = [
     ("gru", 64, 50, 256, 512, 1, False, 1),
     ("gru", 1, 100, 256, 1024, 1, False, 1),
     ("gru", 3, 100, 40, 100, 1, False, 1),
+    ("gru", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
 ]
 FIELDS = ("kind", "batch", "length", "input_size", "hidden_size", "num_layers", "bidirectional",
           "threads")
