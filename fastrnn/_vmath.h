@@ -51,19 +51,18 @@ static inline float fastrnn_exp_neg(float y)
 
 /* tanh(x): odd Taylor series for |x| < 0.25, (1 - e) / (1 + e) with
  * e = exp(-2|x|) above; |x| is capped at 9 where tanh rounds to 1 in float.
- * NaN passes through. */
+ * NaN passes through (put back at the end). */
 static inline float fastrnn_tanhf(float x)
 {
     float a = fabsf(x);
-    a = a > 9.0f ? 9.0f : a;
+    a = a < 9.0f ? a : 9.0f;            /* and NaN -> 9: (int)NaN is undefined */
     float a2 = a * a;
     float small = 62.0f / 2835.0f;
     small = small * a2 - 17.0f / 315.0f;
     small = small * a2 + 2.0f / 15.0f;
     small = small * a2 - 1.0f / 3.0f;
     small = small * a2 * a + a;
-    /* (int)NaN is undefined: feed exp a number, put NaN back at the end */
-    float e = fastrnn_exp_neg(-2.0f * (a == a ? a : 0.0f));
+    float e = fastrnn_exp_neg(-2.0f * a);
     float large = (1.0f - e) / (1.0f + e);
     float t = copysignf(a < 0.25f ? small : large, x);   /* odd, and tanh(-0) = -0 */
     return x == x ? t : x;
@@ -75,8 +74,8 @@ static inline float fastrnn_tanhf(float x)
 static inline float fastrnn_sigmoidf(float x)
 {
     float a = fabsf(x);
-    a = a > 80.0f ? 80.0f : a;
-    float e = fastrnn_exp_neg(-(a == a ? a : 0.0f));
+    a = a < 80.0f ? a : 80.0f;          /* and NaN -> 80: exp gets a number */
+    float e = fastrnn_exp_neg(-a);
     float s = 1.0f / (1.0f + e);
     float t = x < 0 ? e * s : s;
     return x == x ? t : x;
