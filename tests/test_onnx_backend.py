@@ -551,6 +551,11 @@ SHAPE_OP_CASES = [
                                          np.arange(20.).reshape(2, 5, 2) / 7], {}, 1),
     ("matmul-1d", "MatMul", 9, [np.arange(3.), np.arange(6.).reshape(3, 2)], {}, 1),
     ("matmul-vector-right", "MatMul", 13, [np.arange(6.).reshape(2, 3), np.arange(3.)], {}, 1),
+    # a projected bidirectional LSTM's backward h0 moved to each sequence's last step
+    ("reverse-sequence", "ReverseSequence", 10, [np.arange(24.).reshape(4, 3, 2), _i64(0, 1, 4)],
+     dict(time_axis=0, batch_axis=1), 1),
+    ("reverse-sequence-batch-major", "ReverseSequence", 10,
+     [np.arange(24.).reshape(3, 4, 2), _i64(4, 2, 3)], dict(time_axis=1, batch_axis=0), 1),
 ]
 
 
@@ -1084,6 +1089,24 @@ def test_shape_op_errors_name_the_node():
                        [("x", TensorProto.FLOAT, None), ("i", TensorProto.INT64, None)], ["y"])
     with pytest.raises(ValueError, match=r"indices must lie in \[-3, 2\]"):
         backend.prepare(model).run([np.zeros(3, np.float32), _i64(3)])
+
+
+def test_reverse_sequence_refuses_what_onnxruntime_refuses():
+    node = helper.make_node("ReverseSequence", ["x", "lens"], ["y"], name="rev")
+    x = np.zeros((4, 2, 3), np.float32)
+    for lens, error, message in (
+            (_i64(1, 5), ValueError, r"sequence_lens\[1\] = 5 is outside 0..4"),
+            (_i64(-1, 2), ValueError, r"sequence_lens\[0\] = -1 is outside 0..4"),
+            (_i64(1, 2, 3), ShapeError, r"sequence_lens must have shape \[2\]"),
+            (np.array([1, 2], np.int32), TypeError, "sequence_lens must be int64"),
+            (np.array([1.0, 2.0]), TypeError, "sequence_lens must be int64")):
+        with pytest.raises(error, match=r"node 0 \(ReverseSequence 'rev'\): " + message):
+            backend.run_node(node, [x, lens])
+    with pytest.raises(ShapeError, match="rank >= 2"):
+        backend.run_node(node, [np.zeros(3, np.float32), _i64(1)])
+    bad_axes = helper.make_node("ReverseSequence", ["x", "lens"], ["y"], time_axis=2)
+    with pytest.raises(InvalidModelError, match="batch_axis and time_axis must be 0 and 1"):
+        backend.run_node(bad_axes, [x, _i64(1, 2)])
 
 
 def test_matmul_refuses_what_does_not_multiply():

@@ -517,11 +517,46 @@ def op_matmul(ctx):
     return run
 
 
+def op_reverse_sequence(ctx):
+    ctx.allow_attributes("batch_axis", "time_axis")
+    ctx.inputs(2, 2)
+    ctx.outputs(1, 1)
+    batch_axis = ctx.attribute("batch_axis", "int", 1)
+    time_axis = ctx.attribute("time_axis", "int", 0)
+    if {batch_axis, time_axis} != {0, 1}:
+        raise ctx.error(f"batch_axis and time_axis must be 0 and 1 (one each), got "
+                        f"{batch_axis} and {time_axis}")
+
+    def run(inputs):
+        data, lengths = np.asarray(inputs[0]), np.asarray(inputs[1])
+        if lengths.dtype != np.int64:
+            raise ctx.error(f"sequence_lens must be int64 (tensor(int64)), got {lengths.dtype}",
+                            TypeError)
+        if data.ndim < 2:
+            raise ctx.error(f"the input must have rank >= 2, got shape {data.shape}", ShapeError)
+        batch, steps = data.shape[batch_axis], data.shape[time_axis]
+        if lengths.shape != (batch,):
+            raise ctx.error(f"sequence_lens must have shape [{batch}] (the batch axis), got "
+                            f"{list(lengths.shape)}", ShapeError)
+        bad = np.flatnonzero((lengths < 0) | (lengths > steps))
+        if bad.size:
+            raise ctx.error(f"sequence_lens[{bad[0]}] = {lengths[bad[0]]} is outside 0..{steps} "
+                            "(the time axis)", ValueError)
+        result = data.copy()
+        for b, length in enumerate(lengths.tolist()):  # reverse each sequence's first steps
+            index = [slice(None)] * data.ndim
+            index[batch_axis], index[time_axis] = slice(b, b + 1), slice(0, length)
+            result[tuple(index)] = np.flip(data[tuple(index)], axis=time_axis)
+        return [result]
+    return run
+
+
 SHAPE_OPS = {
     "Identity": op_identity, "Constant": op_constant, "ConstantOfShape": op_constant_of_shape,
     "Shape": op_shape, "Gather": op_gather, "Unsqueeze": op_unsqueeze, "Squeeze": op_squeeze,
     "Concat": op_concat, "Transpose": op_transpose, "Reshape": op_reshape, "Slice": op_slice,
     "Cast": op_cast, "Split": op_split, "Expand": op_expand, "MatMul": op_matmul,
+    "ReverseSequence": op_reverse_sequence,
 }
 
 

@@ -13,8 +13,9 @@ LSTM ones).
 What runs: the RNN, GRU and LSTM operators (every opset version) and the
 shape ops exporters put around them: Identity, Constant, ConstantOfShape,
 Shape, Gather, Unsqueeze, Squeeze, Concat, Transpose, Reshape, Slice, Cast,
-Split, Expand, with their attribute or input forms per opset, and MatMul
-(fastrnn's export of an LSTM with proj_size uses it). Any other op is refused
+Split, Expand, with their attribute or input forms per opset, MatMul
+(fastrnn's export of an LSTM with proj_size uses it) and ReverseSequence (with
+an initial state and lengths too). Any other op is refused
 when the model is prepared, with an UnsupportedModelError naming it.
 
 The recurrent operators, in full (fastrnn._kernels rnn_layer, gru_layer and
