@@ -383,9 +383,16 @@ def test_verify_refuses_inputs_it_cannot_compare():
     h0 = np.zeros((1, 1, 4), np.float32)
     with pytest.raises(ValueError, match="no inputs to compare"):
         fastrnn.onnx.verify(model, proto, [])
-    with pytest.raises(ValueError, match=r"case 1 must be an array or an \(input, h0\) pair, "
-                                         r"got a tuple of 3"):
-        fastrnn.onnx.verify(model, proto, [x, (x, h0, h0)])
+    with pytest.raises(ValueError, match=r"case 1 must be an array, a tuple \(input, h0\[, "
+                                         r"lengths\]\) or a dict, got a tuple of 4"):
+        fastrnn.onnx.verify(model, proto, [x, (x, h0, [1, 1], None)])
+    with pytest.raises(ValueError, match="case 1: lengths were given, but the ONNX file has no "
+                                         "sequence_lens input"):
+        fastrnn.onnx.verify(model, proto, [x, (x, h0, [1, 1])])
+    with pytest.raises(ValueError, match=r"case 0: a dict case holds the model's arguments "
+                                         r"'input' \(required\), 'hx' and 'lengths', got keys "
+                                         r"\['h0', 'input'\]"):
+        fastrnn.onnx.verify(model, proto, {"input": x, "h0": h0})
     for bad in (x.astype(np.complex64), x.astype(object), np.full((2, 1, 3), "1"),
                 x.astype(bool)):
         with pytest.raises(TypeError, match=rf"verify input \(case 0\) must hold real numbers.*"
@@ -878,3 +885,163 @@ def test_export_and_verify_torch_lstm_and_gru_and_their_files(op):
     assert fastrnn.onnx.verify(module, buffer.getvalue()) <= 1e-5
     with pytest.raises(TypeError, match="fastrnn.RNN, LSTM or GRU"):
         fastrnn.onnx.export(torch.nn.Linear(2, 2), None)
+
+
+# ============================================================== lengths
+# (kind, options): RNN, GRU, LSTM, and LSTM with projections.
+LENGTHS_KINDS = [("RNN", {}), ("LSTM", {}), ("GRU", {}), ("LSTM", {"proj_size": 2})]
+LENGTHS_GRID = [(kind, options, layers, bi, bf, h0)
+                for kind, options in LENGTHS_KINDS for layers in (1, 2)
+                for bi in (False, True) for bf in (False, True) for h0 in (False, True)]
+
+
+def _lengths_case(kind, options, num_layers, bidirectional, batch_first, with_h0, dtype,
+                  seed=0):
+    """A model, its inputs (x padded with large values past each length, states or None)
+    and unsorted lengths holding 1 and L."""
+    model = getattr(fastrnn, kind)(3, 4, num_layers, bidirectional=bidirectional,
+                                   batch_first=batch_first, dtype=dtype, seed=seed, **options)
+    rng = np.random.default_rng(seed)
+    L, lengths = 7, np.array([4, 7, 1, 5, 7, 2], np.int32)
+    N = len(lengths)
+    x = rng.standard_normal((N, L, 3) if batch_first else (L, N, 3)).astype(dtype)
+    for n, length in enumerate(lengths):  # padding that must not matter
+        pad = (n, slice(length, None)) if batch_first else (slice(length, None), n)
+        x[pad] = 1e3
+    states = []
+    if with_h0:
+        D = 2 if bidirectional else 1
+        sizes = [options.get("proj_size") or 4] + ([4] if kind == "LSTM" else [])
+        states = [rng.standard_normal((D * num_layers, N, s)).astype(dtype) for s in sizes]
+    return model, x, states, lengths
+
+
+def _call(model, x, states, lengths=None):
+    """What the model returns, as the list of graph outputs (output, h_n[, c_n])."""
+    hx = None
+    if states:
+        hx = tuple(states) if model.mode == "LSTM" else states[0]
+    output, finals = model(x, hx, lengths=lengths)
+    return [output] + (list(finals) if model.mode == "LSTM" else [finals])
+
+
+@pytest.mark.parametrize("kind, options, num_layers, bidirectional, batch_first, with_h0",
+                         LENGTHS_GRID, ids=[
+                             f"{k}{'-proj' if o else ''}-l{n}-{'bi' if b else 'uni'}-"
+                             f"{'bf' if f else 'tf'}-{'h0' if h else 'zero'}"
+                             for k, o, n, b, f, h in LENGTHS_GRID])
+def test_lengths_export_runs_in_onnxruntime_like_fastrnn_with_lengths(
+        kind, options, num_layers, bidirectional, batch_first, with_h0):
+    """onnxruntime on export(..., lengths=True) == model(x, hx, lengths=...): output zero
+    past each length, states at each sequence's last step, the backward direction
+    starting at each sequence's own end (unsorted lengths, 1 and L among them)."""
+    model, x, states, lengths = _lengths_case(kind, options, num_layers, bidirectional,
+                                              batch_first, with_h0, np.float32)
+    proto = fastrnn.onnx.export(model, None, initial_state=with_h0, lengths=True)
+    names = ["output", "h_n"] + (["c_n"] if kind == "LSTM" else [])
+    feed = dict(zip(["input", "h0", "c0"][:1 + len(states)], [x] + states))
+    feed["sequence_lens"] = lengths
+    got = _session(proto).run(names, feed)
+    want = _call(model, x, states, lengths)
+    for name, g, w in zip(names, got, want):
+        assert_close(g, w, np.float32, f"onnxruntime {name} vs fastrnn with lengths",
+                     kind=kind.lower())
+    # the lengths matter: without them the model gives other results
+    assert not np.allclose(got[0], _call(model, x, states)[0])
+    # and verify agrees, on these inputs and on random ones with random lengths
+    hx = None if not states else (tuple(states) if kind == "LSTM" else states[0])
+    assert fastrnn.onnx.verify(model, proto, (x, hx, lengths)) <= 1e-5
+    assert fastrnn.onnx.verify(model, proto) <= 1e-5
+
+
+@pytest.mark.parametrize("kind, options", LENGTHS_KINDS)
+def test_float64_lengths_export_runs_in_the_backend_like_fastrnn(kind, options):
+    """No double kernels in onnxruntime: fastrnn's backend runs the float64 graph."""
+    from fastrnn.onnx import backend
+
+    model, x, states, lengths = _lengths_case(kind, options, 2, True, True, True, np.float64)
+    proto = fastrnn.onnx.export(model, None, initial_state=True, lengths=True)
+    got = backend.prepare(proto).run([x] + states + [lengths])
+    for g, w in zip(got, _call(model, x, states, lengths)):
+        if options:  # projections: the node groups the sums differently
+            assert_close(g, w, np.float64, "backend vs fastrnn with lengths", kind="lstm")
+        else:  # the same kernels on the same numbers
+            np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("kind, options", LENGTHS_KINDS)
+def test_lengths_graph_feeds_one_input_to_every_layer(kind, options):
+    model = getattr(fastrnn, kind)(3, 4, 3, bidirectional=True, seed=0, **options)
+    proto = fastrnn.onnx.export(model, None, initial_state=True, lengths=True)
+    onnx.checker.check_model(proto, full_check=True)
+    graph = proto.graph
+    lengths = graph.input[-1]
+    assert lengths.name == "sequence_lens"
+    assert lengths.type.tensor_type.elem_type == TensorProto.INT32
+    assert _dims(lengths) == ["batch"]  # the same symbolic axis as the input's batch
+    assert "batch" in _dims(graph.input[0])
+    recurrent = [n for n in graph.node if n.op_type == kind]
+    assert len(recurrent) == 3
+    assert all(n.input[4] == "sequence_lens" for n in recurrent)
+    reverse = [n for n in graph.node if n.op_type == "ReverseSequence"]
+    # only a projected LSTM's backward h0 needs moving to each sequence's last step
+    assert len(reverse) == (3 if options else 0)
+    # without lengths=True nothing of this is there
+    plain = fastrnn.onnx.export(model, None, initial_state=True)
+    assert [i.name for i in plain.graph.input] == [i.name for i in graph.input[:-1]]
+    assert all(len(n.input) < 5 or n.input[4] == "" for n in plain.graph.node)
+
+
+@pytest.mark.parametrize("opset", [10, 14])
+def test_lengths_export_at_old_opsets(opset):
+    """ReverseSequence and Cast exist from opset 10, the oldest export writes."""
+    model = fastrnn.LSTM(3, 4, 2, bidirectional=True, batch_first=True, proj_size=2, seed=1)
+    proto = fastrnn.onnx.export(model, None, opset=opset, initial_state=True, lengths=True)
+    assert proto.opset_import[0].version == opset
+    assert fastrnn.onnx.verify(model, proto) <= 1e-5
+
+
+def test_verify_with_lengths_inputs_and_errors():
+    model = fastrnn.GRU(3, 4, 2, bidirectional=True, seed=0)
+    proto = fastrnn.onnx.export(model, None, lengths=True)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 3)).astype(np.float32)  # L = 5, N = 3
+    h0 = rng.standard_normal((4, 3, 4)).astype(np.float32)
+    # given lengths (a tuple, a dict, a list of ints), drawn ones, unbatched input
+    assert fastrnn.onnx.verify(model, proto, [
+        (x, None, [5, 1, 3]), {"input": x, "lengths": np.array([2, 2, 5], np.int64)}, x,
+        {"input": x[:, 0]}, (x[:, 0], None, 4)]) <= 1e-5
+    # the file takes no h0
+    with pytest.raises(ValueError, match="no initial state input"):
+        fastrnn.onnx.verify(model, proto, [(x, h0, [5, 1, 3])])
+    # lengths are checked as the model checks them, before onnxruntime runs
+    for bad, match in (([5, 1], r"expected shape \(3,\)"), ([0, 1, 1], "between 1 and"),
+                       ([6, 1, 1], "between 1 and the sequence length 5"),
+                       ([1.5, 1, 1], "must hold integers")):
+        with pytest.raises(ValueError, match=match):
+            fastrnn.onnx.verify(model, proto, [(x, None, bad)])
+        with pytest.raises(ValueError, match=match):
+            model(x, lengths=bad)
+    # a file with h0 and lengths: random h0 and lengths are filled in
+    both = fastrnn.onnx.export(model, None, initial_state=True, lengths=True)
+    assert fastrnn.onnx.verify(model, both, [x, (x, h0), {"input": x, "hx": h0}]) <= 1e-5
+
+
+def test_verify_catches_a_layer_that_ignores_the_lengths():
+    """A file whose second layer runs every sequence to the full length differs from the
+    model at the lengths verify draws (1 and L among them)."""
+    model = fastrnn.LSTM(3, 4, 2, bidirectional=True, seed=0)
+    proto = fastrnn.onnx.export(model, None, lengths=True)
+    second = [n for n in proto.graph.node if n.op_type == "LSTM"][1]
+    second.input[4] = ""
+    with pytest.raises(fastrnn.onnx.VerificationError, match="with lengths"):
+        fastrnn.onnx.verify(model, proto)
+
+
+def test_verify_does_not_allocate_a_fixed_shape_the_file_claims():
+    model = fastrnn.RNN(3, 4, seed=0)
+    proto = fastrnn.onnx.export(model, None)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_value, dims[1].dim_value = 2**40, 2**20  # [sequence, batch] fixed, huge
+    with pytest.raises(ValueError, match=r"random input would have \d+ elements .*pass inputs"):
+        fastrnn.onnx.verify(model, proto)

@@ -36,6 +36,8 @@ _ELEM_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): Te
 # Symbolic axis names of the exported graph.
 BATCH_AXIS = "batch"
 SEQUENCE_AXIS = "sequence"
+# The graph input of export(..., lengths=True): int32 [batch], every layer's sequence_lens.
+LENGTHS_INPUT = "sequence_lens"
 
 
 class VerificationError(ValueError, AssertionError):
@@ -92,7 +94,8 @@ def default_opset():
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 4  # the refusals below are expected, keep them quiet
     for opset in range(newest, MIN_OPSET - 1, -1):
-        proto = _build(probe_model, opset, _min_ir_version(opset), initial_state=True)
+        proto = _build(probe_model, opset, _min_ir_version(opset), initial_state=True,
+                       lengths=True)
         try:
             onnxruntime.InferenceSession(proto.SerializeToString(), options,
                                          providers=["CPUExecutionProvider"])
@@ -107,7 +110,7 @@ def _int64s(name, values):
     return numpy_helper.from_array(np.asarray(values, np.int64), name)
 
 
-def _build(model, opset, ir_version, initial_state):
+def _build(model, opset, ir_version, initial_state, lengths=False):
     """The ModelProto of `model` (a fastrnn.RNN, LSTM or GRU); see export for its layout."""
     op = _names.onnx_op(model.mode)
     D, H, L = model.num_directions, model.hidden_size, model.num_layers
@@ -137,6 +140,9 @@ def _build(model, opset, ir_version, initial_state):
     if initial_state:
         inputs += [helper.make_tensor_value_info(f"{s}0", elem, [D * L, BATCH_AXIS, sizes[s]])
                    for s in states]
+    if lengths:
+        inputs.append(helper.make_tensor_value_info(LENGTHS_INPUT, TensorProto.INT32,
+                                                    [BATCH_AXIS]))
     outputs = [helper.make_tensor_value_info("output", elem, output_shape)]
     outputs += [helper.make_tensor_value_info(f"{s}_n", elem, [D * L, BATCH_AXIS, sizes[s]])
                 for s in states]
@@ -163,6 +169,9 @@ def _build(model, opset, ir_version, initial_state):
         for d in range(D if D > 1 else 0):  # rows of h0 by direction
             initializers += [_int64s(f"direction_{d}_start", [d]),
                              _int64s(f"direction_{d}_end", [d + 1])]
+        if lengths and D > 1:  # ReverseSequence takes int64 lengths
+            nodes.append(helper.make_node("Cast", [LENGTHS_INPUT], ["sequence_lens_int64"],
+                                          name="sequence_lens_int64", to=TensorProto.INT64))
         nodes += [
             helper.make_node("Shape", [layer_input], ["input_shape"], name="input_shape"),
             helper.make_node("Slice", ["input_shape", "time_batch_start", "time_batch_end"],
@@ -204,7 +213,7 @@ def _build(model, opset, ir_version, initial_state):
                       helper.make_node("Transpose", [f"W_hr_l{k}"], [f"W_hr_T_l{k}"],
                                        name=f"transpose_projection_l{k}", perm=[0, 2, 1])]
             if initial_state:  # h0 enters through the input; the node starts from zeros
-                layer_input = _h0_as_input(nodes, layer_input, initial["h"], k, D)
+                layer_input = _h0_as_input(nodes, layer_input, initial["h"], k, D, lengths)
                 initial["h"] = ""
                 W = np.concatenate([W, _names.recurrence_as_input(R)], axis=2)
         else:
@@ -220,7 +229,7 @@ def _build(model, opset, ir_version, initial_state):
         if projected:  # the node's Y and Y_h are unprojected (U): MatMul them by W_hr^T
             node_outputs.update(Y=f"U_l{k}", h=f"U_h_l{k}")
         node_inputs = [layer_input, names["W"], names["R"], names["B"] if B is not None else "",
-                       "", initial["h"]]
+                       LENGTHS_INPUT if lengths else "", initial["h"]]
         if op == "LSTM":
             node_inputs.append(initial["c"])
         while not node_inputs[-1]:
@@ -264,13 +273,17 @@ def _build(model, opset, ir_version, initial_state):
         f"fastrnn.{cls} (torch.nn.{cls} semantics). input: "
         + ("[batch, sequence, features]" if model.batch_first else "[sequence, batch, features]")
         + (f", {state_list}" if initial_state else "")
+        + (f", {LENGTHS_INPUT} [batch] int32 (1..sequence)" if lengths else "")
         + f". outputs: output, {out_list}.")
     return proto
 
 
-def _h0_as_input(nodes, layer_input, h0_rows, k, D):
+def _h0_as_input(nodes, layer_input, h0_rows, k, D, lengths):
     """The name of layer k's input with h0's features appended (fastrnn.onnx._names,
-    Projections): [T, N, F + D*P], direction d's h0 rows at its first step, zeros elsewhere."""
+    Projections): [T, N, F + D*P], direction d's h0 rows at its first step, zeros elsewhere.
+
+    The backward direction's first step is t = T-1, or with lengths t = len-1 of each
+    sequence: its rows are then put at t = 0 and ReverseSequence moves them there."""
     parts = []
     for d in range(D):
         rows = h0_rows
@@ -279,17 +292,23 @@ def _h0_as_input(nodes, layer_input, h0_rows, k, D):
             nodes.append(helper.make_node(
                 "Slice", [h0_rows, f"direction_{d}_start", f"direction_{d}_end", "state_axes"],
                 [rows], name=f"h0_l{k}_direction_{d}"))
-        # forward: h0 at t = 0; backward: at t = T-1
-        steps = [rows, "zeros_after_first_step"] if d == 0 else ["zeros_after_first_step", rows]
+        # forward: h0 at t = 0; backward: at t = T-1 (or at len-1: reversed from t = 0)
+        steps = [rows, "zeros_after_first_step"] if d == 0 or lengths else [
+            "zeros_after_first_step", rows]
         parts.append(f"h0_steps_l{k}_d{d}")
-        nodes.append(helper.make_node("Concat", steps, [parts[-1]], name=parts[-1], axis=0))
+        at_start = parts[-1] + ("_at_start" if d == 1 and lengths else "")
+        nodes.append(helper.make_node("Concat", steps, [at_start], name=at_start, axis=0))
+        if at_start != parts[-1]:
+            nodes.append(helper.make_node(
+                "ReverseSequence", [at_start, "sequence_lens_int64"], [parts[-1]],
+                name=parts[-1], time_axis=0, batch_axis=1))
     with_h0 = f"input_with_h0_l{k}"
     nodes.append(helper.make_node("Concat", [layer_input] + parts, [with_h0], name=with_h0,
                                   axis=2))
     return with_h0
 
 
-def export(model, f, *, opset=None, initial_state=False):
+def export(model, f, *, opset=None, initial_state=False, lengths=False):
     """Write `model` as an ONNX file and return its ModelProto.
 
     Args:
@@ -306,13 +325,24 @@ def export(model, f, *, opset=None, initial_state=False):
         initial_state: if True the graph takes the initial states as inputs:
             ``h0`` (RNN, GRU), or ``h0`` and ``c0`` (LSTM). Without them every
             layer starts from zeros.
+        lengths: if True the graph takes ``sequence_lens``, int32 [batch],
+            as its last input and gives it to every layer's node (the ONNX
+            ops' input of that name): onnxruntime then computes what
+            ``model(input, hx, lengths=sequence_lens)`` computes, i.e. torch's
+            packed sequences: output zero past each length, h_n (c_n) each
+            sequence's state at its last valid step, the backward direction
+            starting at each sequence's own end. Lengths must be 1..sequence
+            (fastrnn refuses 0, which ONNX allows: onnxruntime then gives zero
+            outputs and states). Without it every sequence runs to the full
+            length.
 
     The graph:
         inputs:  ``input`` [sequence, batch, input_size], or
                  [batch, sequence, input_size] for a batch_first model;
                  with initial_state ``h0`` (and for an LSTM ``c0``), each
                  [D*num_layers, batch, hidden_size] (otherwise every layer
-                 starts from zeros).
+                 starts from zeros); with lengths ``sequence_lens`` [batch],
+                 int32.
         outputs: ``output`` shaped like the input with D*hidden_size features,
                  ``h_n`` (and for an LSTM ``c_n``) [D*num_layers, batch,
                  hidden_size], as torch returns them: output, h_n for RNN and
@@ -343,7 +373,9 @@ def export(model, f, *, opset=None, initial_state=False):
     D*proj_size extra input features at each direction's first step (W gains
     weight_hh's columns for them; Shape, Slice, ConstantOfShape and Concat
     nodes build them). The file keeps weight_hh and weight_hr as they are,
-    and fastrnn.onnx.load reads it back.
+    and fastrnn.onnx.load reads it back. With lengths, the backward
+    direction's h0 must be at t = len-1 of each sequence: it is written at
+    t = 0 and moved there by ReverseSequence (lengths Cast to int64).
     A float64 model gives a float64 (tensor(double)) graph. It is valid ONNX
     and passes onnx.checker, but onnxruntime has no double kernel for RNN,
     GRU or LSTM and will not run it; fastrnn.onnx.backend can.
@@ -351,8 +383,9 @@ def export(model, f, *, opset=None, initial_state=False):
     Every exported model passes onnx.checker.check_model(full_check=True).
     """
     model = _as_fastrnn(model)
-    if not isinstance(initial_state, (bool, np.bool_)):
-        raise TypeError(f"initial_state must be True or False, got {initial_state!r}")
+    for name, value in (("initial_state", initial_state), ("lengths", lengths)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
     newest = onnx.defs.onnx_opset_version()
     if opset is None:
         opset, ir_version = default_opset()
@@ -365,7 +398,7 @@ def export(model, f, *, opset=None, initial_state=False):
                 f"onnx {onnx.__version__} knows), got {opset}")
         opset = int(opset)
         ir_version = _min_ir_version(opset)
-    proto = _build(model, opset, ir_version, bool(initial_state))
+    proto = _build(model, opset, ir_version, bool(initial_state), bool(lengths))
     onnx.checker.check_model(proto, full_check=True)
     if f is not None:
         data = proto.SerializeToString()
@@ -383,73 +416,114 @@ def export(model, f, *, opset=None, initial_state=False):
 
 
 # ---------------------------------------------------------------- verify
-def _cases(model, inputs, x_dims, takes_state, rng):
-    """(input, states) pairs, batched, in the model's dtype; states is a list of the
-    initial states (h0, or h0 and c0 for an LSTM) or None."""
+# verify(): the most elements of a random input it makes for a file that fixes the
+# input's batch and sequence sizes (bigger: pass inputs).
+MAX_RANDOM_ELEMENTS = 2**24
+
+
+def _case_arguments(case, i, is_lstm):
+    """(input, hx, lengths) of one inputs case: an array, a tuple of the model's
+    positional arguments (input, hx[, lengths]) or a dict of its keyword arguments."""
+    pair = "(h0, c0)" if is_lstm else "h0"
+    if isinstance(case, dict):
+        unknown = sorted(set(case) - {"input", "hx", "lengths"}, key=str)
+        if unknown or "input" not in case:
+            raise ValueError(
+                f"inputs case {i}: a dict case holds the model's arguments 'input' (required), "
+                f"'hx' and 'lengths', got keys {sorted(case, key=str)}")
+        return case["input"], case.get("hx"), case.get("lengths")
+    if isinstance(case, tuple):
+        if len(case) not in (2, 3):
+            raise ValueError(
+                f"inputs case {i} must be an array, a tuple (input, {pair}[, lengths]) or a "
+                f"dict, got a tuple of {len(case)}")
+        return case + (None,) * (3 - len(case))
+    return case, None, None
+
+
+def _cases(model, inputs, x_dims, takes_state, takes_lengths, rng):
+    """(input, states, lengths) of each case, batched, input and states in the model's
+    dtype; states is a list of the initial states (h0, or h0 and c0 for an LSTM) or None,
+    lengths an int32 array [N] or None."""
     D, H = model.num_directions, model.hidden_size
     n_axis, l_axis = (0, 1) if model.batch_first else (1, 0)
     is_lstm = model.mode == "LSTM"
     sizes = [model.proj_size or H, H][:2 if is_lstm else 1]  # of h0 (projected), c0
-    pair = "(input, (h0, c0))" if is_lstm else "(input, h0)"
+
+    fixed = x_dims if x_dims is not None and len(x_dims) == 3 else [None] * 3
+    if inputs is None and fixed[n_axis] and fixed[l_axis]:
+        count = fixed[n_axis] * fixed[l_axis] * model.input_size
+        if count > MAX_RANDOM_ELEMENTS:  # a file's claim, not data: do not allocate it
+            raise ValueError(
+                f"the ONNX file fixes its input's shape to {x_dims}: a random input would "
+                f"have {count} elements (verify makes at most {MAX_RANDOM_ELEMENTS}); pass "
+                "inputs")
 
     def pick(axis, choices):
-        fixed = x_dims[axis] if x_dims is not None and len(x_dims) == 3 else None
-        return [fixed] if fixed else choices
+        return [fixed[axis]] if fixed[axis] else choices
 
     def random_states(n):
         return [rng.standard_normal((D * model.num_layers, n, size)).astype(model.dtype)
                 for size in sizes]
 
+    def random_lengths(n, length):
+        """n lengths in 1..length; 1 and length both among them when n >= 2."""
+        lens = rng.integers(1, length + 1, n) if length >= 1 else np.zeros(n, np.int64)
+        if n >= 2 and length >= 1:
+            ends = rng.choice(n, 2, replace=False)
+            lens[ends] = (1, length)
+        return lens.astype(np.int32)
+
+    cases = []
     if inputs is None:
         # Two batch sizes and two lengths, unless the file fixes them.
-        cases = []
         for n in pick(n_axis, [1, 4]):
             for length in pick(l_axis, [1, 7]):
                 shape = [0, 0, model.input_size]
                 shape[n_axis], shape[l_axis] = n, length
                 x = rng.standard_normal(shape).astype(model.dtype)
-                cases.append((x, random_states(n) if takes_state else None))
-    else:
-        given = inputs if isinstance(inputs, list) else [inputs]
-        cases = []
-        for i, case in enumerate(given):
-            if isinstance(case, tuple):
-                if len(case) != 2:
-                    raise ValueError(
-                        f"inputs case {i} must be an array or an {pair} pair, got a "
-                        f"tuple of {len(case)}")
-                x, hx = case
-            else:
-                x, hx = case, None
-            states = None
-            if hx is not None:
-                if is_lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-                    raise ValueError(f"inputs case {i}: an LSTM's initial state is a pair "
-                                     f"(h0, c0), got {type(hx).__name__}")
-                states = list(hx) if is_lstm else [hx]
-            # Refused as the model refuses them (strings, objects, complex, bool),
-            # before anything runs, and copied: callers' arrays stay as given.
-            x = np.array(real_array(x, f"verify input (case {i})"), dtype=model.dtype)
-            if states is not None:
-                names = ("h0", "c0")
-                states = [np.array(real_array(state, f"verify {names[j]} (case {i})"),
-                                   dtype=model.dtype) for j, state in enumerate(states)]
-            cases.append((x, states))
-    batched = []
-    for x, states in cases:
+                states = random_states(n) if takes_state else None
+                lens = random_lengths(n, length) if takes_lengths else None
+                cases.append((x, states, lens))
+        return cases
+
+    for i, case in enumerate(inputs if isinstance(inputs, list) else [inputs]):
+        x, hx, lengths = _case_arguments(case, i, is_lstm)
+        states = None
+        if hx is not None:
+            if is_lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise ValueError(f"inputs case {i}: an LSTM's initial state is a pair "
+                                 f"(h0, c0), got {type(hx).__name__}")
+            states = list(hx) if is_lstm else [hx]
+        # Refused as the model refuses them (strings, objects, complex, bool),
+        # before anything runs, and copied: callers' arrays stay as given.
+        x = np.array(real_array(x, f"verify input (case {i})"), dtype=model.dtype)
+        if states is not None:
+            names = ("h0", "c0")
+            states = [np.array(real_array(state, f"verify {names[j]} (case {i})"),
+                               dtype=model.dtype) for j, state in enumerate(states)]
         if x.ndim == 2:  # unbatched: the graph takes batch 1
             x = x[None] if model.batch_first else x[:, None]
             if states is not None:
                 states = [state[:, None] for state in states]
         if x.ndim != 3:
             raise ValueError(f"verify inputs must be 2-D or 3-D arrays, got shape {x.shape}")
+        N, L = x.shape[n_axis], x.shape[l_axis]
         if states is None and takes_state:  # the graph needs initial states: make them up
-            states = random_states(x.shape[n_axis])
+            states = random_states(N)
         if states is not None and not takes_state:
-            raise ValueError("an initial state was given, but the ONNX file has no initial state "
-                             "input")
-        batched.append((x, states))
-    return batched
+            raise ValueError(f"inputs case {i}: an initial state was given, but the ONNX file "
+                             "has no initial state input")
+        if lengths is not None:
+            if not takes_lengths:
+                raise ValueError(f"inputs case {i}: lengths were given, but the ONNX file has "
+                                 "no sequence_lens input")
+            # As the model checks them (N integers in 1..L, ValueError), as int32.
+            lengths = model._check_lengths(lengths, N, L)
+        elif takes_lengths:  # the graph needs lengths: draw them
+            lengths = random_lengths(N, L)
+        cases.append((x, states, lengths))
+    return cases
 
 
 def _check_tolerance(tolerance):
@@ -484,6 +558,17 @@ def _scaled_difference(name, have, want, where):
     return float(np.max(np.abs(have[finite] - want[finite]), initial=0.0)) / scale
 
 
+def _lengths_input(graph, graph_inputs):
+    """The graph input that recurrent nodes read as their sequence_lens, or None."""
+    read = {node.input[4] for node in graph.node
+            if node.op_type in ("RNN", "GRU", "LSTM") and len(node.input) > 4 and node.input[4]}
+    found = [value for value in graph_inputs if value.name in read]
+    if len(found) > 1:
+        raise ValueError(f"verify expects one sequence_lens input for all layers, the graph "
+                         f"has {[value.name for value in found]}")
+    return found[0] if found else None
+
+
 def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
     """Run an ONNX file in onnxruntime and `model` in fastrnn; compare.
 
@@ -494,22 +579,35 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
             Its first graph input is the sequence in the model's layout; the
             inputs after it, if any, the initial states [D*num_layers, N, H]
             (h0; for an LSTM h0 and c0, h0 with proj_size features when the
-            LSTM projects). Its first outputs are compared with
+            LSTM projects), and the input the recurrent nodes read as their
+            sequence_lens if there is one (export(..., lengths=True) writes
+            it last), int32 [N]. Its first outputs are compared with
             what the model returns: output, h_n (and c_n for an LSTM). That is
             what export writes, and what torch.onnx.export writes for nn.RNN,
             LSTM and GRU.
-        inputs: None, one input array, or a list of cases, each an input
-            array or an (input, hx) tuple, hx being h0 for RNN and GRU and
-            (h0, c0) for LSTM, as the model takes it. Unbatched (L, input_size)
-            inputs run as batch 1. When the file takes initial states and a
-            case has none, random ones are used. None: random standard-normal
-            inputs at batch sizes 1 and 4 and sequence lengths 1 and 7 (an axis
-            the file fixes keeps its size). Random values come from numpy's
-            default_rng(0) (for each batch size, for each length: the input,
-            then h0 (and c0) if the file takes them), so a call is reproducible.
-            Inputs must hold real numbers; strings, objects, booleans and
-            complex numbers raise TypeError, as the model does. An empty list
-            raises ValueError: there would be nothing to compare.
+        inputs: None, one case, or a list of cases. A case holds the
+            arguments of one call of the model, as the model takes them:
+            an input array; a tuple (input, hx) or (input, hx, lengths); or a
+            dict with the keys "input" and optionally "hx" and "lengths".
+            hx is h0 for RNN and GRU and (h0, c0) for LSTM (None: none
+            given); lengths are N integers in 1..L (None: none given), as
+            model(input, hx, lengths=lengths) takes them. Unbatched
+            (L, input_size) inputs run as batch 1. When the file takes
+            initial states and a case has none, random ones are used; when
+            it takes sequence_lens and a case gives no lengths, random ones
+            in 1..L are drawn (1 and L both among them when N >= 2). A case
+            with initial states or lengths for a file without such an input
+            raises ValueError. None: random standard-normal inputs at batch
+            sizes 1 and 4 and sequence lengths 1 and 7 (an axis the file
+            fixes keeps its size; a fixed shape of more than 2**24 elements
+            raises ValueError rather than being allocated: pass inputs).
+            Random values come from numpy's default_rng(0) (for each case:
+            the input, then h0 (and c0), then the lengths, as the file takes
+            them), so a call is reproducible. Inputs must hold real numbers;
+            strings, objects, booleans and complex numbers raise TypeError,
+            as the model does; bad lengths raise ValueError, as the model
+            does. An empty list raises ValueError: there would be nothing to
+            compare.
         tolerance: the largest accepted difference, a number >= 0 (default 1e-5).
 
     Returns the largest difference over all cases and outputs, where the
@@ -545,42 +643,49 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
     output_names = ["output"] + [f"{s}_n" for s in states]
     state_inputs = [f"{s}0" for s in states]
     graph_inputs = runtime_inputs(proto.graph)
-    if len(graph_inputs) not in (1, 1 + len(states)) or len(proto.graph.output) < len(
+    lengths_input = _lengths_input(proto.graph, graph_inputs)
+    others = [value for value in graph_inputs if value is not lengths_input]
+    if len(others) not in (1, 1 + len(states)) or len(proto.graph.output) < len(
             output_names):
         raise ValueError(
-            f"verify expects a graph with inputs (input[, {', '.join(state_inputs)}]) and "
-            f"outputs ({', '.join(output_names)}) for a fastrnn.{type(model).__name__}, got "
-            f"inputs {[i.name for i in graph_inputs]} and outputs "
-            f"{[o.name for o in proto.graph.output]}")
+            f"verify expects a graph with inputs (input[, {', '.join(state_inputs)}]"
+            f"[, {LENGTHS_INPUT}]) and outputs ({', '.join(output_names)}) for a "
+            f"fastrnn.{type(model).__name__}, got inputs {[i.name for i in graph_inputs]} and "
+            f"outputs {[o.name for o in proto.graph.output]}")
     graph_outputs = list(proto.graph.output[:len(output_names)])
-    for value in list(graph_inputs) + graph_outputs:
+    for value in others + graph_outputs:
         elem = value.type.tensor_type.elem_type
         if elem == TensorProto.DOUBLE:
             raise UnsupportedModelError(
                 f"verify cannot run this graph: {value.name!r} is tensor(double) and "
                 f"onnxruntime has no double (float64) kernel for the {op} op")
-    x_dims = declared_dims(graph_inputs[0])
+    x_dims = declared_dims(others[0])
     if x_dims is not None and len(x_dims) == 3 and x_dims[2] not in (None, model.input_size):
         raise ValueError(
             f"the ONNX file's input has {x_dims[2]} features but the model's input_size is "
             f"{model.input_size}")
-    takes_state = len(graph_inputs) > 1
+    takes_state = len(others) > 1
+    rng = np.random.default_rng(0)
+    cases = _cases(model, inputs, x_dims, takes_state, lengths_input is not None, rng)
 
     session = onnxruntime.InferenceSession(proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
     worst = 0.0
-    for x, initial in _cases(model, inputs, x_dims, takes_state, rng):
-        feed = {graph_inputs[0].name: x}
+    for x, initial, lengths in cases:
+        feed = {others[0].name: x}
         hx = None
         if initial is not None:
-            feed.update((value.name, state) for value, state in zip(graph_inputs[1:], initial))
+            feed.update((value.name, state) for value, state in zip(others[1:], initial))
             hx = tuple(initial) if op == "LSTM" else initial[0]
-        output, finals = model(x, hx)
+        if lengths is not None:
+            feed[lengths_input.name] = lengths
+        # fastrnn first: it checks what the case holds before onnxruntime sees it.
+        output, finals = model(x, hx, lengths=lengths)
         expected = [output] + (list(finals) if op == "LSTM" else [finals])
         got = session.run([o.name for o in graph_outputs], feed)
         where = (f" for input shape {x.shape}"
-                 + (f" with {' and '.join(state_inputs)}" if initial is not None else ""))
+                 + (f" with {' and '.join(state_inputs)}" if initial is not None else "")
+                 + (f" with lengths {lengths.tolist()}" if lengths is not None else ""))
         for name, want, have in zip(output_names, expected, got):
             if have.shape != want.shape:
                 raise VerificationError(
