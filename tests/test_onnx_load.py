@@ -470,14 +470,100 @@ def test_bad_or_unsupported_attributes_are_refused_by_name(attrs, match, error):
     _refused(_rnn_graph(W, R, B, **attrs), match, error)
 
 
-def test_sequence_lens_and_stored_initial_states_are_refused():
+def test_stored_initial_states_are_refused():
     rng = np.random.default_rng(0)
     W, R, B = _weights(rng, 1, 3, 2)
-    lens = helper.make_tensor_value_info("lens", TensorProto.INT32, ["N"])
-    _refused(_rnn_graph(W, R, B, sequence_lens="lens", inputs_extra=[lens]),
-             "unsupported input sequence_lens")
     _refused(_rnn_graph(W, R, B, initial_h=np.ones((1, 2, 3), np.float32)),
              "initial_h .*not zero")
+
+
+# ============================================================== sequence lengths
+def test_a_sequence_lens_input_loads_as_the_models_lengths_argument():
+    rng = np.random.default_rng(0)
+    W, R, B = _weights(rng, 2, 3, 2)
+    lens = helper.make_tensor_value_info("lens", TensorProto.INT32, ["N"])
+    proto = _rnn_graph(W, R, B, sequence_lens="lens", inputs_extra=[lens],
+                       direction="bidirectional")
+    model = fastrnn.onnx.load(proto)
+    x = rng.standard_normal((5, 4, 2)).astype(np.float32)
+    lengths = np.array([3, 5, 1, 2], np.int32)
+    Y, Y_h = _ort(proto, {"X": x, "lens": lengths})
+    output, h_n = model(x, lengths=lengths)
+    assert_close(output, Y.transpose(0, 2, 1, 3).reshape(5, 4, 6), np.float32,
+                 "loaded model with lengths vs onnxruntime with sequence_lens")
+    assert_close(h_n, Y_h, np.float32, "loaded h_n with lengths vs onnxruntime")
+    # without lengths the model runs every sequence to the end, as the graph does with
+    # lengths all equal to the sequence length
+    full = _ort(proto, {"X": x, "lens": np.full(4, 5, np.int32)})
+    assert_close(model(x)[1], full[1], np.float32, "loaded h_n without lengths")
+
+
+@pytest.mark.parametrize("kind, options", [("RNN", {}), ("LSTM", {}), ("GRU", {}),
+                                           ("LSTM", {"proj_size": 2})])
+def test_exported_files_with_lengths_round_trip(kind, options):
+    model = getattr(fastrnn, kind)(3, 4, 2, bidirectional=True, batch_first=True, seed=4,
+                                   **options)
+    loaded = fastrnn.onnx.load(fastrnn.onnx.export(model, None, initial_state=True,
+                                                   lengths=True))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 3)).astype(np.float32)
+    states = [rng.standard_normal((4, 3, s)).astype(np.float32)
+              for s in ([options.get("proj_size") or 4] + ([4] if kind == "LSTM" else []))]
+    hx = tuple(states) if kind == "LSTM" else states[0]
+    for lengths in ([6, 1, 4], None):
+        want, got = model(x, hx, lengths=lengths), loaded(x, hx, lengths=lengths)
+        np.testing.assert_array_equal(got[0], want[0])
+        for g, w in zip(*(r[1] if kind == "LSTM" else [r[1]] for r in (got, want))):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_sequence_lens_that_a_model_cannot_take_is_refused():
+    rng = np.random.default_rng(0)
+    W, R, B = _weights(rng, 1, 3, 2)
+    # stored lengths: a fastrnn model takes them as an argument, not as a constant
+    stored = _rnn_graph(W, R, B, sequence_lens="lens")
+    stored.graph.initializer.append(numpy_helper.from_array(np.array([2, 2], np.int32), "lens"))
+    _refused(stored, r"sequence_lens \('lens'\) must be absent or a graph input .*"
+                     "got a constant")
+    # ONNX's sequence_lens is int32 [batch]
+    for elem, shape in ((TensorProto.FLOAT, ["N"]), (TensorProto.INT64, ["N"]),
+                        (TensorProto.INT32, ["N", 1])):
+        lens = helper.make_tensor_value_info("lens", elem, shape)
+        _refused(_rnn_graph(W, R, B, sequence_lens="lens", inputs_extra=[lens]),
+                 "graph input 'lens' is tensor.* read as sequence_lens; ONNX's sequence_lens "
+                 r"is tensor\(int32\) \[batch\]", InvalidModelError)
+    # the same input as the sequence and as its lengths
+    _refused(_rnn_graph(W, R, B, sequence_lens="X"),
+             "graph input 'X' is used as both the sequence lengths and the sequence")
+    # lengths for some layers only: the model applies its lengths to every layer
+    model = fastrnn.LSTM(2, 3, 2, seed=0)
+    proto = fastrnn.onnx.export(model, None, lengths=True)
+    [n for n in proto.graph.node if n.op_type == "LSTM"][1].input[4] = ""
+    _refused(proto, "sequence_lens: the layers read .*'sequence_lens', .* none; "
+                    "fastrnn.LSTM applies one set of lengths to every layer")
+
+
+def test_projected_backward_h0_must_start_at_each_sequences_end():
+    """With lengths, a projected bidirectional LSTM's backward h0 is moved to t = len-1 by
+    ReverseSequence; the same file without that move (h0 at t = T-1) or a move without
+    lengths on the node computes something else and is refused."""
+    model = fastrnn.LSTM(3, 4, 1, bidirectional=True, proj_size=2, seed=0)
+    with_lengths = fastrnn.onnx.export(model, None, initial_state=True, lengths=True)
+    fastrnn.onnx.load(with_lengths)  # as written: accepted
+    moved = with_lengths.graph.node[[n.op_type for n in with_lengths.graph.node].index(
+        "ReverseSequence")]
+    # the node without lengths, while h0 was moved by them
+    no_lengths = onnx.ModelProto()
+    no_lengths.CopyFrom(with_lengths)
+    [n for n in no_lengths.graph.node if n.op_type == "LSTM"][0].input[4] = ""
+    _refused(no_lengths, "not h0 of each direction at its first step")
+    # another axis pair, or lengths not from the graph's input
+    for attribute, value in (("time_axis", 1), ("batch_axis", 0)):
+        bad = onnx.ModelProto()
+        bad.CopyFrom(with_lengths)
+        node = bad.graph.node[list(with_lengths.graph.node).index(moved)]
+        node.attribute.append(helper.make_attribute(attribute, value))
+        _refused(bad, "fastrnn reads ReverseSequence only as the move of initial states")
 
 
 def test_weights_that_are_not_in_the_file_are_refused():

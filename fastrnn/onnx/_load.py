@@ -17,13 +17,13 @@ UnsupportedModelError naming it.
 import math
 
 import numpy as np
-import onnx
 from onnx import TensorProto
 
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
     DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, check_unique_names,
-    declared_dims, model_opset, node_label, read_model, runtime_inputs, tensor_value, type_name)
+    declared_dims, model_opset, node_label, numpy_type, read_model, runtime_inputs, tensor_value,
+    type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
 from fastrnn.gru import GRU
 from fastrnn.lstm import LSTM
@@ -105,10 +105,21 @@ class _States:
 class _FirstStep:
     """Rows of a graph input (h0 of one direction, [1, N, P]) at the first or the last
     time step, zeros at the others: how fastrnn's export feeds h0 to a projected LSTM
-    layer (fastrnn.onnx._names, Projections)."""
+    layer (fastrnn.onnx._names, Projections). reversed_by: None, or the graph input of
+    sequence lengths by which ReverseSequence moved rows at the first step to each
+    sequence's last (the backward direction's first step with lengths)."""
 
-    def __init__(self, name, rows, at_start):
+    def __init__(self, name, rows, at_start, reversed_by=None):
         self.name, self.rows, self.at_start = name, rows, at_start
+        self.reversed_by = reversed_by
+
+
+class _CastInput:
+    """A graph input cast to another element type (`to`, an ONNX type number): the
+    int64 sequence lengths ReverseSequence takes."""
+
+    def __init__(self, name, to):
+        self.name, self.to = name, to
 
 
 class _WithFirstSteps:
@@ -124,6 +135,7 @@ _DESCRIPTIONS = {_Const: "a constant", _Product: "a product of constants",
                  _Seq: "a recurrent layer's output sequence",
                  _States: "final states (Y_h or Y_c)",
                  _FirstStep: "initial states placed at a first time step",
+                 _CastInput: "a graph input cast to another type",
                  _WithFirstSteps: "a sequence with initial states appended"}
 
 
@@ -131,8 +143,9 @@ def _describe(value):
     return "an absent input" if value is None else _DESCRIPTIONS[type(value)]
 
 
-_SUPPORTED_OPS = RECURRENT_OPS + ("MatMul", "Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze",
-                  "Concat", "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast")
+_SUPPORTED_OPS = RECURRENT_OPS + (
+    "MatMul", "Constant", "Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat",
+    "Slice", "Gather", "Shape", "Expand", "ConstantOfShape", "Cast", "ReverseSequence")
 _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Slice", "Expand",
                     "Cast")
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
@@ -146,7 +159,8 @@ class _Walk:
         self.opset = opset  # of the default domain: it decides the attributes RNN has
         self.values = {}
         self.layers = []  # per recurrent node: dict of what the model needs
-        # graph input name -> "sequence", "initial hidden state" or "initial cell state"
+        # graph input name -> "sequence", "initial hidden state", "initial cell state" or
+        # "sequence lengths"
         self.input_uses = {}
         check_unique_names(graph)
         for init in graph.initializer:
@@ -251,14 +265,30 @@ class _Walk:
 
     def op_Cast(self, reader):
         value = self.get(reader, 0)
+        to = reader.attribute("to", "int")
+        if to is None:
+            raise InvalidModelError(f"{reader.label} has no 'to' attribute")
+        if isinstance(value, _GraphInput) and value.axes == (0,) and value.rows is None:
+            return [_CastInput(value.name, to)]  # lengths for ReverseSequence
         if not isinstance(value, _Const):
             self.refuse(reader, value)
-        try:
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(reader.attribute("to", "int"))
-        except Exception as exc:
-            raise UnsupportedModelError(f"{reader.label}: unsupported 'to' type") \
-                from exc
-        return [_Const(value.array.astype(dtype))]
+        return [_Const(value.array.astype(numpy_type(to, f"{reader.label}'s target")))]
+
+    def op_ReverseSequence(self, reader):
+        """The backward direction's h0 moved from t = 0 to each sequence's last step (how
+        fastrnn's export writes a projected bidirectional LSTM with lengths)."""
+        value, lengths = self.get(reader, 0), self.get(reader, 1)
+        reader.allow_attributes("batch_axis", "time_axis")
+        axes = (reader.attribute("time_axis", "int", 0), reader.attribute("batch_axis", "int", 1))
+        if not (isinstance(value, _FirstStep) and value.at_start and value.reversed_by is None
+                and isinstance(lengths, _CastInput) and lengths.to == TensorProto.INT64
+                and axes == (0, 1)):
+            raise UnsupportedModelError(
+                f"{reader.label}: fastrnn reads ReverseSequence only as the move of initial "
+                "states at the first time step (time_axis 0, batch_axis 1) to each sequence's "
+                "last, by the sequence lengths input cast to int64")
+        self._use_input(lengths.name, "sequence lengths", reader.label)
+        return [_FirstStep(value.name, value.rows, False, lengths.name)]
 
     def op_Shape(self, reader):
         value = self.get(reader, 0)
@@ -559,10 +589,19 @@ class _Walk:
         if len(node.input) > max_inputs:
             raise InvalidModelError(f"{where} has {len(node.input)} inputs; {op} takes at most "
                                     f"{max_inputs}")
-        if self.get(reader, 4) is not None:
-            raise UnsupportedModelError(
-                f"{where}: unsupported input sequence_lens ({node.input[4]!r}); {cls} runs "
-                "every sequence to the full length")
+        # sequence_lens: the graph input that every layer reads (checked when the model is
+        # built); the model takes those lengths as its own `lengths` argument.
+        lengths = self.get(reader, 4)
+        if lengths is not None:
+            # (its declared type and shape are checked with the other graph inputs)
+            if not (isinstance(lengths, _GraphInput) and lengths.rows is None
+                    and lengths.axes == tuple(range(lengths.rank))):
+                raise UnsupportedModelError(
+                    f"{where}: sequence_lens ({node.input[4]!r}) must be absent or a graph "
+                    f"input ({cls} takes lengths as an argument), got {_describe(lengths)}"
+                    + (" rearranged" if isinstance(lengths, _GraphInput) else ""))
+            self._use_input(lengths.name, "sequence lengths", where)
+            lengths = lengths.name
 
         # X: the graph's input for layer 0, the previous layer's output after that.
         x = self.get(reader, 0)
@@ -664,23 +703,27 @@ class _Walk:
             initial["c"] = self._initial_state(reader, 6, "initial_c", "initial cell state",
                                                layout, where)
         if first_steps:
-            W = self._strip_first_steps(reader, where, first_steps, W, W_hh, W_hr, initial)
+            W = self._strip_first_steps(reader, where, first_steps, W, W_hh, W_hr, initial,
+                                        lengths)
 
         self.layers.append(dict(
             node=where, op=op, hidden_size=H, num_directions=D, nonlinearity=nonlinearity,
             layout=layout, W=W, R=R, B=B, W_hr=W_hr,
             output_size=H if W_hr is None else W_hr.shape[1], initial=initial,
-            batch_first=batch_first, input_name=input_name))
+            batch_first=batch_first, input_name=input_name, lengths=lengths))
         y_labels, state_labels = ((("T", "D", "N", "H"), ("D", "N", "H")) if layout == 0
                                   else (("N", "T", "D", "H"), ("N", "D", "H")))
         return [_Y(k, y_labels)] + [_States((k,), state_labels, kind) for kind in initial]
 
     op_GRU = op_LSTM = op_RNN
 
-    def _strip_first_steps(self, reader, where, steps, W, W_hh, W_hr, initial):
+    def _strip_first_steps(self, reader, where, steps, W, W_hh, W_hr, initial, lengths):
         """W without the columns of the h0 features fastrnn's export appends to a projected
         LSTM layer's input (fastrnn.onnx._names, Projections), after checking them; the
-        layer's h0 is then those features' rows of the graph input."""
+        layer's h0 is then those features' rows of the graph input. The backward
+        direction's rows must be at its first step: t = T-1, or with the layer's
+        sequence lengths (graph input `lengths`) t = len-1, moved there by
+        ReverseSequence with those lengths."""
         D = W.shape[0]
         if W_hr is None or initial["h"] is not None:
             raise UnsupportedModelError(
@@ -693,8 +736,8 @@ class _Walk:
             ok, joined = len(steps) == 1 and steps[0].at_start, rows[0]
         else:
             ok = (len(steps) == 2 and steps[0].at_start and not steps[1].at_start
-                  and None not in rows and rows[0][1] == rows[0][0] + 1 == rows[1][0]
-                  and rows[1][1] == rows[1][0] + 1)
+                  and steps[1].reversed_by == lengths and None not in rows
+                  and rows[0][1] == rows[0][0] + 1 == rows[1][0] and rows[1][1] == rows[1][0] + 1)
             joined = (rows[0][0], rows[1][1]) if ok else None
         extra = W[:, :, W.shape[2] - D * P:]
         if not (ok and len(names) == 1 and W.shape[2] > D * P
@@ -702,7 +745,8 @@ class _Walk:
             raise UnsupportedModelError(
                 f"{where}: X has initial states appended that are not h0 of each direction at "
                 "its first step with W_hh as their weights (how fastrnn.onnx.export writes a "
-                "projected LSTM's h0)")
+                "projected LSTM's h0; with sequence_lens, the backward direction's moved to "
+                "each sequence's last step by ReverseSequence with the layer's lengths)")
         name = names.pop()
         self._use_input(name, "initial hidden state", where)
         initial["h"] = (name, joined)
@@ -803,6 +847,13 @@ def _build_model(walk):
     # layer (h0; an LSTM's c0 likewise, from another input).
     for kind in first["initial"]:
         _state_source(layers, kind)
+    # Sequence lengths: none, or one graph input that every layer reads.
+    if len({layer["lengths"] for layer in layers}) > 1:
+        raise UnsupportedModelError(
+            "sequence_lens: the layers read " + ", ".join(
+                f"{layer['node']} {'none' if layer['lengths'] is None else repr(layer['lengths'])}"
+                for layer in layers)
+            + f"; {cls} applies one set of lengths to every layer")
 
     # Every graph input must be the sequence or an initial state; check what they declare.
     for value_info in runtime_inputs(graph):
@@ -812,12 +863,18 @@ def _build_model(walk):
                 f"graph input {value_info.name!r} is neither the sequence nor the initial state "
                 "of the recurrent layers")
         elem = value_info.type.tensor_type.elem_type
+        dims = declared_dims(value_info) or []
+        if role == "sequence lengths":
+            if elem != TensorProto.INT32 or len(dims) > 1:
+                raise InvalidModelError(
+                    f"graph input {value_info.name!r} is {type_name(elem)} {dims}, read as "
+                    "sequence_lens; ONNX's sequence_lens is tensor(int32) [batch]")
+            continue
         if elem and _FLOAT_TYPES.get(elem) != dtype.type:
             raise InvalidModelError(
                 f"graph input {value_info.name!r} is {type_name(elem)} but the weights are "
                 f"{dtype}")
         # None (or 0, which some exporters write) where not fixed
-        dims = declared_dims(value_info) or []
         if role == "sequence" and dims and dims[-1] not in (None, 0, input_size):
             raise InvalidModelError(
                 f"graph input {value_info.name!r} declares {dims[-1]} features but W has "
@@ -909,6 +966,16 @@ def load(f):
     loads too: call the model with zeros for that state. For a model
     fastrnn exported, the outputs are identical to the original model's.
 
+    Sequence lengths: a graph input that every layer's node reads as its
+    sequence_lens (tensor(int32) [batch]; fastrnn.onnx.export(...,
+    lengths=True) writes one) loads as well. The model keeps no lengths:
+    pass them as its own argument, model(input, hx, lengths=...), to compute
+    what the graph computes with that input (called without lengths, every
+    sequence runs to the full length, as the graph does with lengths all
+    equal to the sequence length). fastrnn takes lengths 1..L; the graph
+    also takes 0. Some layers reading sequence_lens and others not, or
+    reading different inputs, is refused.
+
     Raises:
         InvalidModelError: the bytes are not a readable ONNX model, or the
             model contradicts itself (weight shapes vs hidden_size, attribute
@@ -920,7 +987,8 @@ def load(f):
             directions, LSTM/GRU activations other than torch's (Sigmoid,
             Tanh, Tanh / Sigmoid, Tanh) and so activation parameters, LSTM
             input_forget=1 or non-zero peepholes P, GRU
-            linear_before_reset=0), sequence_lens, a non-zero stored initial
+            linear_before_reset=0), sequence_lens that is not one graph input
+            read by every layer, a non-zero stored initial
             state, layers of different ops, or wiring that is not a plain
             stack. The message names the node, op_type, input or attribute.
     """
