@@ -38,7 +38,10 @@ static inline ptrdiff_t fastrnn_packed_size(ptrdiff_t M, ptrdiff_t K)
     return (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL * FASTRNN_PANEL * K;
 }
 
-static inline fastrnn_v16 fastrnn_load16(const float *p)
+/* Helpers that pass fastrnn_v16 by value are always inlined: a real call
+ * between target clones would not agree on how a 64-byte vector is passed
+ * (what -Wpsabi warns about), and -O0 (FASTRNN_DEBUG) makes real calls. */
+static inline __attribute__((always_inline)) fastrnn_v16 fastrnn_load16(const float *p)
 {
     fastrnn_v16 v;
     memcpy(&v, p, sizeof v);
@@ -52,6 +55,10 @@ static inline fastrnn_v16 fastrnn_load16(const float *p)
 #endif
 
 #ifdef FASTRNN_SHUFFLE
+/* The shuffles' own type: naturally aligned, so that the compiler's stack
+ * copies of it (at -O0) are aligned as its instructions assume. */
+typedef float fastrnn_v16n __attribute__((vector_size(64)));
+
 /* Element j of the bit-b step of a 16 x 16 transpose: rows r (bit b clear)
  * and r | b exchange the halves of their b-blocks that lie off the diagonal. */
 #define FASTRNN_LO(b, j) (((j) & (b)) ? 16 + ((j) ^ (b)) : (j))
@@ -61,8 +68,8 @@ static inline fastrnn_v16 fastrnn_load16(const float *p)
 #define FASTRNN_STEP(b)                                                                     \
     for (r = 0; r < 16; r++)                                                                \
         if (!(r & (b))) {                                                                   \
-            fastrnn_v16 lo = __builtin_shufflevector(x[r], x[r | (b)], FASTRNN_MASK(FASTRNN_LO, b)); \
-            fastrnn_v16 hi = __builtin_shufflevector(x[r], x[r | (b)], FASTRNN_MASK(FASTRNN_HI, b)); \
+            fastrnn_v16n lo = __builtin_shufflevector(x[r], x[r | (b)], FASTRNN_MASK(FASTRNN_LO, b)); \
+            fastrnn_v16n hi = __builtin_shufflevector(x[r], x[r | (b)], FASTRNN_MASK(FASTRNN_HI, b)); \
             x[r] = lo;                                                                      \
             x[r | (b)] = hi;                                                                \
         }
@@ -72,10 +79,10 @@ static inline fastrnn_v16 fastrnn_load16(const float *p)
 static inline __attribute__((always_inline)) void
 fastrnn_transpose16(const float *src, ptrdiff_t src_ld, float *dst, ptrdiff_t dst_ld)
 {
-    fastrnn_v16 x[16];
+    fastrnn_v16n x[16];
     int r;
     for (r = 0; r < 16; r++)
-        x[r] = fastrnn_load16(src + r * src_ld);
+        memcpy(&x[r], src + r * src_ld, sizeof x[r]);
     FASTRNN_STEP(1)
     FASTRNN_STEP(2)
     FASTRNN_STEP(4)
@@ -116,7 +123,7 @@ static void fastrnn_pack(const float *restrict w, ptrdiff_t M, ptrdiff_t K, floa
 }
 
 /* c[0:width] += a (accumulate) or = a, width <= 16 */
-static inline void fastrnn_add16(float *c, fastrnn_v16 a, ptrdiff_t width, int accumulate)
+static inline __attribute__((always_inline)) void fastrnn_add16(float *c, fastrnn_v16 a, ptrdiff_t width, int accumulate)
 {
     ptrdiff_t j;
     if (width >= 16) {
@@ -132,7 +139,7 @@ static inline void fastrnn_add16(float *c, fastrnn_v16 a, ptrdiff_t width, int a
 }
 
 /* c[0:width] (+)= a, for a width that may be <= 0 (a vector past M) */
-static inline void fastrnn_put16(float *c, fastrnn_v16 a, ptrdiff_t width, int accumulate)
+static inline __attribute__((always_inline)) void fastrnn_put16(float *c, fastrnn_v16 a, ptrdiff_t width, int accumulate)
 {
     if (width > 0)
         fastrnn_add16(c, a, width < 16 ? width : 16, accumulate);
