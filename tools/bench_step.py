@@ -67,7 +67,11 @@ def main():
     parser.add_argument("--hidden", type=int, nargs="*", default=[64, 128, 256, 512, 1024])
     args = parser.parse_args()
     L = args.length
-    rule = _kernels.use_packed_step if args.kind == "rnn" else _kernels.use_packed_gates
+    G = GATES[args.kind]
+
+    def rule(L, N, H):
+        # the shape of w_hh decides: (G*H, H)
+        return _kernels.use_packed_gates(L, N, G * H, H)
     print(f"{args.kind}: OpenBLAS / packed, L={L}; * = auto picks packed")
     for N in args.batch:
         cells = []
