@@ -922,12 +922,8 @@ POISONS = {
 # torch's 0, so 0 * inf = NaN becomes a finite value or an Inf. Reported to the
 # kernels' owner; strict: these fail the run as soon as the kernels are fixed,
 # so that the marks come off.
-SIGMOID_CAP = {("lstm", "saturated_gates"), ("gru", "inf_h0"), ("gru", "neg_inf_h0"),
-               ("gru", "saturated_gates")}
 POISON_CASES = [
-    pytest.param(kind, poison, dtype, marks=[pytest.mark.xfail(
-        strict=True, reason="float32 sigmoid(-inf) = 1.8e-35, not 0 (kernel bug, reported)")]
-        if dtype == "float32" and (kind, poison) in SIGMOID_CAP else [])
+    pytest.param(kind, poison, dtype)
     for kind in KINDS for poison in POISONS for dtype in ("float32", "float64")
     if kind == "lstm" or not poison.endswith("c0")]
 

