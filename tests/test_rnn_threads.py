@@ -191,6 +191,13 @@ def test_threads_on_different_models_of_both_dtypes():
             assert _same(result, expected[i])
 
 
+# A call that holds the GIL leaves the other thread 3-7% of its solo speed
+# (switch-interval leftovers, measured with the regex control below); one that
+# releases it, ~90% on an idle machine. The line sits between, low enough that
+# a loaded machine (other processes on the cores) does not cross it.
+GIL_RELEASED = 0.12
+
+
 def _python_progress_during(call):
     """(loop iterations the main thread made while `call` ran in a worker,
     iterations it makes alone in the same time, the call's duration)."""
@@ -231,7 +238,7 @@ def test_the_kernel_releases_the_gil():
     x = np.random.default_rng(0).standard_normal((30000, 1, 16)).astype(np.float32)
     during, alone, seconds = _python_progress_during(lambda: model(x))
     assert seconds > 0.02, "the forward was too short to tell anything"
-    assert during > 0.2 * alone, (during, alone, seconds)
+    assert during > GIL_RELEASED * alone, (during, alone, seconds)
 
 
 @pytest.mark.parametrize("cls", ["LSTM", "GRU"])
@@ -240,14 +247,14 @@ def test_the_lstm_and_gru_kernels_release_the_gil(cls):
     x = np.random.default_rng(0).standard_normal((40000, 1, 16)).astype(np.float32)
     during, alone, seconds = _python_progress_during(lambda: model(x))
     assert seconds > 0.02, "the forward was too short to tell anything"
-    assert during > 0.2 * alone, (during, alone, seconds)
+    assert during > GIL_RELEASED * alone, (during, alone, seconds)
 
 
 def test_the_gil_probe_detects_a_call_that_holds_the_gil():
     """The probe above can fail: a C call that keeps the GIL (regex backtracking) is caught."""
     during, alone, seconds = _python_progress_during(lambda: re.match(r"(a+)+b", "a" * 23))
     assert seconds > 0.02
-    assert during < 0.2 * alone, (during, alone, seconds)
+    assert during < GIL_RELEASED * alone, (during, alone, seconds)
 
 
 class _SharedScratchModel:
