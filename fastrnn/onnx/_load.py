@@ -21,9 +21,9 @@ from onnx import TensorProto
 
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
-    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, check_unique_names,
-    declared_dims, model_opset, node_label, numpy_type, read_model, runtime_inputs, tensor_value,
-    type_name)
+    DEFAULT_DOMAINS, MAX_FOLDED_ELEMENTS, InvalidModelError, NodeReader, UnsupportedModelError,
+    check_unique_names, declared_dims, matmul_shape, model_opset, node_label, numpy_type,
+    read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
 from fastrnn.gru import GRU
 from fastrnn.lstm import LSTM
@@ -41,11 +41,38 @@ class _Const:
 
 
 class _Product(_Const):
-    """A MatMul of two constants (fastrnn's W_hh W_hr of a projected LSTM), with its factors."""
+    """A MatMul of two constants (fastrnn's W_hh W_hr of a projected LSTM), with its factors.
 
-    def __init__(self, a, b):
-        super().__init__(np.matmul(a, b))
-        self.factors = (a, b)
+    The product is computed only when read as an array: a projected LSTM's R is read
+    through its factors, and the product of small factors can be far larger than they
+    are (bounded by MAX_FOLDED_ELEMENTS).
+    """
+
+    def __init__(self, reader, a, b):
+        self.label, self.factors = reader.label, (a, b)
+        self.shape = matmul_shape(a.shape, b.shape)
+        if self.shape is None:
+            raise InvalidModelError(f"{reader.label}: cannot multiply constants of shapes "
+                                    f"{list(a.shape)} and {list(b.shape)}")
+        self.dtype = np.result_type(a, b)
+        self._array = None
+
+    @property
+    def array(self):
+        if self._array is None:
+            count = math.prod(self.shape)
+            if count > MAX_FOLDED_ELEMENTS:
+                raise UnsupportedModelError(
+                    f"{self.label}: the product of constants would have shape "
+                    f"{list(self.shape)}, {count} elements; fastrnn computes at most "
+                    f"{MAX_FOLDED_ELEMENTS} from a file's constants")
+            self._array = np.matmul(*self.factors)
+        return self._array
+
+    def placeholder(self):
+        """An array of the product's shape and dtype whose values are not to be read (one
+        element, broadcast): for checking the shape of R."""
+        return np.broadcast_to(np.zeros((), self.dtype), self.shape)
 
 
 class _Dims:
@@ -225,6 +252,11 @@ class _Walk:
                     f"{', '.join(_SUPPORTED_OPS[len(RECURRENT_OPS):])}")
         for index, node in enumerate(self.graph.node):
             reader = NodeReader(node, index)
+            for name in node.output:
+                if name in self.values:  # a graph input, initializer or earlier output
+                    raise InvalidModelError(
+                        f"{reader.label} writes {name!r}, which is already defined (ONNX "
+                        "names are assigned once)")
             if node.op_type in _ZERO_PRESERVING and isinstance(self.get(reader, 0), _Zeros):
                 # Reshaping, slicing or expanding zeros gives zeros: torch builds its
                 # default initial states this way.
@@ -235,7 +267,7 @@ class _Walk:
                 results = getattr(self, "op_" + node.op_type)(reader)
             except UnsupportedModelError:
                 raise
-            except (ValueError, IndexError, TypeError, KeyError) as exc:
+            except (ValueError, IndexError, TypeError, KeyError, ArithmeticError) as exc:
                 # e.g. numpy refusing a constant computation: the file contradicts itself
                 raise InvalidModelError(
                     f"{reader.label} is malformed: {type(exc).__name__}: {exc}") from exc
@@ -446,7 +478,12 @@ class _Walk:
         if (len(values) > 1 and axis in (2, -1) and isinstance(values[0], (_GraphInput, _Seq))
                 and all(isinstance(v, _FirstStep) for v in values[1:])):
             return [_WithFirstSteps(values[0], values[1:])]
-        odd = next(i for i, v in enumerate(values) if not isinstance(v, (_Const, _Dims, _States)))
+        # the first input that is neither a constant nor a shape, else the first states
+        # (concatenated with constants or shapes)
+        odd = next((i for i, v in enumerate(values)
+                    if not isinstance(v, (_Const, _Dims, _States))), None)
+        if odd is None:
+            odd = next(i for i, v in enumerate(values) if isinstance(v, _States))
         self.refuse(reader, values[odd], odd)
 
     @staticmethod
@@ -504,7 +541,7 @@ class _Walk:
         projected LSTM layer's Y or Y_h multiplied by its W_hr^T."""
         a, b = self.get(reader, 0), self.get(reader, 1)
         if isinstance(a, _Const) and isinstance(b, _Const):
-            return [_Product(a.array, b.array)]
+            return [_Product(reader, a.array, b.array)]
         if isinstance(a, (_Y, _States)) and isinstance(b, _Const):
             layer = self.layers[a.layer if isinstance(a, _Y) else a.layers[0]]
             W_hr_T = None if layer["W_hr"] is None else layer["W_hr"].transpose(0, 2, 1)
@@ -642,11 +679,15 @@ class _Walk:
                 f"got {got}")
 
         W = self.const(reader, 1, "W")
-        R = self.const(reader, 2, "R")
         W_hh = W_hr = None
         if op == "LSTM" and isinstance(self.get(reader, 2), _Product):
-            # R = MatMul(W_hh, W_hr): a layer with projections (fastrnn.onnx._names)
-            W_hh, W_hr = self.get(reader, 2).factors
+            # R = MatMul(W_hh, W_hr): a layer with projections (fastrnn.onnx._names),
+            # read through its factors; R's shape is checked, its values never used
+            product = self.get(reader, 2)
+            W_hh, W_hr = product.factors
+            R = product.placeholder()
+        else:
+            R = self.const(reader, 2, "R")
         B = self.get(reader, 3)
         if B is not None:
             B = self.const(reader, 3, "B")
@@ -979,7 +1020,14 @@ def load(f):
     Raises:
         InvalidModelError: the bytes are not a readable ONNX model, or the
             model contradicts itself (weight shapes vs hidden_size, attribute
-            values or types the operator forbids, undefined tensors).
+            values or types the operator forbids, tensors whose dims their
+            data does not have, negative declared dimensions, text that is
+            not UTF-8, undefined or twice-defined names). Nothing is
+            allocated for what a file claims: tensors are checked against the
+            bytes they hold before numpy reads them, and a projected LSTM's
+            R = MatMul(W_hh, W_hr) is read through its factors, never
+            computed (another MatMul of constants is computed only within
+            MAX_FOLDED_ELEMENTS, 2**27 elements).
         UnsupportedModelError (InvalidModelError's base, a ValueError): any
             other op, an attribute the op does not have at the model's opset,
             what fastrnn's classes cannot hold (a finite clip, direction

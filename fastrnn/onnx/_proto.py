@@ -6,14 +6,17 @@ refused (or accepted) for the same reasons and with the same words whichever
 of them reads it.
 """
 import io
+import math
 import os
 
 import numpy as np
 import onnx
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 __all__ = ["UnsupportedModelError", "InvalidModelError", "read_model", "model_opset",
+           "MAX_FOLDED_ELEMENTS", "matmul_shape",
            "tensor_value", "numpy_type", "type_name", "declared_dims", "runtime_inputs",
            "check_unique_names", "node_label", "NodeReader", "DEFAULT_DOMAINS"]
 
@@ -33,6 +36,7 @@ DEFAULT_DOMAINS = ("", "ai.onnx")
 def read_model(f):
     """A ModelProto from a path, bytes, a binary file object or a ModelProto."""
     if isinstance(f, onnx.ModelProto):
+        _check_text(f, "the given ModelProto")
         return f
     if isinstance(f, (bytes, bytearray, memoryview)):
         data, where = bytes(f), "the given bytes"
@@ -85,7 +89,41 @@ def _checked_proto(proto, where):
         raise InvalidModelError(
             f"{where} is not a complete ONNX model: it has no {missing} (truncated or not "
             f"an ONNX file?)")
+    _check_text(proto, where)
     return proto
+
+
+def _check_text(proto, where):
+    """Refuse a model with a text field (a name, op_type, attribute name, ...) that is not
+    UTF-8.
+
+    ONNX's messages are proto2, whose parser keeps such a field as bytes instead of str
+    (and a ModelProto parsed elsewhere may hold them too); every reader here compares
+    and joins names as str. Messages are walked with a stack, not recursion: graphs
+    nest in attributes.
+    """
+    string = FieldDescriptor.TYPE_STRING
+    message = FieldDescriptor.TYPE_MESSAGE
+    stack = [proto]
+    while stack:
+        for field, value in stack.pop().ListFields():
+            if field.type == message:
+                if _is_repeated(field):
+                    stack.extend(value)
+                else:
+                    stack.append(value)
+            elif field.type == string:
+                for text in (value if _is_repeated(field) else [value]):
+                    if not isinstance(text, str):
+                        raise InvalidModelError(
+                            f"{where} is not a valid ONNX model: its {field.containing_type.name}"
+                            f".{field.name} {text[:40]!r} is not UTF-8 text (corrupted file?)")
+
+
+def _is_repeated(field):
+    # protobuf >= 5.28 says is_repeated; older versions only have label
+    repeated = getattr(field, "is_repeated", None)
+    return repeated if repeated is not None else field.label == FieldDescriptor.LABEL_REPEATED
 
 
 def model_opset(model):
@@ -130,20 +168,60 @@ def numpy_type(elem_type, what):
 
 
 def tensor_value(tensor, what):
-    """A numpy array from a TensorProto, or a clear error naming `what`."""
+    """A numpy array from a TensorProto, or a clear error naming `what`.
+
+    The dims are checked against the data the tensor holds before numpy sees
+    it: a file may claim any dims, and nothing is allocated for a claim.
+    """
     if tensor.data_location == TensorProto.EXTERNAL and not tensor.raw_data:
         raise UnsupportedModelError(
             f"{what} is stored as external data; read the model from its path (or onnx.load "
             "it) so the data files next to it are read")
-    numpy_type(tensor.data_type, what)
+    dtype = numpy_type(tensor.data_type, what)
     # numpy would read a -1 as "infer this dimension" and accept the tensor.
     if any(d < 0 for d in tensor.dims):
         raise InvalidModelError(f"{what} has dims {list(tensor.dims)}; a dimension cannot be "
                                 "negative")
+    count = math.prod(tensor.dims)  # a Python int: no overflow, whatever the dims claim
+    if tensor.HasField("raw_data"):
+        field, held, needed = "raw_data", f"{len(tensor.raw_data)} bytes", count * dtype.itemsize
+        ok = len(tensor.raw_data) == needed
+    else:  # one entry per element in the type's field (float_data, int32_data, ...)
+        field = helper.tensor_dtype_to_field(tensor.data_type)
+        held, needed = f"{len(getattr(tensor, field))} values", count
+        ok = len(getattr(tensor, field)) == needed
+    if not ok:
+        raise InvalidModelError(
+            f"{what} has dims {list(tensor.dims)} ({count} elements of {dtype}, {needed} "
+            f"{'bytes' if field == 'raw_data' else 'values'}) but its {field} holds {held}")
     try:
         return numpy_helper.to_array(tensor)
-    except Exception as exc:  # sizes that do not match the dims, unreadable data
+    except Exception as exc:  # unreadable data (e.g. segments)
         raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+# The most elements of a value that a reader computes from stored values alone (a
+# MatMul of two initializers, a ConstantOfShape or Expand to a stored shape): 2**27,
+# R = W_hh W_hr of a bidirectional projected LSTM with hidden_size 4096. A file's
+# tensors hold their data (tensor_value checks it); this bounds what a small file can
+# make a reader allocate by combining them.
+MAX_FOLDED_ELEMENTS = 2**27
+
+
+def matmul_shape(a, b):
+    """The shape of numpy's (and ONNX's) MatMul of arrays of shapes a and b, or None when
+    they do not multiply; computed from the shapes only."""
+    if not a or not b:
+        return None
+    a2, b2 = (tuple(a) if len(a) > 1 else (1,) + tuple(a)), (tuple(b) if len(b) > 1
+                                                              else tuple(b) + (1,))
+    if a2[-1] != b2[-2]:
+        return None
+    try:  # the leading axes broadcast
+        batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    except ValueError:
+        return None
+    return batch + (a2[-2:-1] if len(a) > 1 else ()) + (b2[-1:] if len(b) > 1 else ())
 
 
 # ------------------------------------------------------------------ graphs
@@ -153,7 +231,12 @@ def declared_dims(value_info):
     tensor_type = value_info.type.tensor_type
     if not tensor_type.HasField("shape"):
         return None
-    return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+    if any(d is not None and d < 0 for d in dims):
+        raise InvalidModelError(
+            f"graph value {value_info.name!r} declares shape {dims}; a dimension cannot be "
+            "negative")
+    return dims
 
 
 def runtime_inputs(graph):
