@@ -19,13 +19,16 @@ numpy gives them: Graph.run copies what the caller gets when it has to.
 Nothing here writes into an array it did not create; graph inputs,
 initializers and constants are read-only, and so is every view of them.
 """
+import math
+
 import numpy as np
 from onnx import TensorProto
 
 from fastrnn._arrays import ShapeError
 from fastrnn.onnx._proto import (
-    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError, check_unique_names,
-    declared_dims, model_opset, node_label, numpy_type, runtime_inputs, tensor_value, type_name)
+    DEFAULT_DOMAINS, MAX_FOLDED_ELEMENTS, InvalidModelError, NodeReader, UnsupportedModelError,
+    check_unique_names, declared_dims, matmul_shape, model_opset, node_label, numpy_type,
+    runtime_inputs, tensor_value, type_name)
 
 
 # ------------------------------------------------------------------ node context
@@ -36,6 +39,9 @@ class NodeContext(NodeReader):
         super().__init__(node, index)
         self.opset = opset
         self._constants = constants
+        # The most elements a result may have (check_result_size): lower while the
+        # node is computed from stored values when the model is prepared.
+        self.result_limit = MAX_RESULT_ELEMENTS
 
     def constant(self, position):
         """The value of input `position` if it is a fixed initializer, else None."""
@@ -83,21 +89,23 @@ def _axes(ctx, values, rank, what="axes"):
 
 
 # The most elements an op here creates from a shape it is given (ConstantOfShape,
-# Expand, Gather). Larger results come from a wrong shape tensor, not from RNN
-# plumbing, and numpy would otherwise try to allocate (and fill) them.
+# Expand, Gather, MatMul) at run time. Larger results come from a wrong shape tensor,
+# not from RNN plumbing, and numpy would otherwise try to allocate (and fill) them.
+# Nodes computed from stored values alone are held to MAX_FOLDED_ELEMENTS instead.
 MAX_RESULT_ELEMENTS = 2**31 - 1
 
 
-def _check_result_size(ctx, shape, dtype):
-    """Refuse a result of `shape` with more than MAX_RESULT_ELEMENTS elements."""
+def check_result_size(ctx, shape, dtype):
+    """Refuse a result of `shape` with more than ctx.result_limit elements."""
     count = 1
     for d in shape:
         count *= int(d)
-    if count > MAX_RESULT_ELEMENTS:
+    if count > ctx.result_limit:
+        stored = " from stored values" if ctx.result_limit < MAX_RESULT_ELEMENTS else ""
         raise ctx.error(
             f"the result would have shape {list(shape)}: {count} elements "
             f"({count * np.dtype(dtype).itemsize} bytes of {np.dtype(dtype)}), more than the "
-            f"{MAX_RESULT_ELEMENTS} this backend creates", ValueError)
+            f"{ctx.result_limit} this backend creates{stored}", ValueError)
 
 
 def _data_axis(ctx, axis, data):
@@ -201,7 +209,7 @@ def op_constant_of_shape(ctx):
         shape = get_shape(inputs)
         if any(d < 0 for d in shape):
             raise ctx.error(f"shape {shape} has a negative dimension", ValueError)
-        _check_result_size(ctx, shape, fill.dtype)
+        check_result_size(ctx, shape, fill.dtype)
         return [np.full(shape, fill[0], fill.dtype)]
     return run
 
@@ -231,7 +239,7 @@ def op_gather(ctx):
         if indices.size and (indices.min() < -size or indices.max() >= size):
             raise ctx.error(f"indices must lie in [{-size}, {size - 1}] for axis {axis} of "
                             f"shape {data.shape}", ValueError)
-        _check_result_size(ctx, data.shape[:ax] + indices.shape + data.shape[ax + 1:],
+        check_result_size(ctx, data.shape[:ax] + indices.shape + data.shape[ax + 1:],
                            data.dtype)
         return [np.take(data, indices.astype(np.intp), axis=ax)]
     return run
@@ -475,6 +483,12 @@ def op_expand(ctx):
     ctx.inputs(2, 2)
     ctx.outputs(1, 1)
     get_shape = _ints_argument(ctx, 1, "shape")
+    stored = get_shape(None) if ctx.constant(1) is not None else None
+    if stored is not None and min(stored, default=0) >= 0 and math.prod(stored) > \
+            MAX_FOLDED_ELEMENTS:  # the result has at least these elements, whatever X is
+        raise ctx.error(f"expands to the stored shape {stored} ({math.prod(stored)} elements); "
+                        f"this backend creates at most {MAX_FOLDED_ELEMENTS} from stored "
+                        "values", UnsupportedModelError)
 
     def run(inputs):
         data = np.asarray(inputs[0])
@@ -484,7 +498,7 @@ def op_expand(ctx):
         except ValueError:
             raise ctx.error(f"cannot broadcast shape {data.shape} with {shape}",
                             ShapeError) from None
-        _check_result_size(ctx, target, data.dtype)
+        check_result_size(ctx, target, data.dtype)
         return [np.broadcast_to(data, target).copy()]
     return run
 
@@ -503,16 +517,10 @@ def op_matmul(ctx):
         if a.ndim == 0 or b.ndim == 0:
             raise ctx.error(f"inputs must have rank >= 1, got shapes {a.shape} and {b.shape}",
                             ShapeError)
-        try:  # numpy's matmul broadcasts as ONNX's MatMul does
-            target = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        except ValueError:
-            target = None
-        inner_a, inner_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
-        if target is None or inner_a != inner_b:
+        target = matmul_shape(a.shape, b.shape)  # numpy's matmul broadcasts as ONNX's does
+        if target is None:
             raise ctx.error(f"cannot multiply shapes {a.shape} and {b.shape}", ShapeError)
-        rows = a.shape[-2:-1] if a.ndim > 1 else ()
-        cols = b.shape[-1:] if b.ndim > 1 else ()
-        _check_result_size(ctx, target + rows + cols, a.dtype)
+        check_result_size(ctx, target, a.dtype)
         return [np.matmul(a, b)]
     return run
 
@@ -586,11 +594,20 @@ class ValueSpec:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"input {self.name!r} must be an array: {exc}") from exc
         if self.dtype is not None and array.dtype != self.dtype:
-            if is_array or array.dtype.kind not in "iufb":
+            converted = None
+            if not is_array and array.dtype.kind in "iufb":  # Python numbers and lists
+                with np.errstate(all="ignore"):
+                    converted = array.astype(self.dtype)
+                # to an integer type only when every value survives: not 1.5 or 2**40
+                # as int32 lengths (floats round to float32 as numbers do)
+                if self.dtype.kind in "iub" and not np.array_equal(converted, array):
+                    converted = None
+            if converted is None:
                 raise TypeError(
                     f"input {self.name!r} must be {type_name(self.elem_type)} "
-                    f"(numpy {self.dtype}), got {array.dtype}")
-            array = array.astype(self.dtype)  # Python numbers and lists
+                    f"(numpy {self.dtype}), got {array.dtype}"
+                    + ("" if is_array else f" values {value!r:.60} that it cannot hold"))
+            array = converted
         if self.shape is not None:
             if array.ndim != len(self.shape) or any(
                     want is not None and want != got for want, got in zip(self.shape, array.shape)):
@@ -644,17 +661,21 @@ class Graph:
                     raise InvalidModelError(
                         f"{label} reads {name!r}, which no graph input, initializer or earlier "
                         "node provides (nodes must be in topological order)")
-            run = factory(NodeContext(node, index, opset, fixed))
-            # The names as tuples: reading a protobuf field costs more than most ops.
-            self.steps.append((tuple(node.input), tuple(node.output), label, run))
             for name in node.output:
                 if name in defined:
                     raise InvalidModelError(f"{label} writes {name!r}, which is already defined "
                                             "(ONNX names are assigned once)")
                 if name:
                     defined.add(name)
-            if node.op_type == "Constant":  # later nodes may read its value when prepared
-                fixed[node.output[0]] = run([])[0]
+            ctx = NodeContext(node, index, opset, fixed)
+            run = factory(ctx)
+            if all(name in fixed for name in node.input if name):
+                # Computed from stored values alone (Constant, a projected LSTM's
+                # R = MatMul(W_hh, W_hr), ...): once, now, within MAX_FOLDED_ELEMENTS.
+                # Later nodes read the result as stored, so it is prepared once too.
+                run = self._fold(ctx, run, fixed)
+            # The names as tuples: reading a protobuf field costs more than most ops.
+            self.steps.append((tuple(node.input), tuple(node.output), label, run))
         self.outputs = [ValueSpec(vi) for vi in graph.output]
         for spec in self.outputs:
             if spec.name not in defined:
@@ -670,6 +691,31 @@ class Graph:
         for name, position in last_use.items():
             if name not in keep and name not in self.initializers:
                 self._release[position].append(name)
+
+    @staticmethod
+    def _fold(ctx, run, fixed):
+        """Run a node whose inputs are all stored, with results held to
+        MAX_FOLDED_ELEMENTS; record them in `fixed` and return a run giving them."""
+        args = [fixed[name] if name else None for name in ctx.node.input]
+        ctx.result_limit = MAX_FOLDED_ELEMENTS
+        try:
+            results = run(args)
+        except UnsupportedModelError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as exc:
+            # the file's own values contradict each other
+            message = str(exc) if str(exc).startswith(ctx.label) else f"{ctx.label}: {exc}"
+            raise InvalidModelError(message) from exc
+        except MemoryError as exc:
+            raise MemoryError(f"{ctx.label}: {exc}") from exc
+        finally:
+            ctx.result_limit = MAX_RESULT_ELEMENTS
+        for name, value in zip(ctx.node.output, results):
+            if name and value is not None:
+                value = np.asarray(value)
+                value.flags.writeable = False  # shared by every run
+                fixed[name] = value
+        return lambda inputs: results
 
     def feeds(self, inputs):
         """Map the caller's inputs (list, tuple, dict or one array) to graph input names."""

@@ -67,8 +67,21 @@ also runs what onnxruntime refuses: layout=1, a missing hidden_size, and
 float64 (onnxruntime has no double kernel for RNN, GRU or LSTM).
 
 Inputs are checked before any kernel runs; a wrong shape, dtype or length
-raises ShapeError/TypeError/ValueError naming the node and what was expected.
-The caller's arrays are never written to and outputs never alias them.
+raises ShapeError/TypeError/ValueError naming the node and what was expected
+(a Python list for an integer input, such as sequence_lens, must hold values
+that type holds: not 1.5, not 2**40 for int32). The caller's arrays are never
+written to and outputs never alias them.
+
+Files are distrusted: prepare refuses with UnsupportedModelError (or its
+subclass InvalidModelError) a file whose tensors claim dims their data does
+not have (checked before numpy reads them), negative declared dimensions,
+text that is not UTF-8, names defined twice or read before they are defined
+(cycles), and anything the checks above refuse. A node whose inputs are all
+stored in the file (Constant, a projected LSTM's R = MatMul(W_hh, W_hr), ...)
+is computed once when the model is prepared, and its result, like an Expand
+to a stored shape, may have at most MAX_FOLDED_ELEMENTS (2**27) elements: a
+small file cannot make the backend allocate a large claimed size. Results of
+ops on run-time values are limited to 2**31 - 1 elements.
 """
 import numpy as np
 import onnx
@@ -78,7 +91,7 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_layer_sizes
 from fastrnn.onnx import _names
-from fastrnn.onnx._graph import SHAPE_OPS, Graph
+from fastrnn.onnx._graph import SHAPE_OPS, Graph, check_result_size
 from fastrnn.onnx._proto import InvalidModelError, read_model
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
 
@@ -273,6 +286,9 @@ class RecurrentNode:
                     f"sequence_lens[{bad[0]}] = {seq_lens[bad[0]]} is outside 0..{T} (the "
                     "sequence length)", ValueError)
         check_layer_sizes(T, N, I, D, G * H, layout == 1)
+        # Y's size: X's rows times D*H, a product a file with a stored X (computed when
+        # the model is prepared) must not make large.
+        check_result_size(self.ctx, (T * N, D * H), dtype)
 
         # Kernel arrays. Row (t, n) of x__ri and out__ro is t*N+n for layout 0 and
         # n*T+t for layout 1, so both layouts read X and fill Y without a transpose.
