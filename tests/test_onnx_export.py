@@ -193,7 +193,27 @@ def test_exported_graph_runs_at_batch_size_zero(batch_first):
     for got in (_run(proto, x, h0), backend.prepare(proto).run([x, h0])):
         assert [g.shape for g in got] == [w.shape for w in want]
         assert [g.dtype for g in got] == [np.float32, np.float32]
-    assert fastrnn.onnx.verify(model, proto, [(x, h0), x]) == 0.0
+    # verify refuses an empty case: nothing to compare, and onnxruntime 1.31
+    # terminates the process on an empty GRU or LSTM batch.
+    with pytest.raises(ValueError, match="has no sequence: nothing to compare"):
+        fastrnn.onnx.verify(model, proto, [(x, h0)])
+
+
+@pytest.mark.parametrize("cls", [fastrnn.LSTM, fastrnn.GRU])
+def test_verify_refuses_an_empty_gated_batch_before_onnxruntime(cls):
+    model = cls(3, 5, seed=0)
+    with pytest.raises(ValueError, match="nothing to compare"):
+        fastrnn.onnx.verify(model, fastrnn.onnx.export(model, None),
+                            [np.zeros((4, 0, 3), np.float32)])
+
+
+def test_verify_reports_a_file_onnxruntime_cannot_load():
+    model = fastrnn.GRU(3, 5, seed=0)
+    proto = fastrnn.onnx.export(model, None, opset=onnx.defs.onnx_opset_version())
+    if proto.ir_version <= fastrnn.onnx.default_opset()[1]:
+        pytest.skip("the installed onnxruntime loads the newest opset")
+    with pytest.raises(fastrnn.onnx.UnsupportedModelError, match="cannot load this file"):
+        fastrnn.onnx.verify(model, proto)
 
 
 def test_without_initial_state_every_layer_starts_from_zeros():
