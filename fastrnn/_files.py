@@ -12,9 +12,8 @@ import zipfile
 
 import numpy as np
 
-from fastrnn._base import GATES, parameter_names
-from fastrnn.gru import GRU
-from fastrnn.lstm import LSTM
+from fastrnn._base import GATES, parameter_kinds, parameter_name, parameter_names
+from fastrnn._kinds import CLASSES as _KINDS
 from fastrnn.rnn import RNN
 
 __all__ = ["save", "load", "ModelFileError"]
@@ -22,7 +21,7 @@ __all__ = ["save", "load", "ModelFileError"]
 FORMAT = "fastrnn-model"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__fastrnn_config__"
-CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+CLASSES = {cls.__name__: cls for cls in _KINDS.values()}  # by the name the file records
 
 # Configuration entries: name -> (type, required); the class decides the rest.
 _FIELDS = {
@@ -98,6 +97,14 @@ def _read_config(archive, path):
     if kind == "RNN" and config.get("nonlinearity") not in ("tanh", "relu"):
         raise ModelFileError(f"{path}: an RNN needs nonlinearity 'tanh' or 'relu', "
                              f"got {config.get('nonlinearity')!r}")
+    for name in ("input_size", "hidden_size", "num_layers"):
+        if config[name] < 1:
+            raise ModelFileError(f"{path}: the configuration is not a valid {kind}: {name} "
+                                 f"must be at least 1, got {config[name]}")
+    limit = config["hidden_size"] - 1 if kind == "LSTM" else 0
+    if not 0 <= config["proj_size"] <= limit:
+        raise ModelFileError(f"{path}: the configuration is not a valid {kind}: proj_size "
+                             f"must be in 0..{limit}, got {config['proj_size']}")
     if config["dtype"] not in ("float32", "float64"):
         raise ModelFileError(f"{path}: dtype must be 'float32' or 'float64', "
                              f"got {config['dtype']!r}")
@@ -124,9 +131,18 @@ def load(path):
     with archive:
         config = _read_config(archive, path)
         kind = config["kind"]
+        present = [name for name in archive.files if name != CONFIG_KEY]
+        D = 2 if config["bidirectional"] else 1
+        per_direction = len(parameter_kinds(config["bias"], config["proj_size"]))
+        count = config["num_layers"] * D * per_direction  # before any list of that size
+        if count != len(present):
+            raise ModelFileError(
+                f"{path}: the configuration ({kind}, num_layers={config['num_layers']}, "
+                f"bidirectional={config['bidirectional']}, bias={config['bias']}, "
+                f"proj_size={config['proj_size']}) has {count} parameters, the file holds "
+                f"{len(present)} arrays")
         names = parameter_names(config["num_layers"], config["bidirectional"], config["bias"],
                                 config["proj_size"])
-        present = [name for name in archive.files if name != CONFIG_KEY]
         missing = [name for name in names if name not in present]
         unexpected = [name for name in present if name not in names]
         if missing or unexpected:
@@ -136,10 +152,18 @@ def load(path):
                 f"bias={config['bias']}, proj_size={config['proj_size']}): "
                 f"missing {missing}, unexpected {unexpected}")
         state = {name: _entry(archive, name, path) for name in names}
+    # Shapes and dtypes against the configuration before the model is built:
+    # the model's buffers are sized by the configuration, the arrays by the file.
+    shapes = _expected_shapes(config)
     for name, array in state.items():
         if array.dtype != np.dtype(config["dtype"]):
             raise ModelFileError(f"{path}: {name} has dtype {array.dtype}, the configuration "
                                  f"says {config['dtype']}")
+        if array.shape != shapes[name]:
+            raise ModelFileError(
+                f"{path}: size mismatch for {name}: expected shape {shapes[name]}, got "
+                f"{array.shape} (the configuration says input_size={config['input_size']}, "
+                f"hidden_size={config['hidden_size']}, {GATES[_MODES[kind]]} gate(s))")
     kwargs = {name: config[name] for name in _FIELDS}
     if kind == "RNN":
         kwargs["nonlinearity"] = config["nonlinearity"]
@@ -147,10 +171,25 @@ def load(path):
         model = CLASSES[kind](**kwargs)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: the configuration is not a valid {kind}: {exc}") from None
-    try:
-        model.load_state_dict(state)
-    except ValueError as exc:  # a shape that contradicts the sizes
-        raise ModelFileError(f"{path}: {exc} (the configuration says input_size="
-                             f"{config['input_size']}, hidden_size={config['hidden_size']}, "
-                             f"{GATES[model.mode]} gate(s))") from None
+    model.load_state_dict(state)  # shapes and dtypes checked above
     return model
+
+
+# torch's mode of each kind, for the gate count.
+_MODES = {"RNN": "RNN_TANH", "LSTM": "LSTM", "GRU": "GRU"}
+
+
+def _expected_shapes(config):
+    """{parameter name: shape} that the configuration implies (torch's shapes)."""
+    G, H, I = GATES[_MODES[config["kind"]]], config["hidden_size"], config["input_size"]
+    P = config["proj_size"] or H
+    D = 2 if config["bidirectional"] else 1
+    shapes = {}
+    for layer in range(config["num_layers"]):
+        in_k = I if layer == 0 else D * P
+        per_kind = dict(weight_ih=(G * H, in_k), weight_hh=(G * H, P), bias_ih=(G * H,),
+                        bias_hh=(G * H,), weight_hr=(P, H))
+        for direction in range(D):
+            for kind in parameter_kinds(config["bias"], config["proj_size"]):
+                shapes[parameter_name(kind, layer, direction)] = per_kind[kind]
+    return shapes

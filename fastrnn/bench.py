@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 import fastrnn
+from fastrnn._kinds import CLASSES, GATES
 from fastrnn._progress import progress
 
 # kind, batch, length, input features, hidden, layers, bidirectional, threads
@@ -58,8 +59,6 @@ GRID = [
 ]
 FIELDS = ("kind", "batch", "length", "input_size", "hidden_size", "num_layers", "bidirectional",
           "threads")
-CLASSES = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def forward_flops(kind, B, L, F, H, layers, bidirectional):
@@ -257,12 +256,22 @@ def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,
     return results
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and shorter rounds: a rough table in seconds")
-    parser.add_argument("--threads", type=int, metavar="N",
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="run every configuration with N threads (default: the grid's own)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15; 5 with --quick)")
+    parser.add_argument("--rounds", type=positive_int, help="interleaved rounds (default 15; 5 with --quick)")
     parser.add_argument("--kind", choices=sorted(CLASSES), action="append",
                         help="only this model class (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")

@@ -19,15 +19,15 @@ import platform
 import sys
 import tempfile
 import time
-
 import zipfile
 
 import numpy as np
 
 import fastrnn
+from fastrnn._arrays import real_array
 from fastrnn._files import CONFIG_KEY
-
-KINDS = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
+from fastrnn._kinds import CLASSES as KINDS, GATES
+from fastrnn.bench import positive_int
 
 
 class CommandError(Exception):
@@ -41,14 +41,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 # ---------------------------------------------------------------- demo
@@ -139,14 +131,22 @@ def _session(path, threads):
 
 
 # ---------------------------------------------------------------- export
-def _read_state_dict(path):
-    """The arrays of a torch state_dict file (.pt/.pth) or of a plain .npz of arrays."""
-    if path.endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                return {name: archive[name] for name in archive.files}
-        except ValueError as exc:  # an object array
-            raise CommandError(f"{path}: {exc}") from None
+def _read_npz(path):
+    """The arrays of a .npz archive, read without pickle."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise CommandError(f"{path}: holds one array, not a .npz archive of weights")
+        with archive:
+            return {name: archive[name] for name in archive.files}
+    except PermissionError:
+        raise CommandError(f"{path}: cannot be read: permission denied") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise CommandError(f"{path}: not a .npz archive of arrays: {exc}") from None
+
+
+def _read_torch_state_dict(path):
+    """The arrays of a torch state_dict file (.pt/.pth), read with weights_only=True."""
     try:
         import torch
     except ImportError:
@@ -154,13 +154,36 @@ def _read_state_dict(path):
                            "installed; save the weights with fastrnn.save instead") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise CommandError(f"{path}: cannot be read: permission denied") from None
     except Exception as exc:  # torch raises many kinds for a bad file
-        raise CommandError(f"{path}: not a torch state_dict file: "
-                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise CommandError(f"{path}: not a torch state_dict file: {_first_line(exc)}") from None
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise CommandError(f"{path}: expected a state_dict (a dict of tensors), "
                            f"got {type(state).__name__}")
-    return {name: value.detach().cpu().numpy() for name, value in state.items()}
+    try:
+        # real_array: any dtype torch has (bfloat16 included) or a clear error
+        return {name: real_array(value, name) for name, value in state.items()}
+    except TypeError as exc:
+        raise CommandError(f"{path}: {exc}") from None
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# Configuration flags of `export`, checked against what the weights or the file say.
+CONFIG_FLAGS = ("input_size", "hidden_size", "num_layers", "proj_size", "bidirectional",
+                "batch_first", "nonlinearity", "dtype")
+
+
+def _check_flags(args, found, path):
+    for name, value in found.items():
+        given = getattr(args, name, None)
+        if given is not None and given != value:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(f"{flag} {given} contradicts {path}, which has {name} = {value}")
 
 
 def _model_from_state_dict(state, args, path):
@@ -172,25 +195,24 @@ def _model_from_state_dict(state, args, path):
     if "weight_ih_l0" not in state or "weight_hh_l0" not in state:
         raise CommandError(f"{path}: no weight_ih_l0/weight_hh_l0: not the state_dict of a "
                            f"torch.nn.{cls.__name__}")
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[args.kind]
+    gates = GATES[args.kind]
     rows, cols = (np.shape(state["weight_ih_l0"]) + (0, 0))[:2]
+    if rows % gates:
+        raise CommandError(f"{path}: weight_ih_l0 has {rows} rows, not a multiple of "
+                           f"{cls.__name__}'s {gates} gates: not the state_dict of a "
+                           f"torch.nn.{cls.__name__}")
     found = dict(
         input_size=cols,
         hidden_size=rows // gates,
         num_layers=sum(1 for k in state if k.startswith("weight_ih_l") and "_reverse" not in k),
         bidirectional="weight_ih_l0_reverse" in state,
-        bias="bias_ih_l0" in state,
         proj_size=np.shape(state["weight_hr_l0"])[0] if "weight_hr_l0" in state else 0)
-    for name, value in found.items():
-        given = getattr(args, name, None)
-        if given is not None and given != value:
-            flag = "--" + name.replace("_", "-")
-            raise CommandError(f"{flag} {given} contradicts the weights in {path}, "
-                               f"which have {name} = {value}")
-    kwargs = dict(found, batch_first=args.batch_first, dtype=args.dtype)
+    _check_flags(args, found, path)
+    kwargs = dict(found, bias="bias_ih_l0" in state, batch_first=bool(args.batch_first),
+                  dtype=args.dtype or "float32")
     if cls is fastrnn.RNN:
-        kwargs["nonlinearity"] = args.nonlinearity
-    elif args.nonlinearity != "tanh":
+        kwargs["nonlinearity"] = args.nonlinearity or "tanh"
+    elif args.nonlinearity is not None:
         raise CommandError("--nonlinearity applies to --kind rnn only")
     if cls is not fastrnn.LSTM and kwargs.pop("proj_size"):
         raise CommandError(f"{path} has weight_hr_l0 (a projection), which only an LSTM has")
@@ -214,22 +236,30 @@ def load_weights(path, args):
     if os.path.isdir(path):
         raise CommandError(f"{path}: is a directory, not a weights file")
     if path.endswith(".npz"):
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                has_config = CONFIG_KEY in archive.files
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise CommandError(f"{path}: not a .npz archive: {exc}") from None
-        if has_config:
-            return fastrnn.load(path)
-    elif not path.endswith((".pt", ".pth")):
+        arrays = _read_npz(path)
+        if CONFIG_KEY not in arrays:
+            return _model_from_state_dict(arrays, args, path)
+        model = fastrnn.load(path)
+        # The file carries its configuration; flags given must agree with it.
+        found = {name: getattr(model, name) for name in CONFIG_FLAGS if hasattr(model, name)}
+        found["dtype"] = np.dtype(model.dtype).name
+        if args.kind is not None and KINDS[args.kind] is not type(model):
+            raise CommandError(f"--kind {args.kind} contradicts {path}, which holds a "
+                               f"{type(model).__name__}")
+        _check_flags(args, found, path)
+        return model
+    if not path.endswith((".pt", ".pth")):
         raise CommandError(f"{path}: expected a fastrnn .npz model file or a torch state_dict "
                            ".pt/.pth file")
-    return _model_from_state_dict(_read_state_dict(path), args, path)
+    return _model_from_state_dict(_read_torch_state_dict(path), args, path)
 
 
 def export(args):
     import fastrnn.onnx
 
+    if os.path.exists(args.output) and os.path.exists(args.weights) \
+            and os.path.samefile(args.output, args.weights):
+        raise CommandError(f"-o {args.output} is the weights file itself; choose another name")
     model = load_weights(args.weights, args)
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
@@ -250,8 +280,9 @@ def _verify(model, path):
     import fastrnn.onnx
 
     if model.dtype == np.float64:
-        print("not verified: onnxruntime has no float64 kernels for recurrent ops")
-        return 0
+        print("not verified: onnxruntime has no float64 kernels for recurrent ops "
+              "(exit status 1: nothing was compared)", file=sys.stderr)
+        return 1
     try:
         worst = fastrnn.onnx.verify(model, path)
     except fastrnn.onnx.VerificationError as exc:
@@ -265,6 +296,8 @@ def _verify(model, path):
 def verify(args):
     import fastrnn.onnx
 
+    if os.path.isdir(args.model):
+        raise CommandError(f"{args.model}: is a directory, not an ONNX file")
     if not os.path.isfile(args.model):
         raise CommandError(f"{args.model}: no such file")
     model = fastrnn.onnx.load(args.model)
@@ -279,8 +312,6 @@ def bench(args):
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise CommandError(f"{flag} {path}: its directory does not exist")
-    if args.threads is not None and args.threads < 1:
-        raise CommandError(f"--threads must be at least 1, got {args.threads}")
     bench_module.run(args.quick, args.threads, args.rounds, args.json, args.plot,
                      args.markdown, args.kind)
     return 0
@@ -291,7 +322,7 @@ def conformance(args):
     from fastrnn import conformance as conformance_module
 
     suites = conformance_module.run(args.suite)
-    return 0 if all(not s.failures for s in suites) else 1
+    return conformance_module.exit_status(suites)
 
 
 # ---------------------------------------------------------------- info
@@ -369,18 +400,20 @@ def build_parser():
                    "onnxruntime loads)")
     p.add_argument("--initial-state", action="store_true",
                    help="add h0 (and c0) graph inputs")
-    g = p.add_argument_group("configuration of a state_dict (ignored for fastrnn files)")
+    g = p.add_argument_group(
+        "configuration", "required for a state_dict (--kind, and --batch-first if so); "
+        "sizes left out are read from the weights; for a fastrnn file, flags given are "
+        "checked against the file")
     g.add_argument("--kind", choices=list(KINDS), help="the torch module: rnn, lstm or gru")
     g.add_argument("--input-size", type=positive_int)
     g.add_argument("--hidden-size", type=positive_int)
     g.add_argument("--num-layers", type=positive_int)
     g.add_argument("--proj-size", type=int, help="LSTM projection size (0: none)")
     g.add_argument("--bidirectional", action="store_true", default=None)
-    g.add_argument("--batch-first", action="store_true",
+    g.add_argument("--batch-first", action="store_true", default=None,
                    help="the model takes (N, L, features) input")
-    g.add_argument("--nonlinearity", choices=["tanh", "relu"], default="tanh",
-                   help="RNN only (default tanh)")
-    g.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    g.add_argument("--nonlinearity", choices=["tanh", "relu"], help="RNN only (default tanh)")
+    g.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     p.set_defaults(run=export)
 
     p = commands.add_parser(
@@ -426,4 +459,8 @@ def main(argv=None):
         return args.run(args)
     except (CommandError, fastrnn.ModelFileError, fonnx.UnsupportedModelError, OSError) as exc:
         print(f"fastrnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"fastrnn {args.command}: error: out of memory (are the sizes what you meant?)",
+              file=sys.stderr)
         return 2

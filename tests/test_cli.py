@@ -159,6 +159,9 @@ def test_export_and_verify_errors_are_one_line_with_status_2(tmp_path):
     text.write_text("hello")
     other = tmp_path / "weights.bin"
     other.write_bytes(b"\0" * 10)
+    single = tmp_path / "single.npz"
+    np.save(tmp_path / "single.npy", np.zeros(3))
+    (tmp_path / "single.npy").rename(single)
     not_onnx = tmp_path / "bad.onnx"
     not_onnx.write_bytes(b"not a protobuf at all")
     out = tmp_path / "o.onnx"
@@ -168,7 +171,14 @@ def test_export_and_verify_errors_are_one_line_with_status_2(tmp_path):
         (("export", text, "-o", out), ["not a .npz archive"]),
         (("export", other, "-o", out), ["expected a fastrnn .npz model file"]),
         (("export", state, "-o", out), ["give --kind"]),
-        (("export", state, "-o", out, "--kind", "gru"), ["do not fit a GRU"]),
+        (("export", state, "-o", out, "--kind", "gru"), ["16 rows, not a multiple of GRU's 3"]),
+        (("export", state, "-o", out, "--kind", "rnn"), ["do not fit a RNN"]),
+        (("export", good, "-o", out, "--kind", "gru"), ["--kind gru contradicts", "holds a RNN"]),
+        (("export", good, "-o", out, "--hidden-size", 77), ["--hidden-size 77 contradicts",
+                                                            "hidden_size = 4"]),
+        (("export", good, "-o", good), ["is the weights file itself"]),
+        (("export", single, "-o", out), ["holds one array"]),
+        (("verify", tmp_path), ["is a directory"]),
         (("export", state, "-o", out, "--kind", "lstm", "--hidden-size", 5),
          ["--hidden-size 5 contradicts", "hidden_size = 4"]),
         (("export", good, "-o", tmp_path / "nodir" / "x.onnx"), ["does not exist"]),
@@ -184,3 +194,24 @@ def test_export_and_verify_errors_are_one_line_with_status_2(tmp_path):
     for args, fragments in cases:
         assert_one_line_error(fastrnn_cli(*args), *fragments)
     assert not out.exists()
+    assert fastrnn.load(good).hidden_size == 4  # not overwritten by the refused export
+
+
+def test_a_float64_file_is_not_reported_as_verified(tmp_path):
+    weights = fastrnn.save(fastrnn.GRU(3, 4, dtype=np.float64, seed=0), tmp_path / "g.npz")
+    result = fastrnn_cli("export", weights, "-o", tmp_path / "g.onnx", "--verify")
+    assert result.returncode == 1 and "not verified" in result.stderr
+    assert (tmp_path / "g.onnx").exists()
+
+
+def test_a_bfloat16_torch_state_dict_exports(tmp_path):
+    torch = pytest.importorskip("torch")
+    module = torch.nn.LSTM(3, 4).to(torch.bfloat16)
+    torch.save(module.state_dict(), tmp_path / "w.pt")
+    result = fastrnn_cli("export", tmp_path / "w.pt", "-o", tmp_path / "w.onnx", "--kind", "lstm")
+    assert result.returncode == 0, result.stderr
+
+
+def test_memory_errors_are_one_line(tmp_path):
+    result = fastrnn_cli("demo", "--hidden", 10**9, "--steps", 10, "--window", 5, "--kind", "rnn")
+    assert_one_line_error(result, "out of memory")

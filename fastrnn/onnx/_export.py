@@ -14,8 +14,7 @@ from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
     UnsupportedModelError, declared_dims, read_model, runtime_inputs)
 from fastrnn._base import RNNBase
-from fastrnn.gru import GRU
-from fastrnn.lstm import LSTM
+from fastrnn._kinds import CLASSES
 from fastrnn.rnn import RNN
 
 __all__ = ["export", "verify", "default_opset", "VerificationError", "TOLERANCE"]
@@ -49,7 +48,7 @@ class VerificationError(ValueError, AssertionError):
 
 
 # torch's module class name -> the fastrnn class that holds it.
-_CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+_CLASSES = {cls.__name__: cls for cls in CLASSES.values()}  # by op name
 
 
 def _as_fastrnn(model, what="model"):

@@ -25,9 +25,7 @@ from fastrnn.onnx._proto import (
     check_unique_names, declared_dims, matmul_shape, model_opset, node_label, numpy_type,
     read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
-from fastrnn.gru import GRU
-from fastrnn.lstm import LSTM
-from fastrnn.rnn import RNN
+from fastrnn._kinds import CLASSES
 
 __all__ = ["load", "read_model", "UnsupportedModelError", "InvalidModelError"]
 
@@ -817,7 +815,7 @@ class _Walk:
 
 
 # op -> (fastrnn class, the name of its initial state input per state kind)
-_CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+_CLASSES = {cls.__name__: cls for cls in CLASSES.values()}  # by op name
 _STATE_NAMES = {"h": ("initial_h", "h0"), "c": ("initial_c", "c0")}
 
 
