@@ -2,7 +2,7 @@
 parameters, state dicts, input checks and the layer loop of forward.
 
 Each class adds only its gate count, its hidden-state checks and the kernel
-call of one layer (`_run_layer`). Everything here validates and allocates;
+kernel layer (`_kernel_layer`). Everything here validates and allocates;
 fastrnn._kernels does the arithmetic without the GIL.
 """
 import collections
@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from fastrnn import _kernels
-from fastrnn._arrays import (ShapeError, as_real_array, check_layer_sizes, model_dtype,
+from fastrnn._arrays import (INT_MAX, ShapeError, as_real_array, check_layer_sizes, model_dtype,
                              real_array)
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -61,7 +61,7 @@ def parameter_names(num_layers, bidirectional, bias, proj_size=0):
 
 def check_hx_ndim(hx, batched):
     """torch's dimension check of an RNN/GRU hx: 3-D for batched input, 2-D otherwise."""
-    h = real_array(hx, "hx")
+    h = hx if type(hx) is np.ndarray and hx.dtype.kind in "fiu" else real_array(hx, "hx")
     if batched and h.ndim != 3:
         raise ShapeError(f"For batched 3-D input, hx should also be 3-D but got {h.ndim}-D tensor")
     if not batched and h.ndim != 2:
@@ -97,7 +97,7 @@ def _check_proj_size(proj_size, hidden_size):
 class RNNBase:
     """The part of torch.nn.RNNBase that inference needs, on numpy arrays.
 
-    Subclasses set `mode` handling in __init__ and implement `_run_layer`.
+    Subclasses set `mode` handling in __init__ and implement `_kernel_layer`.
     """
 
     # Fixed when the model is built: assigning to them raises AttributeError.
@@ -167,6 +167,10 @@ class RNNBase:
         for name, view in params.items():
             init(self, name, view)
         init(self, "_reverse", np.array([0, 1][:D], np.int32))
+        init(self, "_no_states", [None] * (2 if mode == "LSTM" else 1))
+        # For forward: D * G * H bounds every row stride a kernel passes BLAS.
+        init(self, "_gate_width", D * G * max(H, input_size))
+        init(self, "_out_width", D * P)
         self.reset_parameters(seed)
 
     # ------------------------------------------------------------ attributes
@@ -288,7 +292,9 @@ class RNNBase:
     # ------------------------------------------------------------ forward
     def _check_input(self, input):
         """The input as given (not yet cast), with its layout: (x, batched, batch_major, L, N)."""
-        x = real_array(input, "input")
+        x = input
+        if type(x) is not np.ndarray or x.dtype.kind not in "fiu":
+            x = real_array(input, "input")
         if x.ndim not in (2, 3):
             raise ValueError(
                 f"{type(self).__name__}: Expected input to be 2D or 3D, got {x.ndim}D tensor "
@@ -307,8 +313,10 @@ class RNNBase:
                 f"Expected sequence length to be larger than 0 in {type(self).__name__}, "
                 f"got input of shape {tuple(np.shape(input))}")
         # Before any copy: the widest rows a kernel writes are the gate rows.
-        check_layer_sizes(L, N, self.input_size, self.num_directions,
-                          GATES[self.mode] * self.hidden_size, batch_major)
+        # (check_layer_sizes raises; the test in front spares its call.)
+        if L * max(N, 1) * self._gate_width > INT_MAX:
+            check_layer_sizes(L, N, self.input_size, self.num_directions,
+                              GATES[self.mode] * self.hidden_size, batch_major)
         return x, batched, batch_major, L, N
 
     def _check_state(self, state, what, size, batched, N, message):
@@ -317,7 +325,8 @@ class RNNBase:
         `what` names it in dimension errors ("hx"), `message` formats the
         shape error from the expected and the received shapes.
         """
-        h = real_array(state, what)
+        h = state if type(state) is np.ndarray and state.dtype.kind in "fiu" \
+            else real_array(state, what)
         expected = (self.num_directions * self.num_layers, N, size)
         if not batched:
             h = h[:, None, :] if h.ndim == 2 else h
@@ -362,27 +371,37 @@ class RNNBase:
                 f"{lens[bad].tolist()[:5]} at positions {np.flatnonzero(bad).tolist()[:5]}")
         return lens.astype(np.int32)
 
+    def _kernel_layer(self, block):
+        """The fastrnn._kernels.Layer of one layer's block (set by each subclass)."""
+        raise NotImplementedError
+
     def _run_layers(self, x, states0, seq_lens, batch_major, L, N):
         """Run every layer; returns (output rows, [final state per kind]).
 
+        x: (L, N, I) or (N, L, I) as the layout says, cast and C-contiguous.
         states0: one (D * num_layers, N, size) array or None per state kind
         (h; h and c for LSTM), already cast.
         """
-        D = self.num_directions
-        finals = [np.empty((D * self.num_layers, N, size), self.dtype)
-                  for size in self._state_sizes()]
-        layer_in = x.reshape(L * N, x.shape[2])
-        for k, layer in enumerate(self._layers):
-            rows = slice(k * D, (k + 1) * D)
-            out = np.empty((L * N, D * self.output_size), self.dtype)
-            self._run_layer(layer, layer_in, out,
-                            [None if s is None else s[rows] for s in states0],
-                            [f[rows] for f in finals], seq_lens, L, batch_major)
-            layer_in = out
-        return layer_in, finals
-
-    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
-        raise NotImplementedError
+        D, dtype, layers = self.num_directions, self.dtype, self._kernel_layers
+        rows_all, width = D * self.num_layers, self._out_width
+        hn = np.empty((rows_all, N, width // D), dtype)
+        h0, c0, cn = states0[0], None, None
+        if self.mode == "LSTM":
+            c0 = states0[1]
+            cn = np.empty((rows_all, N, self.hidden_size), dtype)
+        layer_in = x
+        if len(layers) == 1:
+            layer_in = np.empty(x.shape[:2] + (width,), dtype)
+            layers[0].run(x, layer_in, h0, c0, hn, cn, seq_lens, L, batch_major)
+        else:
+            for k, layer in enumerate(layers):
+                out = np.empty(x.shape[:2] + (width,), dtype)
+                rows = slice(k * D, (k + 1) * D)
+                layer.run(layer_in, out, None if h0 is None else h0[rows],
+                          None if c0 is None else c0[rows], hn[rows],
+                          None if cn is None else cn[rows], seq_lens, L, batch_major)
+                layer_in = out
+        return layer_in, ([hn] if cn is None else [hn, cn])
 
     def forward(self, input, hx=None, lengths=None):
         """Run the model; see the class docstring for shapes and arguments.
@@ -398,18 +417,20 @@ class RNNBase:
         PackedSequence input (with torch installed) gives a PackedSequence
         output, as in torch; the states are numpy arrays either way.
         """
-        if _is_packed_sequence(input):
+        if type(input) is not np.ndarray and _is_packed_sequence(input):
             if lengths is not None:
                 raise ValueError("give lengths or a PackedSequence, not both")
             return self._forward_packed(input, hx)
         # Shapes are checked on the arrays as given, before any cast or copy.
         x, batched, batch_major, L, N = self._check_input(input)
-        states0 = [None] * len(self._state_sizes()) if hx is None \
-            else self._check_hx(hx, batched, N)
-        seq_lens = self._check_lengths(lengths, N, L)
-        out, finals = self._run_layers(self._cast(x), [self._cast(s) for s in states0],
-                                       seq_lens, batch_major, L, N)
-        output = out.reshape(x.shape[:2] + (out.shape[1],))
+        if hx is None:
+            states0 = self._no_states
+        else:
+            states0 = [self._cast(s) for s in self._check_hx(hx, batched, N)]
+        seq_lens = None if lengths is None else self._check_lengths(lengths, N, L)
+        if x.dtype != self.dtype or not x.flags.c_contiguous:
+            x = np.asarray(x, self.dtype, order="C")
+        output, finals = self._run_layers(x, states0, seq_lens, batch_major, L, N)
         if not batched:
             output = output[:, 0, :]
         return output, self._format_states(finals, batched)

@@ -20,6 +20,8 @@ import sys
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 from cython cimport floating
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
+                            PyBUF_FORMAT, PyBUF_WRITABLE)
 
 from fastrnn._blas cimport (
     CblasRowMajor, CblasNoTrans, CblasTrans,
@@ -334,95 +336,6 @@ cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
         for n in range(N):
             if not 0 <= lens[n] <= L:
                 raise ValueError(f"rnn_layer: seq_lens[{n}] = {lens[n]} is outside 0..{L}")
-
-
-def rnn_layer(const floating[:, ::1] x__ri,
-              floating[:, ::1] out__ro,
-              const floating[:, :, ::1] w_ih__dhi,
-              const floating[:, :, ::1] w_hh__dhh,
-              const floating[:, ::1] b_ih__dh,
-              const floating[:, ::1] b_hh__dh,
-              const floating[:, :, ::1] h0__dnh,
-              floating[:, :, ::1] hn__dnh,
-              const int[::1] seq_lens__n,
-              Py_ssize_t seq_len,
-              bint batch_major,
-              const int[::1] reverse__d,
-              const int[::1] act__d,
-              const double[::1] alpha__d,
-              const double[::1] beta__d,
-              double clip,
-              recurrent="auto"):
-    """Run one RNN layer, every direction, every step, without the GIL.
-
-    x__ri: (L*N, I) input rows; out__ro: (L*N, D*H) output rows, direction d
-    in columns d*H:(d+1)*H. The biases (both or neither), h0__dnh and
-    seq_lens__n may be None. hn__dnh receives h_n. clip is applied to the
-    pre-activation when finite.
-
-    recurrent picks how float32 computes h @ w_hh.T each step: "packed"
-    (fastrnn's step kernel on a copy of w_hh packed for this call), "blas"
-    (OpenBLAS sgemm/sgemv), or "auto", which follows what was measured on an
-    AVX-512 machine (L=200, one thread; see use_packed_step). float64 always
-    uses BLAS.
-
-    The Python layers check their inputs with messages in their own terms;
-    the shape checks here are the last line that keeps a wrong call from
-    reading or writing out of bounds.
-    """
-    cdef Py_ssize_t D = w_ih__dhi.shape[0]
-    cdef Py_ssize_t H = w_ih__dhi.shape[1]
-    cdef Py_ssize_t I = w_ih__dhi.shape[2]
-    cdef Py_ssize_t L = seq_len
-    cdef Py_ssize_t N = hn__dnh.shape[1]
-    cdef Py_ssize_t out_ld = out__ro.shape[1]
-    cdef Py_ssize_t d
-    cdef bint has_bias = b_ih__dh is not None
-    cdef bint has_h0 = h0__dnh is not None
-    cdef const int* lens = NULL
-    cdef const floating* b_ih = NULL
-    cdef const floating* b_hh = NULL
-    _check_layer_shapes(x__ri.shape, out__ro.shape, w_ih__dhi.shape, w_hh__dhh.shape,
-                        None if b_ih__dh is None else b_ih__dh.shape,
-                        None if b_hh__dh is None else b_hh__dh.shape,
-                        None if h0__dnh is None else h0__dnh.shape, hn__dnh.shape,
-                        seq_lens__n, L, batch_major, reverse__d, act__d, alpha__d, beta__d)
-    if recurrent not in ("auto", "packed", "blas"):
-        raise ValueError(f"rnn_layer: recurrent must be 'auto', 'packed' or 'blas', "
-                         f"got {recurrent!r}")
-    if N == 0:
-        return
-    cdef bint use_packed = False
-    if floating is float:
-        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_step(L, N, H))
-    cdef float* packed = NULL
-    cdef void* packed_raw = NULL
-    if seq_lens__n is not None:
-        lens = &seq_lens__n[0]
-    with nogil:
-        for d in range(D):
-            if use_packed:
-                # Freed below; if malloc fails this direction runs on BLAS.
-                packed_raw = malloc(fastrnn_packed_size(H, H) * sizeof(float) + 64)
-                packed = <float*>_align64(packed_raw) if packed_raw != NULL else NULL
-                if packed != NULL:
-                    fastrnn_pack(<const float*>&w_hh__dhh[d, 0, 0], H, H, packed)
-            if has_h0:
-                memcpy(&hn__dnh[d, 0, 0], &h0__dnh[d, 0, 0], N * H * sizeof(floating))
-            else:
-                memset(&hn__dnh[d, 0, 0], 0, N * H * sizeof(floating))
-            if has_bias:
-                b_ih = &b_ih__dh[d, 0]
-                b_hh = &b_hh__dh[d, 0]
-            rnn_direction(&x__ri[0, 0], &out__ro[0, d * H], out_ld,
-                          &w_ih__dhi[d, 0, 0], &w_hh__dhh[d, 0, 0], packed, b_ih, b_hh,
-                          &hn__dnh[d, 0, 0], lens,
-                          L, N, I, H, batch_major, reverse__d[d] != 0,
-                          act__d[d], <floating>alpha__d[d], <floating>beta__d[d],
-                          <floating>clip)
-            free(packed_raw)
-            packed = NULL
-
 
 # ---------------------------------------------------------------- LSTM and GRU
 cdef struct Gates:
@@ -749,7 +662,7 @@ cdef Gates _gates(const int[:, ::1] act, const double[:, ::1] alpha,
 
 
 cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_ld,
-                  bint batch_major, bint reverse, const int[::1] lens):
+                  bint batch_major, bint reverse, const int* lens) noexcept nogil:
     cdef Steps s
     s.L = L
     s.N = N
@@ -759,9 +672,8 @@ cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_l
     s.out_step = out_ld if batch_major else N * out_ld
     s.out_row = L * out_ld if batch_major else out_ld
     s.reverse = reverse
-    s.lens = NULL if lens is None else &lens[0]
+    s.lens = lens
     return s
-
 
 cdef inline void* _align64(void* raw) noexcept nogil:
     """The first 64-byte boundary at or after raw: the packed kernels' 64-byte
@@ -769,21 +681,309 @@ cdef inline void* _align64(void* raw) noexcept nogil:
     return <void*>((<size_t>raw + 63) & ~(<size_t>63))
 
 
-cdef int _scratch(list sizes, void** raw, void** blocks) except -1:
-    """malloc sizes[k] bytes (Python ints) into raw[k], 64-byte aligned in
-    blocks[k]; MemoryError, with every block freed, if one fails."""
-    cdef Py_ssize_t k, j
-    for k in range(len(sizes)):
-        raw[k] = NULL
-        if sizes[k] + 64 <= sys.maxsize:
-            raw[k] = malloc(<size_t>(<Py_ssize_t>sizes[k] + 64))
-        if raw[k] == NULL:
-            for j in range(k):
-                free(raw[j])
-                raw[j] = NULL
-            raise MemoryError(f"cannot allocate {sizes[k]} bytes of kernel scratch")
-        blocks[k] = _align64(raw[k])
+cdef inline size_t _round64(size_t nbytes) noexcept nogil:
+    return (nbytes + 63) & ~(<size_t>63)
+
+
+# ---------------------------------------------------------------- one layer, any kind
+cdef enum Kind:
+    KIND_RNN = 0
+    KIND_LSTM = 1
+    KIND_GRU = 2
+
+cdef enum Path:
+    PATH_AUTO = 0
+    PATH_PACKED = 1
+    PATH_BLAS = 2
+
+KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
+PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS}
+
+
+cdef struct Spec:
+    # What stays fixed between calls of one layer: sizes, weights, settings.
+    int kind
+    Py_ssize_t D, G, H, P, In  # directions, gate rows per unit, hidden, output, input
+    const void* w_ih           # (D, G*H, I)
+    const void* w_hh           # (D, G*H, P)
+    const void* b_ih           # (D, G*H) or NULL (then b_hh is NULL too)
+    const void* b_hh
+    const void* w_hr           # (D, P, H) or NULL (LSTM projection)
+    const void* peep           # (D, 3, H) or NULL (LSTM peepholes)
+    int path                   # Path
+    const int* reverse         # D entries
+    const Gates* gates         # D entries (act/alpha/beta/clip/option; fast is set per run)
+
+
+cdef struct Call:
+    # What one call brings: input, output and state buffers, all checked.
+    const void* x              # (L*N, I) rows
+    void* out                  # (L*N, D*P) rows
+    const void* h0             # (D, N, P) or NULL
+    const void* c0             # (D, N, H) or NULL (LSTM)
+    void* hn                   # (D, N, P)
+    void* cn                   # (D, N, H) (LSTM) or NULL
+    const int* lens            # (N,) or NULL
+    Py_ssize_t L, N
+    bint batch_major
+
+
+cdef struct Work:
+    # One direction's scratch inside the call's single block.
+    void* gh                   # (N, G) recurrent product
+    void* bias                 # (G + H) summed biases (GRU: b_hn apart after G)
+    void* aux                  # (N, H) LSTM unprojected h / GRU r * h_{t-1}
+    float* packed              # packed w_hh (and w_hr / w_hn), float32 only
+    Py_ssize_t packed_hh       # floats of the first packed matrix
+
+
+cdef Py_ssize_t _packed_floats(const Spec* s, Py_ssize_t* first) noexcept nogil:
+    """Floats of one direction's packed weights; first: those of w_hh's (or w_rz's)."""
+    cdef Py_ssize_t H = s.H, P = s.P, G = s.G
+    if s.kind == KIND_RNN:
+        first[0] = fastrnn_packed_size(H, H)
+        return first[0]
+    if s.kind == KIND_LSTM:
+        first[0] = fastrnn_packed_size(G * H, P)
+        return first[0] + (fastrnn_packed_size(P, H) if s.w_hr != NULL else 0)
+    if s.gates[0].option:  # GRU, linear_before_reset: one (3H, H)
+        first[0] = fastrnn_packed_size(G * H, H)
+        return first[0]
+    first[0] = fastrnn_packed_size(2 * H, H)
+    return first[0] + fastrnn_packed_size(H, H)
+
+
+cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx,
+                        const Work* w) noexcept nogil:
+    """Every step of direction d: input projection, packing, state init, the loop."""
+    cdef Py_ssize_t L = c.L, N = c.N, D = s.D, H = s.H, P = s.P, I = s.In
+    cdef Py_ssize_t G = s.G * H, j
+    cdef Py_ssize_t out_ld = D * P, gx_ld = D * G
+    cdef Gates g = s.gates[d]
+    cdef const floating* x = <const floating*>c.x
+    cdef floating* out = <floating*>c.out + d * P
+    cdef const floating* w_ih = <const floating*>s.w_ih + d * G * I
+    cdef const floating* w_hh = <const floating*>s.w_hh + d * G * P
+    cdef const floating* b_ih = NULL
+    cdef const floating* b_hh = NULL
+    cdef floating* hn = <floating*>c.hn + d * N * P
+    cdef floating* cn = NULL
+    cdef floating* bias = <floating*>w.bias
+    cdef float* packed = w.packed
+    cdef Steps st
+    if s.b_ih != NULL:
+        b_ih = <const floating*>s.b_ih + d * G
+        b_hh = <const floating*>s.b_hh + d * G
+    if c.h0 != NULL:
+        memmove(hn, <const floating*>c.h0 + d * N * P, N * P * sizeof(floating))
+    else:
+        memset(hn, 0, N * P * sizeof(floating))
+    if s.kind == KIND_RNN:
+        if packed != NULL:
+            fastrnn_pack(<const float*>w_hh, H, H, packed)
+        rnn_direction(x, out, out_ld, w_ih, w_hh, packed, b_ih, b_hh, hn, c.lens,
+                      L, N, I, H, c.batch_major, s.reverse[d] != 0,
+                      g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip)
+        return
+    # gx[:, d*G:(d+1)*G] = x @ w_ih[d].T
+    input_projection(x, w_ih, gx + d * G, gx_ld, L * N, G, I)
+    st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens)
+    if s.kind == KIND_LSTM:
+        cn = <floating*>c.cn + d * N * H
+        if c.c0 != NULL:
+            memmove(cn, <const floating*>c.c0 + d * N * H, N * H * sizeof(floating))
+        else:
+            memset(cn, 0, N * H * sizeof(floating))
+        for j in range(G):
+            bias[j] = b_ih[j] + b_hh[j] if b_ih != NULL else 0
+        g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
+                  and g.act[2] == ACT_TANH and not g.clip < INFINITY and s.peep == NULL
+                  and not g.option)
+        if packed != NULL:
+            fastrnn_pack(<const float*>w_hh, G, P, packed)
+            if s.w_hr != NULL:
+                fastrnn_pack(<const float*>s.w_hr + d * P * H, P, H, packed + w.packed_hh)
+        lstm_direction(gx + d * G, out, &st, w_hh, packed,
+                       <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
+                       packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
+                       bias, <const floating*>s.peep + d * 3 * H if s.peep != NULL else NULL,
+                       hn, cn, <floating*>w.gh, <floating*>w.aux, H, P, &g)
+        return
+    # GRU: bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
+    for j in range(G + H):
+        bias[j] = 0
+    if b_ih != NULL:
+        for j in range(G):
+            bias[j] = b_ih[j]
+            if j < 2 * H or not g.option:
+                bias[j] = bias[j] + b_hh[j]
+            else:
+                bias[H + j] = b_hh[j]
+    g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
+              and not g.clip < INFINITY)
+    if packed != NULL:
+        if g.option:
+            fastrnn_pack(<const float*>w_hh, G, H, packed)
+        else:
+            fastrnn_pack(<const float*>w_hh, 2 * H, H, packed)
+            fastrnn_pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
+    gru_direction(gx + d * G, out, &st, w_hh, packed,
+                  packed + w.packed_hh if packed != NULL and not g.option else NULL,
+                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g)
+
+
+cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
+    """Allocate one scratch block for the call, then run every direction without the GIL."""
+    cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
+    cdef Py_ssize_t first = 0, packed = 0
+    cdef bint use_packed = False
+    if floating is float:
+        use_packed = s.path == PATH_PACKED or (s.path == PATH_AUTO
+                                               and use_packed_gates(L, N, G, s.P))
+    if use_packed:
+        packed = _packed_floats(s, &first)
+    # Sizes are bounded by the checks (L*N and D*G*H below 2**31): no wrap-around.
+    cdef size_t item = sizeof(floating)
+    cdef size_t gx_bytes = 0 if s.kind == KIND_RNN else _round64(<size_t>(L * N) * <size_t>(D * G) * item)
+    cdef size_t gh_bytes = _round64(<size_t>(N * G) * item)
+    cdef size_t bias_bytes = _round64(<size_t>(G + H) * item)
+    cdef size_t aux_bytes = _round64(<size_t>(N * H) * item)
+    cdef size_t per_dir = gh_bytes + bias_bytes + aux_bytes + _round64(<size_t>packed * sizeof(float))
+    cdef void* raw = malloc(gx_bytes + <size_t>D * per_dir + 64)
+    if raw == NULL:
+        raise MemoryError(f"cannot allocate {gx_bytes + D * per_dir} bytes of kernel scratch")
+    cdef char* base = <char*>_align64(raw)
+    cdef Work one
+    try:
+        with nogil:
+            for d in range(D):
+                one.gh = base + gx_bytes + d * per_dir
+                one.bias = <char*>one.gh + gh_bytes
+                one.aux = <char*>one.bias + bias_bytes
+                one.packed = <float*>(<char*>one.aux + aux_bytes) if use_packed else NULL
+                one.packed_hh = first
+                run_direction(s, c, d, <floating*>base, &one)
+    finally:
+        free(raw)
     return 0
+
+
+cdef int run_layer(const Spec* s, const Call* c, bint f64) except -1:
+    if c.N == 0:
+        return 0
+    if f64:
+        return _run(s, c, <double*>NULL)
+    return _run(s, c, <float*>NULL)
+
+
+cdef inline int _path(recurrent, str fn) except -1:
+    if recurrent == "auto":
+        return PATH_AUTO
+    if recurrent == "packed":
+        return PATH_PACKED
+    if recurrent == "blas":
+        return PATH_BLAS
+    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed' or 'blas', got {recurrent!r}")
+
+
+# ---------------------------------------------------------------- entry points
+cdef Gates* _gate_array(Py_ssize_t D) except NULL:
+    cdef Gates* gates = <Gates*>malloc(D * sizeof(Gates))
+    if gates == NULL:
+        raise MemoryError("cannot allocate the kernel's gate settings")
+    return gates
+
+
+def rnn_layer(const floating[:, ::1] x__ri,
+              floating[:, ::1] out__ro,
+              const floating[:, :, ::1] w_ih__dhi,
+              const floating[:, :, ::1] w_hh__dhh,
+              const floating[:, ::1] b_ih__dh,
+              const floating[:, ::1] b_hh__dh,
+              const floating[:, :, ::1] h0__dnh,
+              floating[:, :, ::1] hn__dnh,
+              const int[::1] seq_lens__n,
+              Py_ssize_t seq_len,
+              bint batch_major,
+              const int[::1] reverse__d,
+              const int[::1] act__d,
+              const double[::1] alpha__d,
+              const double[::1] beta__d,
+              double clip,
+              recurrent="auto"):
+    """Run one RNN layer, every direction, every step, without the GIL.
+
+    x__ri: (L*N, I) input rows; out__ro: (L*N, D*H) output rows, direction d
+    in columns d*H:(d+1)*H. The biases (both or neither), h0__dnh and
+    seq_lens__n may be None. hn__dnh receives h_n. clip is applied to the
+    pre-activation when finite.
+
+    recurrent picks how float32 computes h @ w_hh.T each step: "packed"
+    (fastrnn's step kernel on a copy of w_hh packed for this call), "blas"
+    (OpenBLAS sgemm/sgemv), or "auto", which follows what was measured on an
+    AVX-512 machine (L=200, one thread; see use_packed_step). float64 always
+    uses BLAS.
+
+    Every shape is checked here on each call (ValueError); a model built
+    once should rather hold a `Layer`, which checks its weights once.
+    """
+    _check_layer_shapes(x__ri.shape, out__ro.shape, w_ih__dhi.shape, w_hh__dhh.shape,
+                        None if b_ih__dh is None else b_ih__dh.shape,
+                        None if b_hh__dh is None else b_hh__dh.shape,
+                        None if h0__dnh is None else h0__dnh.shape, hn__dnh.shape,
+                        seq_lens__n, seq_len, batch_major, reverse__d, act__d, alpha__d, beta__d)
+    cdef Spec s
+    cdef Call c
+    cdef Py_ssize_t d
+    s.path = _path(recurrent, "rnn_layer")
+    c.N = hn__dnh.shape[1]
+    if c.N == 0:
+        return
+    s.kind = KIND_RNN
+    s.D, s.G, s.H, s.In = w_ih__dhi.shape[0], 1, w_ih__dhi.shape[1], w_ih__dhi.shape[2]
+    s.P = s.H
+    s.w_ih, s.w_hh = &w_ih__dhi[0, 0, 0], &w_hh__dhh[0, 0, 0]
+    s.b_ih = &b_ih__dh[0, 0] if b_ih__dh is not None else NULL
+    s.b_hh = &b_hh__dh[0, 0] if b_hh__dh is not None else NULL
+    s.w_hr = s.peep = NULL
+    s.reverse = &reverse__d[0]
+    c.x, c.out, c.hn = &x__ri[0, 0], &out__ro[0, 0], &hn__dnh[0, 0, 0]
+    c.h0 = &h0__dnh[0, 0, 0] if h0__dnh is not None else NULL
+    c.c0 = c.cn = NULL
+    c.lens = &seq_lens__n[0] if seq_lens__n is not None else NULL
+    c.L, c.batch_major = seq_len, batch_major
+    cdef Gates* gates = _gate_array(s.D)
+    try:
+        for d in range(s.D):
+            gates[d].act[0], gates[d].alpha[0], gates[d].beta[0] = act__d[d], alpha__d[d], beta__d[d]
+            gates[d].clip = clip
+            gates[d].option = gates[d].fast = False
+        s.gates = gates
+        run_layer(&s, &c, floating is double)
+    finally:
+        free(gates)
+
+
+cdef _gated_call(int kind, Spec* s, Call* c, Py_ssize_t[8] x, Py_ssize_t[8] out,
+                 Py_ssize_t[8] w_ih, Py_ssize_t P, Py_ssize_t[8] hn, const int[::1] reverse,
+                 const int[:, ::1] act, const double[:, ::1] alpha, const double[:, ::1] beta,
+                 double clip, bint option, int K, bint f64):
+    """Fill what the checked shapes say and run (the pointers are set by the caller)."""
+    cdef Py_ssize_t d
+    s.kind = kind
+    s.D, s.G, s.In = w_ih[0], (4 if kind == KIND_LSTM else 3), w_ih[2]
+    s.H = w_ih[1] // s.G
+    s.P = P if s.w_hr != NULL else s.H
+    s.reverse = &reverse[0]
+    c.N = hn[1]
+    cdef Gates* gates = _gate_array(s.D)
+    try:
+        for d in range(s.D):
+            gates[d] = _gates(act, alpha, beta, d, K, clip, option)
+        s.gates = gates
+        run_layer(s, c, f64)
+    finally:
+        free(gates)
 
 
 def lstm_layer(const floating[:, ::1] x__ri,
@@ -821,8 +1021,7 @@ def lstm_layer(const floating[:, ::1] x__ri,
     seq_lens (N,) int32 or None: rows past their length output zero and keep
     their h and c (ONNX semantics, both directions). recurrent as rnn_layer.
     """
-    cdef Py_ssize_t L, N, D, H, P
-    L, N, D, H, P = _check_gated_layer(
+    _check_gated_layer(
         "lstm_layer", 4, _dims(x__ri.shape, 2), _dims(out__ro.shape, 2),
         _dims(w_ih__dgi.shape, 3), _dims(w_hh__dgp.shape, 3),
         None if b_ih__dg is None else _dims(b_ih__dg.shape, 2),
@@ -833,67 +1032,26 @@ def lstm_layer(const floating[:, ::1] x__ri,
         None if c0__dnh is None else _dims(c0__dnh.shape, 3),
         _dims(hn__dnp.shape, 3), _dims(cn__dnh.shape, 3), seq_lens__n, seq_len,
         batch_major, reverse__d, act__dk, alpha__dk, beta__dk, 3, recurrent)
-    if N == 0:
+    cdef Spec s
+    cdef Call c
+    s.path = _path(recurrent, "lstm_layer")
+    if hn__dnp.shape[1] == 0:
         return
-    cdef Py_ssize_t G = 4 * H, I = x__ri.shape[1], d, j
-    cdef Py_ssize_t out_ld = out__ro.shape[1], gx_ld = D * G
-    cdef bint has_proj = w_hr__dph is not None, has_peep = peep__d3h is not None
-    cdef bint has_bias = b_ih__dg is not None
-    cdef bint has_h0 = h0__dnp is not None, has_c0 = c0__dnh is not None
-    cdef bint use_packed = False
-    if floating is float:
-        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, G, P))
-    cdef Py_ssize_t packed_hh = fastrnn_packed_size(G, P) if use_packed else 0
-    cdef Py_ssize_t packed_hr = fastrnn_packed_size(P, H) if use_packed and has_proj else 0
-    cdef void* raw[5]
-    cdef void* blocks[5]
-    # (L*N, D*4H) input projection, (N, 4H) recurrent product, (4H) bias,
-    # (N, H) unprojected h, packed w_hh and w_hr
-    cdef object item = sizeof(floating)  # sizes in Python ints: no wrap-around
-    _scratch([int(L) * N * gx_ld * item, int(N) * G * item, int(G) * item, int(N) * H * item,
-              int(packed_hh + packed_hr) * sizeof(float)], raw, blocks)
-    cdef floating* gx = <floating*>blocks[0]
-    cdef floating* gh = <floating*>blocks[1]
-    cdef floating* bias = <floating*>blocks[2]
-    cdef floating* hc = <floating*>blocks[3]
-    cdef float* packed = <float*>blocks[4] if use_packed else NULL
-    cdef Steps s
-    cdef Gates g
-    try:
-        for d in range(D):
-            s = _steps(L, N, gx_ld, out_ld, batch_major, reverse__d[d] != 0, seq_lens__n)
-            g = _gates(act__dk, alpha__dk, beta__dk, d, 3, clip, input_forget)
-            g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
-                      and g.act[2] == ACT_TANH and not clip < INFINITY and not has_peep
-                      and not input_forget)
-            with nogil:
-                if d == 0:
-                    # gx = x @ [w_ih[0]; w_ih[1]].T: both directions in one product
-                    input_projection(&x__ri[0, 0], &w_ih__dgi[0, 0, 0], gx, gx_ld, L * N,
-                                     gx_ld, I)
-                if use_packed:
-                    fastrnn_pack(<const float*>&w_hh__dgp[d, 0, 0], G, P, packed)
-                    if has_proj:
-                        fastrnn_pack(<const float*>&w_hr__dph[d, 0, 0], P, H, packed + packed_hh)
-                for j in range(G):
-                    bias[j] = b_ih__dg[d, j] + b_hh__dg[d, j] if has_bias else 0
-                if has_h0:
-                    memmove(&hn__dnp[d, 0, 0], &h0__dnp[d, 0, 0], N * P * sizeof(floating))
-                else:
-                    memset(&hn__dnp[d, 0, 0], 0, N * P * sizeof(floating))
-                if has_c0:
-                    memmove(&cn__dnh[d, 0, 0], &c0__dnh[d, 0, 0], N * H * sizeof(floating))
-                else:
-                    memset(&cn__dnh[d, 0, 0], 0, N * H * sizeof(floating))
-                lstm_direction(gx + d * G, &out__ro[0, d * P], &s,
-                               &w_hh__dgp[d, 0, 0], packed,
-                               &w_hr__dph[d, 0, 0] if has_proj else NULL,
-                               packed + packed_hh if use_packed and has_proj else NULL,
-                               bias, &peep__d3h[d, 0, 0] if has_peep else NULL,
-                               &hn__dnp[d, 0, 0], &cn__dnh[d, 0, 0], gh, hc, H, P, &g)
-    finally:
-        for j in range(5):
-            free(raw[j])
+    s.w_ih, s.w_hh = &w_ih__dgi[0, 0, 0], &w_hh__dgp[0, 0, 0]
+    s.b_ih = &b_ih__dg[0, 0] if b_ih__dg is not None else NULL
+    s.b_hh = &b_hh__dg[0, 0] if b_hh__dg is not None else NULL
+    s.w_hr = &w_hr__dph[0, 0, 0] if w_hr__dph is not None else NULL
+    s.peep = &peep__d3h[0, 0, 0] if peep__d3h is not None else NULL
+    c.x, c.out = &x__ri[0, 0], &out__ro[0, 0]
+    c.h0 = &h0__dnp[0, 0, 0] if h0__dnp is not None else NULL
+    c.c0 = &c0__dnh[0, 0, 0] if c0__dnh is not None else NULL
+    c.hn, c.cn = &hn__dnp[0, 0, 0], &cn__dnh[0, 0, 0]
+    c.lens = &seq_lens__n[0] if seq_lens__n is not None else NULL
+    c.L, c.batch_major = seq_len, batch_major
+    _gated_call(KIND_LSTM, &s, &c, x__ri.shape, out__ro.shape, w_ih__dgi.shape,
+                w_hr__dph.shape[1] if w_hr__dph is not None else 0, hn__dnp.shape,
+                reverse__d, act__dk, alpha__dk, beta__dk, clip, input_forget, 3,
+                floating is double)
 
 
 def gru_layer(const floating[:, ::1] x__ri,
@@ -925,8 +1083,7 @@ def gru_layer(const floating[:, ::1] x__ri,
     default) n = g(x W_in^T + b_in + (r h) W_hn^T + b_hn).
     seq_lens and recurrent as lstm_layer.
     """
-    cdef Py_ssize_t L, N, D, H, P
-    L, N, D, H, P = _check_gated_layer(
+    _check_gated_layer(
         "gru_layer", 3, _dims(x__ri.shape, 2), _dims(out__ro.shape, 2),
         _dims(w_ih__dgi.shape, 3), _dims(w_hh__dgh.shape, 3),
         None if b_ih__dg is None else _dims(b_ih__dg.shape, 2),
@@ -934,72 +1091,260 @@ def gru_layer(const floating[:, ::1] x__ri,
         None, None, None if h0__dnh is None else _dims(h0__dnh.shape, 3), None,
         _dims(hn__dnh.shape, 3), None, seq_lens__n, seq_len,
         batch_major, reverse__d, act__dk, alpha__dk, beta__dk, 2, recurrent)
-    if N == 0:
+    cdef Spec s
+    cdef Call c
+    s.path = _path(recurrent, "gru_layer")
+    if hn__dnh.shape[1] == 0:
         return
-    cdef Py_ssize_t G = 3 * H, I = x__ri.shape[1], d, j
-    cdef Py_ssize_t out_ld = out__ro.shape[1], gx_ld = D * G
-    cdef bint has_bias = b_ih__dg is not None, has_h0 = h0__dnh is not None
-    cdef bint lbr = linear_before_reset
-    cdef bint use_packed = False
-    if floating is float:
-        use_packed = recurrent == "packed" or (recurrent == "auto" and use_packed_gates(L, N, G, H))
-    # linear_before_reset: one packed (3H, H); else (2H, H) for r, z and (H, H) for n
-    cdef Py_ssize_t packed_rz = 0, packed_n = 0
-    if use_packed:
-        packed_rz = fastrnn_packed_size(G, H) if lbr else fastrnn_packed_size(2 * H, H)
-        packed_n = 0 if lbr else fastrnn_packed_size(H, H)
-    cdef void* raw[5]
-    cdef void* blocks[5]
-    # (L*N, D*3H) input projection, (N, 3H) recurrent product, (3H + H) biases,
-    # (N, H) r * h_{t-1}, packed w_hh
-    cdef object item = sizeof(floating)  # sizes in Python ints: no wrap-around
-    _scratch([int(L) * N * gx_ld * item, int(N) * G * item, int(G + H) * item, int(N) * H * item,
-              int(packed_rz + packed_n) * sizeof(float)], raw, blocks)
-    cdef floating* gx = <floating*>blocks[0]
-    cdef floating* gh = <floating*>blocks[1]
-    cdef floating* bias = <floating*>blocks[2]
-    cdef floating* rh = <floating*>blocks[3]
-    cdef float* packed = <float*>blocks[4] if use_packed else NULL
-    cdef Steps s
-    cdef Gates g
-    try:
+    s.w_ih, s.w_hh = &w_ih__dgi[0, 0, 0], &w_hh__dgh[0, 0, 0]
+    s.b_ih = &b_ih__dg[0, 0] if b_ih__dg is not None else NULL
+    s.b_hh = &b_hh__dg[0, 0] if b_hh__dg is not None else NULL
+    s.w_hr = s.peep = NULL
+    c.x, c.out = &x__ri[0, 0], &out__ro[0, 0]
+    c.h0 = &h0__dnh[0, 0, 0] if h0__dnh is not None else NULL
+    c.c0 = c.cn = NULL
+    c.hn = &hn__dnh[0, 0, 0]
+    c.lens = &seq_lens__n[0] if seq_lens__n is not None else NULL
+    c.L, c.batch_major = seq_len, batch_major
+    _gated_call(KIND_GRU, &s, &c, x__ri.shape, out__ro.shape, w_ih__dgi.shape,
+                0, hn__dnh.shape, reverse__d, act__dk, alpha__dk, beta__dk,
+                clip, linear_before_reset, 2, floating is double)
+
+
+# ---------------------------------------------------------------- Layer: checked once
+cdef inline bint _is_format(const char* fmt, char want) noexcept:
+    """Whether a buffer format is the native one-character code `want`."""
+    if fmt == NULL:
+        return False
+    if fmt[0] == b'=' or fmt[0] == b'<' or fmt[0] == b'@':
+        fmt = fmt + 1
+    return fmt[0] == want and fmt[1] == 0
+
+
+cdef str _shape_str(const Py_buffer* v):
+    return "(" + ", ".join([str(v.shape[k]) for k in range(v.ndim)]) + ("," if v.ndim == 1 else "") + ")"
+
+
+cdef class Layer:
+    """One recurrent layer (all its directions) whose weights are checked once.
+
+    Built when a model is built, on the model's own weight arrays: it keeps
+    them (and a buffer export of each, so that numpy refuses to resize them)
+    and reads them at every run, so in-place edits of the weights are seen by
+    the next run. kind is "rnn", "lstm" or "gru"; the weights, biases and
+    settings mean what they mean for rnn_layer, lstm_layer and gru_layer (at
+    most two directions). The dtype (float32 or float64) is the weights'.
+
+    run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a
+    call brings, cheaply, and runs the layer without the GIL: x (L*N, I),
+    out (L*N, D*P), either also as 3-D arrays with the same rows; h0, hn
+    (D, N, P); c0, cn (D, N, H) for LSTM, None otherwise; seq_lens int32
+    (N,) or None. Arrays must be C-contiguous, of the layer's dtype.
+    Thread-safe: a run only reads the layer.
+    """
+    cdef Spec spec
+    cdef Gates gates[2]
+    cdef int reverse[2]
+    cdef bint f64
+    cdef Py_buffer views[6]
+    cdef int n_views
+    cdef char typecode
+    cdef readonly object kind, weights
+
+    def __cinit__(self):
+        self.n_views = 0
+
+    def __dealloc__(self):
+        cdef int k
+        for k in range(self.n_views):
+            PyBuffer_Release(&self.views[k])
+        self.n_views = 0
+
+    def __init__(self, kind, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, peep=None, *,
+                 reverse, act, alpha, beta, double clip=INFINITY, bint option=False,
+                 recurrent="auto"):
+        if self.n_views:
+            raise TypeError("Layer is initialised once")
+        if kind not in KINDS:
+            raise ValueError(f"Layer: kind must be 'rnn', 'lstm' or 'gru', got {kind!r}")
+        cdef int k_kind = KINDS[kind]
+        cdef int G = 1 if k_kind == KIND_RNN else (4 if k_kind == KIND_LSTM else 3)
+        cdef int K = 1 if k_kind == KIND_RNN else (3 if k_kind == KIND_LSTM else 2)
+        import numpy as np
+        self.kind = kind
+        self.spec.path = _path(recurrent, "Layer")
+        dtype = getattr(w_ih, "dtype", None)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"Layer: weights must be float32 or float64 arrays, got {dtype}")
+        self.f64 = dtype == np.float64
+        self.typecode = b'd' if self.f64 else b'f'
+        if w_hr is not None and k_kind != KIND_LSTM or peep is not None and k_kind != KIND_LSTM:
+            raise ValueError("Layer: w_hr and peep are LSTM-only")
+        if (b_ih is None) != (b_hh is None):
+            raise ValueError("Layer: give both biases or neither")
+        shape = getattr(w_ih, "shape", ())
+        if len(shape) != 3 or shape[1] % G or not 1 <= shape[0] <= 2 or min(shape) < 1:
+            raise ValueError(f"Layer: w_ih must have shape (D <= 2, {G}*hidden_size, input_size), "
+                             f"got {shape}")
+        D, H, I = shape[0], shape[1] // G, shape[2]
+        P = H if w_hr is None else getattr(w_hr, "shape", (0, 0))[1:2][0]
+        if not 1 <= P <= H:
+            raise ValueError(f"Layer: w_hr must have shape ({D}, P <= {H}, {H})")
+        if max(D * G * H, I, 2 * P) > INT_MAX:
+            raise ValueError("Layer: sizes exceed BLAS's 32-bit integers")
+        expect = [("w_ih", w_ih, (D, G * H, I)), ("w_hh", w_hh, (D, G * H, P))]
+        if b_ih is not None:
+            expect += [("b_ih", b_ih, (D, G * H)), ("b_hh", b_hh, (D, G * H))]
+        if w_hr is not None:
+            expect.append(("w_hr", w_hr, (D, P, H)))
+        if peep is not None:
+            expect.append(("peep", peep, (D, 3, H)))
+        for name, arr, want in expect:
+            if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != want \
+                    or not arr.flags.c_contiguous:
+                raise ValueError(f"Layer: {name} must be a C-contiguous {np.dtype(dtype)} array "
+                                 f"of shape {want}, got {getattr(arr, 'shape', type(arr))}")
+        reverse = np.asarray(reverse, np.int32)
+        act = np.asarray(act, np.int32).reshape(D, K)
+        alpha = np.asarray(alpha, np.float64).reshape(D, K)
+        beta = np.asarray(beta, np.float64).reshape(D, K)
+        if reverse.shape != (D,):
+            raise ValueError(f"Layer: reverse must have shape ({D},), got {reverse.shape}")
+        if ((act < 0) | (act > ACT_SOFTPLUS)).any():
+            raise ValueError(f"Layer: unknown activation code in {act.tolist()}")
+        cdef int d, k
         for d in range(D):
-            s = _steps(L, N, gx_ld, out_ld, batch_major, reverse__d[d] != 0, seq_lens__n)
-            g = _gates(act__dk, alpha__dk, beta__dk, d, 2, clip, lbr)
-            g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
-                      and not clip < INFINITY)
-            with nogil:
-                if d == 0:
-                    # gx = x @ [w_ih[0]; w_ih[1]].T: both directions in one product
-                    input_projection(&x__ri[0, 0], &w_ih__dgi[0, 0, 0], gx, gx_ld, L * N,
-                                     gx_ld, I)
-                if use_packed:
-                    if lbr:
-                        fastrnn_pack(<const float*>&w_hh__dgh[d, 0, 0], G, H, packed)
-                    else:
-                        fastrnn_pack(<const float*>&w_hh__dgh[d, 0, 0], 2 * H, H, packed)
-                        fastrnn_pack(<const float*>&w_hh__dgh[d, 2 * H, 0], H, H,
-                                     packed + packed_rz)
-                # bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
-                for j in range(G + H):
-                    bias[j] = 0
-                if has_bias:
-                    for j in range(G):
-                        bias[j] = b_ih__dg[d, j]
-                        if j < 2 * H or not lbr:
-                            bias[j] = bias[j] + b_hh__dg[d, j]
-                        else:
-                            bias[H + j] = b_hh__dg[d, j]
-                if has_h0:
-                    memmove(&hn__dnh[d, 0, 0], &h0__dnh[d, 0, 0], N * H * sizeof(floating))
-                else:
-                    memset(&hn__dnh[d, 0, 0], 0, N * H * sizeof(floating))
-                gru_direction(gx + d * G, &out__ro[0, d * H], &s, &w_hh__dgh[d, 0, 0],
-                              packed, packed + packed_rz if use_packed and not lbr else NULL,
-                              bias, bias + G, &hn__dnh[d, 0, 0], gh, rh, H, &g)
-    finally:
-        for j in range(5):
-            free(raw[j])
+            self.reverse[d] = reverse[d]
+            for k in range(3):
+                self.gates[d].act[k] = act[d, k] if k < K else ACT_TANH
+                self.gates[d].alpha[k] = alpha[d, k] if k < K else 0
+                self.gates[d].beta[k] = beta[d, k] if k < K else 0
+            self.gates[d].clip = clip
+            self.gates[d].option = option
+            self.gates[d].fast = False
+        # Hold a buffer export of each weight for the layer's life.
+        cdef const void** slots[6]
+        slots[:] = [&self.spec.w_ih, &self.spec.w_hh, &self.spec.b_ih, &self.spec.b_hh,
+                    &self.spec.w_hr, &self.spec.peep]
+        arrays = (w_ih, w_hh, b_ih, b_hh, w_hr, peep)
+        for k in range(6):
+            slots[k][0] = NULL
+            if arrays[k] is not None:
+                PyObject_GetBuffer(arrays[k], &self.views[self.n_views], PyBUF_C_CONTIGUOUS)
+                slots[k][0] = self.views[self.n_views].buf
+                self.n_views += 1
+        self.weights = arrays
+        self.spec.kind = k_kind
+        self.spec.D, self.spec.G, self.spec.H, self.spec.P, self.spec.In = D, G, H, P, I
+        self.spec.reverse = self.reverse
+        self.spec.gates = self.gates
+
+    @property
+    def sizes(self):
+        """(D, H, P, I): directions, hidden size, output size, input size."""
+        return (self.spec.D, self.spec.H, self.spec.P, self.spec.In)
+
+    def run(self, x, out, h0, c0, hn, cn, seq_lens, Py_ssize_t L, bint batch_major):
+        cdef Py_buffer v[7]
+        cdef int n = 0, k
+        cdef Call c
+        cdef Py_ssize_t D = self.spec.D, H = self.spec.H, P = self.spec.P
+        cdef Py_ssize_t N, rows
+        cdef bint lstm = self.spec.kind == KIND_LSTM
+        cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+        cdef const int* lens
+        try:
+            # hn first: it gives N
+            _acquire(hn, &v[n], flags | PyBUF_WRITABLE, 3, self.typecode, "hn")
+            n += 1
+            N = v[0].shape[1]
+            if L < 1 or N > INT_MAX or L > INT_MAX or L * N > INT_MAX \
+                    or (L if batch_major else 1) * D * max(P, self.spec.G * H) > INT_MAX:
+                raise ValueError(f"Layer.run: L={L}, N={N} must be positive and fit BLAS's "
+                                 "32-bit integers")
+            rows = L * N
+            _check_dims(&v[0], "hn", D, N, P)
+            c.hn = v[0].buf
+            _acquire(x, &v[n], flags, 0, self.typecode, "x")
+            n += 1
+            _check_rows(&v[n - 1], "x", rows, self.spec.In)
+            c.x = v[n - 1].buf
+            _acquire(out, &v[n], flags | PyBUF_WRITABLE, 0, self.typecode, "out")
+            n += 1
+            _check_rows(&v[n - 1], "out", rows, D * P)
+            c.out = v[n - 1].buf
+            c.h0 = c.c0 = c.cn = NULL
+            c.lens = NULL
+            if h0 is not None:
+                _acquire(h0, &v[n], flags, 3, self.typecode, "h0")
+                n += 1
+                _check_dims(&v[n - 1], "h0", D, N, P)
+                c.h0 = v[n - 1].buf
+            if lstm or cn is not None:
+                if not lstm:
+                    raise ValueError("Layer.run: cn is for LSTM layers only")
+                _acquire(cn, &v[n], flags | PyBUF_WRITABLE, 3, self.typecode, "cn")
+                n += 1
+                _check_dims(&v[n - 1], "cn", D, N, H)
+                c.cn = v[n - 1].buf
+            if c0 is not None:
+                if not lstm:
+                    raise ValueError("Layer.run: c0 is for LSTM layers only")
+                _acquire(c0, &v[n], flags, 3, self.typecode, "c0")
+                n += 1
+                _check_dims(&v[n - 1], "c0", D, N, H)
+                c.c0 = v[n - 1].buf
+            if seq_lens is not None:
+                _acquire(seq_lens, &v[n], flags, 1, b'i', "seq_lens")
+                n += 1
+                if v[n - 1].shape[0] != N or v[n - 1].itemsize != 4:
+                    raise ValueError(f"Layer.run: seq_lens must have shape ({N},), got "
+                                     f"{_shape_str(&v[n - 1])}")
+                lens = <const int*>v[n - 1].buf
+                for k in range(N):
+                    if not 0 <= lens[k] <= L:
+                        raise ValueError(f"Layer.run: seq_lens[{k}] = {lens[k]} is outside 0..{L}")
+                c.lens = lens
+            c.L, c.N, c.batch_major = L, N, batch_major
+            run_layer(&self.spec, &c, self.f64)
+        finally:
+            for k in range(n):
+                PyBuffer_Release(&v[k])
+
+    def __reduce__(self):
+        raise TypeError("a Layer is rebuilt with its model, not pickled")
+
+
+cdef int _acquire(obj, Py_buffer* view, int flags, int ndim, char code, str name) except -1:
+    """A buffer export of obj (C-contiguous; writable when flags ask) whose
+    format is `code` and, when ndim > 0, with ndim dimensions."""
+    if obj is None:
+        raise ValueError(f"Layer.run: {name} is required")
+    PyObject_GetBuffer(obj, view, flags)
+    if not _is_format(view.format, code) or (ndim and view.ndim != ndim):
+        got = view.format.decode() if view.format != NULL else "?"
+        nd = view.ndim
+        PyBuffer_Release(view)
+        raise ValueError(f"Layer.run: {name} must be a {ndim or '2- or 3'}-D array of "
+                         f"format '{chr(code)}', got {nd}-D of format '{got}'")
+    return 0
+
+
+cdef int _check_dims(const Py_buffer* v, str name, Py_ssize_t a, Py_ssize_t b,
+                     Py_ssize_t c) except -1:
+    if v.shape[0] != a or v.shape[1] != b or v.shape[2] != c:
+        raise ValueError(f"Layer.run: {name} must have shape ({a}, {b}, {c}), got {_shape_str(v)}")
+    return 0
+
+
+cdef int _check_rows(const Py_buffer* v, str name, Py_ssize_t rows, Py_ssize_t width) except -1:
+    """(rows, width), or 3-D (a, b, width) with a * b = rows."""
+    if v.ndim == 2 and v.shape[0] == rows and v.shape[1] == width:
+        return 0
+    if v.ndim == 3 and v.shape[0] * v.shape[1] == rows and v.shape[2] == width:
+        return 0
+    raise ValueError(f"Layer.run: {name} must have shape ({rows}, {width}) (or 3-D with "
+                     f"{rows} rows), got {_shape_str(v)}")
 
 
 def sigmoid_f32(const float[::1] x, float[::1] out):

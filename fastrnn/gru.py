@@ -101,10 +101,10 @@ class GRU(RNNBase):
         codes = [_kernels.ACTIVATIONS[name] for name in ("sigmoid", "tanh")]
         object.__setattr__(self, "_act", np.array([codes] * D, np.int32))
         object.__setattr__(self, "_no_act_params", np.zeros((D, 2), np.float64))
+        object.__setattr__(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
-        # linear_before_reset=1: torch applies r after the recurrent product.
-        _kernels.gru_layer(
-            layer_in, out, layer["weight_ih"], layer["weight_hh"],
-            layer["bias_ih"], layer["bias_hh"], states0[0], finals[0], seq_lens, L, batch_major,
-            self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf, True)
+    def _kernel_layer(self, block):
+        # option = linear_before_reset=1: torch applies r after the recurrent product.
+        return _kernels.Layer("gru", block["weight_ih"], block["weight_hh"], block["bias_ih"],
+                              block["bias_hh"], reverse=self._reverse, act=self._act,
+                              alpha=self._no_act_params, beta=self._no_act_params, option=True)

@@ -113,6 +113,7 @@ class LSTM(RNNBase):
         codes = [_kernels.ACTIVATIONS[name] for name in ("sigmoid", "tanh", "tanh")]
         object.__setattr__(self, "_act", np.array([codes] * D, np.int32))
         object.__setattr__(self, "_no_act_params", np.zeros((D, 3), np.float64))
+        object.__setattr__(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
 
     def _check_hx(self, hx, batched, N):
         """[h_0, c_0] as arrays of shape (D * num_layers, N, size), not yet cast."""
@@ -121,7 +122,11 @@ class LSTM(RNNBase):
                 else f"{type(hx).__name__}"
             # A ShapeError (also a RuntimeError): torch raises RuntimeError here.
             raise ShapeError(f"LSTM expects hx as a tuple (h_0, c_0), got {got}")
-        h0, c0 = real_array(hx[0], "hx[0]"), real_array(hx[1], "hx[1]")
+        h0, c0 = hx
+        if type(h0) is not np.ndarray or h0.dtype.kind not in "fiu":
+            h0 = real_array(h0, "hx[0]")
+        if type(c0) is not np.ndarray or c0.dtype.kind not in "fiu":
+            c0 = real_array(c0, "hx[1]")
         want = 3 if batched else 2
         if h0.ndim != want or c0.ndim != want:
             kind = "batched 3-D" if batched else "unbatched 2-D"
@@ -140,12 +145,10 @@ class LSTM(RNNBase):
         h_n, c_n = finals
         return (h_n, c_n) if batched else (h_n[:, 0, :], c_n[:, 0, :])
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
-        _kernels.lstm_layer(
-            layer_in, out, layer["weight_ih"], layer["weight_hh"],
-            layer["bias_ih"], layer["bias_hh"], layer["weight_hr"], None,
-            states0[0], states0[1], finals[0], finals[1], seq_lens, L, batch_major,
-            self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf, False)
+    def _kernel_layer(self, block):
+        return _kernels.Layer("lstm", block["weight_ih"], block["weight_hh"], block["bias_ih"],
+                              block["bias_hh"], block["weight_hr"], reverse=self._reverse,
+                              act=self._act, alpha=self._no_act_params, beta=self._no_act_params)
 
     def _init_args(self):
         return super()._init_args() | dict(proj_size=self.proj_size)

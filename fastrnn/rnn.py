@@ -96,14 +96,14 @@ class RNN(RNNBase):
         object.__setattr__(self, "nonlinearity", nonlinearity)
         object.__setattr__(self, "_act", np.full(D, _kernels.ACTIVATIONS[nonlinearity], np.int32))
         object.__setattr__(self, "_no_act_params", np.zeros(D, np.float64))
+        object.__setattr__(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
 
     _config_names = RNNBase._config_names + ("nonlinearity",)
 
-    def _run_layer(self, layer, layer_in, out, states0, finals, seq_lens, L, batch_major):
-        _kernels.rnn_layer(
-            layer_in, out, layer["weight_ih"], layer["weight_hh"],
-            layer["bias_ih"], layer["bias_hh"], states0[0], finals[0], seq_lens, L, batch_major,
-            self._reverse, self._act, self._no_act_params, self._no_act_params, np.inf)
+    def _kernel_layer(self, block):
+        return _kernels.Layer("rnn", block["weight_ih"], block["weight_hh"], block["bias_ih"],
+                              block["bias_hh"], reverse=self._reverse, act=self._act,
+                              alpha=self._no_act_params, beta=self._no_act_params)
 
     def _init_args(self):
         return super()._init_args() | dict(nonlinearity=self.nonlinearity)

@@ -285,7 +285,7 @@ def no_kernel(monkeypatch):
         calls.append(args)
         raise AssertionError("a kernel ran although the input is invalid")
 
-    monkeypatch.setattr(fastrnn.gru._kernels, "gru_layer", forbidden)
+    monkeypatch.setattr(fastrnn.gru.RNNBase, "_run_layers", forbidden)
     return calls
 
 

@@ -20,7 +20,7 @@ def no_kernel(monkeypatch):
         calls.append(args)
         raise AssertionError("a kernel ran although the input is invalid")
 
-    monkeypatch.setattr(fastrnn.rnn._kernels, "rnn_layer", forbidden)
+    monkeypatch.setattr(fastrnn.rnn.RNNBase, "_run_layers", forbidden)
     return calls
 
 

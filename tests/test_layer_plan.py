@@ -1,0 +1,127 @@
+"""fastrnn._kernels.Layer: weights checked once, each run checks what the call brings."""
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn import _kernels
+
+F = np.float32
+
+
+def _lstm(D=2, H=5, I=4, dtype=F, seed=0):
+    model = fastrnn.LSTM(I, H, bidirectional=D == 2, dtype=dtype, seed=seed)
+    return model, model._kernel_layers[0], model._layers[0]
+
+
+def _outputs(layer, L, N, dtype=F):
+    D, H, P, I = layer.sizes
+    return (np.full((L * N, D * P), np.nan, dtype), np.full((D, N, P), np.nan, dtype),
+            np.full((D, N, H), np.nan, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_major", [False, True])
+def test_run_equals_the_checked_entry_point(dtype, batch_major):
+    model, layer, block = _lstm(dtype=dtype)
+    L, N = 4, 3
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((L * N, 4)).astype(dtype)
+    h0, c0 = rng.standard_normal((2, N, 5)).astype(dtype), rng.standard_normal((2, N, 5)).astype(dtype)
+    lens = np.array([4, 1, 2], np.int32)
+    out, hn, cn = _outputs(layer, L, N, dtype)
+    layer.run(x, out, h0, c0, hn, cn, lens, L, batch_major)
+    out2, hn2, cn2 = _outputs(layer, L, N, dtype)
+    _kernels.lstm_layer(x, out2, block["weight_ih"], block["weight_hh"], block["bias_ih"],
+                        block["bias_hh"], None, None, h0, c0, hn2, cn2, lens, L, batch_major,
+                        model._reverse, model._act, model._no_act_params, model._no_act_params,
+                        np.inf, False)
+    for a, b in ((out, out2), (hn, hn2), (cn, cn2)):
+        assert np.array_equal(a, b)
+
+
+def test_in_place_weight_edits_are_seen_by_the_next_run():
+    model, layer, block = _lstm(D=1)
+    x = np.ones((1, 1, 4), F)
+    before = model(x)[0].copy()
+    model.weight_ih_l0[...] *= 2
+    after = model(x)[0]
+    assert not np.array_equal(before, after)
+    model.load_state_dict({k: v for k, v in fastrnn.LSTM(4, 5, seed=0).state_dict().items()})
+    assert np.array_equal(model(x)[0], before)
+
+
+def test_weights_held_by_a_layer_cannot_be_resized():
+    # The layer keeps its own reference (and buffer export) to each block, so
+    # numpy refuses to move its memory (refcheck=False is numpy's own hazard).
+    model, layer, block = _lstm(D=1)
+    weights = block["weight_hh"]
+    del model, block
+    with pytest.raises(ValueError, match="resize"):
+        weights.resize((1, 2, 2))
+
+
+@pytest.mark.parametrize("what, make, message", [
+    ("x", lambda L, N: np.zeros((L * N + 1, 4), F), r"x must have shape \(6, 4\)"),
+    ("x", lambda L, N: np.zeros((L * N, 4), np.float64), "format 'f'"),
+    ("x", lambda L, N: np.zeros((L * N, 8), F)[:, ::2], "contiguous"),
+    ("out", lambda L, N: np.zeros((L * N, 9), F), r"out must have shape \(6, 10\)"),
+    ("out", lambda L, N: np.zeros((L * N, 10), F).setflags(write=False) or None, "required"),
+    ("hn", lambda L, N: np.zeros((2, N, 4), F), r"hn must have shape \(2, 2, 5\)"),
+    ("h0", lambda L, N: np.zeros((1, N, 5), F), r"h0 must have shape \(2, 2, 5\)"),
+    ("c0", lambda L, N: np.zeros((2, N, 4), F), r"c0 must have shape \(2, 2, 5\)"),
+    ("cn", lambda L, N: None, "cn is required"),
+    ("lens", lambda L, N: np.array([1, 2, 3], np.int32), r"seq_lens must have shape \(2,\)"),
+    ("lens", lambda L, N: np.array([1, 4], np.int32), r"seq_lens\[1\] = 4 is outside 0..3"),
+    ("lens", lambda L, N: np.array([1, 2], np.int64), "format 'i'"),
+])
+def test_bad_runs_are_refused_before_the_kernel(what, make, message):
+    model, layer, block = _lstm()
+    L, N = 3, 2
+    args = dict(x=np.zeros((L * N, 4), F), out=np.zeros((L * N, 10), F), h0=None, c0=None,
+                hn=np.zeros((2, N, 5), F), cn=np.zeros((2, N, 5), F), lens=None)
+    args[what] = make(L, N)
+    with pytest.raises((ValueError, BufferError), match=message):
+        layer.run(*args.values(), L, False)
+
+
+def test_read_only_output_is_refused():
+    model, layer, block = _lstm()
+    out = np.zeros((6, 10), F)
+    out.setflags(write=False)
+    with pytest.raises((ValueError, BufferError)):
+        layer.run(np.zeros((6, 4), F), out, None, None, np.zeros((2, 2, 5), F),
+                  np.zeros((2, 2, 5), F), None, 3, False)
+
+
+def test_sizes_beyond_32_bits_are_refused():
+    model, layer, block = _lstm()
+    with pytest.raises(ValueError, match="32-bit"):
+        layer.run(np.zeros((0, 4), F), np.zeros((0, 10), F), None, None,
+                  np.zeros((2, 4, 5), F), np.zeros((2, 4, 5), F), None, 2**62, False)
+
+
+def test_state_arrays_of_other_kinds_are_refused():
+    gru = fastrnn.GRU(4, 5, seed=0)
+    layer = gru._kernel_layers[0]
+    with pytest.raises(ValueError, match="LSTM layers only"):
+        layer.run(np.zeros((2, 4), F), np.zeros((2, 5), F), None, None, np.zeros((1, 1, 5), F),
+                  np.zeros((1, 1, 5), F), None, 2, False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(kind="cnn"), "kind must be"),
+    (dict(w_ih=np.zeros((1, 19, 4), F)), r"w_ih must have shape \(D <= 2, 4\*hidden_size"),
+    (dict(w_hh=np.zeros((1, 20, 4), F)), r"w_hh must be a C-contiguous float32 array of shape \(1, 20, 5\)"),
+    (dict(w_hh=np.zeros((1, 20, 5), np.float64)), "w_hh must be a C-contiguous float32"),
+    (dict(b_ih=None), "give both biases or neither"),
+    (dict(recurrent="fast"), "recurrent must be"),
+    (dict(act=[[2, 1, 11]]), "unknown activation code"),
+])
+def test_bad_layers_are_refused(kwargs, message):
+    args = dict(kind="lstm", w_ih=np.zeros((1, 20, 4), F), w_hh=np.zeros((1, 20, 5), F),
+                b_ih=np.zeros((1, 20), F), b_hh=np.zeros((1, 20), F),
+                reverse=[0], act=[[2, 1, 1]], alpha=np.zeros((1, 3)), beta=np.zeros((1, 3)))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        _kernels.Layer(args.pop("kind"), args.pop("w_ih"), args.pop("w_hh"), args.pop("b_ih"),
+                       args.pop("b_hh"), **args)
