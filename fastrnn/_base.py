@@ -403,6 +403,22 @@ class RNNBase:
                 layer_in = out
         return layer_in, ([hn] if cn is None else [hn, cn])
 
+    def _run_sorted(self, x, states0, seq_lens, batch_major, L, N):
+        """_run_layers on the batch ordered by decreasing length (stable), then
+        put back in the caller's order: the kernels then run the recurrent
+        product and cell of step t on the first rows only, those still
+        running (as torch's PackedSequence batch_sizes), so the work follows
+        the sum of the lengths rather than N * L."""
+        order = np.argsort(-seq_lens, kind="stable")
+        # (np.take copies in C order, where indexing an inner axis may not)
+        x = np.take(x, order, axis=0 if batch_major else 1)
+        states0 = [None if s is None else np.take(s, order, axis=1) for s in states0]
+        output, finals = self._run_layers(x, states0, seq_lens[order], batch_major, L, N)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(N)
+        output = np.take(output, inverse, axis=0 if batch_major else 1)
+        return output, [np.take(f, inverse, axis=1) for f in finals]
+
     def forward(self, input, hx=None, lengths=None):
         """Run the model; see the class docstring for shapes and arguments.
 
@@ -430,7 +446,10 @@ class RNNBase:
         seq_lens = None if lengths is None else self._check_lengths(lengths, N, L)
         if x.dtype != self.dtype or not x.flags.c_contiguous:
             x = np.asarray(x, self.dtype, order="C")
-        output, finals = self._run_layers(x, states0, seq_lens, batch_major, L, N)
+        if seq_lens is not None and N > 1 and (seq_lens[1:] > seq_lens[:-1]).any():
+            output, finals = self._run_sorted(x, states0, seq_lens, batch_major, L, N)
+        else:
+            output, finals = self._run_layers(x, states0, seq_lens, batch_major, L, N)
         if not batched:
             output = output[:, 0, :]
         return output, self._format_states(finals, batched)

@@ -230,6 +230,19 @@ cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
                 row[j] = _activate(row[j], act, alpha, beta)
 
 
+cdef inline Py_ssize_t _rows_to_run(const int* lens, Py_ssize_t N, Py_ssize_t t) noexcept nogil:
+    """The rows of step t that need the recurrent product and the cell: all N
+    without lengths, else up to the last row still running (t < its length).
+    With lengths sorted in decreasing order (as forward arranges them) these
+    are exactly the running rows, so the work follows the sum of the lengths."""
+    cdef Py_ssize_t n = N
+    if lens == NULL:
+        return N
+    while n > 0 and lens[n - 1] <= t:
+        n -= 1
+    return n
+
+
 cdef void rnn_direction(
         const floating* x__ri, floating* out__ro, Py_ssize_t out_ld,
         const floating* w_ih__hi, const floating* w_hh__hh, const float* w_hh_packed,
@@ -248,7 +261,7 @@ cdef void rnn_direction(
     zero after that and its state stays as it was (ONNX/onnxruntime semantics,
     for both directions).
     """
-    cdef Py_ssize_t step, t, n
+    cdef Py_ssize_t step, t, n, rows
     cdef Py_ssize_t step_rows_stride = out_ld if batch_major else N * out_ld
     cdef Py_ssize_t row_stride = L * out_ld if batch_major else out_ld
     cdef floating* c__nh = NULL
@@ -267,9 +280,12 @@ cdef void rnn_direction(
         # Also at t=0 with a zero h0: torch does, and Inf/NaN in w_hh then
         # propagate at the same step as in torch.
         # c += h @ w_hh.T
-        hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, row_stride,
-                       N, H, H, True)
-        hidden_activation(c__nh, N, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta, clip)
+        rows = _rows_to_run(seq_lens__n, N, t)
+        if rows > 0:
+            hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, row_stride,
+                           rows, H, H, True)
+            hidden_activation(c__nh, rows, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta,
+                              clip)
         if seq_lens__n == NULL:
             h_prev__nh = c__nh
             h_prev_ld = row_stride
@@ -486,7 +502,7 @@ cdef void lstm_direction(
     hc__nh (N, H, with w_hr only: o * h(c) before the projection) are scratch.
     w_hr__ph may be NULL; the packed copies (float32) may be NULL.
     """
-    cdef Py_ssize_t step, t, n, G = 4 * H
+    cdef Py_ssize_t step, t, n, rows, G = 4 * H
     cdef Py_ssize_t N = s.N
     cdef const floating* gx
     cdef floating* out = out__ro
@@ -496,16 +512,19 @@ cdef void lstm_direction(
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + t * s.gx_step
         out = out__ro + t * s.out_step
-        # gh = h_{t-1} @ w_hh.T, all four gates in one product
-        hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, N, G, P, False)
-        for n in range(N):
+        rows = _rows_to_run(s.lens, N, t)
+        if rows > 0:
+            # gh = h_{t-1} @ w_hh.T, all four gates in one product
+            hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
+                           False)
+        for n in range(rows):
             if s.lens != NULL and t >= s.lens[n]:
                 continue
             lstm_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, peep__3h, c__nh + n * H,
                       hc__nh + n * H if w_hr__ph != NULL else out + n * s.out_row, H, g)
-        if w_hr__ph != NULL:
+        if w_hr__ph != NULL and rows > 0:
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
-            hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, N, P, H, False)
+            hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False)
         finish_step(out, s, t, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         # h_n = the last step's output rows
@@ -526,7 +545,7 @@ cdef void gru_direction(
     linear_before_reset w_hh_packed holds the r, z rows and w_hn_packed the
     n rows; rh__nh (N, H) is scratch for r * h_{t-1}.
     """
-    cdef Py_ssize_t step, t, n, G = 3 * H
+    cdef Py_ssize_t step, t, n, rows, G = 3 * H
     cdef Py_ssize_t N = s.N
     cdef const floating* gx
     cdef floating* out = out__ro
@@ -536,25 +555,29 @@ cdef void gru_direction(
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + t * s.gx_step
         out = out__ro + t * s.out_step
-        if g.option:
+        rows = _rows_to_run(s.lens, N, t)
+        if rows == 0:
+            pass
+        elif g.option:
             # gh = h_{t-1} @ w_hh.T, all three gates in one product
-            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, N, G, H, False)
-            for n in range(N):
+            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
+                           False)
+            for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, b_hn__h,
                              h_prev + n * h_prev_ld, out + n * s.out_row, H, g)
         else:
             # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
-            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, N, 2 * H, H,
+            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
                            False)
             # every row, so that the product below reads no stale rows
-            for n in range(N):
+            for n in range(rows):
                 gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
                           rh__nh + n * H, H, g)
             # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
             hidden_product(w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
-                           N, H, H, False)
-            for n in range(N):
+                           rows, H, H, False)
+            for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,
                                h_prev + n * h_prev_ld, out + n * s.out_row, H, g)

@@ -125,3 +125,31 @@ def test_bad_layers_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         _kernels.Layer(args.pop("kind"), args.pop("w_ih"), args.pop("w_hh"), args.pop("b_ih"),
                        args.pop("b_hh"), **args)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_unsorted_lengths_run_sorted_and_match_the_unsorted_kernel(kind, batch_first, monkeypatch):
+    # forward sorts the batch by decreasing length (the kernels then skip the
+    # finished rows); the kernel given the lengths unsorted computes every
+    # row. Both must agree, states and outputs in the caller's order.
+    cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
+    model = cls(3, 20, num_layers=2, bidirectional=True, batch_first=batch_first, seed=1)
+    rng = np.random.default_rng(2)
+    N, L = 7, 9
+    x = rng.standard_normal((N, L, 3) if batch_first else (L, N, 3)).astype(F)
+    lengths = np.array([3, 9, 1, 9, 5, 2, 7])
+    calls = []
+    real = type(model)._run_sorted
+    monkeypatch.setattr(type(model), "_run_sorted",
+                        lambda self, *a: calls.append(1) or real(self, *a))
+    out, state = model(x, lengths=lengths)
+    assert calls == [1]
+    monkeypatch.setattr(type(model), "_run_sorted",
+                        lambda self, x, s, lens, bm, L, N: self._run_layers(x, s, lens, bm, L, N))
+    out2, state2 = model(x, lengths=lengths)
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, out2, rtol=0, atol=1e-6)
+    for a, b in zip(np.atleast_3d(state) if kind != "lstm" else state,
+                    np.atleast_3d(state2) if kind != "lstm" else state2):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
