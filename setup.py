@@ -26,7 +26,7 @@ directives = {
 
 # Portable flags only: no -march=native in what a user installs.
 # -Wno-psabi: the 64-byte vector type of _recurrent.h only crosses inline functions.
-compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-Wno-psabi"]
+compile_args = (["-O0", "-g"] if DEBUG else ["-O3", "-Wno-psabi"]) + ["-pthread"]
 
 extensions = [
     Extension(
@@ -37,6 +37,7 @@ extensions = [
         library_dirs=[scipy_openblas32.get_lib_dir()],
         libraries=[scipy_openblas32.get_library()],
         extra_compile_args=compile_args,
+        extra_link_args=["-pthread"],  # the directions of a bidirectional layer in parallel
     )
 ]
 

@@ -22,5 +22,7 @@ from fastrnn.rnn import RNN
 from fastrnn.lstm import LSTM
 from fastrnn.gru import GRU
 from fastrnn._files import ModelFileError, load, save
+from fastrnn._kernels import get_num_threads, set_num_threads
 
-__all__ = ["RNN", "LSTM", "GRU", "save", "load", "ModelFileError", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "save", "load", "ModelFileError", "set_num_threads",
+           "get_num_threads", "__version__"]

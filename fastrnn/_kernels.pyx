@@ -52,6 +52,12 @@ cdef extern from "_vmath.h" nogil:
     void fastrnn_gru_update_f32(const float* gx, const float* gh, const float* b,
                                 const float* h_prev, float* h, Py_ssize_t H) noexcept
 
+cdef extern from "<pthread.h>" nogil:
+    ctypedef unsigned long pthread_t
+    int pthread_create(pthread_t* thread, const void* attr, void* (*start)(void*) noexcept nogil,
+                       void* arg) noexcept
+    int pthread_join(pthread_t thread, void** retval) noexcept
+
 cdef extern from "_recurrent.h" nogil:
     Py_ssize_t fastrnn_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
     void fastrnn_pack(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept
@@ -720,6 +726,40 @@ cdef enum Path:
     PATH_BLAS = 2
 
 KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
+
+# Threads one kernel call may use (set_num_threads); read once per call.
+cdef int _num_threads = 1
+
+
+def _default_threads():
+    import os
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def set_num_threads(int n):
+    """Threads a call may use (>= 1); today the two directions of a
+    bidirectional layer run at once when the layer is big enough."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"set_num_threads: the number of threads must be >= 1, got {n}")
+    _num_threads = n
+
+
+def get_num_threads():
+    """Threads a call may use (default: the cores this process may run on)."""
+    return _num_threads
+
+
+set_num_threads(_default_threads())
+
+# Multiply-adds of one direction (L*N*G*H*(H+I)) below which a bidirectional
+# layer runs its directions one after the other: starting a thread costs
+# about 30 us (see tools/perf_notes.md).
+DEF PARALLEL_MIN_MACS = 4000000
+PARALLEL_MIN_MACS_PER_DIRECTION = PARALLEL_MIN_MACS  # for the tests
 PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS}
 
 
@@ -855,6 +895,24 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                   bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g)
 
 
+cdef struct DirectionJob:
+    const Spec* s
+    const Call* c
+    Py_ssize_t d
+    void* gx
+    Work work
+    bint f64
+
+
+cdef void* _direction_thread(void* arg) noexcept nogil:
+    cdef DirectionJob* job = <DirectionJob*>arg
+    if job.f64:
+        run_direction(job.s, job.c, job.d, <double*>job.gx, &job.work)
+    else:
+        run_direction(job.s, job.c, job.d, <float*>job.gx, &job.work)
+    return NULL
+
+
 cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
     """Allocate one scratch block for the call, then run every direction without the GIL."""
     cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
@@ -876,16 +934,31 @@ cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
     if raw == NULL:
         raise MemoryError(f"cannot allocate {gx_bytes + D * per_dir} bytes of kernel scratch")
     cdef char* base = <char*>_align64(raw)
-    cdef Work one
+    cdef DirectionJob jobs[2]
+    cdef pthread_t thread
+    cdef bint parallel = (D == 2 and _num_threads >= 2
+                          and L * N * G * (s.P + s.In) >= PARALLEL_MIN_MACS)
+    cdef bint started = False
     try:
         with nogil:
             for d in range(D):
-                one.gh = base + gx_bytes + d * per_dir
-                one.bias = <char*>one.gh + gh_bytes
-                one.aux = <char*>one.bias + bias_bytes
-                one.packed = <float*>(<char*>one.aux + aux_bytes) if use_packed else NULL
-                one.packed_hh = first
-                run_direction(s, c, d, <floating*>base, &one)
+                jobs[d % 2].s, jobs[d % 2].c, jobs[d % 2].d = s, c, d
+                jobs[d % 2].gx, jobs[d % 2].f64 = base, floating is double
+                jobs[d % 2].work.gh = base + gx_bytes + d * per_dir
+                jobs[d % 2].work.bias = <char*>jobs[d % 2].work.gh + gh_bytes
+                jobs[d % 2].work.aux = <char*>jobs[d % 2].work.bias + bias_bytes
+                jobs[d % 2].work.packed = (<float*>(<char*>jobs[d % 2].work.aux + aux_bytes)
+                                           if use_packed else NULL)
+                jobs[d % 2].work.packed_hh = first
+                if parallel and d == 0:
+                    # direction 0 on its own thread, direction 1 here; each has
+                    # its own scratch and writes its own columns and states
+                    started = pthread_create(&thread, NULL, _direction_thread, &jobs[0]) == 0
+                    if started:
+                        continue
+                run_direction(s, c, d, <floating*>base, &jobs[d % 2].work)
+            if started:
+                pthread_join(thread, NULL)
     finally:
         free(raw)
     return 0

@@ -153,3 +153,57 @@ def test_unsorted_lengths_run_sorted_and_match_the_unsorted_kernel(kind, batch_f
     for a, b in zip(np.atleast_3d(state) if kind != "lstm" else state,
                     np.atleast_3d(state2) if kind != "lstm" else state2):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- threads
+@pytest.fixture
+def restore_threads():
+    before = fastrnn.get_num_threads()
+    yield
+    fastrnn.set_num_threads(before)
+
+
+def test_default_threads_are_the_usable_cores(restore_threads):
+    import os
+    assert fastrnn.get_num_threads() == len(os.sched_getaffinity(0))
+    fastrnn.set_num_threads(3)
+    assert fastrnn.get_num_threads() == 3
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=">= 1"):
+            fastrnn.set_num_threads(bad)
+    assert fastrnn.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_do_not_depend_on_the_thread_count(kind, dtype, restore_threads):
+    # Big enough that 2 threads run the two directions at once (see
+    # PARALLEL_MIN_MACS): the arithmetic of every element is the same.
+    cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
+    model = cls(16, 64, num_layers=2, bidirectional=True, dtype=dtype, seed=3)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((200, 5, 16)).astype(dtype)
+    # the parallel path for every class and layer
+    assert 200 * 5 * 64 * (64 + 16) >= _kernels.PARALLEL_MIN_MACS_PER_DIRECTION
+    lengths = rng.integers(1, 201, 5)
+    results = {}
+    for threads in (1, 2, 4):
+        fastrnn.set_num_threads(threads)
+        results[threads] = [model(x), model(x, lengths=lengths)]
+    for threads in (2, 4):
+        for (out_a, st_a), (out_b, st_b) in zip(results[1], results[threads]):
+            assert np.array_equal(out_a, out_b)
+            for a, b in zip(st_a if kind == "lstm" else [st_a], st_b if kind == "lstm" else [st_b]):
+                assert np.array_equal(a, b)
+
+
+def test_parallel_calls_from_python_threads_equal_serial_ones(restore_threads):
+    import concurrent.futures
+    fastrnn.set_num_threads(2)
+    model = fastrnn.LSTM(16, 64, bidirectional=True, seed=5)
+    xs = [np.random.default_rng(k).standard_normal((100, 4, 16)).astype(F) for k in range(8)]
+    serial = [model(x)[0] for x in xs]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda x: model(x)[0], xs * 3))
+    for k, got in enumerate(parallel):
+        assert np.array_equal(got, serial[k % 8])
