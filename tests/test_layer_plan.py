@@ -165,7 +165,8 @@ def restore_threads():
 
 def test_default_threads_are_the_usable_cores(restore_threads):
     import os
-    assert fastrnn.get_num_threads() == len(os.sched_getaffinity(0))
+    # (fastrnn bench sets the count: the default is checked where it comes from)
+    assert _kernels._default_threads() == len(os.sched_getaffinity(0))
     fastrnn.set_num_threads(3)
     assert fastrnn.get_num_threads() == 3
     for bad in (0, -1):
