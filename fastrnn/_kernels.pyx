@@ -1,9 +1,15 @@
 """Recurrent kernels: one call runs every time step of one layer, all directions.
 
-The entry points `rnn_layer`, `lstm_layer` and `gru_layer` take typed memoryviews, checks nothing that the
-Python layer (`fastrnn.rnn`) has not already checked, and does all its work in
-one `with nogil:` block. Below it, the leaf functions take raw pointers and
-sizes, never allocate and never raise.
+Two ways in, one core. `Layer` (what the models hold) checks a layer's
+weights and settings once, when the model is built, and each `Layer.run`
+checks only the call's own arrays, through the buffer protocol. The entry
+points `rnn_layer`, `lstm_layer` and `gru_layer` (the ONNX backend's, the
+tests') take typed memoryviews and check every shape on every call. Both fill
+a `Spec` (the layer) and a `Call` (its buffers) and run `run_layer`: one
+scratch block per call, then every direction in one `with nogil:` block (the
+two directions of a bidirectional layer on two threads when it pays). Below
+it, the leaf functions take raw pointers and sizes, never allocate and never
+raise.
 
 Shapes are written as suffixes: `x__ri` is (rows, input), `w_hh__hh` is (H, H),
 `g` is the gate rows G*H (4H for LSTM, 3H for GRU) and `p` the LSTM's
@@ -16,7 +22,6 @@ single GEMM whatever the layout.
 
 from libc.math cimport tanh, tanhf, exp, expf, log1p, log1pf, fabs, fabsf, INFINITY
 from libc.limits cimport INT_MAX
-import sys
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 from cython cimport floating
