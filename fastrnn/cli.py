@@ -348,7 +348,8 @@ def info(args):
     print(f"blas: {lib.scipy_openblas_get_config().decode()} "
           f"(core {lib.scipy_openblas_get_corename().decode()}), from scipy-openblas32 "
           f"{importlib.metadata.version('scipy-openblas32')}")
-    print(f"threads: OpenBLAS {lib.scipy_openblas_get_num_threads()} inside fastrnn's kernels; "
+    print(f"threads: fastrnn {fastrnn.get_num_threads()} (fastrnn.set_num_threads), OpenBLAS "
+          f"{lib.scipy_openblas_get_num_threads()} inside fastrnn's kernels; "
           f"{os.cpu_count()} cores")
     features = cpu_features()
     if features is None:

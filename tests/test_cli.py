@@ -98,7 +98,8 @@ def test_info_names_version_blas_threads_and_cpu():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith(f"fastrnn {fastrnn.__version__}")
-    assert "blas: OpenBLAS" in out and "threads: OpenBLAS 1" in out
+    assert "blas: OpenBLAS" in out
+    assert f"threads: fastrnn {fastrnn.get_num_threads()} " in out and "OpenBLAS 1 inside" in out
     assert "cpu: " in out and "onnxruntime: " in out
 
 
