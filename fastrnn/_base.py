@@ -171,6 +171,7 @@ class RNNBase:
         # For forward: D * G * H bounds every row stride a kernel passes BLAS.
         init(self, "_gate_width", D * G * max(H, input_size))
         init(self, "_out_width", D * P)
+        init(self, "_state_rows", D * num_layers)  # rows of h_0, h_n (and c_0, c_n)
         self.reset_parameters(seed)
 
     # ------------------------------------------------------------ attributes
@@ -337,10 +338,16 @@ class RNNBase:
         return h
 
     def _cast(self, array):
-        return None if array is None else np.asarray(array, self.dtype, order="C")
+        """array in the model's dtype, C-contiguous (itself when it already is)."""
+        if array is None or (array.dtype == self.dtype and array.flags.c_contiguous):
+            return array
+        return np.asarray(array, self.dtype, order="C")
 
     def _check_hx(self, hx, batched, N):
         """[h_0] as a (D * num_layers, N, H_out) array, not yet cast (LSTM: [h_0, c_0])."""
+        if (type(hx) is np.ndarray and batched and hx.dtype.kind in "fiu"
+                and hx.shape == (self._state_rows, N, self.hidden_size)):
+            return [hx]  # the common case, checked without building messages
         return [self._check_state(check_hx_ndim(hx, batched), "hx", self.hidden_size, batched, N,
                                   "Expected hidden size {}, got {}")]
 
@@ -442,7 +449,9 @@ class RNNBase:
         if hx is None:
             states0 = self._no_states
         else:
-            states0 = [self._cast(s) for s in self._check_hx(hx, batched, N)]
+            states0 = self._check_hx(hx, batched, N)
+            for i, state in enumerate(states0):
+                states0[i] = self._cast(state)
         seq_lens = None if lengths is None else self._check_lengths(lengths, N, L)
         if x.dtype != self.dtype or not x.flags.c_contiguous:
             x = np.asarray(x, self.dtype, order="C")

@@ -117,6 +117,13 @@ class LSTM(RNNBase):
 
     def _check_hx(self, hx, batched, N):
         """[h_0, c_0] as arrays of shape (D * num_layers, N, size), not yet cast."""
+        if type(hx) is tuple and len(hx) == 2 and batched:
+            h0, c0 = hx  # the common case, checked without building messages
+            if (type(h0) is np.ndarray and type(c0) is np.ndarray
+                    and h0.dtype.kind in "fiu" and c0.dtype.kind in "fiu"
+                    and h0.shape == (self._state_rows, N, self.proj_size or self.hidden_size)
+                    and c0.shape == (self._state_rows, N, self.hidden_size)):
+                return [h0, c0]
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             got = f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list)) \
                 else f"{type(hx).__name__}"
