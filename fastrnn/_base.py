@@ -364,6 +364,8 @@ class RNNBase:
         if lengths is None:
             return None
         lens = real_array(lengths, "lengths", error=ValueError)
+        if lens.size == 0 and lens.dtype.kind == "f":
+            lens = lens.astype(np.int64)  # an empty list reads as float64 in numpy
         if lens.dtype.kind not in "iu":
             raise ValueError(f"lengths must hold integers, got dtype {lens.dtype}")
         if lens.ndim == 0 and N == 1:
@@ -469,8 +471,10 @@ class RNNBase:
 
         padded, lengths = pad_packed_sequence(packed, batch_first=self.batch_first)
         output, states = self.forward(padded, hx, lengths.numpy())
+        # Packed as the input was: sorted_indices None when it was packed sorted.
         output = pack_padded_sequence(torch.from_numpy(output), lengths,
-                                      batch_first=self.batch_first, enforce_sorted=False)
+                                      batch_first=self.batch_first,
+                                      enforce_sorted=packed.sorted_indices is None)
         return output, states
 
     def __call__(self, *args, **kwargs):

@@ -211,3 +211,24 @@ def test_streaming_unbatched_one_step_at_a_time(kind):
         out, state = model(x[t:t + 1], state)
         steps.append(out)
     assert_close(np.concatenate(steps), whole_out, "float32", "streamed output")
+
+
+def test_packed_sorted_input_comes_back_packed_sorted():
+    torch = pytest.importorskip("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    module = torch.nn.LSTM(3, 4)
+    model = fastrnn.LSTM.from_torch(module)
+    x = torch.randn(5, 3, 3)
+    packed = pack_padded_sequence(x, torch.tensor([5, 3, 2]), enforce_sorted=True)
+    with torch.no_grad():
+        expected, _ = module(packed)
+    got, _ = model(packed)
+    assert got.sorted_indices is None and expected.sorted_indices is None
+    assert torch.equal(got.batch_sizes, expected.batch_sizes)
+
+
+def test_an_empty_batch_takes_an_empty_lengths_list():
+    model = _model("gru")
+    out, h_n = model(np.zeros((4, 0, 3), np.float32), lengths=[])
+    assert out.shape == (4, 0, 10) and h_n.shape == (4, 0, 5)
