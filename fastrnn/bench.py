@@ -139,8 +139,7 @@ def bench_row(row, rounds, seconds_per_round=0.02):
     kind, B, L, F, H, layers, bidirectional, threads = row
     config = dict(input_size=F, hidden_size=H, num_layers=layers, bidirectional=bidirectional)
     model = CLASSES[kind](**config, seed=0)
-    if hasattr(fastrnn, "set_num_threads"):
-        fastrnn.set_num_threads(threads)
+    fastrnn.set_num_threads(threads)  # run() puts the caller's count back
     x = np.random.default_rng(1).standard_normal((L, B, F), dtype=np.float32)
     engines = {"fastrnn": lambda: model(x)[0],
                "onnxruntime": _onnxruntime_engine(model, x, threads)}
@@ -240,11 +239,15 @@ def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,
           f"(fastrnn {fastrnn.__version__}, {platform.machine()}, {os.cpu_count()} cores; "
           f"{rounds} interleaved rounds, medians)", file=out, flush=True)
     results = []
-    for i, row in enumerate(grid):
-        progress(i, len(grid), row_label(dict(zip(FIELDS, row))))
-        results.append(bench_row(row, rounds, 0.005 if quick else 0.02))
-        progress(i + 1, len(grid), "")  # clears the bar before the row is printed
-        print(format_row(results[-1]), file=out, flush=True)
+    caller_threads = fastrnn.get_num_threads()
+    try:
+        for i, row in enumerate(grid):
+            progress(i, len(grid), row_label(dict(zip(FIELDS, row))))
+            results.append(bench_row(row, rounds, 0.005 if quick else 0.02))
+            progress(i + 1, len(grid), "")  # clears the bar before the row is printed
+            print(format_row(results[-1]), file=out, flush=True)
+    finally:
+        fastrnn.set_num_threads(caller_threads)
     if markdown_table:
         print("\n" + markdown(results, peak), file=out)
     if json_path:

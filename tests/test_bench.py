@@ -58,9 +58,13 @@ def test_run_prints_rows_writes_json_and_markdown(tmp_path):
 
 
 def test_threads_override_and_kind_filter():
+    import fastrnn
+
+    before = fastrnn.get_num_threads()
     out = io.StringIO()
     results = bench.run(quick=True, rounds=1, threads=2, kinds=["lstm"], out=out, grid=TINY)
     assert [(r["kind"], r["threads"]) for r in results] == [("lstm", 2)]
+    assert fastrnn.get_num_threads() == before  # the caller's setting is put back
 
 
 def test_plot_is_drawn(tmp_path):
