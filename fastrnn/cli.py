@@ -113,7 +113,12 @@ def demo_model(model, batch, args):
         print(f"onnx:   fastrnn.onnx.load gives {loaded}, same output: {reloaded}")
         session = _session(target, threads=1)
         feed = {session.get_inputs()[0].name: batch}
-        ours = median_ms(lambda: model(batch), args.repeat)
+        threads = fastrnn.get_num_threads()
+        fastrnn.set_num_threads(1)  # one thread each, as the line below says
+        try:
+            ours = median_ms(lambda: model(batch), args.repeat)
+        finally:
+            fastrnn.set_num_threads(threads)
         theirs = median_ms(lambda: session.run(None, feed), args.repeat)
     print(f"forward: fastrnn {ours:.3f} ms, onnxruntime {theirs:.3f} ms, median of "
           f"{args.repeat}, one thread (N={batch.shape[0]}, L={batch.shape[1]}, "
