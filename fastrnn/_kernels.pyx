@@ -68,7 +68,7 @@ cdef extern from "_recurrent.h" nogil:
     void fastrnn_pack(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept
     void fastrnn_recurrent_step_f32(const float* packed, const float* h, Py_ssize_t h_ld,
                                     float* c, Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M,
-                                    Py_ssize_t K, int accumulate) noexcept
+                                    Py_ssize_t K, int accumulate, int backwards) noexcept
 
 # Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
 # backend map names to these numbers through ACTIVATIONS.
@@ -170,8 +170,13 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
 
 cdef void hidden_product(const float* packed, const floating* w__mk, const floating* h__nk,
                          Py_ssize_t h_ld, floating* c__nm, Py_ssize_t c_ld, Py_ssize_t N,
-                         Py_ssize_t M, Py_ssize_t K, bint accumulate) noexcept nogil:
+                         Py_ssize_t M, Py_ssize_t K, bint accumulate,
+                         Py_ssize_t step) noexcept nogil:
     """c[:, :M] (+)= h[:, :K] @ w.T for N rows, w (M, K) with rows K apart.
+
+    step: the time step's index; the packed kernel takes its columns
+    backwards on odd steps (w then stays in L1 from one step to the next as
+    far as it fits; the results do not change).
 
     packed (float32 only, may be NULL) is w packed by fastrnn_pack: fastrnn's
     own step kernel then replaces BLAS. Without accumulate c is overwritten
@@ -179,7 +184,8 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
     """
     cdef floating beta = 1 if accumulate else 0
     if floating is float and packed != NULL:
-        fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate)
+        fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate,
+                                   step & 1)
     elif N == 1:
         # c[0] (+)= w @ h[0]
         if floating is float:
@@ -294,7 +300,7 @@ cdef void rnn_direction(
         rows = _rows_to_run(seq_lens__n, N, t)
         if rows > 0:
             hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, row_stride,
-                           rows, H, H, True)
+                           rows, H, H, True, step)
             hidden_activation(c__nh, rows, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta,
                               clip)
         if seq_lens__n == NULL:
@@ -527,7 +533,7 @@ cdef void lstm_direction(
         if rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
-                           False)
+                           False, step)
         for n in range(rows):
             if s.lens != NULL and t >= s.lens[n]:
                 continue
@@ -535,7 +541,8 @@ cdef void lstm_direction(
                       hc__nh + n * H if w_hr__ph != NULL else out + n * s.out_row, H, g)
         if w_hr__ph != NULL and rows > 0:
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
-            hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False)
+            hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
+                           step)
         finish_step(out, s, t, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         # h_n = the last step's output rows
@@ -572,7 +579,7 @@ cdef void gru_direction(
         elif g.option:
             # gh = h_{t-1} @ w_hh.T, all three gates in one product
             hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
-                           False)
+                           False, step)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, b_hn__h,
@@ -580,14 +587,14 @@ cdef void gru_direction(
         else:
             # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
             hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
-                           False)
+                           False, step)
             # every row, so that the product below reads no stale rows
             for n in range(rows):
                 gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
                           rh__nh + n * H, H, g)
             # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
             hidden_product(w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
-                           rows, H, H, False)
+                           rows, H, H, False, step)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,

@@ -200,6 +200,12 @@ fastrnn_row_panels(const float *restrict w, ptrdiff_t next, const int V, const f
 
 /* c rows are c_ld floats apart, h rows h_ld apart; packed from fastrnn_pack
  * of an M x K matrix. accumulate: c += h @ w.T, else c = h @ w.T.
+ * backwards: the same products with the column pairs taken last to first.
+ * Callers alternate it from step to step, so that a step starts on the
+ * panels the previous one read last, still in L1: w of an H = 64 LSTM (64
+ * KB) is beyond the 48 KB L1, and read in the same order every step, every
+ * load missed L1 (LRU evicts each line before its turn comes back). The
+ * sums and their order per column do not change.
  * Two panels (64 columns) at a time, the last one alone if their number is
  * odd; for each, slices of FASTRNN_KBLOCK k (64 KB of w: 128 k measured 3-5%
  * slower, from the extra passes over c; 512 no better), and for
@@ -209,12 +215,14 @@ fastrnn_row_panels(const float *restrict w, ptrdiff_t next, const int V, const f
 FASTRNN_CLONES
 static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
                                        float *c, ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
-                                       ptrdiff_t K, int accumulate)
+                                       ptrdiff_t K, int accumulate, int backwards)
 {
     const ptrdiff_t panels = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL;
+    const ptrdiff_t pairs = (panels + 1) / 2;
     const ptrdiff_t next = K * FASTRNN_PANEL;
-    ptrdiff_t n, p, k0;
-    for (p = 0; p < panels; p += 2) {
+    ptrdiff_t n, q, k0;
+    for (q = 0; q < pairs; q++) {
+        const ptrdiff_t p = 2 * (backwards ? pairs - 1 - q : q);
         const ptrdiff_t j0 = p * FASTRNN_PANEL, width = M - j0;
         const int two = p + 1 < panels;
         for (k0 = 0; k0 < K; k0 += FASTRNN_KBLOCK) {

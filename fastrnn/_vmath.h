@@ -138,23 +138,61 @@ static inline __attribute__((always_inline)) void fastrnn_tail_in(float *buf, co
         memcpy(buf + g * FASTRNN_TAIL, src + g * gs + j0, sizeof(float) * n);
 }
 
+/* sigmoid and tanh as a fraction num / den with den in [1, 2], for the
+ * cells: a product of activations then costs one division, not one each (a
+ * 16-lane division takes ~10 cycles on AVX-512, as long as an exp). Same
+ * values as fastrnn_sigmoidf (num exactly 0 below -88.72, NaN passes
+ * through num) and, within 2e-7 absolute, fastrnn_tanhf (no small-|x|
+ * series: the cells need absolute accuracy only). */
+struct fastrnn_frac { float num, den; };
+
+static inline __attribute__((always_inline)) struct fastrnn_frac fastrnn_sigmoid_frac(float x)
+{
+    struct fastrnn_frac q;
+    float a = fabsf(x);
+    a = a < 80.0f ? a : 80.0f;          /* and NaN -> 80 */
+    float e = fastrnn_exp_neg(-a);
+    q.den = 1.0f + e;
+    q.num = x < 0 ? e : 1.0f;
+    q.num = x < -88.72f ? 0.0f : q.num;
+    q.num = x == x ? q.num : x;
+    return q;
+}
+
+static inline __attribute__((always_inline)) struct fastrnn_frac fastrnn_tanh_frac(float x)
+{
+    struct fastrnn_frac q;
+    float a = fabsf(x);
+    a = a < 9.0f ? a : 9.0f;            /* and NaN -> 9 */
+    float e = fastrnn_exp_neg(-2.0f * a);
+    q.den = 1.0f + e;
+    q.num = copysignf(1.0f - e, x);
+    q.num = x == x ? q.num : x;
+    return q;
+}
+
 /* One LSTM cell row in torch's gate order (i, f, g, o), sigmoid/tanh/tanh:
  *     a = gx + gh + b;  c = sigmoid(a_f) c + sigmoid(a_i) tanh(a_g)
  *     h = sigmoid(a_o) tanh(c)
- * gx, gh and b are 4H long, c (in place) and h H long. */
+ * gx, gh and b are 4H long, c (in place) and h H long. With every
+ * activation a fraction (above), f and i g share one reciprocal and
+ * o tanh(c) takes one division: 2 divisions per column instead of 5. */
 static inline __attribute__((always_inline)) void
 fastrnn_lstm_cells(const float *restrict gx, const float *restrict gh, const float *restrict b,
                    float *restrict c, float *restrict h, ptrdiff_t n, ptrdiff_t gs)
 {
     ptrdiff_t j;
     for (j = 0; j < n; j++) {
-        float i = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
-        float f = fastrnn_sigmoidf(gx[gs + j] + gh[gs + j] + b[gs + j]);
-        float g = fastrnn_tanhf(gx[2 * gs + j] + gh[2 * gs + j] + b[2 * gs + j]);
-        float o = fastrnn_sigmoidf(gx[3 * gs + j] + gh[3 * gs + j] + b[3 * gs + j]);
-        float cj = f * c[j] + i * g;
+        struct fastrnn_frac i = fastrnn_sigmoid_frac(gx[j] + gh[j] + b[j]);
+        struct fastrnn_frac f = fastrnn_sigmoid_frac(gx[gs + j] + gh[gs + j] + b[gs + j]);
+        struct fastrnn_frac g = fastrnn_tanh_frac(gx[2 * gs + j] + gh[2 * gs + j] + b[2 * gs + j]);
+        struct fastrnn_frac o = fastrnn_sigmoid_frac(gx[3 * gs + j] + gh[3 * gs + j] + b[3 * gs + j]);
+        float dig = i.den * g.den;
+        float inv = 1.0f / (f.den * dig);
+        float cj = (f.num * dig * inv) * c[j] + (i.num * g.num) * (f.den * inv);
         c[j] = cj;
-        h[j] = o * fastrnn_tanhf(cj);
+        struct fastrnn_frac t = fastrnn_tanh_frac(cj);
+        h[j] = (o.num * t.num) / (o.den * t.den);
     }
 }
 
