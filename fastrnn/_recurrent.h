@@ -163,8 +163,14 @@ fastrnn_rows_panels(const float *restrict w, ptrdiff_t next, const int V, const 
          * (measured 5-10% at N = 2..16) */
         for (v = 0; v < V; v++)
             __builtin_prefetch(w + (v >> 1) * next + (k + 8) * FASTRNN_PANEL + (v & 1) * 16, 0, 3);
+        /* A volatile load: left to itself GCC folds the load of x[v] into
+         * each of the R FMAs that use it (R loads instead of one), and the
+         * loop became bound by the two 64-byte loads a cycle: N=3, M=400,
+         * K=100 at 47 GFMA/s, 63 with one load per vector (N=2: 44 -> 51;
+         * N >= 6 unchanged, bound by the FMAs). */
         for (v = 0; v < V; v++)
-            x[v] = fastrnn_load16(w + (v >> 1) * next + k * FASTRNN_PANEL + (v & 1) * 16);
+            x[v] = *(const volatile fastrnn_v16 *)(w + (v >> 1) * next + k * FASTRNN_PANEL
+                                                   + (v & 1) * 16);
         for (r = 0; r < R; r++) {
             float s = h[r * h_ld + k];
             for (v = 0; v < V; v++)
