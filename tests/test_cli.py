@@ -216,6 +216,8 @@ def test_a_bfloat16_torch_state_dict_exports(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.skipif(__import__("os").environ.get("FASTRNN_ASAN") == "1",
+                    reason="AddressSanitizer prints its own warning line for the failed allocation")
 def test_memory_errors_are_one_line(tmp_path):
     result = fastrnn_cli("demo", "--hidden", 10**9, "--steps", 10, "--window", 5, "--kind", "rnn")
     assert_one_line_error(result, "out of memory")
