@@ -452,6 +452,20 @@ def test_gated_inputs_are_not_modified(kind):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("N", [1, 2, 3, 4, 5, 6, 7, 11])
+def test_packed_step_past_one_k_slice(kind, N):
+    # H = 260: K beyond one 256-deep slice (sums carried across slices), an
+    # odd number of 32-column panels (a last panel alone), every row-block
+    # size, and odd and even steps (the kernel takes its column pairs
+    # backwards on odd steps): agrees with BLAS.
+    args = gated_call(kind, np.float32, L=4, N=N, I=3, H=260, D=2, seed=5 + N)
+    packed, blas = run_gated(kind, args, "packed"), run_gated(kind, args, "blas")
+    for a, b in zip(packed, blas):
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max())
+        assert np.abs(b).max() > 0.1
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_gated_float64_uses_every_path_name(kind):
     # float64 has no packed kernel: "packed" is accepted and runs BLAS.
     args = gated_call(kind, np.float64, L=3, N=4, I=2, H=5, seed=4)
