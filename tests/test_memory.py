@@ -114,6 +114,6 @@ def test_no_python_objects_are_kept(case):
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     # Python allocations: nothing kept per call. numpy's own caches grow a
-    # little, boundedly (about 100 bytes over 50,000 read-only views); the
-    # smallest object kept per call would add 2000 x 16 bytes or more.
-    assert after - before < 4096, (before, after)
+    # little, boundedly (up to ~4.5 KB seen on a loaded machine); the smallest
+    # object kept per call would add 600 x 16 bytes or more per variant.
+    assert after - before < 9000, (before, after)
