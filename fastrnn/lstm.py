@@ -120,7 +120,7 @@ class LSTM(RNNBase):
         if type(hx) is tuple and len(hx) == 2 and batched:
             h0, c0 = hx  # the common case, checked without building messages
             if (type(h0) is np.ndarray and type(c0) is np.ndarray
-                    and h0.dtype.kind in "fiu" and c0.dtype.kind in "fiu"
+                    and h0.dtype == self.dtype and c0.dtype == self.dtype
                     and h0.shape == (self._state_rows, N, self.proj_size or self.hidden_size)
                     and c0.shape == (self._state_rows, N, self.hidden_size)):
                 return [h0, c0]

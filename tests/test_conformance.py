@@ -50,7 +50,7 @@ def test_a_wrong_fastrnn_is_caught(monkeypatch):
     def off(self, input, hx=None):
         output, h_n = real(self, input, hx)
         return output + np.float32(1e-3), h_n
-    monkeypatch.setattr(fastrnn.GRU, "forward", off)
+    monkeypatch.setattr(fastrnn.GRU, "__call__", off)
     suite = conformance.torch_suite()
     suite.cases = [c for c in suite.cases if c[0].startswith("GRU")][:4]
     suite.run(show_progress=False)
