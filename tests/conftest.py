@@ -1,7 +1,26 @@
-"""Shared test setup: report the largest parity errors seen in the session."""
+"""Shared test setup: report the largest parity errors seen in the session,
+and the fixture that proves errors come before any kernel runs."""
 import pytest
 
+import fastrnn._base
 import reference
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """Fail the test if a kernel is called: errors must come before any kernel runs.
+
+    Every class runs its layers through RNNBase._run_layers; the calls made
+    are returned, for tests that assert there were none.
+    """
+    calls = []
+
+    def forbidden(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("a kernel ran although the input is invalid")
+
+    monkeypatch.setattr(fastrnn._base.RNNBase, "_run_layers", forbidden)
+    return calls
 
 
 def pytest_configure(config):

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import fastrnn
-import fastrnn.gru
 import reference
 from reference import assert_close
 
@@ -276,19 +275,6 @@ def test_proj_size_error_equals_torch():
 
 
 # ============================================================== hx errors
-@pytest.fixture
-def no_kernel(monkeypatch):
-    """Fail the test if the GRU kernel is called: errors come before any kernel runs."""
-    calls = []
-
-    def forbidden(*args, **kwargs):
-        calls.append(args)
-        raise AssertionError("a kernel ran although the input is invalid")
-
-    monkeypatch.setattr(fastrnn.gru.RNNBase, "_run_layers", forbidden)
-    return calls
-
-
 # A 2-layer bidirectional GRU(3, 4): hx is (4, N, 4).
 BAD_HX = {
     "batch": ((5, 2, 3), (4, 3, 4), "Expected hidden size (4, 2, 4), got [4, 3, 4]"),
