@@ -1,4 +1,5 @@
 """The `fastrnn` command (fastrnn.cli): every subcommand run as a subprocess, error paths included."""
+import json
 import pathlib
 import subprocess
 import sys
@@ -221,3 +222,21 @@ def test_a_bfloat16_torch_state_dict_exports(tmp_path):
 def test_memory_errors_are_one_line(tmp_path):
     result = fastrnn_cli("demo", "--hidden", 10**9, "--steps", 10, "--window", 5, "--kind", "rnn")
     assert_one_line_error(result, "out of memory")
+
+
+def test_bench_runs_as_a_command_and_writes_json(tmp_path):
+    path = tmp_path / "b.json"
+    result = fastrnn_cli("bench", "--quick", "--rounds", 1, "--kind", "rnn", "--json", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sgemm, one thread, same OpenBLAS:")
+    rows = json.loads(path.read_text())["results"]
+    assert rows and all(r["kind"] == "rnn" and r["ms"]["fastrnn"] > 0 for r in rows)
+    assert f"[{len(rows)}/{len(rows)}]" in result.stderr  # progress, a line per row off a terminal
+
+
+def test_bench_and_conformance_errors_are_one_line(tmp_path):
+    assert_one_line_error(fastrnn_cli("bench", "--json", tmp_path / "no" / "b.json"),
+                          "its directory does not exist")
+    assert_one_line_error(fastrnn_cli("bench", "--rounds", 0), "positive integer")
+    assert_one_line_error(fastrnn_cli("bench", "--kind", "transformer"), "invalid choice")
+    assert_one_line_error(fastrnn_cli("conformance", "--suite", "nope"), "invalid choice")
