@@ -346,10 +346,6 @@ class RNNBase:
         return [self._check_state(check_hx_ndim(hx, batched), "hx", self.hidden_size, batched, N,
                                   "Expected hidden size {}, got {}")]
 
-    def _state_sizes(self):
-        """Features of each state kind: [H_out] (LSTM: [H_out, H_cell])."""
-        return [self.hidden_size]
-
     def _format_states(self, finals, batched):
         """What forward returns beside the output: h_n (LSTM: (h_n, c_n))."""
         return finals[0] if batched else finals[0][:, 0, :]
@@ -378,6 +374,22 @@ class RNNBase:
     def _kernel_layer(self, block):
         """The fastrnn._kernels.Layer of one layer's block (set by each subclass)."""
         raise NotImplementedError
+
+    def _build_kernels(self, activations):
+        """Fix the per-direction kernel settings and build one kernel Layer per layer.
+
+        activations: the ONNX activation names torch's cell uses (one for RNN;
+        f, g for GRU; f, g, h for LSTM). torch's take no alpha/beta, so one
+        array of zeros serves as both.
+        """
+        codes = [_kernels.ACTIVATIONS[name] for name in activations]
+        D, init = self.num_directions, object.__setattr__
+        act = np.array([codes] * D, np.int32)
+        if self.mode.startswith("RNN"):
+            act = act[:, 0].copy()  # rnn_layer's settings are one code per direction
+        init(self, "_act", act)
+        init(self, "_no_act_params", np.zeros(act.shape, np.float64))
+        init(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
 
     def _run_layers(self, x, states0, seq_lens, batch_major, L, N):
         """Run every layer; returns (output rows, [final state per kind]).

@@ -12,8 +12,8 @@ import zipfile
 
 import numpy as np
 
-from fastrnn._base import GATES, parameter_kinds, parameter_name, parameter_names
-from fastrnn._kinds import CLASSES as _KINDS
+from fastrnn._base import parameter_kinds, parameter_name, parameter_names
+from fastrnn._kinds import CLASSES as _KINDS, GATES
 from fastrnn.rnn import RNN
 
 __all__ = ["save", "load", "ModelFileError"]
@@ -163,7 +163,7 @@ def load(path):
             raise ModelFileError(
                 f"{path}: size mismatch for {name}: expected shape {shapes[name]}, got "
                 f"{array.shape} (the configuration says input_size={config['input_size']}, "
-                f"hidden_size={config['hidden_size']}, {GATES[_MODES[kind]]} gate(s))")
+                f"hidden_size={config['hidden_size']}, {GATES[kind.lower()]} gate(s))")
     kwargs = {name: config[name] for name in _FIELDS}
     if kind == "RNN":
         kwargs["nonlinearity"] = config["nonlinearity"]
@@ -175,13 +175,9 @@ def load(path):
     return model
 
 
-# torch's mode of each kind, for the gate count.
-_MODES = {"RNN": "RNN_TANH", "LSTM": "LSTM", "GRU": "GRU"}
-
-
 def _expected_shapes(config):
     """{parameter name: shape} that the configuration implies (torch's shapes)."""
-    G, H, I = GATES[_MODES[config["kind"]]], config["hidden_size"], config["input_size"]
+    G, H, I = GATES[config["kind"].lower()], config["hidden_size"], config["input_size"]
     P = config["proj_size"] or H
     D = 2 if config["bidirectional"] else 1
     shapes = {}

@@ -95,13 +95,8 @@ class GRU(RNNBase):
                  proj_size=0, seed=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, dtype, device, seed)
-        # Per direction: the activations f (gates) and g (candidate) of the
-        # ONNX op; torch's take no alpha/beta.
-        D = self.num_directions
-        codes = [_kernels.ACTIVATIONS[name] for name in ("sigmoid", "tanh")]
-        object.__setattr__(self, "_act", np.array([codes] * D, np.int32))
-        object.__setattr__(self, "_no_act_params", np.zeros((D, 2), np.float64))
-        object.__setattr__(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
+        # The ONNX op's f (gates) and g (candidate).
+        self._build_kernels(("sigmoid", "tanh"))
 
     def _kernel_layer(self, block):
         # option = linear_before_reset=1: torch applies r after the recurrent product.

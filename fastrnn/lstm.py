@@ -106,14 +106,8 @@ class LSTM(RNNBase):
                  device=None, seed=None):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, dtype, device, seed)
-        # Per direction: the activations f, g, h of the ONNX op (sigmoid for
-        # the gates, tanh for the cell input and output); torch's take no
-        # alpha/beta, so one array of zeros serves as both.
-        D = self.num_directions
-        codes = [_kernels.ACTIVATIONS[name] for name in ("sigmoid", "tanh", "tanh")]
-        object.__setattr__(self, "_act", np.array([codes] * D, np.int32))
-        object.__setattr__(self, "_no_act_params", np.zeros((D, 3), np.float64))
-        object.__setattr__(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
+        # The ONNX op's f, g, h: sigmoid for the gates, tanh for the cell input and output.
+        self._build_kernels(("sigmoid", "tanh", "tanh"))
 
     def _check_hx(self, hx, batched, N):
         """[h_0, c_0] as arrays of shape (D * num_layers, N, size), not yet cast."""
@@ -144,9 +138,6 @@ class LSTM(RNNBase):
         c0 = self._check_state(c0, "hx[1]", self.hidden_size, batched, N,
                                "Expected hidden[1] size {}, got {}")
         return [h0, c0]
-
-    def _state_sizes(self):
-        return [self.output_size, self.hidden_size]
 
     def _format_states(self, finals, batched):
         h_n, c_n = finals

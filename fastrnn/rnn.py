@@ -1,14 +1,12 @@
 """fastrnn.RNN: a numpy counterpart of torch.nn.RNN for inference.
 
 The configuration, parameters and checks live in fastrnn._base; this module
-adds the Elman cell's hidden-state checks and its kernel call.
+adds the nonlinearity and the Elman kernel layer.
 """
 import numpy as np
 
 from fastrnn import _kernels
-from fastrnn._base import (  # noqa: F401  (re-exported: fastrnn.onnx spells names with them)
-    DIRECTION_SUFFIXES, IncompatibleKeys, RNNBase, StateDictKeyError, parameter_kinds,
-    parameter_name, parameter_names)
+from fastrnn._base import RNNBase
 
 __all__ = ["RNN"]
 
@@ -90,13 +88,8 @@ class RNN(RNNBase):
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype, device, seed)
-        # Per-direction kernel settings, fixed for the model's life. torch's
-        # activations take no alpha/beta: one array of zeros serves as both.
-        D = self.num_directions
         object.__setattr__(self, "nonlinearity", nonlinearity)
-        object.__setattr__(self, "_act", np.full(D, _kernels.ACTIVATIONS[nonlinearity], np.int32))
-        object.__setattr__(self, "_no_act_params", np.zeros(D, np.float64))
-        object.__setattr__(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
+        self._build_kernels((nonlinearity,))
 
     _config_names = RNNBase._config_names + ("nonlinearity",)
 
