@@ -390,50 +390,41 @@ class RNNBase:
         init(self, "_act", act)
         init(self, "_no_act_params", np.zeros(act.shape, np.float64))
         init(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
+        init(self, "_stack", _kernels.Stack(self._kernel_layers))
 
-    def _run_layers(self, x, states0, seq_lens, batch_major, L, N):
+    def _run_layers(self, x, states0, seq_lens, batch_major, L, N, packed=False):
         """Run every layer; returns (output rows, [final state per kind]).
 
-        x: (L, N, I) or (N, L, I) as the layout says, cast and C-contiguous.
-        states0: one (D * num_layers, N, size) array or None per state kind
-        (h; h and c for LSTM), already cast.
+        x: (L, N, I) or (N, L, I) as the layout says, cast and C-contiguous;
+        packed: (sum(seq_lens), I), the rows that run, step after step, for
+        seq_lens in decreasing order. states0: one (D * num_layers, N, size)
+        array or None per state kind (h; h and c for LSTM), already cast.
         """
-        D, dtype, layers = self.num_directions, self.dtype, self._kernel_layers
-        rows_all, width = D * self.num_layers, self._out_width
-        hn = np.empty((rows_all, N, width // D), dtype)
-        h0, c0, cn = states0[0], None, None
-        if self.mode == "LSTM":
-            c0 = states0[1]
-            cn = np.empty((rows_all, N, self.hidden_size), dtype)
-        layer_in = x
-        if len(layers) == 1:
-            layer_in = np.empty(x.shape[:2] + (width,), dtype)
-            layers[0].run(x, layer_in, h0, c0, hn, cn, seq_lens, L, batch_major)
-        else:
-            for k, layer in enumerate(layers):
-                out = np.empty(x.shape[:2] + (width,), dtype)
-                rows = slice(k * D, (k + 1) * D)
-                layer.run(layer_in, out, None if h0 is None else h0[rows],
-                          None if c0 is None else c0[rows], hn[rows],
-                          None if cn is None else cn[rows], seq_lens, L, batch_major)
-                layer_in = out
-        return layer_in, ([hn] if cn is None else [hn, cn])
+        out, hn, cn = self._stack.run(x, states0[0], states0[1] if len(states0) > 1 else None,
+                                      seq_lens, L, N, batch_major, packed)
+        return out, ([hn] if cn is None else [hn, cn])
 
-    def _run_sorted(self, x, states0, seq_lens, batch_major, L, N):
-        """_run_layers on the batch ordered by decreasing length (stable), then
-        put back in the caller's order: the kernels then run the recurrent
-        product and cell of step t on the first rows only, those still
-        running (as torch's PackedSequence batch_sizes), so the work follows
-        the sum of the lengths rather than N * L."""
+    def _run_lengths(self, x, states0, seq_lens, batch_major, L, N):
+        """_run_layers on the rows that run only, as torch's PackedSequence:
+        the batch ordered by decreasing length (stable), step t's rows those
+        still running. The input projections and the recurrence then cover
+        sum(lengths) rows rather than N * L; the output is scattered back to
+        the caller's layout with zeros past each length."""
         order = np.argsort(-seq_lens, kind="stable")
-        # (np.take copies in C order, where indexing an inner axis may not)
-        x = np.take(x, order, axis=0 if batch_major else 1)
+        lens = seq_lens[order]
+        # (t, j) of every row that runs, t-major: PackedSequence.data's order
+        t, j = np.nonzero(lens > np.arange(L)[:, None])
+        n = order[j]
+        rows = n * L + t if batch_major else t * N + n
+        packed = np.take(x.reshape(L * N, -1), rows, axis=0)
         states0 = [None if s is None else np.take(s, order, axis=1) for s in states0]
-        output, finals = self._run_layers(x, states0, seq_lens[order], batch_major, L, N)
+        out, finals = self._run_layers(packed, states0, lens, False, L, N, packed=True)
+        output = np.zeros((L * N, out.shape[1]), self.dtype)
+        output[rows] = out
         inverse = np.empty_like(order)
         inverse[order] = np.arange(N)
-        output = np.take(output, inverse, axis=0 if batch_major else 1)
-        return output, [np.take(f, inverse, axis=1) for f in finals]
+        finals = [np.take(f, inverse, axis=1) for f in finals]
+        return output.reshape(x.shape[:2] + (out.shape[1],)), finals
 
     def forward(self, input, hx=None, lengths=None):
         """Run the model; see the class docstring for shapes and arguments.
@@ -465,10 +456,10 @@ class RNNBase:
         seq_lens = None if lengths is None else self._check_lengths(lengths, N, L)
         if x.dtype != self.dtype or not x.flags.c_contiguous:
             x = np.asarray(x, self.dtype, order="C")
-        if seq_lens is not None and N > 1 and (seq_lens[1:] > seq_lens[:-1]).any():
-            output, finals = self._run_sorted(x, states0, seq_lens, batch_major, L, N)
+        if seq_lens is not None and (seq_lens < L).any():
+            output, finals = self._run_lengths(x, states0, seq_lens, batch_major, L, N)
         else:
-            output, finals = self._run_layers(x, states0, seq_lens, batch_major, L, N)
+            output, finals = self._run_layers(x, states0, None, batch_major, L, N)
         if not batched:
             output = output[:, 0, :]
         return output, self._format_states(finals, batched)

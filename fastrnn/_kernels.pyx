@@ -261,62 +261,50 @@ cdef inline Py_ssize_t _rows_to_run(const int* lens, Py_ssize_t N, Py_ssize_t t)
 
 
 cdef void rnn_direction(
-        const floating* x__ri, floating* out__ro, Py_ssize_t out_ld,
+        const floating* x__ri, floating* out__ro, Py_ssize_t out_ld, Py_ssize_t n_rows,
+        const Steps* s,
         const floating* w_ih__hi, const floating* w_hh__hh, const float* w_hh_packed,
         const floating* b_ih__h, const floating* b_hh__h, floating* state__nh,
-        const int* seq_lens__n,
-        Py_ssize_t L, Py_ssize_t N, Py_ssize_t I, Py_ssize_t H,
-        bint batch_major, bint reverse,
+        Py_ssize_t I, Py_ssize_t H,
         int act, floating alpha, floating beta, floating clip) noexcept nogil:
-    """Run one direction of one layer over all L steps.
+    """Run one direction of one layer over all steps.
 
-    out__ro points at this direction's first column of the output; each row
-    is out_ld long. w_hh_packed (float32 only, may be NULL) is w_hh packed by
-    fastrnn_pack: the recurrent product then uses fastrnn's own step
-    kernel instead of BLAS. state__nh holds h_{t-1} on entry (h0) and h_n on exit.
-    With seq_lens__n, row n only runs while t < seq_lens__n[n]: its outputs are
-    zero after that and its state stays as it was (ONNX/onnxruntime semantics,
-    for both directions).
+    out__ro points at this direction's first column of the output: n_rows
+    rows out_ld apart, in the input's row order. w_hh_packed (float32 only,
+    may be NULL) is w_hh packed by fastrnn_pack: the recurrent product then
+    uses fastrnn's own step kernel instead of BLAS. state__nh holds h_{t-1}
+    on entry (h0) and h_n on exit. With lengths, row n only runs while
+    t < its length: its outputs are zero after that and its state stays as it
+    was (ONNX/onnxruntime semantics, for both directions).
     """
     cdef Py_ssize_t step, t, n, rows
-    cdef Py_ssize_t step_rows_stride = out_ld if batch_major else N * out_ld
-    cdef Py_ssize_t row_stride = L * out_ld if batch_major else out_ld
-    cdef floating* c__nh = NULL
+    cdef floating* c__nh = out__ro
     # h_{t-1}: the state buffer at first; without lengths, the previous
     # step's output rows afterwards (no copy per step).
     cdef const floating* h_prev__nh = state__nh
     cdef Py_ssize_t h_prev_ld = H
 
-    # Input projection of every time step at once.
+    # Input projection of every row at once.
     # out[:, :H] = x @ w_ih.T
-    input_projection(x__ri, w_ih__hi, out__ro, out_ld, L * N, H, I)
+    input_projection(x__ri, w_ih__hi, out__ro, out_ld, n_rows, H, I)
 
-    for step in range(L):
-        t = L - 1 - step if reverse else step
-        c__nh = out__ro + t * step_rows_stride
+    for step in range(s.L):
+        t = s.L - 1 - step if s.reverse else step
+        c__nh = out__ro + _out_at(s, t)
         # Also at t=0 with a zero h0: torch does, and Inf/NaN in w_hh then
         # propagate at the same step as in torch.
         # c += h @ w_hh.T
-        rows = _rows_to_run(seq_lens__n, N, t)
+        rows = _rows_at(s, t)
         if rows > 0:
-            hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, row_stride,
+            hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, s.out_row,
                            rows, H, H, True, step)
-            hidden_activation(c__nh, rows, row_stride, H, b_ih__h, b_hh__h, act, alpha, beta,
+            hidden_activation(c__nh, rows, s.out_row, H, b_ih__h, b_hh__h, act, alpha, beta,
                               clip)
-        if seq_lens__n == NULL:
-            h_prev__nh = c__nh
-            h_prev_ld = row_stride
-            continue
-        for n in range(N):
-            if t < seq_lens__n[n]:
-                # h[n] = c[n]
-                memcpy(state__nh + n * H, c__nh + n * row_stride, H * sizeof(floating))
-            else:
-                memset(c__nh + n * row_stride, 0, H * sizeof(floating))
-    if seq_lens__n == NULL:
+        finish_step(c__nh, s, t, rows, state__nh, H, &h_prev__nh, &h_prev_ld)
+    if s.lens == NULL:
         # h_n = the last step's output rows
-        for n in range(N):
-            memcpy(state__nh + n * H, c__nh + n * row_stride, H * sizeof(floating))
+        for n in range(s.N):
+            memcpy(state__nh + n * H, c__nh + n * s.out_row, H * sizeof(floating))
 
 
 # ---------------------------------------------------------------- entry point
@@ -486,18 +474,39 @@ cdef struct Steps:
     Py_ssize_t out_step, out_row   # output rows (this direction's columns)
     bint reverse
     const int* lens                # NULL: every row runs all L steps
+    const Py_ssize_t* offs         # packed rows (lens sorted, decreasing): step t's
+                                   # rows are offs[t]..offs[t+1]-1, time-major; or NULL
 
 
-cdef void finish_step(floating* out__np, const Steps* s, Py_ssize_t t, floating* h__np,
-                      Py_ssize_t P, const floating** h_prev, Py_ssize_t* h_prev_ld) noexcept nogil:
+cdef inline Py_ssize_t _gx_at(const Steps* s, Py_ssize_t t) noexcept nogil:
+    """Offset of step t's first row in the input projection scratch."""
+    return s.offs[t] * s.gx_row if s.offs != NULL else t * s.gx_step
+
+
+cdef inline Py_ssize_t _out_at(const Steps* s, Py_ssize_t t) noexcept nogil:
+    """Offset of step t's first row in the output."""
+    return s.offs[t] * s.out_row if s.offs != NULL else t * s.out_step
+
+
+cdef inline Py_ssize_t _rows_at(const Steps* s, Py_ssize_t t) noexcept nogil:
+    """The rows step t runs (a prefix of the batch with sorted lengths)."""
+    if s.offs != NULL:
+        return s.offs[t + 1] - s.offs[t]
+    return _rows_to_run(s.lens, s.N, t)
+
+
+cdef void finish_step(floating* out__np, const Steps* s, Py_ssize_t t, Py_ssize_t rows,
+                      floating* h__np, Py_ssize_t P, const floating** h_prev,
+                      Py_ssize_t* h_prev_ld) noexcept nogil:
     """After step t wrote its output rows: point h_{t-1} at them, or with
-    lengths keep the state of the rows that ran and zero the others' output."""
+    lengths keep the state of the rows that ran and zero the others' output
+    (packed rows: only the rows that ran exist)."""
     cdef Py_ssize_t n
     if s.lens == NULL:
         h_prev[0] = out__np
         h_prev_ld[0] = s.out_row
         return
-    for n in range(s.N):
+    for n in range(rows if s.offs != NULL else s.N):
         if t < s.lens[n]:
             # h[n] = out[n]
             memcpy(h__np + n * P, out__np + n * s.out_row, P * sizeof(floating))
@@ -527,9 +536,9 @@ cdef void lstm_direction(
     cdef Py_ssize_t h_prev_ld = P
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
-        gx = gx__rg + t * s.gx_step
-        out = out__ro + t * s.out_step
-        rows = _rows_to_run(s.lens, N, t)
+        gx = gx__rg + _gx_at(s, t)
+        out = out__ro + _out_at(s, t)
+        rows = _rows_at(s, t)
         if rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
@@ -543,7 +552,7 @@ cdef void lstm_direction(
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
             hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
                            step)
-        finish_step(out, s, t, h__np, P, &h_prev, &h_prev_ld)
+        finish_step(out, s, t, rows, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         # h_n = the last step's output rows
         for n in range(N):
@@ -571,9 +580,9 @@ cdef void gru_direction(
     cdef Py_ssize_t h_prev_ld = H
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
-        gx = gx__rg + t * s.gx_step
-        out = out__ro + t * s.out_step
-        rows = _rows_to_run(s.lens, N, t)
+        gx = gx__rg + _gx_at(s, t)
+        out = out__ro + _out_at(s, t)
+        rows = _rows_at(s, t)
         if rows == 0:
             pass
         elif g.option:
@@ -599,7 +608,7 @@ cdef void gru_direction(
                 if s.lens == NULL or t < s.lens[n]:
                     gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,
                                h_prev + n * h_prev_ld, out + n * s.out_row, H, g)
-        finish_step(out, s, t, h__nh, H, &h_prev, &h_prev_ld)
+        finish_step(out, s, t, rows, h__nh, H, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         for n in range(N):
             memcpy(h__nh + n * H, out + n * s.out_row, H * sizeof(floating))
@@ -703,7 +712,9 @@ cdef Gates _gates(const int[:, ::1] act, const double[:, ::1] alpha,
 
 
 cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_ld,
-                  bint batch_major, bint reverse, const int* lens) noexcept nogil:
+                  bint batch_major, bint reverse, const int* lens,
+                  const Py_ssize_t* offs) noexcept nogil:
+    """Strides of a call's rows (packed rows are time-major)."""
     cdef Steps s
     s.L = L
     s.N = N
@@ -714,6 +725,7 @@ cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_l
     s.out_row = L * out_ld if batch_major else out_ld
     s.reverse = reverse
     s.lens = lens
+    s.offs = offs
     return s
 
 cdef inline void* _align64(void* raw) noexcept nogil:
@@ -792,14 +804,16 @@ cdef struct Spec:
 
 cdef struct Call:
     # What one call brings: input, output and state buffers, all checked.
-    const void* x              # (L*N, I) rows
-    void* out                  # (L*N, D*P) rows
+    const void* x              # (rows, I)
+    void* out                  # (rows, D*P)
     const void* h0             # (D, N, P) or NULL
     const void* c0             # (D, N, H) or NULL (LSTM)
     void* hn                   # (D, N, P)
     void* cn                   # (D, N, H) (LSTM) or NULL
     const int* lens            # (N,) or NULL
+    const Py_ssize_t* offs     # (L + 1,) packed rows (see Steps), or NULL
     Py_ssize_t L, N
+    Py_ssize_t rows            # rows of x and out: L*N, or offs[L] when packed
     bint batch_major
 
 
@@ -845,7 +859,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef floating* cn = NULL
     cdef floating* bias = <floating*>w.bias
     cdef float* packed = w.packed
-    cdef Steps st
+    cdef Steps st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens,
+                           c.offs)
     if s.b_ih != NULL:
         b_ih = <const floating*>s.b_ih + d * G
         b_hh = <const floating*>s.b_hh + d * G
@@ -856,8 +871,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     if s.kind == KIND_RNN:
         if packed != NULL:
             fastrnn_pack(<const float*>w_hh, H, H, packed)
-        rnn_direction(x, out, out_ld, w_ih, w_hh, packed, b_ih, b_hh, hn, c.lens,
-                      L, N, I, H, c.batch_major, s.reverse[d] != 0,
+        rnn_direction(x, out, out_ld, c.rows, &st, w_ih, w_hh, packed, b_ih, b_hh, hn, I, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip)
         return
     # gx[:, d*G:(d+1)*G] = x @ w_ih[d].T
@@ -869,10 +883,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         # 1.05x; at I = 256..512 OpenBLAS is as fast or faster.
         fastrnn_pack(<const float*>w_ih, G, I, packed)
         fastrnn_recurrent_step_f32(packed, <const float*>x, I, <float*>gx + d * G, gx_ld,
-                                   L * N, G, I, False, False)
+                                   c.rows, G, I, False, False)
     else:
-        input_projection(x, w_ih, gx + d * G, gx_ld, L * N, G, I)
-    st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens)
+        input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
         if c.c0 != NULL:
@@ -947,7 +960,7 @@ cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
         packed = _packed_floats(s, &first)
     # Sizes are bounded by the checks (L*N and D*G*H below 2**31): no wrap-around.
     cdef size_t item = sizeof(floating)
-    cdef size_t gx_bytes = 0 if s.kind == KIND_RNN else _round64(<size_t>(L * N) * <size_t>(D * G) * item)
+    cdef size_t gx_bytes = 0 if s.kind == KIND_RNN else _round64(<size_t>c.rows * <size_t>(D * G) * item)
     cdef size_t gh_bytes = _round64(<size_t>(N * G) * item)
     cdef size_t bias_bytes = _round64(<size_t>(G + H) * item)
     cdef size_t aux_bytes = _round64(<size_t>(N * H) * item)
@@ -959,7 +972,7 @@ cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
     cdef DirectionJob jobs[2]
     cdef pthread_t thread
     cdef bint parallel = (D == 2 and _num_threads >= 2
-                          and L * N * G * (s.P + s.In) >= PARALLEL_MIN_MACS)
+                          and c.rows * G * (s.P + s.In) >= PARALLEL_MIN_MACS)
     cdef bint started = False
     try:
         with nogil:
@@ -1070,6 +1083,7 @@ def rnn_layer(const floating[:, ::1] x__ri,
     c.c0 = c.cn = NULL
     c.lens = &seq_lens__n[0] if seq_lens__n is not None else NULL
     c.L, c.batch_major = seq_len, batch_major
+    c.rows, c.offs = c.L * c.N, NULL
     cdef Gates* gates = _gate_array(s.D)
     try:
         for d in range(s.D):
@@ -1094,6 +1108,7 @@ cdef _gated_call(int kind, Spec* s, Call* c, Py_ssize_t[8] x, Py_ssize_t[8] out,
     s.P = P if s.w_hr != NULL else s.H
     s.reverse = &reverse[0]
     c.N = hn[1]
+    c.rows, c.offs = c.L * c.N, NULL
     cdef Gates* gates = _gate_array(s.D)
     try:
         for d in range(s.D):
@@ -1424,6 +1439,7 @@ cdef class Layer:
                         raise ValueError(f"Layer.run: seq_lens[{k}] = {lens[k]} is outside 0..{L}")
                 c.lens = lens
             c.L, c.N, c.batch_major = L, N, batch_major
+            c.rows, c.offs = rows, NULL
             run_layer(&self.spec, &c, self.f64)
         finally:
             for k in range(n):
@@ -1431,6 +1447,160 @@ cdef class Layer:
 
     def __reduce__(self):
         raise TypeError("a Layer is rebuilt with its model, not pickled")
+
+
+cdef Py_ssize_t* _packed_offsets(const int* lens, Py_ssize_t N, Py_ssize_t L) except NULL:
+    """offs[t]: the rows of the steps before t, for lengths in decreasing
+    order (offs[L] = their sum). The caller frees it."""
+    cdef Py_ssize_t* offs = <Py_ssize_t*>malloc((L + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t t, n = N
+    if offs == NULL:
+        raise MemoryError(f"cannot allocate {L + 1} step offsets")
+    offs[0] = 0
+    for t in range(L):
+        while n > 0 and lens[n - 1] <= t:
+            n -= 1
+        offs[t + 1] = offs[t] + n
+    return offs
+
+
+cdef class Stack:
+    """A model's layers in order: the one place a model's forward runs them.
+
+    run(x, h0, c0, seq_lens, L, N, batch_major, packed) checks what the call
+    brings, allocates the results and runs every layer without the GIL; the
+    outputs between layers go to one raw scratch block, not to numpy arrays.
+    Returns (out, hn, cn), cn None except for LSTM. x: (L*N, I) rows, or 3-D
+    with L*N rows in the layout's order; h0 (D*layers, N, P) and c0
+    (D*layers, N, H) or None; seq_lens int32 (N,) or None. packed: x holds
+    only the rows that run, step after step (torch's PackedSequence.data
+    order), for seq_lens in decreasing order (time-major); out then holds the
+    same rows. Thread-safe: a run only reads the layers.
+    """
+    cdef list layers
+    cdef Py_ssize_t n_layers, D, G, H, P, In
+    cdef bint f64, lstm
+    cdef char typecode
+    cdef object dtype, empty
+
+    def __init__(self, layers):
+        import numpy as np
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise ValueError("Stack: expected a non-empty list of Layer")
+        cdef Layer first = layers[0], layer
+        cdef Py_ssize_t k
+        self.D, self.G, self.H, self.P = (first.spec.D, first.spec.G, first.spec.H,
+                                          first.spec.P)
+        for k in range(len(layers)):
+            layer = layers[k]
+            if (layer.spec.kind != first.spec.kind or layer.f64 != first.f64
+                    or layer.spec.D != self.D or layer.spec.H != self.H
+                    or layer.spec.P != self.P or k and layer.spec.In != self.D * self.P):
+                raise ValueError(f"Stack: layer {k} does not follow layer {k - 1}")
+        self.layers, self.n_layers = layers, len(layers)
+        self.In, self.f64, self.typecode = first.spec.In, first.f64, first.typecode
+        self.lstm = first.spec.kind == KIND_LSTM
+        self.dtype = np.dtype(np.float64 if self.f64 else np.float32)
+        self.empty = np.empty
+
+    def run(self, x, h0, c0, seq_lens, Py_ssize_t L, Py_ssize_t N, bint batch_major,
+            bint packed=False):
+        cdef Py_buffer v[7]
+        cdef int n = 0, flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+        cdef Py_ssize_t D = self.D, H = self.H, P = self.P, S = self.D * self.n_layers
+        cdef Py_ssize_t rows, k, item = 8 if self.f64 else 4
+        cdef const int* lens = NULL
+        cdef Py_ssize_t* offs = NULL
+        cdef char* scratch = NULL
+        cdef char* x_ptr
+        cdef char* h0_ptr = NULL
+        cdef char* c0_ptr = NULL
+        cdef char* out_ptr
+        cdef char* hn_ptr
+        cdef char* cn_ptr = NULL
+        cdef Call c
+        cdef Layer layer
+        if L < 1 or N < 0 or N > INT_MAX or L > INT_MAX or L * N > INT_MAX \
+                or (L if batch_major else 1) * D * max(P, self.G * H) > INT_MAX:
+            raise ValueError(f"Stack.run: L={L}, N={N} must be positive and fit BLAS's "
+                             "32-bit integers")
+        if c0 is not None and not self.lstm:
+            raise ValueError("Stack.run: c0 is for LSTM layers only")
+        try:
+            rows = L * N
+            if seq_lens is not None:
+                _acquire(seq_lens, &v[n], flags, 1, b'i', "seq_lens")
+                n += 1
+                if v[n - 1].shape[0] != N or v[n - 1].itemsize != 4:
+                    raise ValueError(f"Stack.run: seq_lens must have shape ({N},), got "
+                                     f"{_shape_str(&v[n - 1])}")
+                lens = <const int*>v[n - 1].buf
+                for k in range(N):
+                    if not 0 <= lens[k] <= L or packed and k and lens[k] > lens[k - 1]:
+                        raise ValueError(f"Stack.run: seq_lens[{k}] = {lens[k]} is outside "
+                                         f"0..{L}" + (" or out of order" if packed else ""))
+            if packed:
+                if lens == NULL or batch_major:
+                    raise ValueError("Stack.run: packed rows need seq_lens, time-major")
+                offs = _packed_offsets(lens, N, L)
+                rows = offs[L]
+            _acquire(x, &v[n], flags, 0, self.typecode, "x")
+            n += 1
+            _check_rows(&v[n - 1], "x", rows, self.In)
+            x_ptr = <char*>v[n - 1].buf
+            shape = tuple([v[n - 1].shape[k] for k in range(v[n - 1].ndim - 1)])
+            if h0 is not None:
+                _acquire(h0, &v[n], flags, 3, self.typecode, "h0")
+                n += 1
+                _check_dims(&v[n - 1], "h0", S, N, P)
+                h0_ptr = <char*>v[n - 1].buf
+            if c0 is not None:
+                _acquire(c0, &v[n], flags, 3, self.typecode, "c0")
+                n += 1
+                _check_dims(&v[n - 1], "c0", S, N, H)
+                c0_ptr = <char*>v[n - 1].buf
+            out = self.empty(shape + (D * P,), self.dtype)
+            hn = self.empty((S, N, P), self.dtype)
+            cn = self.empty((S, N, H), self.dtype) if self.lstm else None
+            PyObject_GetBuffer(out, &v[n], flags | PyBUF_WRITABLE)
+            n += 1
+            out_ptr = <char*>v[n - 1].buf
+            PyObject_GetBuffer(hn, &v[n], flags | PyBUF_WRITABLE)
+            n += 1
+            hn_ptr = <char*>v[n - 1].buf
+            if self.lstm:
+                PyObject_GetBuffer(cn, &v[n], flags | PyBUF_WRITABLE)
+                n += 1
+                cn_ptr = <char*>v[n - 1].buf
+            if self.n_layers > 1:
+                # outputs of the layers before the last, two buffers in turn
+                scratch = <char*>malloc(2 * _round64(<size_t>(rows * D * P * item)) + 64)
+                if scratch == NULL:
+                    raise MemoryError(f"cannot allocate {2 * rows * D * P * item} bytes "
+                                      "between layers")
+            c.lens, c.offs, c.L, c.N, c.rows = lens, offs, L, N, rows
+            c.batch_major = batch_major
+            for k in range(self.n_layers):
+                layer = self.layers[k]
+                c.x = x_ptr
+                c.out = out_ptr if k == self.n_layers - 1 else \
+                    <char*>_align64(scratch) + (k % 2) * _round64(<size_t>(rows * D * P * item))
+                c.h0 = h0_ptr + k * D * N * P * item if h0_ptr != NULL else NULL
+                c.c0 = c0_ptr + k * D * N * H * item if c0_ptr != NULL else NULL
+                c.hn = hn_ptr + k * D * N * P * item
+                c.cn = cn_ptr + k * D * N * H * item if cn_ptr != NULL else NULL
+                run_layer(&layer.spec, &c, self.f64)
+                x_ptr = <char*>c.out
+            return out, hn, cn
+        finally:
+            for k in range(n):
+                PyBuffer_Release(&v[k])
+            free(offs)
+            free(scratch)
+
+    def __reduce__(self):
+        raise TypeError("a Stack is rebuilt with its model, not pickled")
 
 
 cdef int _acquire(obj, Py_buffer* view, int flags, int ndim, char code, str name) except -1:

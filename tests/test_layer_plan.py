@@ -129,30 +129,81 @@ def test_bad_layers_are_refused(kwargs, message):
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_unsorted_lengths_run_sorted_and_match_the_unsorted_kernel(kind, batch_first, monkeypatch):
-    # forward sorts the batch by decreasing length (the kernels then skip the
-    # finished rows); the kernel given the lengths unsorted computes every
-    # row. Both must agree, states and outputs in the caller's order.
+def test_lengths_run_packed_and_match_the_unsorted_kernel(kind, batch_first, monkeypatch):
+    # forward hands the kernels only the rows that run (sum(lengths) of
+    # them, ordered by decreasing length as torch's PackedSequence); the
+    # kernel given the padded batch and its lengths unsorted computes every
+    # row and skips the finished ones. Both must agree, states and outputs in
+    # the caller's order.
     cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
     model = cls(3, 20, num_layers=2, bidirectional=True, batch_first=batch_first, seed=1)
     rng = np.random.default_rng(2)
     N, L = 7, 9
     x = rng.standard_normal((N, L, 3) if batch_first else (L, N, 3)).astype(F)
     lengths = np.array([3, 9, 1, 9, 5, 2, 7])
-    calls = []
-    real = type(model)._run_sorted
-    monkeypatch.setattr(type(model), "_run_sorted",
-                        lambda self, *a: calls.append(1) or real(self, *a))
+    rows_run = []
+    real = type(model)._run_layers
+    monkeypatch.setattr(type(model), "_run_layers",
+                        lambda self, x, *a, **k: rows_run.append(x.shape[0]) or real(self, x, *a, **k))
     out, state = model(x, lengths=lengths)
-    assert calls == [1]
-    monkeypatch.setattr(type(model), "_run_sorted",
-                        lambda self, x, s, lens, bm, L, N: self._run_layers(x, s, lens, bm, L, N))
+    assert rows_run == [lengths.sum()]
+    monkeypatch.setattr(type(model), "_run_lengths",
+                        lambda self, x, s, lens, bm, L, N: real(self, x, s, lens, bm, L, N))
     out2, state2 = model(x, lengths=lengths)
+    assert rows_run == [lengths.sum()]  # the padded batch went straight to the kernel
     assert out.flags.c_contiguous
     np.testing.assert_allclose(out, out2, rtol=0, atol=1e-6)
     for a, b in zip(np.atleast_3d(state) if kind != "lstm" else state,
                     np.atleast_3d(state2) if kind != "lstm" else state2):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def _stack(kind="lstm", layers=2):
+    cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
+    return cls(4, 5, num_layers=layers, bidirectional=True, seed=0)._stack
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(packed=True, seq_lens=None), "packed rows need seq_lens"),
+    (dict(packed=True, batch_major=True), "packed rows need seq_lens, time-major"),
+    (dict(packed=True, seq_lens=np.array([1, 3], np.int32)), r"seq_lens\[1\] = 3 .* out of order"),
+    (dict(packed=True, seq_lens=np.array([3, 4], np.int32)), r"seq_lens\[1\] = 4 is outside 0..3"),
+    (dict(packed=True, x=np.zeros((6, 4), F)), r"x must have shape \(5, 4\)"),
+    (dict(seq_lens=np.array([2], np.int32)), r"seq_lens must have shape \(2,\)"),
+    (dict(L=0), "must be positive"),
+    (dict(h0=np.zeros((2, 2, 5), F)), r"h0 must have shape \(4, 2, 5\)"),
+    (dict(c0=np.zeros((4, 2, 4), F)), r"c0 must have shape \(4, 2, 5\)"),
+    (dict(x=np.zeros((6, 4), np.float64)), "format 'f'"),
+])
+def test_bad_stack_runs_are_refused(args, message):
+    # packed rows: lengths (3, 2) run 2 + 2 + 1 = 5 rows over L = 3 steps
+    call = dict(x=np.zeros((5, 4), F), h0=None, c0=None, seq_lens=np.array([3, 2], np.int32),
+                L=3, N=2, batch_major=False, packed=False)
+    if not args.get("packed"):
+        call["x"] = np.zeros((6, 4), F)
+    call.update(args)
+    with pytest.raises(ValueError, match=message):
+        _stack().run(**call)
+
+
+def test_stack_runs_equal_one_layer_run_after_another():
+    model = fastrnn.GRU(4, 5, num_layers=3, bidirectional=True, seed=3)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 2, 4)).astype(F)
+    h0 = rng.standard_normal((6, 2, 5)).astype(F)
+    out, hn, cn = model._stack.run(x, h0, None, None, 6, 2, False)
+    assert cn is None and out.shape == (6, 2, 10) and hn.shape == (6, 2, 5)
+    layer_in = x
+    for k, layer in enumerate(model._kernel_layers):
+        layer_out, layer_hn = np.empty((6, 2, 10), F), np.empty((2, 2, 5), F)
+        layer.run(layer_in, layer_out, h0[2 * k:2 * k + 2], None, layer_hn, None, None, 6, False)
+        np.testing.assert_array_equal(layer_hn, hn[2 * k:2 * k + 2])
+        layer_in = layer_out
+    np.testing.assert_array_equal(layer_in, out)
+    with pytest.raises(ValueError, match="does not follow layer 0"):
+        _kernels.Stack([model._kernel_layers[0], fastrnn.GRU(4, 5, seed=0)._kernel_layers[0]])
+    with pytest.raises(ValueError, match="non-empty list of Layer"):
+        _kernels.Stack([])
 
 
 # ---------------------------------------------------------------- threads
