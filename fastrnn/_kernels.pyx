@@ -25,8 +25,8 @@ from libc.limits cimport INT_MAX
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 from cython cimport floating
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
-                            PyBUF_FORMAT, PyBUF_WRITABLE)
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsContiguous,
+                            PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_STRIDES, PyBUF_WRITABLE)
 
 from fastrnn._blas cimport (
     CblasRowMajor, CblasNoTrans, CblasTrans,
@@ -1464,6 +1464,16 @@ cdef Py_ssize_t* _packed_offsets(const int* lens, Py_ssize_t N, Py_ssize_t L) ex
     return offs
 
 
+cdef int _view(obj, Py_buffer* v, char code) except -1:
+    """1 with v acquired if obj (an ndarray of a float dtype) is C-contiguous
+    of format `code`, else 0 (v released)."""
+    PyObject_GetBuffer(obj, v, PyBUF_STRIDES | PyBUF_FORMAT)
+    if _is_format(v.format, code) and PyBuffer_IsContiguous(v, b'C'):
+        return 1
+    PyBuffer_Release(v)
+    return 0
+
+
 cdef class Stack:
     """A model's layers in order: the one place a model's forward runs them.
 
@@ -1475,13 +1485,21 @@ cdef class Stack:
     (D*layers, N, H) or None; seq_lens int32 (N,) or None. packed: x holds
     only the rows that run, step after step (torch's PackedSequence.data
     order), for seq_lens in decreasing order (time-major); out then holds the
-    same rows. Thread-safe: a run only reads the layers.
+    same rows.
+
+    forward(input, hx, batch_first) is the model's common call taken whole
+    here, the streaming call included: a batched, C-contiguous input of the
+    layers' dtype and width, hx None or states exactly as forward returns
+    them. It returns forward's result, or None for anything else, which the
+    model's Python forward then casts, checks and explains.
+
+    Thread-safe: a run only reads the layers.
     """
     cdef list layers
     cdef Py_ssize_t n_layers, D, G, H, P, In
     cdef bint f64, lstm
     cdef char typecode
-    cdef object dtype, empty
+    cdef object dtype, empty, ndarray
 
     def __init__(self, layers):
         import numpy as np
@@ -1502,27 +1520,73 @@ cdef class Stack:
         self.In, self.f64, self.typecode = first.spec.In, first.f64, first.typecode
         self.lstm = first.spec.kind == KIND_LSTM
         self.dtype = np.dtype(np.float64 if self.f64 else np.float32)
-        self.empty = np.empty
+        self.empty, self.ndarray = np.empty, np.ndarray
+
+    cdef bint _sizes_fit(self, Py_ssize_t L, Py_ssize_t N, bint batch_major):
+        return not (L < 1 or N < 0 or N > INT_MAX or L > INT_MAX or L * N > INT_MAX
+                    or (L if batch_major else 1) * self.D * max(self.P, self.G * self.H) > INT_MAX)
+
+    cdef bint _state(self, obj, Py_buffer* v, Py_ssize_t N, Py_ssize_t size) except -1:
+        """Whether obj is a state this model's forward would pass on as it is
+        (v then acquired): an ndarray of the dtype, (D*layers, N, size), C order."""
+        if type(obj) is not self.ndarray or obj.dtype is not self.dtype \
+                or not _view(obj, v, self.typecode):
+            return False
+        if v.ndim == 3 and v.shape[0] == self.D * self.n_layers and v.shape[1] == N \
+                and v.shape[2] == size:
+            return True
+        PyBuffer_Release(v)
+        return False
+
+    def forward(self, input, hx, bint batch_first):
+        cdef Py_buffer v[3]
+        cdef int n = 0, k
+        cdef Py_ssize_t L, N
+        # (the dtype first: some dtypes, datetime's, refuse a buffer export)
+        if type(input) is not self.ndarray or input.dtype is not self.dtype:
+            return None
+        try:
+            if not _view(input, &v[0], self.typecode):
+                return None
+            n = 1
+            if v[0].ndim != 3 or v[0].shape[2] != self.In:
+                return None
+            L, N = (v[0].shape[1], v[0].shape[0]) if batch_first else (v[0].shape[0], v[0].shape[1])
+            if not self._sizes_fit(L, N, batch_first):
+                return None
+            if hx is not None:
+                if self.lstm:
+                    if type(hx) is not tuple or len(<tuple>hx) != 2:
+                        return None
+                    if not self._state((<tuple>hx)[0], &v[1], N, self.P):
+                        return None
+                    n = 2
+                    if not self._state((<tuple>hx)[1], &v[2], N, self.H):
+                        return None
+                    n = 3
+                else:
+                    if not self._state(hx, &v[1], N, self.P):
+                        return None
+                    n = 2
+            out, hn, cn = self._execute(<char*>v[0].buf, (v[0].shape[0], v[0].shape[1]),
+                                        <char*>v[1].buf if n > 1 else NULL,
+                                        <char*>v[2].buf if n > 2 else NULL,
+                                        NULL, NULL, L, N, L * N, batch_first)
+            return (out, hn) if not self.lstm else (out, (hn, cn))
+        finally:
+            for k in range(n):
+                PyBuffer_Release(&v[k])
 
     def run(self, x, h0, c0, seq_lens, Py_ssize_t L, Py_ssize_t N, bint batch_major,
             bint packed=False):
-        cdef Py_buffer v[7]
+        cdef Py_buffer v[4]
         cdef int n = 0, flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
-        cdef Py_ssize_t D = self.D, H = self.H, P = self.P, S = self.D * self.n_layers
-        cdef Py_ssize_t rows, k, item = 8 if self.f64 else 4
+        cdef Py_ssize_t rows, k, S = self.D * self.n_layers
         cdef const int* lens = NULL
         cdef Py_ssize_t* offs = NULL
-        cdef char* scratch = NULL
-        cdef char* x_ptr
         cdef char* h0_ptr = NULL
         cdef char* c0_ptr = NULL
-        cdef char* out_ptr
-        cdef char* hn_ptr
-        cdef char* cn_ptr = NULL
-        cdef Call c
-        cdef Layer layer
-        if L < 1 or N < 0 or N > INT_MAX or L > INT_MAX or L * N > INT_MAX \
-                or (L if batch_major else 1) * D * max(P, self.G * H) > INT_MAX:
+        if not self._sizes_fit(L, N, batch_major):
             raise ValueError(f"Stack.run: L={L}, N={N} must be positive and fit BLAS's "
                              "32-bit integers")
         if c0 is not None and not self.lstm:
@@ -1548,47 +1612,65 @@ cdef class Stack:
             _acquire(x, &v[n], flags, 0, self.typecode, "x")
             n += 1
             _check_rows(&v[n - 1], "x", rows, self.In)
-            x_ptr = <char*>v[n - 1].buf
             shape = tuple([v[n - 1].shape[k] for k in range(v[n - 1].ndim - 1)])
+            x_ptr = <char*>v[n - 1].buf
             if h0 is not None:
                 _acquire(h0, &v[n], flags, 3, self.typecode, "h0")
                 n += 1
-                _check_dims(&v[n - 1], "h0", S, N, P)
+                _check_dims(&v[n - 1], "h0", S, N, self.P)
                 h0_ptr = <char*>v[n - 1].buf
             if c0 is not None:
                 _acquire(c0, &v[n], flags, 3, self.typecode, "c0")
                 n += 1
-                _check_dims(&v[n - 1], "c0", S, N, H)
+                _check_dims(&v[n - 1], "c0", S, N, self.H)
                 c0_ptr = <char*>v[n - 1].buf
-            out = self.empty(shape + (D * P,), self.dtype)
-            hn = self.empty((S, N, P), self.dtype)
-            cn = self.empty((S, N, H), self.dtype) if self.lstm else None
-            PyObject_GetBuffer(out, &v[n], flags | PyBUF_WRITABLE)
+            return self._execute(x_ptr, shape, h0_ptr, c0_ptr, lens, offs, L, N, rows,
+                                 batch_major)
+        finally:
+            for k in range(n):
+                PyBuffer_Release(&v[k])
+            free(offs)
+
+    cdef tuple _execute(self, char* x_ptr, tuple shape, char* h0_ptr, char* c0_ptr,
+                        const int* lens, const Py_ssize_t* offs, Py_ssize_t L, Py_ssize_t N,
+                        Py_ssize_t rows, bint batch_major):
+        """Allocate (out, hn, cn) and run every layer on checked buffers."""
+        cdef Py_buffer v[3]
+        cdef int n = 0, flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE
+        cdef Py_ssize_t D = self.D, H = self.H, P = self.P, S = self.D * self.n_layers
+        cdef Py_ssize_t k, item = 8 if self.f64 else 4
+        cdef size_t between = _round64(<size_t>(rows * D * P * item))
+        cdef char* scratch = NULL
+        cdef char* cn_ptr = NULL
+        cdef Call c
+        cdef Layer layer
+        out = self.empty(shape + (D * P,), self.dtype)
+        hn = self.empty((S, N, P), self.dtype)
+        cn = self.empty((S, N, H), self.dtype) if self.lstm else None
+        try:
+            PyObject_GetBuffer(out, &v[n], flags)
             n += 1
-            out_ptr = <char*>v[n - 1].buf
-            PyObject_GetBuffer(hn, &v[n], flags | PyBUF_WRITABLE)
+            PyObject_GetBuffer(hn, &v[n], flags)
             n += 1
-            hn_ptr = <char*>v[n - 1].buf
             if self.lstm:
-                PyObject_GetBuffer(cn, &v[n], flags | PyBUF_WRITABLE)
+                PyObject_GetBuffer(cn, &v[n], flags)
                 n += 1
-                cn_ptr = <char*>v[n - 1].buf
+                cn_ptr = <char*>v[2].buf
             if self.n_layers > 1:
                 # outputs of the layers before the last, two buffers in turn
-                scratch = <char*>malloc(2 * _round64(<size_t>(rows * D * P * item)) + 64)
+                scratch = <char*>malloc(2 * between + 64)
                 if scratch == NULL:
-                    raise MemoryError(f"cannot allocate {2 * rows * D * P * item} bytes "
-                                      "between layers")
+                    raise MemoryError(f"cannot allocate {2 * between} bytes between layers")
             c.lens, c.offs, c.L, c.N, c.rows = lens, offs, L, N, rows
             c.batch_major = batch_major
             for k in range(self.n_layers):
                 layer = self.layers[k]
                 c.x = x_ptr
-                c.out = out_ptr if k == self.n_layers - 1 else \
-                    <char*>_align64(scratch) + (k % 2) * _round64(<size_t>(rows * D * P * item))
+                c.out = (v[0].buf if k == self.n_layers - 1
+                         else <char*>_align64(scratch) + (k % 2) * between)
                 c.h0 = h0_ptr + k * D * N * P * item if h0_ptr != NULL else NULL
                 c.c0 = c0_ptr + k * D * N * H * item if c0_ptr != NULL else NULL
-                c.hn = hn_ptr + k * D * N * P * item
+                c.hn = <char*>v[1].buf + k * D * N * P * item
                 c.cn = cn_ptr + k * D * N * H * item if cn_ptr != NULL else NULL
                 run_layer(&layer.spec, &c, self.f64)
                 x_ptr = <char*>c.out
@@ -1596,7 +1678,6 @@ cdef class Stack:
         finally:
             for k in range(n):
                 PyBuffer_Release(&v[k])
-            free(offs)
             free(scratch)
 
     def __reduce__(self):

@@ -259,3 +259,72 @@ def test_parallel_calls_from_python_threads_equal_serial_ones(restore_threads):
         parallel = list(pool.map(lambda x: model(x)[0], xs * 3))
     for k, got in enumerate(parallel):
         assert np.array_equal(got, serial[k % 8])
+
+
+# ---------------------------------------------------------------- forward's first try
+def _general_path_only(monkeypatch):
+    monkeypatch.setattr(fastrnn._base, "_stack_forward", lambda *args: None)
+
+
+FAST_CASES = [
+    ("rnn", dict(), False),
+    ("gru", dict(num_layers=3, bidirectional=True), True),
+    ("lstm", dict(num_layers=2, bidirectional=True, batch_first=True), True),
+    ("lstm", dict(proj_size=3, num_layers=2), True),
+    ("rnn", dict(dtype=np.float64, batch_first=True), True),
+]
+
+
+@pytest.mark.parametrize("kind, kwargs, with_hx", FAST_CASES)
+def test_the_stack_takes_common_calls_and_gives_the_general_paths_results(kind, kwargs,
+                                                                          with_hx, monkeypatch):
+    cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
+    model = cls(4, 5, seed=0, **kwargs)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 6, 4)).astype(model.dtype)
+    _, state = model(x)
+    hx = state if with_hx else None
+    taken = fastrnn._base._stack_forward(model._stack, x, hx, model.batch_first)
+    assert taken is not None
+    x_before = x.copy()
+    states_before = [s.copy() for s in (state if kind == "lstm" else [state])]
+    fast = model(x, hx)
+    _general_path_only(monkeypatch)
+    general = model(x, hx)
+    np.testing.assert_array_equal(x, x_before)  # the caller's arrays are not modified
+    for s, before in zip(state if kind == "lstm" else [state], states_before):
+        np.testing.assert_array_equal(s, before)
+    flat = lambda r: [r[0]] + (list(r[1]) if kind == "lstm" else [r[1]])  # noqa: E731
+    for a, b in zip(flat(fast), flat(general)):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+    for a in flat(fast):
+        assert not np.shares_memory(a, x) and all(not np.shares_memory(a, s) for s in flat(
+            (None, state))[1:])
+
+
+def _declined(model, x, hx):
+    return fastrnn._base._stack_forward(model._stack, x, hx, model.batch_first) is None
+
+
+def test_the_stack_declines_what_the_general_path_must_cast_or_check():
+    lstm, gru = fastrnn.LSTM(4, 5, seed=0), fastrnn.GRU(4, 5, num_layers=2, seed=0)
+    x = np.zeros((6, 3, 4), F)
+    _, (h, c) = lstm(x)
+    _, hg = gru(x)
+    class Sub(np.ndarray):
+        pass
+    for model, bad_x in [
+        (lstm, x[:, :2]), (lstm, x[::2]), (lstm, x.astype(np.float64)), (lstm, x.astype(">f4")),
+        (lstm, x.tolist()), (lstm, x[:, 0]), (lstm, np.zeros((6, 3, 5), F)),
+        (lstm, np.zeros((0, 3, 4), F)), (lstm, x.view(Sub)), (lstm, np.asfortranarray(x)),
+        (gru, x.astype(np.int64)), (gru, x.astype("datetime64[s]")),
+    ]:
+        assert _declined(model, bad_x, None), bad_x
+    for hx in [[h, c], (h,), (h, c, c), (c, h[:, :2]), (h.astype(np.float64), c),
+               (h, np.asfortranarray(np.zeros((1, 3, 5), F)[:, ::1])), (h[0], c[0]), h,
+               (h, c.tolist())]:
+        assert _declined(lstm, x, hx), hx
+    for hx in [hg[:1], hg.astype(np.float64), hg[:, :, :4], hg.tolist(), (hg,), hg[..., None],
+               np.zeros((2, 3, 10), F)[:, :, ::2]]:
+        assert _declined(gru, x, hx), hx
