@@ -1488,9 +1488,9 @@ cdef class Stack:
     same rows.
 
     forward(input, hx, batch_first) is the model's common call taken whole
-    here, the streaming call included: a batched, C-contiguous input of the
-    layers' dtype and width, hx None or states exactly as forward returns
-    them. It returns forward's result, or None for anything else, which the
+    here, the streaming call included: a C-contiguous input (batched or not)
+    of the layers' dtype and width, hx None or states exactly as forward
+    returns them. It returns forward's result, or None for anything else, which the
     model's Python forward then casts, checks and explains.
 
     Thread-safe: a run only reads the layers.
@@ -1526,14 +1526,18 @@ cdef class Stack:
         return not (L < 1 or N < 0 or N > INT_MAX or L > INT_MAX or L * N > INT_MAX
                     or (L if batch_major else 1) * self.D * max(self.P, self.G * self.H) > INT_MAX)
 
-    cdef bint _state(self, obj, Py_buffer* v, Py_ssize_t N, Py_ssize_t size) except -1:
+    cdef bint _state(self, obj, Py_buffer* v, Py_ssize_t N, Py_ssize_t size,
+                     bint batched) except -1:
         """Whether obj is a state this model's forward would pass on as it is
-        (v then acquired): an ndarray of the dtype, (D*layers, N, size), C order."""
+        (v then acquired): an ndarray of the dtype, (D*layers, N, size) or
+        unbatched (D*layers, size), C order."""
         if type(obj) is not self.ndarray or obj.dtype is not self.dtype \
                 or not _view(obj, v, self.typecode):
             return False
-        if v.ndim == 3 and v.shape[0] == self.D * self.n_layers and v.shape[1] == N \
-                and v.shape[2] == size:
+        if (v.ndim == 3 and batched and v.shape[0] == self.D * self.n_layers
+                and v.shape[1] == N and v.shape[2] == size
+                or v.ndim == 2 and not batched and v.shape[0] == self.D * self.n_layers
+                and v.shape[1] == size):
             return True
         PyBuffer_Release(v)
         return False
@@ -1542,6 +1546,7 @@ cdef class Stack:
         cdef Py_buffer v[3]
         cdef int n = 0, k
         cdef Py_ssize_t L, N
+        cdef bint batched
         # (the dtype first: some dtypes, datetime's, refuse a buffer export)
         if type(input) is not self.ndarray or input.dtype is not self.dtype:
             return None
@@ -1549,29 +1554,38 @@ cdef class Stack:
             if not _view(input, &v[0], self.typecode):
                 return None
             n = 1
-            if v[0].ndim != 3 or v[0].shape[2] != self.In:
+            batched = v[0].ndim == 3
+            if v[0].ndim not in (2, 3) or v[0].shape[v[0].ndim - 1] != self.In:
                 return None
-            L, N = (v[0].shape[1], v[0].shape[0]) if batch_first else (v[0].shape[0], v[0].shape[1])
+            if not batched:  # (L, I): one sequence
+                L, N, batch_first = v[0].shape[0], 1, False
+            elif batch_first:
+                L, N = v[0].shape[1], v[0].shape[0]
+            else:
+                L, N = v[0].shape[0], v[0].shape[1]
             if not self._sizes_fit(L, N, batch_first):
                 return None
             if hx is not None:
                 if self.lstm:
                     if type(hx) is not tuple or len(<tuple>hx) != 2:
                         return None
-                    if not self._state((<tuple>hx)[0], &v[1], N, self.P):
+                    if not self._state((<tuple>hx)[0], &v[1], N, self.P, batched):
                         return None
                     n = 2
-                    if not self._state((<tuple>hx)[1], &v[2], N, self.H):
+                    if not self._state((<tuple>hx)[1], &v[2], N, self.H, batched):
                         return None
                     n = 3
                 else:
-                    if not self._state(hx, &v[1], N, self.P):
+                    if not self._state(hx, &v[1], N, self.P, batched):
                         return None
                     n = 2
-            out, hn, cn = self._execute(<char*>v[0].buf, (v[0].shape[0], v[0].shape[1]),
+            shape = (v[0].shape[0], v[0].shape[1])
+            if not batched:
+                shape = (L,)
+            out, hn, cn = self._execute(<char*>v[0].buf, shape,
                                         <char*>v[1].buf if n > 1 else NULL,
                                         <char*>v[2].buf if n > 2 else NULL,
-                                        NULL, NULL, L, N, L * N, batch_first)
+                                        NULL, NULL, L, N, L * N, batch_first, batched)
             return (out, hn) if not self.lstm else (out, (hn, cn))
         finally:
             for k in range(n):
@@ -1625,7 +1639,7 @@ cdef class Stack:
                 _check_dims(&v[n - 1], "c0", S, N, self.H)
                 c0_ptr = <char*>v[n - 1].buf
             return self._execute(x_ptr, shape, h0_ptr, c0_ptr, lens, offs, L, N, rows,
-                                 batch_major)
+                                 batch_major, True)
         finally:
             for k in range(n):
                 PyBuffer_Release(&v[k])
@@ -1633,8 +1647,9 @@ cdef class Stack:
 
     cdef tuple _execute(self, char* x_ptr, tuple shape, char* h0_ptr, char* c0_ptr,
                         const int* lens, const Py_ssize_t* offs, Py_ssize_t L, Py_ssize_t N,
-                        Py_ssize_t rows, bint batch_major):
-        """Allocate (out, hn, cn) and run every layer on checked buffers."""
+                        Py_ssize_t rows, bint batch_major, bint batched):
+        """Allocate (out, hn, cn) and run every layer on checked buffers
+        (states without their batch axis when not batched: N = 1)."""
         cdef Py_buffer v[3]
         cdef int n = 0, flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE
         cdef Py_ssize_t D = self.D, H = self.H, P = self.P, S = self.D * self.n_layers
@@ -1645,8 +1660,11 @@ cdef class Stack:
         cdef Call c
         cdef Layer layer
         out = self.empty(shape + (D * P,), self.dtype)
-        hn = self.empty((S, N, P), self.dtype)
-        cn = self.empty((S, N, H), self.dtype) if self.lstm else None
+        cdef tuple rows_of = (S, N)
+        if not batched:
+            rows_of = (S,)
+        hn = self.empty(rows_of + (P,), self.dtype)
+        cn = self.empty(rows_of + (H,), self.dtype) if self.lstm else None
         try:
             PyObject_GetBuffer(out, &v[n], flags)
             n += 1

@@ -276,12 +276,14 @@ FAST_CASES = [
 
 
 @pytest.mark.parametrize("kind, kwargs, with_hx", FAST_CASES)
+@pytest.mark.parametrize("batched", [True, False])
 def test_the_stack_takes_common_calls_and_gives_the_general_paths_results(kind, kwargs,
-                                                                          with_hx, monkeypatch):
+                                                                          with_hx, batched,
+                                                                          monkeypatch):
     cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
     model = cls(4, 5, seed=0, **kwargs)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 6, 4)).astype(model.dtype)
+    x = rng.standard_normal((3, 6, 4) if batched else (3, 4)).astype(model.dtype)
     _, state = model(x)
     hx = state if with_hx else None
     taken = fastrnn._base._stack_forward(model._stack, x, hx, model.batch_first)
@@ -318,7 +320,8 @@ def test_the_stack_declines_what_the_general_path_must_cast_or_check():
         (lstm, x[:, :2]), (lstm, x[::2]), (lstm, x.astype(np.float64)), (lstm, x.astype(">f4")),
         (lstm, x.tolist()), (lstm, x[:, 0]), (lstm, np.zeros((6, 3, 5), F)),
         (lstm, np.zeros((0, 3, 4), F)), (lstm, x.view(Sub)), (lstm, np.asfortranarray(x)),
-        (gru, x.astype(np.int64)), (gru, x.astype("datetime64[s]")),
+        (gru, x.astype(np.int64)), (gru, x.astype("datetime64[s]")), (gru, np.float32(1)),
+        (gru, np.zeros((), F)), (gru, np.zeros(4, F)), (gru, np.zeros((1, 1, 1, 4), F)),
     ]:
         assert _declined(model, bad_x, None), bad_x
     for hx in [[h, c], (h,), (h, c, c), (c, h[:, :2]), (h.astype(np.float64), c),
@@ -326,5 +329,18 @@ def test_the_stack_declines_what_the_general_path_must_cast_or_check():
                (h, c.tolist())]:
         assert _declined(lstm, x, hx), hx
     for hx in [hg[:1], hg.astype(np.float64), hg[:, :, :4], hg.tolist(), (hg,), hg[..., None],
-               np.zeros((2, 3, 10), F)[:, :, ::2]]:
+               np.zeros((2, 3, 10), F)[:, :, ::2], hg[:, 0]]:
         assert _declined(gru, x, hx), hx
+    # unbatched input: states without their batch axis
+    one = np.ascontiguousarray(x[:, 0])
+    assert _declined(gru, x[:, 0], None)  # a strided view: cast by the general path
+    _, hu = gru(one)
+    assert not _declined(gru, one, hu) and hu.shape == (2, 5)
+    for hx in [hu[:, None], hu[:1], hu[:, :4], np.zeros((2, 10), F)[:, ::2], hu[0], hu[0, 0],
+               np.float32(0)]:
+        assert _declined(gru, one, hx), hx
+    for hx in [h[0, 0], h[0, 0, 0], (h[0, 0], c[0, 0]), (h[0, 0, 0], c)]:
+        assert _declined(lstm, x, hx), hx
+    _, (hl, cl) = lstm(one)
+    assert not _declined(lstm, one, (hl, cl))
+    assert _declined(lstm, one, (h, c)) and _declined(lstm, x, (hl, cl))
