@@ -63,6 +63,16 @@ cdef extern from "<pthread.h>" nogil:
                        void* arg) noexcept
     int pthread_join(pthread_t thread, void** retval) noexcept
 
+cdef extern from "_barrier.h" nogil:
+    ctypedef struct fastrnn_barrier:
+        pass
+    void fastrnn_barrier_init(fastrnn_barrier* b, int threads) noexcept
+    void fastrnn_barrier_wait(fastrnn_barrier* b, int* local_sense) noexcept
+    int fastrnn_start_wait(const int* line) noexcept
+    void fastrnn_start_open(int* line, int value) noexcept
+    int fastrnn_calls_enter() noexcept
+    void fastrnn_calls_leave() noexcept
+
 cdef extern from "_recurrent.h" nogil:
     Py_ssize_t fastrnn_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
     void fastrnn_pack(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept
@@ -842,6 +852,32 @@ cdef Py_ssize_t _packed_floats(const Spec* s, Py_ssize_t* first) noexcept nogil:
     return first[0] + fastrnn_packed_size(H, H)
 
 
+cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
+    """Whether float32 LSTM/GRU cells with these settings take the fused C cell:
+    torch's activations, no clip (LSTM: no peepholes, no input_forget)."""
+    if s.kind == KIND_LSTM:
+        return (g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and g.act[2] == ACT_TANH
+                and not g.clip < INFINITY and s.peep == NULL and not g.option)
+    return g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and not g.clip < INFINITY
+
+
+cdef void _init_states(const Spec* s, const Call* c, Py_ssize_t d,
+                       floating* type_tag) noexcept nogil:
+    """h_n (and c_n) of direction d start as h0 (c0), or zero."""
+    cdef Py_ssize_t N = c.N, P = s.P, H = s.H
+    cdef floating* hn = <floating*>c.hn + d * N * P
+    if c.h0 != NULL:
+        memmove(hn, <const floating*>c.h0 + d * N * P, N * P * sizeof(floating))
+    else:
+        memset(hn, 0, N * P * sizeof(floating))
+    if s.kind == KIND_LSTM:
+        if c.c0 != NULL:
+            memmove(<floating*>c.cn + d * N * H, <const floating*>c.c0 + d * N * H,
+                    N * H * sizeof(floating))
+        else:
+            memset(<floating*>c.cn + d * N * H, 0, N * H * sizeof(floating))
+
+
 cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx,
                         const Work* w) noexcept nogil:
     """Every step of direction d: input projection, packing, state init, the loop."""
@@ -864,10 +900,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     if s.b_ih != NULL:
         b_ih = <const floating*>s.b_ih + d * G
         b_hh = <const floating*>s.b_hh + d * G
-    if c.h0 != NULL:
-        memmove(hn, <const floating*>c.h0 + d * N * P, N * P * sizeof(floating))
-    else:
-        memset(hn, 0, N * P * sizeof(floating))
+    _init_states(s, c, d, gx)
     if s.kind == KIND_RNN:
         if packed != NULL:
             fastrnn_pack(<const float*>w_hh, H, H, packed)
@@ -888,15 +921,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
-        if c.c0 != NULL:
-            memmove(cn, <const floating*>c.c0 + d * N * H, N * H * sizeof(floating))
-        else:
-            memset(cn, 0, N * H * sizeof(floating))
         for j in range(G):
             bias[j] = b_ih[j] + b_hh[j] if b_ih != NULL else 0
-        g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
-                  and g.act[2] == ACT_TANH and not g.clip < INFINITY and s.peep == NULL
-                  and not g.option)
+        g.fast = floating is float and _fast_cells(s, &g)
         if packed != NULL:
             fastrnn_pack(<const float*>w_hh, G, P, packed)
             if s.w_hr != NULL:
@@ -917,8 +944,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                 bias[j] = bias[j] + b_hh[j]
             else:
                 bias[H + j] = b_hh[j]
-    g.fast = (floating is float and g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH
-              and not g.clip < INFINITY)
+    g.fast = floating is float and _fast_cells(s, &g)
     if packed != NULL:
         if g.option:
             fastrnn_pack(<const float*>w_hh, G, H, packed)
@@ -948,7 +974,226 @@ cdef void* _direction_thread(void* arg) noexcept nogil:
     return NULL
 
 
-cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
+# ---------------------------------------------------------------- hidden units split between threads
+# A unidirectional layer on several threads: thread k owns hidden units
+# a..a+U-1 (all gates of them), so it reads only its rows of w_ih and w_hh,
+# which stay in its own core's caches, and computes their input projection,
+# recurrent product and cell; a barrier ends every step, after which each
+# thread reads the whole h_{t-1} (DeepCPU's and oneDNN's split; splitting the
+# batch rows instead would make every thread read all of w_hh).
+DEF MAX_SLICES = 8
+# Multiply-adds per step (N*G*H*H) below which a step is too short for a
+# barrier (measured: see tools/perf_notes.md).
+DEF SLICE_MIN_STEP_MACS = 65536
+SLICE_MIN_STEP_MACS_PER_LAYER = SLICE_MIN_STEP_MACS  # for the tests
+
+
+cdef struct Slice:
+    const Spec* s
+    const Call* c
+    fastrnn_barrier* barrier
+    const int* start           # the start line (see _barrier.h)
+    Py_ssize_t a, U            # this thread's hidden units: a..a+U-1
+    void* gx                   # (rows, gates*U) its input projection (LSTM/GRU)
+    void* gh                   # (N, gates*U) its recurrent product (LSTM/GRU)
+    void* bias                 # (gates*U + U) summed biases (GRU: b_hn after gates*U)
+    void* w                    # its rows of w_ih (gates*U, I), then of w_hh (gates*U, P)
+    float* packed              # packed w_hh rows (float32 packed path) or NULL
+    bint f64
+
+
+cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
+    """Whether the two directions of a bidirectional layer run at once."""
+    return (s.D == 2 and _num_threads >= 2
+            and c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS)
+
+
+cdef bint _sliceable(const Spec* s, const Call* c) noexcept nogil:
+    """Whether this layer call is split by hidden units (see above)."""
+    cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
+    if _num_threads < 2 or s.D != 1 or s.H < 32 or s.w_hr != NULL or s.peep != NULL:
+        return False
+    if s.kind == KIND_GRU and not s.gates[0].option:
+        return False  # (ONNX's GRU without linear_before_reset: not split)
+    # (an RNN step has no gate cells to share: it counts half)
+    return (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
+            and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))
+
+
+cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
+    """Every step of a unidirectional layer for the units of one slice."""
+    cdef const Spec* s = sl.s
+    cdef const Call* c = sl.c
+    cdef Py_ssize_t L = c.L, N = c.N, H = s.H, P = s.P, I = s.In, a = sl.a, U = sl.U
+    cdef Py_ssize_t gates = s.G, GU = s.G * sl.U, k, j, n, step, t, rows
+    cdef size_t item = sizeof(floating)
+    cdef Gates g = s.gates[0]
+    cdef const floating* x = <const floating*>c.x
+    cdef floating* out = <floating*>c.out
+    cdef floating* o = out
+    cdef floating* hn = <floating*>c.hn
+    cdef floating* cn = <floating*>c.cn
+    cdef floating* gx = <floating*>sl.gx
+    cdef floating* gh = <floating*>sl.gh
+    cdef floating* bias = <floating*>sl.bias
+    cdef const floating* b_ih = <const floating*>s.b_ih
+    cdef const floating* b_hh = <const floating*>s.b_hh
+    cdef const floating* w_ih
+    cdef const floating* w_hh
+    cdef const floating* h_prev = hn
+    cdef Py_ssize_t h_prev_ld = P
+    cdef int sense = 0
+    cdef Steps st = _steps(L, N, GU, P, c.batch_major, s.reverse[0] != 0, c.lens, c.offs)
+    g.fast = floating is float and s.kind != KIND_RNN and _fast_cells(s, &g)
+    if s.kind == KIND_RNN:
+        # one gate: the slice's rows of w_ih and w_hh are contiguous
+        w_ih = <const floating*>s.w_ih + a * I
+        w_hh = <const floating*>s.w_hh + a * H
+        input_projection(x, w_ih, out + a, P, c.rows, U, I)
+    else:
+        w_ih = <const floating*>sl.w
+        w_hh = w_ih + GU * I
+        for k in range(gates):
+            memcpy(<floating*>w_ih + k * U * I, <const floating*>s.w_ih + (k * H + a) * I,
+                   U * I * item)
+            memcpy(<floating*>w_hh + k * U * P, <const floating*>s.w_hh + (k * H + a) * P,
+                   U * P * item)
+            for j in range(U):
+                bias[k * U + j] = 0
+                if b_ih != NULL:
+                    bias[k * U + j] = b_ih[k * H + a + j]
+                    if s.kind == KIND_LSTM or k < 2:
+                        bias[k * U + j] += b_hh[k * H + a + j]
+        if s.kind == KIND_GRU:
+            for j in range(U):
+                bias[GU + j] = b_hh[2 * H + a + j] if b_hh != NULL else 0
+        if floating is float and sl.packed != NULL and I <= P and I <= 128:
+            # as run_direction: w_ih packed where w_hh's packing goes next
+            fastrnn_pack(<const float*>w_ih, GU, I, sl.packed)
+            fastrnn_recurrent_step_f32(sl.packed, <const float*>x, I, <float*>gx, GU,
+                                       c.rows, GU, I, False, False)
+        else:
+            input_projection(x, w_ih, gx, GU, c.rows, GU, I)
+    if floating is float and sl.packed != NULL:
+        fastrnn_pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
+    for step in range(L):
+        t = L - 1 - step if st.reverse else step
+        o = out + _out_at(&st, t)
+        rows = _rows_at(&st, t)
+        if rows > 0:
+            if s.kind == KIND_RNN:
+                # out[:, a:a+U] += h_{t-1} @ w_hh[a:a+U].T
+                hidden_product(sl.packed, w_hh, h_prev, h_prev_ld, o + a, st.out_row, rows, U,
+                               H, True, step)
+            else:
+                hidden_product(sl.packed, w_hh, h_prev, h_prev_ld, gh, GU, rows, GU, P, False,
+                               step)
+        if c.lens != NULL:
+            # every thread has read h_{t-1} from the state rows, updated below
+            fastrnn_barrier_wait(sl.barrier, &sense)
+        if s.kind == KIND_RNN:
+            if rows > 0:
+                hidden_activation(o + a, rows, st.out_row, U,
+                                  b_ih + a if b_ih != NULL else NULL,
+                                  b_hh + a if b_hh != NULL else NULL,
+                                  g.act[0], <floating>g.alpha[0], <floating>g.beta[0],
+                                  <floating>g.clip)
+        else:
+            for n in range(rows):
+                if c.lens != NULL and t >= c.lens[n]:
+                    continue
+                if s.kind == KIND_LSTM:
+                    lstm_cell(gx + _gx_at(&st, t) + n * st.gx_row, gh + n * GU, bias, NULL,
+                              cn + n * H + a, o + n * st.out_row + a, U, &g)
+                else:
+                    gru_cell(gx + _gx_at(&st, t) + n * st.gx_row, gh + n * GU, bias, bias + GU,
+                             h_prev + n * h_prev_ld + a, o + n * st.out_row + a, U, &g)
+        if c.lens != NULL:
+            for n in range(rows if c.offs != NULL else N):
+                if t < c.lens[n]:
+                    memcpy(hn + n * P + a, o + n * st.out_row + a, U * item)
+                else:
+                    memset(o + n * st.out_row + a, 0, U * item)
+        else:
+            h_prev, h_prev_ld = o, st.out_row
+        # every thread has written its part of h_t
+        fastrnn_barrier_wait(sl.barrier, &sense)
+    if c.lens == NULL:
+        for n in range(N):
+            memcpy(hn + n * P + a, o + n * st.out_row + a, U * item)
+
+
+cdef void* _slice_thread(void* arg) noexcept nogil:
+    cdef Slice* sl = <Slice*>arg
+    if fastrnn_start_wait(sl.start) < 0:
+        return NULL
+    if sl.f64:
+        run_slice(sl, <double*>NULL)
+    else:
+        run_slice(sl, <float*>NULL)
+    return NULL
+
+
+cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
+                     floating* type_tag) except -1:
+    """Run a unidirectional layer on `threads` threads, each owning a slice
+    of the hidden units (multiples of 16 where the size allows). Returns 0,
+    or 1 without running anything when a thread could not be started."""
+    cdef Py_ssize_t H = s.H, P = s.P, I = s.In, N = c.N, T = threads, k
+    cdef Py_ssize_t gates = 0 if s.kind == KIND_RNN else s.G
+    cdef Py_ssize_t U_max = 0, GU
+    cdef Slice sl[MAX_SLICES]
+    cdef pthread_t ids[MAX_SLICES]
+    cdef fastrnn_barrier barrier
+    cdef size_t item = sizeof(floating), per = 0
+    cdef int started = 0
+    cdef char* base
+    cdef int start = 0
+    for k in range(T):
+        # boundaries: k*H/T rounded to a multiple of 16
+        sl[k].a = ((k * H // T + 8) // 16) * 16 if k else 0
+    for k in range(T):
+        sl[k].U = (((k + 1) * H // T + 8) // 16) * 16 - sl[k].a if k < T - 1 else H - sl[k].a
+        U_max = max(U_max, sl[k].U)
+    GU = s.G * U_max
+    if gates:
+        per = (_round64(c.rows * GU * item) + _round64(N * GU * item)
+               + _round64((GU + U_max) * item) + _round64(GU * (I + P) * item))
+    if use_packed:
+        per += _round64(fastrnn_packed_size(GU, P) * sizeof(float))
+    cdef void* raw = malloc(T * per + 64)
+    if raw == NULL:
+        raise MemoryError(f"cannot allocate {T * per} bytes of kernel scratch")
+    base = <char*>_align64(raw)
+    fastrnn_barrier_init(&barrier, <int>T)
+    try:
+        with nogil:
+            _init_states(s, c, 0, type_tag)
+            for k in range(T):
+                sl[k].s, sl[k].c, sl[k].barrier, sl[k].f64 = s, c, &barrier, floating is double
+                sl[k].start = &start
+                sl[k].gx = base + k * per
+                sl[k].gh = <char*>sl[k].gx + (_round64(c.rows * GU * item) if gates else 0)
+                sl[k].bias = <char*>sl[k].gh + (_round64(N * GU * item) if gates else 0)
+                sl[k].w = <char*>sl[k].bias + (_round64((GU + U_max) * item) if gates else 0)
+                sl[k].packed = (<float*>(<char*>sl[k].w + (_round64(GU * (I + P) * item)
+                                                           if gates else 0))
+                                if use_packed else NULL)
+            for k in range(1, T):
+                if pthread_create(&ids[k], NULL, _slice_thread, &sl[k]) != 0:
+                    break
+                started += 1
+            fastrnn_start_open(&start, 1 if started == T - 1 else -1)
+            if started == T - 1:
+                run_slice(&sl[0], type_tag)
+            for k in range(started):
+                pthread_join(ids[k + 1], NULL)
+    finally:
+        free(raw)
+    return 0 if started == T - 1 else 1
+
+
+cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) except -1:
     """Allocate one scratch block for the call, then run every direction without the GIL."""
     cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
     cdef Py_ssize_t first = 0, packed = 0
@@ -956,6 +1201,10 @@ cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
     if floating is float:
         use_packed = s.path == PATH_PACKED or (s.path == PATH_AUTO
                                                and use_packed_gates(L, N, G, s.P))
+    cdef int threads = min(_num_threads, MAX_SLICES, s.H // 16)
+    if alone and threads >= 2 and _sliceable(s, c):
+        if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
+            return 0
     if use_packed:
         packed = _packed_floats(s, &first)
     # Sizes are bounded by the checks (L*N and D*G*H below 2**31): no wrap-around.
@@ -971,8 +1220,7 @@ cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
     cdef char* base = <char*>_align64(raw)
     cdef DirectionJob jobs[2]
     cdef pthread_t thread
-    cdef bint parallel = (D == 2 and _num_threads >= 2
-                          and c.rows * G * (s.P + s.In) >= PARALLEL_MIN_MACS)
+    cdef bint parallel = alone and _parallel_directions(s, c)
     cdef bint started = False
     try:
         with nogil:
@@ -1002,9 +1250,15 @@ cdef int _run(const Spec* s, const Call* c, floating* type_tag) except -1:
 cdef int run_layer(const Spec* s, const Call* c, bint f64) except -1:
     if c.N == 0:
         return 0
-    if f64:
-        return _run(s, c, <double*>NULL)
-    return _run(s, c, <float*>NULL)
+    # Threads beyond the caller's only for a call that runs alone (see _barrier.h):
+    # two Python threads calling at once then use one core each.
+    cdef bint alone = fastrnn_calls_enter() == 1
+    try:
+        if f64:
+            return _run(s, c, alone, <double*>NULL)
+        return _run(s, c, alone, <float*>NULL)
+    finally:
+        fastrnn_calls_leave()
 
 
 cdef inline int _path(recurrent, str fn) except -1:
@@ -1376,6 +1630,19 @@ cdef class Layer:
     def sizes(self):
         """(D, H, P, I): directions, hidden size, output size, input size."""
         return (self.spec.D, self.spec.H, self.spec.P, self.spec.In)
+
+    def threads_for(self, Py_ssize_t L, Py_ssize_t N, rows=None):
+        """Threads a run of L steps on N rows (rows: as many packed rows)
+        would use with the current set_num_threads when no other call runs:
+        the hidden units split between several, the two directions on two,
+        or one."""
+        cdef Call c
+        c.L, c.N = L, N
+        c.rows = L * N if rows is None else rows
+        cdef int threads = min(_num_threads, MAX_SLICES, self.spec.H // 16)
+        if self.spec.D == 1:
+            return threads if threads >= 2 and _sliceable(&self.spec, &c) else 1
+        return 2 if _parallel_directions(&self.spec, &c) else 1
 
     def run(self, x, out, h0, c0, hn, cn, seq_lens, Py_ssize_t L, bint batch_major):
         cdef Py_buffer v[7]

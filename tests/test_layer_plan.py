@@ -249,10 +249,106 @@ def test_results_do_not_depend_on_the_thread_count(kind, dtype, restore_threads)
                 assert np.array_equal(a, b)
 
 
-def test_parallel_calls_from_python_threads_equal_serial_ones(restore_threads):
+SPLIT_CASES = [
+    # kind, N, L, F, H, layers, batch_first, dtype (each step >= SLICE_MIN_STEP_MACS)
+    ("rnn", 2, 60, 32, 256, 1, False, np.float32),
+    ("rnn", 4, 40, 300, 200, 2, True, np.float64),
+    ("lstm", 1, 80, 64, 128, 1, False, np.float32),
+    ("lstm", 3, 50, 40, 100, 2, True, np.float32),
+    ("lstm", 1, 60, 16, 136, 1, False, np.float64),
+    ("gru", 1, 70, 64, 160, 1, True, np.float32),
+    ("gru", 4, 30, 20, 96, 2, False, np.float32),
+]
+
+
+def _flat(kind, result):
+    out, state = result
+    return [out] + (list(state) if kind == "lstm" else [state])
+
+
+@pytest.mark.parametrize("kind, N, L, F, H, layers, batch_first, dtype", SPLIT_CASES)
+def test_hidden_units_split_between_threads_give_the_one_thread_results(
+        kind, N, L, F, H, layers, batch_first, dtype, restore_threads):
+    # A unidirectional layer on several threads, each owning a slice of the
+    # hidden units (all their gates): the same sums in the same order for
+    # every element, so the results are bitwise those of one thread.
+    cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
+    model = cls(F, H, num_layers=layers, batch_first=batch_first, dtype=dtype, seed=7)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((N, L, F) if batch_first else (L, N, F)).astype(dtype)
+    lengths = np.maximum(rng.integers(L // 2, L + 1, N), 1)
+    lengths[0] = L  # (the batch's steps: the longest sequence's)
+    hx = _flat(kind, model(x))[1:]
+    hx = tuple(h * 0.5 for h in hx) if kind == "lstm" else hx[0] * 0.5
+    calls = [dict(), dict(hx=hx), dict(lengths=lengths)]
+    fastrnn.set_num_threads(1)
+    assert model._kernel_layers[0].threads_for(L, N) == 1
+    want = [_flat(kind, model(x, **call)) for call in calls]
+    for threads in (2, 3):
+        fastrnn.set_num_threads(threads)
+        for layer in model._kernel_layers:
+            assert layer.threads_for(L, N) == threads
+        for call, expected in zip(calls, want):
+            for got, ref in zip(_flat(kind, model(x, **call)), expected):
+                np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_split_layers_with_unsorted_lengths_and_reverse_direction(kind, restore_threads):
+    # The entry point the ONNX backend uses: lengths in any order (zeros
+    # too) and a reverse-only direction, on split hidden units.
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    H, I, L, N = 176, 24, 60, 5
+    rng = np.random.default_rng(9)
+    w_ih = rng.standard_normal((1, G * H, I)).astype(F) * 0.2
+    w_hh = rng.standard_normal((1, G * H, H)).astype(F) * 0.1
+    b = rng.standard_normal((1, G * H)).astype(F) * 0.1
+    act = [[3]] if kind == "rnn" else ([[2, 1, 1]] if kind == "lstm" else [[2, 1]])
+    K = len(act[0])
+    layer = _kernels.Layer(kind, w_ih, w_hh, b, b.copy(), reverse=[1], act=act,
+                           alpha=np.zeros((1, K)), beta=np.zeros((1, K)), option=kind == "gru")
+    x = rng.standard_normal((L * N, I)).astype(F)
+    lens = np.array([60, 0, 12, 60, 7], np.int32)
+    h0 = rng.standard_normal((1, N, H)).astype(F)
+    c0 = rng.standard_normal((1, N, H)).astype(F) if kind == "lstm" else None
+    results = {}
+    for threads in (1, 2):
+        fastrnn.set_num_threads(threads)
+        assert layer.threads_for(L, N) == threads
+        for with_lens in (False, True):
+            out, hn = np.empty((L * N, H), F), np.empty((1, N, H), F)
+            cn = np.empty((1, N, H), F) if kind == "lstm" else None
+            layer.run(x, out, h0, c0, hn, cn, lens if with_lens else None, L, False)
+            results[threads, with_lens] = [out, hn] + ([cn] if cn is not None else [])
+    for with_lens in (False, True):
+        for got, ref in zip(results[2, with_lens], results[1, with_lens]):
+            np.testing.assert_array_equal(got, ref)
+
+
+def test_layers_that_are_not_split(restore_threads):
+    fastrnn.set_num_threads(2)
+    # projections, small steps, bidirectional layers (their directions run at once instead)
+    assert fastrnn.LSTM(64, 128, proj_size=64)._kernel_layers[0].threads_for(100, 1) == 1
+    assert fastrnn.LSTM(32, 64)._kernel_layers[0].threads_for(100, 1) == 1
+    assert fastrnn.LSTM(64, 256, bidirectional=True)._kernel_layers[0].threads_for(100, 16) == 2
+    assert fastrnn.GRU(64, 256, bidirectional=True)._kernel_layers[0].threads_for(2, 1) == 1
+    gru_onnx = _kernels.Layer("gru", np.zeros((1, 768, 8), F), np.zeros((1, 768, 256), F),
+                              reverse=[0], act=[[2, 1]], alpha=np.zeros((1, 2)),
+                              beta=np.zeros((1, 2)), option=False)
+    assert gru_onnx.threads_for(100, 1) == 1  # without linear_before_reset
+    fastrnn.set_num_threads(1)
+    assert fastrnn.LSTM(64, 256)._kernel_layers[0].threads_for(100, 16) == 1
+
+
+@pytest.mark.parametrize("make", [lambda: fastrnn.LSTM(16, 64, bidirectional=True, seed=5),
+                                  lambda: fastrnn.GRU(16, 192, seed=5)])
+def test_parallel_calls_from_python_threads_equal_serial_ones(make, restore_threads):
+    # calls that would use two threads each (directions at once, or split
+    # hidden units) from four Python threads at once
     import concurrent.futures
     fastrnn.set_num_threads(2)
-    model = fastrnn.LSTM(16, 64, bidirectional=True, seed=5)
+    model = make()
+    assert model._kernel_layers[0].threads_for(100, 4) == 2
     xs = [np.random.default_rng(k).standard_normal((100, 4, 16)).astype(F) for k in range(8)]
     serial = [model(x)[0] for x in xs]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

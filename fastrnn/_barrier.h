@@ -1,0 +1,88 @@
+/* A barrier for the few threads that share one recurrent layer's time steps.
+ *
+ * When a layer's hidden units are split between threads, every thread needs
+ * the whole h_{t-1} before it starts step t: each step ends with this
+ * barrier. A step takes microseconds, so the threads spin (pthread's barrier
+ * sleeps in the kernel, ~10x the cost); after 256 pauses (~10 us) a waiting
+ * thread yields its core at every turn, so that on a machine with more busy
+ * threads than cores the thread it waits for gets to run.
+ * Sense-reversing: the last thread to arrive resets the count and flips the
+ * sense the others wait on; each thread keeps its own sense.
+ */
+#ifndef FASTRNN_BARRIER_H
+#define FASTRNN_BARRIER_H
+
+#include <sched.h>
+
+typedef struct {
+    int count;   /* threads arrived in this round */
+    int sense;   /* flipped by the last thread of each round */
+    int threads;
+} fastrnn_barrier;
+
+static inline void fastrnn_barrier_init(fastrnn_barrier *b, int threads)
+{
+    b->count = 0;
+    b->sense = 0;
+    b->threads = threads;
+}
+
+/* Kernel calls running now in this process, over every Python thread: a
+ * call splits its work between threads only when it runs alone, and while
+ * others run a waiting thread gives its core away at once. */
+static int fastrnn_active_calls;
+
+static inline int fastrnn_calls_enter(void)
+{
+    return __atomic_add_fetch(&fastrnn_active_calls, 1, __ATOMIC_ACQ_REL);
+}
+
+static inline void fastrnn_calls_leave(void)
+{
+    __atomic_sub_fetch(&fastrnn_active_calls, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Spin for a while, then give the core away: an oversubscribed machine
+ * still moves on. */
+static inline void fastrnn_spin(unsigned *spins)
+{
+    if (++*spins < 256 && __atomic_load_n(&fastrnn_active_calls, __ATOMIC_RELAXED) <= 1) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+static inline void fastrnn_barrier_wait(fastrnn_barrier *b, int *local_sense)
+{
+    int sense = !*local_sense;
+    unsigned spins = 0;
+    *local_sense = sense;
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->threads) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->sense, sense, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != sense)
+        fastrnn_spin(&spins);
+}
+
+/* A start line: threads wait at it until the thread that started them
+ * opens it with 1 (go) or -1 (not every thread could be started: return). */
+static inline int fastrnn_start_wait(const int *line)
+{
+    unsigned spins = 0;
+    int v;
+    while ((v = __atomic_load_n(line, __ATOMIC_ACQUIRE)) == 0)
+        fastrnn_spin(&spins);
+    return v;
+}
+
+static inline void fastrnn_start_open(int *line, int value)
+{
+    __atomic_store_n(line, value, __ATOMIC_RELEASE);
+}
+
+#endif
