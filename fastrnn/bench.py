@@ -35,6 +35,8 @@ GRID = [
     ("rnn", 16, 100, 64, 256, 2, True, 1),
     ("rnn", 16, 100, 64, 256, 2, True, 2),
     ("rnn", 64, 50, 256, 512, 1, False, 1),
+    ("rnn", 1, 100, 64, 256, 1, False, 2),   # one direction on two threads: hidden units split
+    ("rnn", 64, 50, 256, 512, 1, False, 2),
     ("rnn", 1, 100, 256, 1024, 1, False, 1),
     ("rnn", 3, 100, 40, 100, 1, False, 1),
     ("rnn", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
@@ -44,6 +46,8 @@ GRID = [
     ("lstm", 16, 100, 64, 256, 2, True, 1),
     ("lstm", 16, 100, 64, 256, 2, True, 2),
     ("lstm", 64, 50, 256, 512, 1, False, 1),
+    ("lstm", 1, 100, 64, 256, 1, False, 2),   # one direction on two threads: hidden units split
+    ("lstm", 64, 50, 256, 512, 1, False, 2),
     ("lstm", 1, 100, 256, 1024, 1, False, 1),
     ("lstm", 3, 100, 40, 100, 1, False, 1),
     ("lstm", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
@@ -53,6 +57,8 @@ GRID = [
     ("gru", 16, 100, 64, 256, 2, True, 1),
     ("gru", 16, 100, 64, 256, 2, True, 2),
     ("gru", 64, 50, 256, 512, 1, False, 1),
+    ("gru", 1, 100, 64, 256, 1, False, 2),   # one direction on two threads: hidden units split
+    ("gru", 64, 50, 256, 512, 1, False, 2),
     ("gru", 1, 100, 256, 1024, 1, False, 1),
     ("gru", 3, 100, 40, 100, 1, False, 1),
     ("gru", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
