@@ -31,6 +31,15 @@
 
 #define FASTRNN_PANEL 32
 
+/* Loops of the one-row kernels on 64-byte boundaries (GCC): where they
+ * fell otherwise moved with unrelated code, and the fused LSTM step at
+ * H = 64 measured 2.5% slower with its loop 32- rather than 64-aligned. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTRNN_ALIGN_LOOPS __attribute__((optimize("align-loops=64")))
+#else
+#define FASTRNN_ALIGN_LOOPS
+#endif
+
 typedef float fastrnn_v16 __attribute__((vector_size(64), aligned(4)));
 
 /* Floats in the packed copy of an M x K matrix. */
@@ -219,6 +228,79 @@ fastrnn_row_panels(const float *restrict w, ptrdiff_t next, const int V, const f
  * each every block of 6 rows (then the 5..1 left): w is read from
  * memory once per step and from L2 by the other row blocks. */
 #define FASTRNN_KBLOCK 256
+
+/* fastrnn_row_panels for two whole panels (the same sums in the same
+ * order), written so that GCC keeps the 8 sums in registers without moves:
+ * its loop is 2 broadcasts and 8 FMAs with memory operands. */
+static inline __attribute__((always_inline)) void
+fastrnn_row_pair(const float *restrict w, ptrdiff_t next, const float *restrict h,
+                 float *restrict c, ptrdiff_t K, int accumulate)
+{
+    fastrnn_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    const float *w2 = w + next;
+    ptrdiff_t k;
+    for (k = 0; k + 2 <= K; k += 2) {
+        const float *wk = w + k * FASTRNN_PANEL, *w2k = w2 + k * FASTRNN_PANEL;
+        a0 += h[k] * fastrnn_load16(wk);
+        a1 += h[k] * fastrnn_load16(wk + 16);
+        a2 += h[k] * fastrnn_load16(w2k);
+        a3 += h[k] * fastrnn_load16(w2k + 16);
+        b0 += h[k + 1] * fastrnn_load16(wk + FASTRNN_PANEL);
+        b1 += h[k + 1] * fastrnn_load16(wk + FASTRNN_PANEL + 16);
+        b2 += h[k + 1] * fastrnn_load16(w2k + FASTRNN_PANEL);
+        b3 += h[k + 1] * fastrnn_load16(w2k + FASTRNN_PANEL + 16);
+    }
+    if (k < K) {
+        a0 += h[k] * fastrnn_load16(w + k * FASTRNN_PANEL);
+        a1 += h[k] * fastrnn_load16(w + k * FASTRNN_PANEL + 16);
+        a2 += h[k] * fastrnn_load16(w2 + k * FASTRNN_PANEL);
+        a3 += h[k] * fastrnn_load16(w2 + k * FASTRNN_PANEL + 16);
+    }
+    a0 += b0;
+    a1 += b1;
+    a2 += b2;
+    a3 += b3;
+    if (accumulate) {
+        a0 += fastrnn_load16(c);
+        a1 += fastrnn_load16(c + 16);
+        a2 += fastrnn_load16(c + 32);
+        a3 += fastrnn_load16(c + 48);
+    }
+    memcpy(c, &a0, sizeof a0);
+    memcpy(c + 16, &a1, sizeof a1);
+    memcpy(c + 32, &a2, sizeof a2);
+    memcpy(c + 48, &a3, sizeof a3);
+}
+
+/* The one-row case of fastrnn_recurrent_step_f32 below, in a function of
+ * its own: inlined among the row blocks' code, GCC's register allocation
+ * put 4 register moves into the 10-instruction loop of two k (measured
+ * 8-11% slower at N = 1, H = 64..256 LSTM). */
+FASTRNN_CLONES FASTRNN_ALIGN_LOOPS
+static void fastrnn_row_step_f32(const float *restrict packed, const float *h, float *c,
+                                 ptrdiff_t M, ptrdiff_t K, int accumulate, int backwards)
+{
+    const ptrdiff_t panels = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL;
+    const ptrdiff_t pairs = (panels + 1) / 2;
+    const ptrdiff_t next = K * FASTRNN_PANEL;
+    ptrdiff_t q, k0;
+    for (q = 0; q < pairs; q++) {
+        const ptrdiff_t p = 2 * (backwards ? pairs - 1 - q : q);
+        const ptrdiff_t j0 = p * FASTRNN_PANEL, width = M - j0;
+        for (k0 = 0; k0 < K; k0 += FASTRNN_KBLOCK) {
+            const ptrdiff_t kb = K - k0 < FASTRNN_KBLOCK ? K - k0 : FASTRNN_KBLOCK;
+            const float *w = packed + p * next + k0 * FASTRNN_PANEL;
+            const int acc = accumulate || k0 > 0;
+            if (width >= 2 * FASTRNN_PANEL)
+                fastrnn_row_pair(w, next, h + k0, c + j0, kb, acc);
+            else if (p + 1 < panels)
+                fastrnn_row_panels(w, next, 4, h + k0, c + j0, kb, width, acc);
+            else
+                fastrnn_row_panels(w, next, 2, h + k0, c + j0, kb, width, acc);
+        }
+    }
+}
+
 FASTRNN_CLONES
 static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
                                        float *c, ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
@@ -228,6 +310,10 @@ static void fastrnn_recurrent_step_f32(const float *restrict packed, const float
     const ptrdiff_t pairs = (panels + 1) / 2;
     const ptrdiff_t next = K * FASTRNN_PANEL;
     ptrdiff_t n, q, k0;
+    if (N == 1) {
+        fastrnn_row_step_f32(packed, h, c, M, K, accumulate, backwards);
+        return;
+    }
     for (q = 0; q < pairs; q++) {
         const ptrdiff_t p = 2 * (backwards ? pairs - 1 - q : q);
         const ptrdiff_t j0 = p * FASTRNN_PANEL, width = M - j0;
@@ -489,7 +575,7 @@ fastrnn_fused_step(const float *restrict packed, const float *restrict h_prev,
 
 /* LSTM (i, f, g, o): packed = fastrnn_pack of w_hh (4H x H); gx, b 4H
  * long; c (H) in place; h (H) must not alias h_prev. */
-FASTRNN_CLONES
+FASTRNN_CLONES FASTRNN_ALIGN_LOOPS
 static void fastrnn_lstm_step_row_f32(const float *restrict packed, const float *restrict h_prev,
                                       const float *restrict gx, const float *restrict b,
                                       float *restrict c, float *restrict h, ptrdiff_t H,
@@ -500,7 +586,7 @@ static void fastrnn_lstm_step_row_f32(const float *restrict packed, const float 
 
 /* GRU with linear_before_reset (r, z, n): b holds b_r, b_z summed and b_in
  * (as gru_cell's), b_hn (H) apart. */
-FASTRNN_CLONES
+FASTRNN_CLONES FASTRNN_ALIGN_LOOPS
 static void fastrnn_gru_step_row_f32(const float *restrict packed, const float *restrict h_prev,
                                      const float *restrict gx, const float *restrict b,
                                      const float *restrict b_hn, float *restrict h, ptrdiff_t H,
