@@ -181,31 +181,23 @@ static inline __attribute__((always_inline)) struct fastrnn_frac fastrnn_tanh_fr
  * gx, gh and b are 4H long, c (in place) and h H long. With every
  * activation a fraction (above), f and i g share one reciprocal and
  * o tanh(c) takes one division: 2 divisions per column instead of 5. */
-/* One LSTM unit from its four pre-activations: c (in place) and h. */
-static inline __attribute__((always_inline)) void
-fastrnn_lstm_unit(float a_i, float a_f, float a_g, float a_o, float *restrict c, float *restrict h)
-{
-    struct fastrnn_frac i = fastrnn_sigmoid_frac(a_i);
-    struct fastrnn_frac f = fastrnn_sigmoid_frac(a_f);
-    struct fastrnn_frac g = fastrnn_tanh_frac(a_g);
-    struct fastrnn_frac o = fastrnn_sigmoid_frac(a_o);
-    float dig = i.den * g.den;
-    float inv = 1.0f / (f.den * dig);
-    float cj = (f.num * dig * inv) * *c + (i.num * g.num) * (f.den * inv);
-    *c = cj;
-    struct fastrnn_frac t = fastrnn_tanh_frac(cj);
-    *h = (o.num * t.num) / (o.den * t.den);
-}
-
 static inline __attribute__((always_inline)) void
 fastrnn_lstm_cells(const float *restrict gx, const float *restrict gh, const float *restrict b,
                    float *restrict c, float *restrict h, ptrdiff_t n, ptrdiff_t gs)
 {
     ptrdiff_t j;
-    for (j = 0; j < n; j++)
-        fastrnn_lstm_unit(gx[j] + gh[j] + b[j], gx[gs + j] + gh[gs + j] + b[gs + j],
-                          gx[2 * gs + j] + gh[2 * gs + j] + b[2 * gs + j],
-                          gx[3 * gs + j] + gh[3 * gs + j] + b[3 * gs + j], c + j, h + j);
+    for (j = 0; j < n; j++) {
+        struct fastrnn_frac i = fastrnn_sigmoid_frac(gx[j] + gh[j] + b[j]);
+        struct fastrnn_frac f = fastrnn_sigmoid_frac(gx[gs + j] + gh[gs + j] + b[gs + j]);
+        struct fastrnn_frac g = fastrnn_tanh_frac(gx[2 * gs + j] + gh[2 * gs + j] + b[2 * gs + j]);
+        struct fastrnn_frac o = fastrnn_sigmoid_frac(gx[3 * gs + j] + gh[3 * gs + j] + b[3 * gs + j]);
+        float dig = i.den * g.den;
+        float inv = 1.0f / (f.den * dig);
+        float cj = (f.num * dig * inv) * c[j] + (i.num * g.num) * (f.den * inv);
+        c[j] = cj;
+        struct fastrnn_frac t = fastrnn_tanh_frac(cj);
+        h[j] = (o.num * t.num) / (o.den * t.den);
+    }
 }
 
 FASTRNN_CLONES
@@ -245,27 +237,18 @@ static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restric
  *     r = sigmoid(gx_r + gh_r + b_r);  z = sigmoid(gx_z + gh_z + b_z)
  *     n = tanh(gx_n + b_n + r (gh_n + b_hn));  h = n + z (h_prev - n)
  * gx, gh and b are 3H long (b_n = b_in alone), b_hn, h_prev and h H long. */
-/* One GRU unit (linear_before_reset): a_r, a_z the summed pre-activations,
- * xn = gx_n + b_in, hn = gh_n + b_hn. Returns h. */
-static inline __attribute__((always_inline)) float
-fastrnn_gru_unit(float a_r, float a_z, float xn, float hn, float h_prev)
-{
-    float r = fastrnn_sigmoidf(a_r);
-    float z = fastrnn_sigmoidf(a_z);
-    float nj = fastrnn_tanhf(xn + r * hn);
-    return nj + z * (h_prev - nj);
-}
-
 static inline __attribute__((always_inline)) void
 fastrnn_gru_cells(const float *restrict gx, const float *restrict gh, const float *restrict b,
                   const float *restrict b_hn, const float *restrict h_prev, float *restrict h,
                   ptrdiff_t n, ptrdiff_t gs)
 {
     ptrdiff_t j;
-    for (j = 0; j < n; j++)
-        h[j] = fastrnn_gru_unit(gx[j] + gh[j] + b[j], gx[gs + j] + gh[gs + j] + b[gs + j],
-                                gx[2 * gs + j] + b[2 * gs + j], gh[2 * gs + j] + b_hn[j],
-                                h_prev[j]);
+    for (j = 0; j < n; j++) {
+        float r = fastrnn_sigmoidf(gx[j] + gh[j] + b[j]);
+        float z = fastrnn_sigmoidf(gx[gs + j] + gh[gs + j] + b[gs + j]);
+        float nj = fastrnn_tanhf(gx[2 * gs + j] + b[2 * gs + j] + r * (gh[2 * gs + j] + b_hn[j]));
+        h[j] = nj + z * (h_prev[j] - nj);
+    }
 }
 
 FASTRNN_CLONES
