@@ -79,6 +79,12 @@ cdef extern from "_recurrent.h" nogil:
     void fastrnn_recurrent_step_f32(const float* packed, const float* h, Py_ssize_t h_ld,
                                     float* c, Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M,
                                     Py_ssize_t K, int accumulate, int backwards) noexcept
+    void fastrnn_lstm_step_row_f32(const float* packed, const float* h_prev, const float* gx,
+                                   const float* b, float* c, float* h, Py_ssize_t H,
+                                   int backwards) noexcept
+    void fastrnn_gru_step_row_f32(const float* packed, const float* h_prev, const float* gx,
+                                  const float* b, const float* b_hn, float* h, Py_ssize_t H,
+                                  int backwards) noexcept
 
 # Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
 # backend map names to these numbers through ACTIVATIONS.
@@ -544,11 +550,22 @@ cdef void lstm_direction(
     cdef floating* out = out__ro
     cdef const floating* h_prev = h__np
     cdef Py_ssize_t h_prev_ld = P
+    # One batch row, no projection: the step kernel with the cell fused
+    # (tools/perf_notes.md, fourth session; measured 0.97-1.0x at H = 128, so
+    # only up to H = 64)
+    cdef bint fused = (floating is float and g.fast and N == 1 and w_hh_packed != NULL
+                       and w_hr__ph == NULL and H % 32 == 0 and H <= 64)
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
         out = out__ro + _out_at(s, t)
         rows = _rows_at(s, t)
+        if floating is float:
+            if fused and rows == 1:
+                # one row: the product and the cell in one kernel (H % 32 == 0)
+                fastrnn_lstm_step_row_f32(w_hh_packed, h_prev, gx, b__g, c__nh, out, H, step & 1)
+                finish_step(out, s, t, 1, h__np, P, &h_prev, &h_prev_ld)
+                continue
         if rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
@@ -588,11 +605,23 @@ cdef void gru_direction(
     cdef floating* out = out__ro
     cdef const floating* h_prev = h__nh
     cdef Py_ssize_t h_prev_ld = H
+    # One batch row, linear_before_reset: the step kernel with the cell fused
+    # (measured 1.03-1.09x at H = 32, 128..384, but 0.97-0.99x at H = 64
+    # against the one-row step kernel, so not there)
+    cdef bint fused = (floating is float and g.fast and g.option and N == 1
+                       and w_hh_packed != NULL and H % 32 == 0 and H != 64)
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
         out = out__ro + _out_at(s, t)
         rows = _rows_at(s, t)
+        if floating is float:
+            if fused and rows == 1:
+                # one row: the product and the cell in one kernel (H % 32 == 0)
+                fastrnn_gru_step_row_f32(w_hh_packed, h_prev, gx, b__g, b_hn__h, out, H,
+                                         step & 1)
+                finish_step(out, s, t, 1, h__nh, H, &h_prev, &h_prev_ld)
+                continue
         if rows == 0:
             pass
         elif g.option:

@@ -19,10 +19,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* (A harness may define FASTRNN_CLONES itself, e.g. to one target, to
+ * time or check one clone: tools/bench_fused.c.) */
+#ifndef FASTRNN_CLONES
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__INTEL_COMPILER)
 #define FASTRNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FASTRNN_CLONES
+#endif
 #endif
 
 /* exp(y) for y in [-80, 0]: y = k*ln2 + r with |r| <= ln2/2, then
