@@ -47,6 +47,7 @@ cdef extern from "_vmath.h" nogil:
                                Py_ssize_t n) noexcept
     void fastrnn_tanh_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
     void fastrnn_sigmoid_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
+    int fastrnn_cpu_has_avx512f() noexcept
     void fastrnn_lstm_cell_f32(const float* gx, const float* gh, const float* b, float* c,
                                float* h, Py_ssize_t H) noexcept
     void fastrnn_gru_cell_f32(const float* gx, const float* gh, const float* b,
@@ -653,6 +654,12 @@ cdef void gru_direction(
             memcpy(h__nh + n * H, out + n * s.out_row, H * sizeof(floating))
 
 
+# Whether "auto" may pick the packed step kernel at all: only where its
+# 16-lane vectors are the CPU's own (AVX-512F); see _vmath.h.
+cdef bint _packed_native = fastrnn_cpu_has_avx512f() != 0
+PACKED_NATIVE = _packed_native
+
+
 cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K):
     """Whether "auto" runs a float32 LSTM/GRU layer, w_hh (M, K), on the packed step kernel.
 
@@ -661,9 +668,10 @@ cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t
     H=1024 (1.3-1.6x at N=64); at N=1, 1.5-1.8x while w_hh fits in L2 (LSTM
     H <= 256, GRU H <= 384) and 0.94-1.0x beyond, where both read w_hh from L3
     at the same speed and packing is extra work. Packing costs one pass over
-    w_hh per call, so very short runs (L*N < 8) stay on BLAS.
+    w_hh per call, so very short runs (L*N < 8) stay on BLAS. Without
+    AVX-512F never (see PACKED_NATIVE).
     """
-    if L * N < 8:
+    if L * N < 8 or not _packed_native:
         return False
     return N >= 2 or M * K <= 512 * 1024
 

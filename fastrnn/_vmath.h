@@ -29,6 +29,22 @@
 #endif
 #endif
 
+/* Whether this CPU runs fastrnn's 16-lane code at its width: x86-64 with
+ * AVX-512F. Elsewhere the same source compiles to pairs (AVX2) or quads
+ * (SSE2, NEON) of narrower vectors, and the packed step kernel's 24 sums
+ * no longer fit in registers: measured with an AVX2-only build, 5-25x
+ * slower than OpenBLAS. "auto" then keeps the recurrent product on
+ * OpenBLAS (tools/perf_notes.md). */
+static inline int fastrnn_cpu_has_avx512f(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 /* exp(y) for y in [-80, 0]: y = k*ln2 + r with |r| <= ln2/2, then
  * 2^k * (Taylor polynomial of degree 7 in r); relative error < 1e-8 before
  * float rounding. */

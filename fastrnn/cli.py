@@ -24,6 +24,7 @@ import zipfile
 import numpy as np
 
 import fastrnn
+from fastrnn import _kernels
 from fastrnn._arrays import real_array
 from fastrnn._files import CONFIG_KEY
 from fastrnn._kinds import CLASSES as KINDS, GATES
@@ -362,7 +363,9 @@ def info(args):
     else:
         chosen = "avx512f" if "avx512f" in features else "avx2" if "avx2" in features else "default"
         print(f"cpu: {' '.join(features) or 'none of avx512f avx2 fma sse2'}; fastrnn's "
-              f"vectorised kernels run their {chosen} build")
+              f"vectorised kernels run their {chosen} build; recurrent products on "
+              + ("fastrnn's packed step kernel where it pays" if _kernels.PACKED_NATIVE
+                 else "OpenBLAS (the packed step kernel needs AVX-512F)"))
     for package in ("numpy", "onnx", "onnxruntime", "torch"):
         try:
             version = importlib.metadata.version(package)

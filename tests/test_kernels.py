@@ -1,4 +1,7 @@
 """fastrnn._kernels.rnn_layer refuses inconsistent calls instead of reading out of bounds."""
+import os
+import platform
+
 import numpy as np
 import pytest
 
@@ -102,6 +105,23 @@ def test_packed_step_agrees_with_blas(case):
     assert not np.array_equal(out_packed, np.zeros_like(out_packed))
 
 
+NEEDS_AVX512 = pytest.mark.skipif(
+    not _kernels.PACKED_NATIVE,
+    reason="without AVX-512F 'auto' never picks the packed kernel (tested below)")
+
+
+def test_auto_keeps_blas_where_the_packed_kernel_would_be_emulated():
+    # the packed kernel's 16-lane vectors are native only with AVX-512F
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if platform.machine() == "x86_64" and flags:
+        assert _kernels.PACKED_NATIVE == (" avx512f" in flags)
+    if not _kernels.PACKED_NATIVE:
+        for args in [(100, 16, 256), (100, 64, 512), (100, 1, 512), (30, 16, 40)]:
+            assert not _kernels.use_packed_step(*args)
+            assert not _kernels.use_packed_gates(args[0], args[1], 4 * args[2], args[2])
+
+
+@NEEDS_AVX512
 def test_auto_follows_the_measured_rule():
     assert _kernels.use_packed_step(100, 16, 256)      # N >= 2
     assert _kernels.use_packed_step(100, 64, 512)
@@ -113,6 +133,7 @@ def test_auto_follows_the_measured_rule():
     assert np.array_equal(run_layer("auto", *case)[0], run_layer("packed", *case)[0])
 
 
+@NEEDS_AVX512
 def test_gated_auto_follows_the_measured_rule():
     assert _kernels.use_packed_gates(100, 16, 4 * 256, 256)
     assert _kernels.use_packed_gates(100, 1, 4 * 256, 256)      # 1 MB: in L2
