@@ -13,6 +13,14 @@
 #define FASTRNN_BARRIER_H
 
 #include <sched.h>
+#include <time.h>
+
+static inline long long fastrnn_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 typedef struct {
     int count;   /* threads arrived in this round */
@@ -42,6 +50,33 @@ static inline void fastrnn_calls_leave(void)
     __atomic_sub_fetch(&fastrnn_active_calls, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Splitting is paused after a split call whose threads spent more than a
+ * quarter of their time waiting past the spin budget: the machine's cores
+ * are busy with other work (other processes, which the count above does
+ * not see), and every step would wait for the scheduler. The pause starts
+ * at 0.5 s and doubles while split calls keep starving, up to 30 s; a call
+ * that does not starve resets it. */
+static long long fastrnn_split_paused_until;
+static long long fastrnn_split_pause;
+
+static inline int fastrnn_split_allowed(void)
+{
+    return fastrnn_now_ns() >= __atomic_load_n(&fastrnn_split_paused_until, __ATOMIC_RELAXED);
+}
+
+static inline void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads)
+{
+    long long pause;
+    if (4 * starved_ns <= wall_ns * threads) {
+        __atomic_store_n(&fastrnn_split_pause, 0, __ATOMIC_RELAXED);
+        return;
+    }
+    pause = __atomic_load_n(&fastrnn_split_pause, __ATOMIC_RELAXED);
+    pause = pause ? (pause >= 15000000000LL ? 30000000000LL : 2 * pause) : 500000000LL;
+    __atomic_store_n(&fastrnn_split_pause, pause, __ATOMIC_RELAXED);
+    __atomic_store_n(&fastrnn_split_paused_until, fastrnn_now_ns() + pause, __ATOMIC_RELAXED);
+}
+
 /* Spin for a while, then give the core away: an oversubscribed machine
  * still moves on. */
 static inline void fastrnn_spin(unsigned *spins)
@@ -55,18 +90,27 @@ static inline void fastrnn_spin(unsigned *spins)
     }
 }
 
-static inline void fastrnn_barrier_wait(fastrnn_barrier *b, int *local_sense)
+/* Wait for every thread; *starved_ns grows by the time waited past the
+ * spin budget (what fastrnn_split_report judges). */
+static inline void fastrnn_barrier_wait(fastrnn_barrier *b, int *local_sense,
+                                        long long *starved_ns)
 {
     int sense = !*local_sense;
     unsigned spins = 0;
+    long long since = 0;
     *local_sense = sense;
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->threads) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->sense, sense, __ATOMIC_RELEASE);
         return;
     }
-    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != sense)
+    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != sense) {
         fastrnn_spin(&spins);
+        if (spins == 256)
+            since = fastrnn_now_ns();
+    }
+    if (since)
+        *starved_ns += fastrnn_now_ns() - since;
 }
 
 /* A start line: threads wait at it until the thread that started them

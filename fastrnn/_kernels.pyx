@@ -68,7 +68,11 @@ cdef extern from "_barrier.h" nogil:
     ctypedef struct fastrnn_barrier:
         pass
     void fastrnn_barrier_init(fastrnn_barrier* b, int threads) noexcept
-    void fastrnn_barrier_wait(fastrnn_barrier* b, int* local_sense) noexcept
+    void fastrnn_barrier_wait(fastrnn_barrier* b, int* local_sense,
+                              long long* starved_ns) noexcept
+    long long fastrnn_now_ns() noexcept
+    int fastrnn_split_allowed() noexcept
+    void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads) noexcept
     int fastrnn_start_wait(const int* line) noexcept
     void fastrnn_start_open(int* line, int value) noexcept
     int fastrnn_calls_enter() noexcept
@@ -803,11 +807,21 @@ cdef int _num_threads = 1
 
 
 def _default_threads():
+    """The cores this process may run on, and no more than a cgroup (v2) CPU
+    quota grants (a container given 1 CPU of a large host gets 1)."""
     import os
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def set_num_threads(int n):
@@ -1037,6 +1051,13 @@ cdef struct Slice:
     void* w                    # its rows of w_ih (gates*U, I), then of w_hh (gates*U, P)
     float* packed              # packed w_hh rows (float32 packed path) or NULL
     bint f64
+    long long starved_ns       # time waited at barriers past the spin budget
+
+
+cdef bint _packed_path(const Spec* s, const Call* c) except -1:
+    """Whether a float32 call runs the recurrent product on the packed kernel."""
+    return s.path == PATH_PACKED or (s.path == PATH_AUTO
+                                     and use_packed_gates(c.L, c.N, s.G * s.H, s.P))
 
 
 cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
@@ -1127,7 +1148,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                                step)
         if c.lens != NULL:
             # every thread has read h_{t-1} from the state rows, updated below
-            fastrnn_barrier_wait(sl.barrier, &sense)
+            fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns)
         if s.kind == KIND_RNN:
             if rows > 0:
                 hidden_activation(o + a, rows, st.out_row, U,
@@ -1154,7 +1175,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         else:
             h_prev, h_prev_ld = o, st.out_row
         # every thread has written its part of h_t
-        fastrnn_barrier_wait(sl.barrier, &sense)
+        fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns)
     if c.lens == NULL:
         for n in range(N):
             memcpy(hn + n * P + a, o + n * st.out_row + a, U * item)
@@ -1186,11 +1207,12 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
     cdef int started = 0
     cdef char* base
     cdef int start = 0
+    cdef long long t0, starved
+    cdef Py_ssize_t blocks = (H + 15) // 16  # whole 16-unit blocks, as evenly as they go
     for k in range(T):
-        # boundaries: k*H/T rounded to a multiple of 16
-        sl[k].a = ((k * H // T + 8) // 16) * 16 if k else 0
+        sl[k].a = 16 * (k * blocks // T)
     for k in range(T):
-        sl[k].U = (((k + 1) * H // T + 8) // 16) * 16 - sl[k].a if k < T - 1 else H - sl[k].a
+        sl[k].U = (sl[k + 1].a if k < T - 1 else H) - sl[k].a
         U_max = max(U_max, sl[k].U)
     GU = s.G * U_max
     if gates:
@@ -1209,6 +1231,7 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
             for k in range(T):
                 sl[k].s, sl[k].c, sl[k].barrier, sl[k].f64 = s, c, &barrier, floating is double
                 sl[k].start = &start
+                sl[k].starved_ns = 0
                 sl[k].gx = base + k * per
                 sl[k].gh = <char*>sl[k].gx + (_round64(c.rows * GU * item) if gates else 0)
                 sl[k].bias = <char*>sl[k].gh + (_round64(N * GU * item) if gates else 0)
@@ -1221,10 +1244,16 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                     break
                 started += 1
             fastrnn_start_open(&start, 1 if started == T - 1 else -1)
+            t0 = fastrnn_now_ns()
             if started == T - 1:
                 run_slice(&sl[0], type_tag)
             for k in range(started):
                 pthread_join(ids[k + 1], NULL)
+            if started == T - 1:
+                starved = 0
+                for k in range(T):
+                    starved += sl[k].starved_ns
+                fastrnn_split_report(fastrnn_now_ns() - t0, starved, <int>T)
     finally:
         free(raw)
     return 0 if started == T - 1 else 1
@@ -1234,12 +1263,9 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     """Allocate one scratch block for the call, then run every direction without the GIL."""
     cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
     cdef Py_ssize_t first = 0, packed = 0
-    cdef bint use_packed = False
-    if floating is float:
-        use_packed = s.path == PATH_PACKED or (s.path == PATH_AUTO
-                                               and use_packed_gates(L, N, G, s.P))
+    cdef bint use_packed = floating is float and _packed_path(s, c)
     cdef int threads = min(_num_threads, MAX_SLICES, s.H // 16)
-    if alone and threads >= 2 and _sliceable(s, c):
+    if alone and use_packed and threads >= 2 and _sliceable(s, c) and fastrnn_split_allowed():
         if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
             return 0
     if use_packed:
@@ -1670,15 +1696,18 @@ cdef class Layer:
 
     def threads_for(self, Py_ssize_t L, Py_ssize_t N, rows=None):
         """Threads a run of L steps on N rows (rows: as many packed rows)
-        would use with the current set_num_threads when no other call runs:
-        the hidden units split between several, the two directions on two,
-        or one."""
+        would use with the current set_num_threads when no other call runs
+        (and splitting is not paused, see _barrier.h): the hidden units
+        split between several, the two directions on two, or one."""
         cdef Call c
         c.L, c.N = L, N
         c.rows = L * N if rows is None else rows
         cdef int threads = min(_num_threads, MAX_SLICES, self.spec.H // 16)
         if self.spec.D == 1:
-            return threads if threads >= 2 and _sliceable(&self.spec, &c) else 1
+            # split only on the packed kernel, whose sums do not depend on
+            # the slice (OpenBLAS's may): results stay bitwise the same
+            return threads if (threads >= 2 and not self.f64 and _packed_path(&self.spec, &c)
+                               and _sliceable(&self.spec, &c)) else 1
         return 2 if _parallel_directions(&self.spec, &c) else 1
 
     def run(self, x, out, h0, c0, hn, cn, seq_lens, Py_ssize_t L, bint batch_major):
