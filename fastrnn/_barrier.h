@@ -12,6 +12,7 @@
 #ifndef FASTRNN_BARRIER_H
 #define FASTRNN_BARRIER_H
 
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
 
@@ -62,6 +63,12 @@ static long long fastrnn_split_pause;
 static inline int fastrnn_split_allowed(void)
 {
     return fastrnn_now_ns() >= __atomic_load_n(&fastrnn_split_paused_until, __ATOMIC_RELAXED);
+}
+
+static inline void fastrnn_split_resume(void)
+{
+    __atomic_store_n(&fastrnn_split_pause, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fastrnn_split_paused_until, 0, __ATOMIC_RELAXED);
 }
 
 static inline void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads)
@@ -127,6 +134,39 @@ static inline int fastrnn_start_wait(const int *line)
 static inline void fastrnn_start_open(int *line, int value)
 {
     __atomic_store_n(line, value, __ATOMIC_RELEASE);
+}
+
+/* Start a thread for slice k (1..) on the k-th of the process's CPUs after
+ * the caller's, when there are that many: a thread that lives for one call
+ * started where the scheduler first puts it often shared its creator's
+ * core for the whole call (measured: a split LSTM B=1 H=256 call at 1.6 ms
+ * instead of 0.66 in some processes). (Python.h defines _GNU_SOURCE.) */
+static inline int fastrnn_thread_start(pthread_t *id, void *(*fn)(void *), void *arg, int k)
+{
+    int rc;
+#if defined(__linux__) && defined(CPU_SET)
+    pthread_attr_t attr;
+    cpu_set_t allowed, one;
+    int cur = sched_getcpu(), i, seen = 0, target = -1;
+    if (cur >= 0 && sched_getaffinity(0, sizeof allowed, &allowed) == 0
+            && CPU_ISSET(cur, &allowed) && CPU_COUNT(&allowed) > k) {
+        for (i = 1; i < CPU_SETSIZE && target < 0; i++) {
+            int cpu = (cur + i) % CPU_SETSIZE;
+            if (CPU_ISSET(cpu, &allowed) && ++seen == k)
+                target = cpu;
+        }
+    }
+    if (target >= 0 && pthread_attr_init(&attr) == 0) {
+        CPU_ZERO(&one);
+        CPU_SET(target, &one);
+        pthread_attr_setaffinity_np(&attr, sizeof one, &one);
+        rc = pthread_create(id, &attr, fn, arg);
+        pthread_attr_destroy(&attr);
+        return rc;
+    }
+#endif
+    rc = pthread_create(id, NULL, fn, arg);
+    return rc;
 }
 
 #endif

@@ -72,6 +72,9 @@ cdef extern from "_barrier.h" nogil:
                               long long* starved_ns) noexcept
     long long fastrnn_now_ns() noexcept
     int fastrnn_split_allowed() noexcept
+    void fastrnn_split_resume() noexcept
+    int fastrnn_thread_start(pthread_t* id, void* (*fn)(void*) noexcept nogil, void* arg,
+                             int k) noexcept
     void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads) noexcept
     int fastrnn_start_wait(const int* line) noexcept
     void fastrnn_start_open(int* line, int value) noexcept
@@ -833,6 +836,19 @@ def set_num_threads(int n):
     _num_threads = n
 
 
+def split_paused():
+    """Whether splitting layers between threads is paused now, after a split
+    call starved at its barriers (the cores busy with other work; see
+    _barrier.h)."""
+    return not fastrnn_split_allowed()
+
+
+def resume_split():
+    """End such a pause now (the benchmark does, before timing fastrnn on a
+    machine where the peers' thread pools were just spinning)."""
+    fastrnn_split_resume()
+
+
 def get_num_threads():
     """Threads a call may use (default: the cores this process may run on)."""
     return _num_threads
@@ -1101,6 +1117,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
     cdef const floating* h_prev = hn
     cdef Py_ssize_t h_prev_ld = P
     cdef int sense = 0
+    cdef long long started = 0
     cdef Steps st = _steps(L, N, GU, P, c.batch_major, s.reverse[0] != 0, c.lens, c.offs)
     g.fast = floating is float and s.kind != KIND_RNN and _fast_cells(s, &g)
     if s.kind == KIND_RNN:
@@ -1148,7 +1165,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                                step)
         if c.lens != NULL:
             # every thread has read h_{t-1} from the state rows, updated below
-            fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns)
+            fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &started)
         if s.kind == KIND_RNN:
             if rows > 0:
                 hidden_activation(o + a, rows, st.out_row, U,
@@ -1174,8 +1191,9 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                     memset(o + n * st.out_row + a, 0, U * item)
         else:
             h_prev, h_prev_ld = o, st.out_row
-        # every thread has written its part of h_t
-        fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns)
+        # every thread has written its part of h_t (the first step's wait
+        # holds the threads' start, not counted as starving)
+        fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &started)
     if c.lens == NULL:
         for n in range(N):
             memcpy(hn + n * P + a, o + n * st.out_row + a, U * item)
@@ -1240,7 +1258,7 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                                                            if gates else 0))
                                 if use_packed else NULL)
             for k in range(1, T):
-                if pthread_create(&ids[k], NULL, _slice_thread, &sl[k]) != 0:
+                if fastrnn_thread_start(&ids[k], _slice_thread, &sl[k], <int>k) != 0:
                     break
                 started += 1
             fastrnn_start_open(&start, 1 if started == T - 1 else -1)

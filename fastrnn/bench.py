@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 import fastrnn
+from fastrnn import _kernels
 from fastrnn._kinds import CLASSES, GATES
 from fastrnn._progress import progress
 
@@ -162,6 +163,13 @@ def bench_row(row, rounds, seconds_per_round=0.02):
     times = {name: [] for name in engines}
     for _ in range(rounds):
         for name, fn in engines.items():
+            if threads > 1:
+                # onnxruntime's and torch's pools keep spinning for a while
+                # after a call; a split fastrnn layer starved by them would
+                # pause its splitting (see fastrnn/_barrier.h). Each engine
+                # starts its round on quiet cores.
+                time.sleep(0.02)
+                _kernels.resume_split()
             times[name].append(_per_call(fn, calls))
     ms = {name: float(np.median(t)) * 1e3 for name, t in times.items()}
     result = dict(zip(FIELDS, row))
