@@ -1736,7 +1736,6 @@ cdef class Layer:
         cdef Py_ssize_t N, rows
         cdef bint lstm = self.spec.kind == KIND_LSTM
         cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
-        cdef const int* lens
         try:
             # hn first: it gives N
             _acquire(hn, &v[n], flags | PyBUF_WRITABLE, 3, self.typecode, "hn")
@@ -1781,14 +1780,7 @@ cdef class Layer:
             if seq_lens is not None:
                 _acquire(seq_lens, &v[n], flags, 1, b'i', "seq_lens")
                 n += 1
-                if v[n - 1].shape[0] != N or v[n - 1].itemsize != 4:
-                    raise ValueError(f"Layer.run: seq_lens must have shape ({N},), got "
-                                     f"{_shape_str(&v[n - 1])}")
-                lens = <const int*>v[n - 1].buf
-                for k in range(N):
-                    if not 0 <= lens[k] <= L:
-                        raise ValueError(f"Layer.run: seq_lens[{k}] = {lens[k]} is outside 0..{L}")
-                c.lens = lens
+                c.lens = _checked_lens(&v[n - 1], N, L, False, "Layer.run")
             c.L, c.N, c.batch_major = L, N, batch_major
             c.rows, c.offs = rows, NULL
             run_layer(&self.spec, &c, self.f64)
@@ -1798,6 +1790,21 @@ cdef class Layer:
 
     def __reduce__(self):
         raise TypeError("a Layer is rebuilt with its model, not pickled")
+
+
+cdef const int* _checked_lens(const Py_buffer* v, Py_ssize_t N, Py_ssize_t L, bint packed,
+                              str fn) except? NULL:
+    """The lengths in an acquired int32 buffer: N of them, each in 0..L (and
+    in decreasing order for packed rows)."""
+    cdef const int* lens = <const int*>v.buf
+    cdef Py_ssize_t k
+    if v.shape[0] != N or v.itemsize != 4:
+        raise ValueError(f"{fn}: seq_lens must have shape ({N},), got {_shape_str(v)}")
+    for k in range(N):
+        if not 0 <= lens[k] <= L or packed and k and lens[k] > lens[k - 1]:
+            raise ValueError(f"{fn}: seq_lens[{k}] = {lens[k]} is outside 0..{L}"
+                             + (" or out of order" if packed else ""))
+    return lens
 
 
 cdef Py_ssize_t* _packed_offsets(const int* lens, Py_ssize_t N, Py_ssize_t L) except NULL:
@@ -1961,14 +1968,7 @@ cdef class Stack:
             if seq_lens is not None:
                 _acquire(seq_lens, &v[n], flags, 1, b'i', "seq_lens")
                 n += 1
-                if v[n - 1].shape[0] != N or v[n - 1].itemsize != 4:
-                    raise ValueError(f"Stack.run: seq_lens must have shape ({N},), got "
-                                     f"{_shape_str(&v[n - 1])}")
-                lens = <const int*>v[n - 1].buf
-                for k in range(N):
-                    if not 0 <= lens[k] <= L or packed and k and lens[k] > lens[k - 1]:
-                        raise ValueError(f"Stack.run: seq_lens[{k}] = {lens[k]} is outside "
-                                         f"0..{L}" + (" or out of order" if packed else ""))
+                lens = _checked_lens(&v[n - 1], N, L, packed, "Stack.run")
             if packed:
                 if lens == NULL or batch_major:
                     raise ValueError("Stack.run: packed rows need seq_lens, time-major")
