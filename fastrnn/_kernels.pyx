@@ -1,15 +1,16 @@
 """Recurrent kernels: one call runs every time step of one layer, all directions.
 
-Two ways in, one core. `Layer` (what the models hold) checks a layer's
-weights and settings once, when the model is built, and each `Layer.run`
-checks only the call's own arrays, through the buffer protocol. The entry
-points `rnn_layer`, `lstm_layer` and `gru_layer` (the ONNX backend's, the
-tests') take typed memoryviews and check every shape on every call. Both fill
-a `Spec` (the layer) and a `Call` (its buffers) and run `run_layer`: one
+Ways in, one core. `Layer` checks a layer's weights and settings once, when
+the model is built; a model holds its layers in a `Stack`, whose `run` and
+`forward` check only what a call brings, allocate the results and run the
+layers in turn (`Layer.run` runs one layer on buffers the caller gives). The
+entry points `rnn_layer`, `lstm_layer` and `gru_layer` (the ONNX backend's,
+the tests') take typed memoryviews and check every shape on every call. All
+fill a `Spec` (the layer) and a `Call` (its buffers) and run `run_layer`: one
 scratch block per call, then every direction in one `with nogil:` block (the
-two directions of a bidirectional layer on two threads when it pays). Below
-it, the leaf functions take raw pointers and sizes, never allocate and never
-raise.
+two directions of a bidirectional layer on two threads, or a unidirectional
+layer's hidden units split between threads, when it pays). Below it, the leaf
+functions take raw pointers and sizes, never allocate and never raise.
 
 Shapes are written as suffixes: `x__ri` is (rows, input), `w_hh__hh` is (H, H),
 `g` is the gate rows G*H (4H for LSTM, 3H for GRU) and `p` the LSTM's
@@ -836,16 +837,11 @@ def set_num_threads(int n):
     _num_threads = n
 
 
-def split_paused():
-    """Whether splitting layers between threads is paused now, after a split
-    call starved at its barriers (the cores busy with other work; see
-    _barrier.h)."""
-    return not fastrnn_split_allowed()
-
-
 def resume_split():
-    """End such a pause now (the benchmark does, before timing fastrnn on a
-    machine where the peers' thread pools were just spinning)."""
+    """End a pause of splitting layers between threads, which a split call
+    whose threads starved at their barriers starts (see _barrier.h): the
+    benchmark does, before timing fastrnn on a machine where the peers'
+    thread pools were just spinning."""
     fastrnn_split_resume()
 
 
@@ -1052,7 +1048,6 @@ DEF MAX_SLICES = 8
 # Multiply-adds per step (N*G*H*H) below which a step is too short for a
 # barrier (measured: see tools/perf_notes.md).
 DEF SLICE_MIN_STEP_MACS = 65536
-SLICE_MIN_STEP_MACS_PER_LAYER = SLICE_MIN_STEP_MACS  # for the tests
 
 
 cdef struct Slice:
@@ -1082,16 +1077,24 @@ cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
             and c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS)
 
 
-cdef bint _sliceable(const Spec* s, const Call* c) noexcept nogil:
-    """Whether this layer call is split by hidden units (see above)."""
+cdef int _split_threads(const Spec* s, const Call* c, bint f64) except -1:
+    """Threads a call splits its hidden units between when it runs alone
+    (see above), or 1: unidirectional layers of large enough steps, on the
+    packed kernel only, whose sums do not depend on the slice (OpenBLAS's
+    may), so the results stay bitwise those of one thread."""
     cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
-    if _num_threads < 2 or s.D != 1 or s.H < 32 or s.w_hr != NULL or s.peep != NULL:
-        return False
+    cdef int threads = min(_num_threads, MAX_SLICES, s.H // 16)
+    if threads < 2 or f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL:
+        return 1
     if s.kind == KIND_GRU and not s.gates[0].option:
-        return False  # (ONNX's GRU without linear_before_reset: not split)
+        return 1  # (ONNX's GRU without linear_before_reset: not split)
+    if not _packed_path(s, c):
+        return 1
     # (an RNN step has no gate cells to share: it counts half)
-    return (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
-            and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))
+    if (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
+            and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1)):
+        return threads
+    return 1
 
 
 cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
@@ -1282,8 +1285,8 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
     cdef Py_ssize_t first = 0, packed = 0
     cdef bint use_packed = floating is float and _packed_path(s, c)
-    cdef int threads = min(_num_threads, MAX_SLICES, s.H // 16)
-    if alone and use_packed and threads >= 2 and _sliceable(s, c) and fastrnn_split_allowed():
+    cdef int threads = _split_threads(s, c, floating is double) if alone else 1
+    if threads >= 2 and fastrnn_split_allowed():
         if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
             return 0
     if use_packed:
@@ -1720,12 +1723,8 @@ cdef class Layer:
         cdef Call c
         c.L, c.N = L, N
         c.rows = L * N if rows is None else rows
-        cdef int threads = min(_num_threads, MAX_SLICES, self.spec.H // 16)
         if self.spec.D == 1:
-            # split only on the packed kernel, whose sums do not depend on
-            # the slice (OpenBLAS's may): results stay bitwise the same
-            return threads if (threads >= 2 and not self.f64 and _packed_path(&self.spec, &c)
-                               and _sliceable(&self.spec, &c)) else 1
+            return _split_threads(&self.spec, &c, self.f64)
         return 2 if _parallel_directions(&self.spec, &c) else 1
 
     def run(self, x, out, h0, c0, hn, cn, seq_lens, Py_ssize_t L, bint batch_major):
