@@ -82,6 +82,22 @@ cdef extern from "_barrier.h" nogil:
     int fastrnn_calls_enter() noexcept
     void fastrnn_calls_leave() noexcept
 
+cdef extern from "_scratch.h" nogil:
+    void* fastrnn_scratch_take(size_t size) noexcept
+    void fastrnn_scratch_give(void* block) noexcept
+    void fastrnn_scratch_release() noexcept
+
+cdef extern from "_amx.h" nogil:
+    ctypedef unsigned short uint16_t
+    int fastrnn_amx_init() noexcept
+    Py_ssize_t fastrnn_amx_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
+    Py_ssize_t fastrnn_amx_split_size(Py_ssize_t rows, Py_ssize_t K) noexcept
+    int fastrnn_amx_pack(const float* w, Py_ssize_t M, Py_ssize_t K, uint16_t* out) noexcept
+    Py_ssize_t fastrnn_amx_matmul(const float* a, Py_ssize_t a_ld, Py_ssize_t N, Py_ssize_t K,
+                                  const uint16_t* w, Py_ssize_t M, float* c, Py_ssize_t c_ld,
+                                  int accumulate, uint16_t* scratch) noexcept
+    enum: FASTRNN_AMX_CHUNK
+
 cdef extern from "_recurrent.h" nogil:
     Py_ssize_t fastrnn_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
     void fastrnn_pack(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept
@@ -181,8 +197,22 @@ cdef inline floating _activate(floating v, int act, floating alpha,
 # ---------------------------------------------------------------- leaf kernels
 cdef void input_projection(const floating* x__ri, const floating* w__mi, floating* out__rm,
                            Py_ssize_t out_ld, Py_ssize_t rows, Py_ssize_t M,
-                           Py_ssize_t I) noexcept nogil:
-    """out[:, :M] = x @ w.T for every row (every time step at once)."""
+                           Py_ssize_t I, const uint16_t* amx=NULL,
+                           uint16_t* amx_a=NULL) noexcept nogil:
+    """out[:, :M] = x @ w.T for every row (every time step at once).
+
+    amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack, amx_a
+    the split scratch: the product then runs on AMX tiles (see _amx.h), but
+    for rows after a value that is not finite.
+    """
+    cdef Py_ssize_t done
+    if floating is float and amx != NULL:
+        done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a)
+        if done == rows:
+            return
+        x__ri += done * I
+        out__rm += done * out_ld
+        rows -= done
     if floating is float:
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                           <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
@@ -196,7 +226,8 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
 cdef void hidden_product(const float* packed, const floating* w__mk, const floating* h__nk,
                          Py_ssize_t h_ld, floating* c__nm, Py_ssize_t c_ld, Py_ssize_t N,
                          Py_ssize_t M, Py_ssize_t K, bint accumulate,
-                         Py_ssize_t step) noexcept nogil:
+                         Py_ssize_t step, const uint16_t* amx=NULL,
+                         uint16_t* amx_a=NULL) noexcept nogil:
     """c[:, :M] (+)= h[:, :K] @ w.T for N rows, w (M, K) with rows K apart.
 
     step: the time step's index; the packed kernel takes its columns
@@ -205,9 +236,19 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
 
     packed (float32 only, may be NULL) is w packed by fastrnn_pack: fastrnn's
     own step kernel then replaces BLAS. Without accumulate c is overwritten
-    (OpenBLAS does not read c at beta = 0).
+    (OpenBLAS does not read c at beta = 0). amx, amx_a: as for
+    input_projection (then packed is NULL); a step whose h holds a value that
+    is not finite runs on BLAS.
     """
     cdef floating beta = 1 if accumulate else 0
+    cdef Py_ssize_t done
+    if floating is float and amx != NULL:
+        done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a)
+        if done == N:
+            return
+        h__nk += done * h_ld
+        c__nm += done * c_ld
+        N -= done
     if floating is float and packed != NULL:
         fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate,
                                    step & 1)
@@ -291,13 +332,15 @@ cdef void rnn_direction(
         const floating* w_ih__hi, const floating* w_hh__hh, const float* w_hh_packed,
         const floating* b_ih__h, const floating* b_hh__h, floating* state__nh,
         Py_ssize_t I, Py_ssize_t H,
-        int act, floating alpha, floating beta, floating clip) noexcept nogil:
+        int act, floating alpha, floating beta, floating clip,
+        const uint16_t* amx_ih, const uint16_t* amx_hh, uint16_t* amx_a) noexcept nogil:
     """Run one direction of one layer over all steps.
 
     out__ro points at this direction's first column of the output: n_rows
     rows out_ld apart, in the input's row order. w_hh_packed (float32 only,
     may be NULL) is w_hh packed by fastrnn_pack: the recurrent product then
-    uses fastrnn's own step kernel instead of BLAS. state__nh holds h_{t-1}
+    uses fastrnn's own step kernel instead of BLAS. amx_ih, amx_hh (may be
+    NULL): w_ih, w_hh packed for AMX (see input_projection). state__nh holds h_{t-1}
     on entry (h0) and h_n on exit. With lengths, row n only runs while
     t < its length: its outputs are zero after that and its state stays as it
     was (ONNX/onnxruntime semantics, for both directions).
@@ -311,7 +354,7 @@ cdef void rnn_direction(
 
     # Input projection of every row at once.
     # out[:, :H] = x @ w_ih.T
-    input_projection(x__ri, w_ih__hi, out__ro, out_ld, n_rows, H, I)
+    input_projection(x__ri, w_ih__hi, out__ro, out_ld, n_rows, H, I, amx_ih, amx_a)
 
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
@@ -322,7 +365,7 @@ cdef void rnn_direction(
         rows = _rows_at(s, t)
         if rows > 0:
             hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, s.out_row,
-                           rows, H, H, True, step)
+                           rows, H, H, True, step, amx_hh, amx_a)
             hidden_activation(c__nh, rows, s.out_row, H, b_ih__h, b_hh__h, act, alpha, beta,
                               clip)
         finish_step(c__nh, s, t, rows, state__nh, H, &h_prev__nh, &h_prev_ld)
@@ -545,13 +588,15 @@ cdef void lstm_direction(
         const floating* w_hr__ph, const float* w_hr_packed,
         const floating* b__g, const floating* peep__3h,
         floating* h__np, floating* c__nh, floating* gh__ng, floating* hc__nh,
-        Py_ssize_t H, Py_ssize_t P, const Gates* g) noexcept nogil:
+        Py_ssize_t H, Py_ssize_t P, const Gates* g,
+        const uint16_t* amx_hh, const uint16_t* amx_hr, uint16_t* amx_a) noexcept nogil:
     """Run one LSTM direction over all steps.
 
     gx__rg: this direction's input projection (x @ w_ih.T) in the input's row
     order; h__np, c__nh: h0, c0 on entry, h_n, c_n on exit. gh__ng (N, 4H) and
     hc__nh (N, H, with w_hr only: o * h(c) before the projection) are scratch.
-    w_hr__ph may be NULL; the packed copies (float32) may be NULL.
+    w_hr__ph may be NULL; the packed copies (float32) may be NULL, and so
+    may the copies packed for AMX (amx_hh, amx_hr; see input_projection).
     """
     cdef Py_ssize_t step, t, n, rows, G = 4 * H
     cdef Py_ssize_t N = s.N
@@ -578,7 +623,7 @@ cdef void lstm_direction(
         if rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
-                           False, step)
+                           False, step, amx_hh, amx_a)
         for n in range(rows):
             if s.lens != NULL and t >= s.lens[n]:
                 continue
@@ -587,7 +632,7 @@ cdef void lstm_direction(
         if w_hr__ph != NULL and rows > 0:
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
             hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
-                           step)
+                           step, amx_hr, amx_a)
         finish_step(out, s, t, rows, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         # h_n = the last step's output rows
@@ -600,13 +645,15 @@ cdef void gru_direction(
         const floating* w_hh__gh, const float* w_hh_packed, const float* w_hn_packed,
         const floating* b__g, const floating* b_hn__h,
         floating* h__nh, floating* gh__ng, floating* rh__nh,
-        Py_ssize_t H, const Gates* g) noexcept nogil:
+        Py_ssize_t H, const Gates* g,
+        const uint16_t* amx_hh, const uint16_t* amx_hn, uint16_t* amx_a) noexcept nogil:
     """Run one GRU direction over all steps.
 
     As lstm_direction; b__g holds b_ih + b_hh for r and z, and for n b_in
     (linear_before_reset, with b_hn__h beside it) or b_in + b_hn. Without
     linear_before_reset w_hh_packed holds the r, z rows and w_hn_packed the
-    n rows; rh__nh (N, H) is scratch for r * h_{t-1}.
+    n rows; rh__nh (N, H) is scratch for r * h_{t-1}. amx_hh, amx_hn: the same
+    two matrices packed for AMX, or NULL.
     """
     cdef Py_ssize_t step, t, n, rows, G = 3 * H
     cdef Py_ssize_t N = s.N
@@ -636,7 +683,7 @@ cdef void gru_direction(
         elif g.option:
             # gh = h_{t-1} @ w_hh.T, all three gates in one product
             hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
-                           False, step)
+                           False, step, amx_hh, amx_a)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, b_hn__h,
@@ -644,14 +691,14 @@ cdef void gru_direction(
         else:
             # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
             hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
-                           False, step)
+                           False, step, amx_hh, amx_a)
             # every row, so that the product below reads no stale rows
             for n in range(rows):
                 gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
                           rh__nh + n * H, H, g)
             # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
             hidden_product(w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
-                           rows, H, H, False, step)
+                           rows, H, H, False, step, amx_hn, amx_a)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,
@@ -696,8 +743,8 @@ cdef _check_gated_layer(str fn, int G, x, out, w_ih, w_hh, b_ih, b_hh, w_hr, pee
     """Shapes of an lstm_layer/gru_layer call (G gates, K activations per
     direction), all in Python integers so that no product wraps around.
     Returns (L, N, D, H, P)."""
-    if recurrent not in ("auto", "packed", "blas"):
-        raise ValueError(f"{fn}: recurrent must be 'auto', 'packed' or 'blas', got {recurrent!r}")
+    if recurrent not in ("auto", "packed", "blas", "amx"):
+        raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'blas' or 'amx', got {recurrent!r}")
     D, GH, I = w_ih
     L, N = int(seq_len), hn[1]
     if GH % G:
@@ -803,6 +850,7 @@ cdef enum Path:
     PATH_AUTO = 0
     PATH_PACKED = 1
     PATH_BLAS = 2
+    PATH_AMX = 3
 
 KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
 
@@ -857,7 +905,7 @@ set_num_threads(_default_threads())
 # about 30 us (see tools/perf_notes.md).
 DEF PARALLEL_MIN_MACS = 4000000
 PARALLEL_MIN_MACS_PER_DIRECTION = PARALLEL_MIN_MACS  # for the tests
-PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS}
+PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS, "amx": PATH_AMX}
 
 
 cdef struct Spec:
@@ -897,6 +945,10 @@ cdef struct Work:
     void* aux                  # (N, H) LSTM unprojected h / GRU r * h_{t-1}
     float* packed              # packed w_hh (and w_hr / w_hn), float32 only
     Py_ssize_t packed_hh       # floats of the first packed matrix
+    uint16_t* amx_ih           # w_ih packed for AMX, or NULL (float32 only)
+    uint16_t* amx_hh           # w_hh (GRU: w_rz) packed for AMX, or NULL
+    uint16_t* amx_2            # w_hr (LSTM) or w_hn (GRU) packed for AMX, or NULL
+    uint16_t* amx_a            # the split of a product's rows (see _amx.h)
 
 
 cdef Py_ssize_t _packed_floats(const Spec* s, Py_ssize_t* first) noexcept nogil:
@@ -958,20 +1010,43 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef floating* cn = NULL
     cdef floating* bias = <floating*>w.bias
     cdef float* packed = w.packed
+    cdef uint16_t* amx_ih = NULL
+    cdef uint16_t* amx_hh = NULL
+    cdef uint16_t* amx_2 = NULL
     cdef Steps st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens,
                            c.offs)
     if s.b_ih != NULL:
         b_ih = <const floating*>s.b_ih + d * G
         b_hh = <const floating*>s.b_hh + d * G
     _init_states(s, c, d, gx)
+    if floating is float:
+        # Copies packed for AMX, but none of a matrix with a weight that is
+        # not finite (see _amx.h): that one's products run in float32.
+        if w.amx_ih != NULL and fastrnn_amx_pack(<const float*>w_ih, G, I, w.amx_ih) == 0:
+            amx_ih = w.amx_ih
+        if w.amx_hh != NULL:
+            if s.kind == KIND_GRU and not g.option:
+                if fastrnn_amx_pack(<const float*>w_hh, 2 * H, H, w.amx_hh) == 0:
+                    amx_hh = w.amx_hh
+                if fastrnn_amx_pack(<const float*>w_hh + 2 * H * H, H, H, w.amx_2) == 0:
+                    amx_2 = w.amx_2
+            else:
+                if fastrnn_amx_pack(<const float*>w_hh, G, P, w.amx_hh) == 0:
+                    amx_hh = w.amx_hh
+                if (s.kind == KIND_LSTM and s.w_hr != NULL and fastrnn_amx_pack(
+                        <const float*>s.w_hr + d * P * H, P, H, w.amx_2) == 0):
+                    amx_2 = w.amx_2
     if s.kind == KIND_RNN:
         if packed != NULL:
             fastrnn_pack(<const float*>w_hh, H, H, packed)
         rnn_direction(x, out, out_ld, c.rows, &st, w_ih, w_hh, packed, b_ih, b_hh, hn, I, H,
-                      g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip)
+                      g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
+                      amx_ih, amx_hh, w.amx_a)
         return
     # gx[:, d*G:(d+1)*G] = x @ w_ih[d].T
-    if floating is float and packed != NULL and I <= P and I <= 128:
+    if amx_ih != NULL:
+        input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I, amx_ih, w.amx_a)
+    elif floating is float and packed != NULL and I <= P and I <= 128:
         # On the packed kernel, w_ih packed into the buffer w_hh's packing
         # overwrites next (I <= P: it fits). Measured against OpenBLAS's
         # sgemm for these shapes (packing included): 100 x 256 x 32 1.3x,
@@ -995,7 +1070,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                        <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
                        packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
                        bias, <const floating*>s.peep + d * 3 * H if s.peep != NULL else NULL,
-                       hn, cn, <floating*>w.gh, <floating*>w.aux, H, P, &g)
+                       hn, cn, <floating*>w.gh, <floating*>w.aux, H, P, &g,
+                       amx_hh, amx_2, w.amx_a)
         return
     # GRU: bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
     for j in range(G + H):
@@ -1016,7 +1092,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
             fastrnn_pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
     gru_direction(gx + d * G, out, &st, w_hh, packed,
                   packed + w.packed_hh if packed != NULL and not g.option else NULL,
-                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g)
+                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g,
+                  amx_hh, amx_2, w.amx_a)
 
 
 cdef struct DirectionJob:
@@ -1061,6 +1138,9 @@ cdef struct Slice:
     void* bias                 # (gates*U + U) summed biases (GRU: b_hn after gates*U)
     void* w                    # its rows of w_ih (gates*U, I), then of w_hh (gates*U, P)
     float* packed              # packed w_hh rows (float32 packed path) or NULL
+    uint16_t* amx_ih           # room for its rows of w_ih packed for AMX, or NULL
+    uint16_t* amx_hh           # room for its rows of w_hh packed for AMX, or NULL
+    uint16_t* amx_a            # AMX split scratch (with amx_ih or amx_hh)
     bint f64
     long long starved_ns       # time waited at barriers past the spin budget
 
@@ -1069,6 +1149,79 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
     return s.path == PATH_PACKED or (s.path == PATH_AUTO
                                      and use_packed_gates(c.L, c.N, s.G * s.H, s.P))
+
+
+# AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
+# now (set_amx; FASTRNN_AMX=0 in the environment turns it off at import).
+cdef bint _amx_hw = False
+cdef bint _amx_on = False
+
+
+def _init_amx():
+    global _amx_hw, _amx_on
+    import os
+    _amx_hw = fastrnn_amx_init() != 0
+    _amx_on = _amx_hw and os.environ.get("FASTRNN_AMX", "1") != "0"
+    return _amx_hw
+
+
+AMX = _init_amx()
+
+
+def set_amx(bint on):
+    """Whether float32 products may run on AMX tiles (where the machine has
+    them: AMX); returns the previous setting. The tests compare both."""
+    global _amx_on
+    previous = _amx_on
+    _amx_on = on and _amx_hw
+    return previous
+
+
+def amx_enabled():
+    return _amx_on
+
+
+def release_scratch():
+    """Free the scratch blocks kept for the next call (see _scratch.h)."""
+    fastrnn_scratch_release()
+
+
+# Batch rows from which a float32 layer's recurrent products run on AMX,
+# and rows (L*N) from which its input projection does (measured: see
+# tools/perf_notes.md, fifth session). Decided per call from L and N, not
+# from the rows a step runs, so that a call with lengths gives the bits of
+# the padded call.
+cdef Py_ssize_t AMX_MIN_ROWS = 32
+cdef Py_ssize_t AMX_MIN_INPUT_ROWS = 64
+
+
+def _amx_thresholds(min_rows=None, min_input_rows=None):
+    """The two thresholds above (tools/bench_amx.py sets them to measure)."""
+    global AMX_MIN_ROWS, AMX_MIN_INPUT_ROWS
+    if min_rows is not None:
+        AMX_MIN_ROWS = min_rows
+    if min_input_rows is not None:
+        AMX_MIN_INPUT_ROWS = min_input_rows
+    return AMX_MIN_ROWS, AMX_MIN_INPUT_ROWS
+
+
+cdef inline bint _amx_steps(const Spec* s, const Call* c) noexcept nogil:
+    """Whether a float32 call runs its recurrent products on AMX."""
+    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS))
+
+
+cdef inline bint _amx_input(const Spec* s, const Call* c) noexcept nogil:
+    """Whether a float32 call runs its input projection on AMX."""
+    return _amx_on and (s.path == PATH_AMX
+                        or (s.path == PATH_AUTO and c.L * c.N >= AMX_MIN_INPUT_ROWS))
+
+
+cdef inline Py_ssize_t _amx_split_rows(const Call* c, bint steps, bint inputs) noexcept nogil:
+    """Rows the AMX split scratch holds."""
+    cdef Py_ssize_t rows = c.N if steps else 0
+    if inputs:
+        rows = max(rows, c.rows)
+    return max(1, min(rows, FASTRNN_AMX_CHUNK))
 
 
 cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
@@ -1088,7 +1241,7 @@ cdef int _split_threads(const Spec* s, const Call* c, bint f64) except -1:
         return 1
     if s.kind == KIND_GRU and not s.gates[0].option:
         return 1  # (ONNX's GRU without linear_before_reset: not split)
-    if not _packed_path(s, c):
+    if not (_packed_path(s, c) or _amx_steps(s, c)):
         return 1
     # (an RNN step has no gate cells to share: it counts half)
     if (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
@@ -1122,12 +1275,14 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
     cdef int sense = 0
     cdef long long started = 0
     cdef Steps st = _steps(L, N, GU, P, c.batch_major, s.reverse[0] != 0, c.lens, c.offs)
+    cdef uint16_t* amx_ih = NULL
+    cdef uint16_t* amx_hh = NULL
+    cdef Py_ssize_t M = U if s.kind == KIND_RNN else GU
     g.fast = floating is float and s.kind != KIND_RNN and _fast_cells(s, &g)
     if s.kind == KIND_RNN:
         # one gate: the slice's rows of w_ih and w_hh are contiguous
         w_ih = <const floating*>s.w_ih + a * I
         w_hh = <const floating*>s.w_hh + a * H
-        input_projection(x, w_ih, out + a, P, c.rows, U, I)
     else:
         w_ih = <const floating*>sl.w
         w_hh = w_ih + GU * I
@@ -1136,6 +1291,16 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                    U * I * item)
             memcpy(<floating*>w_hh + k * U * P, <const floating*>s.w_hh + (k * H + a) * P,
                    U * P * item)
+    if floating is float:
+        # as run_direction: each column's sums are those of one thread
+        if sl.amx_ih != NULL and fastrnn_amx_pack(<const float*>w_ih, M, I, sl.amx_ih) == 0:
+            amx_ih = sl.amx_ih
+        if sl.amx_hh != NULL and fastrnn_amx_pack(<const float*>w_hh, M, P, sl.amx_hh) == 0:
+            amx_hh = sl.amx_hh
+    if s.kind == KIND_RNN:
+        input_projection(x, w_ih, out + a, P, c.rows, U, I, amx_ih, sl.amx_a)
+    else:
+        for k in range(gates):
             for j in range(U):
                 bias[k * U + j] = 0
                 if b_ih != NULL:
@@ -1145,7 +1310,9 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if s.kind == KIND_GRU:
             for j in range(U):
                 bias[GU + j] = b_hh[2 * H + a + j] if b_hh != NULL else 0
-        if floating is float and sl.packed != NULL and I <= P and I <= 128:
+        if amx_ih != NULL:
+            input_projection(x, w_ih, gx, GU, c.rows, GU, I, amx_ih, sl.amx_a)
+        elif floating is float and sl.packed != NULL and I <= P and I <= 128:
             # as run_direction: w_ih packed where w_hh's packing goes next
             fastrnn_pack(<const float*>w_ih, GU, I, sl.packed)
             fastrnn_recurrent_step_f32(sl.packed, <const float*>x, I, <float*>gx, GU,
@@ -1162,10 +1329,10 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
             if s.kind == KIND_RNN:
                 # out[:, a:a+U] += h_{t-1} @ w_hh[a:a+U].T
                 hidden_product(sl.packed, w_hh, h_prev, h_prev_ld, o + a, st.out_row, rows, U,
-                               H, True, step)
+                               H, True, step, amx_hh, sl.amx_a)
             else:
                 hidden_product(sl.packed, w_hh, h_prev, h_prev_ld, gh, GU, rows, GU, P, False,
-                               step)
+                               step, amx_hh, sl.amx_a)
         if c.lens != NULL:
             # every thread has read h_{t-1} from the state rows, updated below
             fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &started)
@@ -1241,10 +1408,23 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                + _round64((GU + U_max) * item) + _round64(GU * (I + P) * item))
     if use_packed:
         per += _round64(fastrnn_packed_size(GU, P) * sizeof(float))
-    cdef void* raw = malloc(T * per + 64)
+    # AMX: room for the slice's rows of w_ih and w_hh packed, and the split
+    # scratch (RNN: U rows each)
+    cdef bint amx_steps = floating is float and _amx_steps(s, c)
+    cdef bint amx_input = floating is float and _amx_input(s, c)
+    cdef Py_ssize_t M = GU if gates else U_max
+    cdef size_t amx_ih = _round64(fastrnn_amx_packed_size(M, I) * 2) if amx_input else 0
+    cdef size_t amx_hh = _round64(fastrnn_amx_packed_size(M, P) * 2) if amx_steps else 0
+    cdef size_t amx_a = 0
+    if amx_steps or amx_input:
+        amx_a = _round64(fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
+                                                max(I, P)) * 2)
+    cdef size_t amx_at = per
+    per += amx_ih + amx_hh + amx_a
+    cdef void* raw = fastrnn_scratch_take(T * per)
     if raw == NULL:
         raise MemoryError(f"cannot allocate {T * per} bytes of kernel scratch")
-    base = <char*>_align64(raw)
+    base = <char*>raw
     fastrnn_barrier_init(&barrier, <int>T)
     try:
         with nogil:
@@ -1260,6 +1440,11 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                 sl[k].packed = (<float*>(<char*>sl[k].w + (_round64(GU * (I + P) * item)
                                                            if gates else 0))
                                 if use_packed else NULL)
+                sl[k].amx_ih = <uint16_t*>(base + k * per + amx_at) if amx_ih else NULL
+                sl[k].amx_hh = (<uint16_t*>(base + k * per + amx_at + amx_ih)
+                                if amx_hh else NULL)
+                sl[k].amx_a = (<uint16_t*>(base + k * per + amx_at + amx_ih + amx_hh)
+                               if amx_a else NULL)
             for k in range(1, T):
                 if fastrnn_thread_start(&ids[k], _slice_thread, &sl[k], <int>k) != 0:
                     break
@@ -1276,32 +1461,65 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                     starved += sl[k].starved_ns
                 fastrnn_split_report(fastrnn_now_ns() - t0, starved, <int>T)
     finally:
-        free(raw)
+        fastrnn_scratch_give(raw)
     return 0 if started == T - 1 else 1
+
+
+cdef void _amx_work(Work* w, char* at, Py_ssize_t ih, Py_ssize_t hh, Py_ssize_t second,
+                    Py_ssize_t a) noexcept nogil:
+    """Point a direction's AMX buffers into its scratch at `at` (sizes in
+    uint16 elements; 0: none)."""
+    w.amx_ih = <uint16_t*>at if ih else NULL
+    at += _round64(ih * 2)
+    w.amx_hh = <uint16_t*>at if hh else NULL
+    at += _round64(hh * 2)
+    w.amx_2 = <uint16_t*>at if second else NULL
+    at += _round64(second * 2)
+    w.amx_a = <uint16_t*>at if a else NULL
 
 
 cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) except -1:
     """Allocate one scratch block for the call, then run every direction without the GIL."""
     cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
-    cdef Py_ssize_t first = 0, packed = 0
-    cdef bint use_packed = floating is float and _packed_path(s, c)
+    cdef Py_ssize_t first = 0, packed = 0, P = s.P, I = s.In
+    cdef bint amx_steps = floating is float and _amx_steps(s, c)
+    cdef bint amx_input = floating is float and _amx_input(s, c)
+    cdef bint use_packed = floating is float and not amx_steps and _packed_path(s, c)
     cdef int threads = _split_threads(s, c, floating is double) if alone else 1
     if threads >= 2 and fastrnn_split_allowed():
         if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
             return 0
     if use_packed:
         packed = _packed_floats(s, &first)
+    # uint16 elements of the copies packed for AMX: w_ih, w_hh (GRU: w_rz),
+    # w_hr / w_hn, the split scratch
+    cdef Py_ssize_t amx_ih = fastrnn_amx_packed_size(G, I) if amx_input else 0
+    cdef Py_ssize_t amx_hh = 0, amx_2 = 0, amx_a = 0
+    if amx_steps:
+        if s.kind == KIND_GRU and not s.gates[0].option:
+            amx_hh = fastrnn_amx_packed_size(2 * H, H)
+            amx_2 = fastrnn_amx_packed_size(H, H)
+        else:
+            amx_hh = fastrnn_amx_packed_size(G, P)
+            if s.w_hr != NULL:
+                amx_2 = fastrnn_amx_packed_size(P, H)
+    if amx_steps or amx_input:
+        amx_a = fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
+                                       max(I, max(P, H)))
     # Sizes are bounded by the checks (L*N and D*G*H below 2**31): no wrap-around.
     cdef size_t item = sizeof(floating)
     cdef size_t gx_bytes = 0 if s.kind == KIND_RNN else _round64(<size_t>c.rows * <size_t>(D * G) * item)
     cdef size_t gh_bytes = _round64(<size_t>(N * G) * item)
     cdef size_t bias_bytes = _round64(<size_t>(G + H) * item)
     cdef size_t aux_bytes = _round64(<size_t>(N * H) * item)
-    cdef size_t per_dir = gh_bytes + bias_bytes + aux_bytes + _round64(<size_t>packed * sizeof(float))
-    cdef void* raw = malloc(gx_bytes + <size_t>D * per_dir + 64)
+    cdef size_t amx_bytes = (_round64(amx_ih * 2) + _round64(amx_hh * 2) + _round64(amx_2 * 2)
+                             + _round64(amx_a * 2))
+    cdef size_t per_dir = (gh_bytes + bias_bytes + aux_bytes + _round64(<size_t>packed * sizeof(float))
+                           + amx_bytes)
+    cdef void* raw = fastrnn_scratch_take(gx_bytes + <size_t>D * per_dir)
     if raw == NULL:
         raise MemoryError(f"cannot allocate {gx_bytes + D * per_dir} bytes of kernel scratch")
-    cdef char* base = <char*>_align64(raw)
+    cdef char* base = <char*>raw
     cdef DirectionJob jobs[2]
     cdef pthread_t thread
     cdef bint parallel = alone and _parallel_directions(s, c)
@@ -1317,6 +1535,9 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
                 jobs[d % 2].work.packed = (<float*>(<char*>jobs[d % 2].work.aux + aux_bytes)
                                            if use_packed else NULL)
                 jobs[d % 2].work.packed_hh = first
+                _amx_work(&jobs[d % 2].work,
+                          <char*>jobs[d % 2].work.aux + aux_bytes + _round64(<size_t>packed * 4),
+                          amx_ih, amx_hh, amx_2, amx_a)
                 if parallel and d == 0:
                     # direction 0 on its own thread, direction 1 here; each has
                     # its own scratch and writes its own columns and states
@@ -1327,7 +1548,7 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
             if started:
                 pthread_join(thread, NULL)
     finally:
-        free(raw)
+        fastrnn_scratch_give(raw)
     return 0
 
 
@@ -1352,7 +1573,9 @@ cdef inline int _path(recurrent, str fn) except -1:
         return PATH_PACKED
     if recurrent == "blas":
         return PATH_BLAS
-    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed' or 'blas', got {recurrent!r}")
+    if recurrent == "amx":
+        return PATH_AMX
+    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'blas' or 'amx', got {recurrent!r}")
 
 
 # ---------------------------------------------------------------- entry points
@@ -2026,7 +2249,7 @@ cdef class Stack:
                 cn_ptr = <char*>v[2].buf
             if self.n_layers > 1:
                 # outputs of the layers before the last, two buffers in turn
-                scratch = <char*>malloc(2 * between + 64)
+                scratch = <char*>fastrnn_scratch_take(2 * between)
                 if scratch == NULL:
                     raise MemoryError(f"cannot allocate {2 * between} bytes between layers")
             c.lens, c.offs, c.L, c.N, c.rows = lens, offs, L, N, rows
@@ -2035,7 +2258,7 @@ cdef class Stack:
                 layer = self.layers[k]
                 c.x = x_ptr
                 c.out = (v[0].buf if k == self.n_layers - 1
-                         else <char*>_align64(scratch) + (k % 2) * between)
+                         else scratch + (k % 2) * between)
                 c.h0 = h0_ptr + k * D * N * P * item if h0_ptr != NULL else NULL
                 c.c0 = c0_ptr + k * D * N * H * item if c0_ptr != NULL else NULL
                 c.hn = <char*>v[1].buf + k * D * N * P * item
@@ -2046,7 +2269,7 @@ cdef class Stack:
         finally:
             for k in range(n):
                 PyBuffer_Release(&v[k])
-            free(scratch)
+            fastrnn_scratch_give(scratch)
 
     def __reduce__(self):
         raise TypeError("a Stack is rebuilt with its model, not pickled")

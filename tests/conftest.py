@@ -4,6 +4,15 @@ import pytest
 
 import fastrnn._base
 import reference
+from fastrnn import _kernels
+
+
+@pytest.fixture
+def amx_off():
+    """float32 products off AMX (see fastrnn/_amx.h) for the test's duration."""
+    previous = _kernels.set_amx(False)
+    yield
+    _kernels.set_amx(previous)
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_auto_keeps_blas_where_the_packed_kernel_would_be_emulated():
 
 
 @NEEDS_AVX512
-def test_auto_follows_the_measured_rule():
+def test_auto_follows_the_measured_rule(amx_off):
     assert _kernels.use_packed_step(100, 16, 256)      # N >= 2
     assert _kernels.use_packed_step(100, 64, 512)
     assert _kernels.use_packed_step(100, 1, 512)       # w_hh fits in L2

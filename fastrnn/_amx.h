@@ -1,0 +1,425 @@
+/* float32 matrix products on AMX (Intel's Advanced Matrix Extensions),
+ * at float32 accuracy:
+ *
+ *     c[n, :M] (+)= a[n, :K] @ w.T          for n < N, w (M, K)
+ *
+ * AMX multiplies bfloat16 tiles (8-bit significands) into float32 sums, at
+ * 1400 G multiply-adds/s on one core of this machine against ~75 G for
+ * float32 on the AVX-512 units. A float32 value is the exact sum of three
+ * bfloat16s, x = hi + mid + lo (each the top 16 bits of what is left:
+ * truncation leaves no rounding), so
+ *
+ *     a w = ah wh + ah wm + am wh + ah wl + al wh + am wm + (terms below 2^-21 a w)
+ *
+ * and six tile products give the float32 product to within what float32
+ * summation itself loses (measured: largest error against a float64 sum
+ * 5.4e-7 at K = 512, OpenBLAS's sgemm 7.1e-7). Six products at 1/20 the
+ * cost each: ~230-300 GFLOP/s measured here against 110-160 for OpenBLAS's
+ * sgemm and fastrnn's packed float32 step kernel (tools/perf_notes.md).
+ *
+ * Layouts. w is packed once per call (fastrnn_amx_pack) into tiles of 16
+ * output columns x 32 k, three per (column block, k block): hi, mid, lo,
+ * each 16 rows of 64 bytes, row r holding the pairs (k = 2r, 2r + 1) of the
+ * 16 columns (the VNNI layout TDPBF16PS reads). a is split per product
+ * (fastrnn_amx_split) into three row-major bfloat16 matrices. Columns pad
+ * to 32, k to 32 and rows to 32 with zeros.
+ *
+ * A value that is not finite has no such split (Inf - Inf is NaN): the
+ * split and the packing report it and the caller falls back to float32.
+ * AMX flushes subnormal inputs and results to zero; below 2^-126 that is an
+ * error far inside float32's bound relative to a result's scale.
+ *
+ * Linux grants AMX's 8 KB of tile state to a process on request
+ * (arch_prctl ARCH_REQ_XCOMP_PERM); fastrnn_amx_init asks once. Every
+ * product loads its tile configuration and releases the tiles at its end,
+ * so a thread holds no tile state between products.
+ */
+#ifndef FASTRNN_AMX_H
+#define FASTRNN_AMX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FASTRNN_AMX_BLOCK 32   /* rows, columns and k pad to this */
+#define FASTRNN_AMX_CHUNK 256  /* rows split at once (their split stays in L2) */
+
+static inline ptrdiff_t fastrnn_amx_pad(ptrdiff_t n)
+{
+    return (n + FASTRNN_AMX_BLOCK - 1) / FASTRNN_AMX_BLOCK * FASTRNN_AMX_BLOCK;
+}
+
+/* uint16 elements of w (M, K) packed by fastrnn_amx_pack. */
+static inline ptrdiff_t fastrnn_amx_packed_size(ptrdiff_t M, ptrdiff_t K)
+{
+    return fastrnn_amx_pad(M) * fastrnn_amx_pad(K) * 3;
+}
+
+/* uint16 elements of the split of up to `rows` rows of K (scratch). */
+static inline ptrdiff_t fastrnn_amx_split_size(ptrdiff_t rows, ptrdiff_t K)
+{
+    return fastrnn_amx_pad(rows) * fastrnn_amx_pad(K) * 3;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) \
+    && (defined(__clang__) || __GNUC__ >= 11)
+#define FASTRNN_HAVE_AMX 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define FASTRNN_AMX_TARGET __attribute__((target("avx512f,avx512bw,amx-tile,amx-bf16")))
+
+/* 1 if this CPU and OS run AMX bfloat16 tiles here (asks Linux for the
+ * tile state once per process), else 0. */
+static int fastrnn_amx_init(void)
+{
+    unsigned a, b, c, d;
+    unsigned long long xcr0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    /* AVX512F, AVX512BW; AMX-BF16, AMX-TILE */
+    if (!(b & (1u << 16)) || !(b & (1u << 30)) || !(d & (1u << 22)) || !(d & (1u << 24)))
+        return 0;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27)))  /* OSXSAVE */
+        return 0;
+    {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = ((unsigned long long)hi << 32) | lo;
+    }
+    /* SSE, AVX, opmask, ZMM state; XTILECFG, XTILEDATA */
+    if ((xcr0 & 0x600e6ull) != 0x600e6ull)
+        return 0;
+    /* palette 1: 8 tiles of 16 rows x 64 bytes */
+    if (!__get_cpuid_count(0x1d, 0, &a, &b, &c, &d) || a < 1)
+        return 0;
+    if (!__get_cpuid_count(0x1d, 1, &a, &b, &c, &d))
+        return 0;
+    if ((b >> 16) < 8 || (c & 0xffff) < 16 || (b & 0xffff) < 64)
+        return 0;
+    /* ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA */
+    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0)
+        return 0;
+    return 1;
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} fastrnn_amx_config;
+
+static inline __attribute__((always_inline)) FASTRNN_AMX_TARGET void fastrnn_amx_configure(void)
+{
+    fastrnn_amx_config cfg;
+    int i;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (i = 0; i < 8; i++) {
+        cfg.rows[i] = 16;
+        cfg.colsb[i] = 64;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* The three parts of 16 floats as bit patterns (top 16 bits each);
+ * *bad gets the lanes that are not finite. */
+static inline __attribute__((always_inline)) FASTRNN_AMX_TARGET void
+fastrnn_amx_parts(__m512 x, __m512i *hi, __m512i *mid, __m512i *lo, __mmask16 *bad)
+{
+    const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
+    const __m512i expo = _mm512_set1_epi32(0x7f800000);
+    __m512i u = _mm512_castps_si512(x);
+    __m512i h = _mm512_and_si512(u, top);
+    __m512 r1 = _mm512_sub_ps(x, _mm512_castsi512_ps(h));
+    __m512i m = _mm512_and_si512(_mm512_castps_si512(r1), top);
+    __m512 r2 = _mm512_sub_ps(r1, _mm512_castsi512_ps(m));
+    *bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, expo), expo);
+    *hi = h;
+    *mid = m;
+    *lo = _mm512_castps_si512(r2);
+}
+
+/* The top halves of 32 floats' bit patterns (a's lanes, then b's). */
+static inline __attribute__((always_inline)) FASTRNN_AMX_TARGET __m512i
+fastrnn_amx_tops(__m512i a, __m512i b)
+{
+    const __m512i odd = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39,
+                                         37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13,
+                                         11, 9, 7, 5, 3, 1);
+    return _mm512_permutex2var_epi16(a, odd, b);
+}
+
+/* Split rows n < N of a (K floats each, a_ld apart) into out: three
+ * row-major bfloat16 matrices of fastrnn_amx_pad(N) rows x fastrnn_amx_pad(K),
+ * hi, mid, lo; padding zero. Returns 0, or 1 if a value was not finite
+ * (out is then incomplete). */
+FASTRNN_AMX_TARGET
+static int fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
+                             uint16_t *out)
+{
+    const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), part = Np * Kp;
+    __mmask16 bad = 0;
+    ptrdiff_t n, k;
+    for (n = 0; n < N; n++) {
+        const float *row = a + n * a_ld;
+        uint16_t *o = out + n * Kp;
+        for (k = 0; k < Kp; k += 32) {
+            const ptrdiff_t left = K - k;
+            const __mmask16 m0 = left >= 16 ? 0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+            const __mmask16 m1 = left >= 32 ? 0xffff
+                                 : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+            __m512i h0, h1, mi0, mi1, l0, l1;
+            fastrnn_amx_parts(_mm512_maskz_loadu_ps(m0, row + k), &h0, &mi0, &l0, &bad);
+            fastrnn_amx_parts(_mm512_maskz_loadu_ps(m1, row + k + 16), &h1, &mi1, &l1, &bad);
+            _mm512_storeu_si512((void *)(o + k), fastrnn_amx_tops(h0, h1));
+            _mm512_storeu_si512((void *)(o + part + k), fastrnn_amx_tops(mi0, mi1));
+            _mm512_storeu_si512((void *)(o + 2 * part + k), fastrnn_amx_tops(l0, l1));
+        }
+    }
+    for (n = N; n < Np; n++) {
+        memset(out + n * Kp, 0, Kp * sizeof(uint16_t));
+        memset(out + part + n * Kp, 0, Kp * sizeof(uint16_t));
+        memset(out + 2 * part + n * Kp, 0, Kp * sizeof(uint16_t));
+    }
+    return bad != 0;
+}
+
+/* Pack w (M, K), rows K apart, for fastrnn_amx_product (see the layouts
+ * above). Returns 0, or 1 if a weight was not finite. */
+FASTRNN_AMX_TARGET
+static int fastrnn_amx_pack(const float *w, ptrdiff_t M, ptrdiff_t K, uint16_t *out)
+{
+    const ptrdiff_t Mp = fastrnn_amx_pad(M), Kp = fastrnn_amx_pad(K);
+    const ptrdiff_t KB = Kp / 32;
+    __mmask16 bad = 0;
+    ptrdiff_t nb, kb, r;
+    int j;
+    int32_t offs[16];
+    /* lane j: column j / 2 of the 8 a gather covers, k + j % 2 */
+    for (j = 0; j < 16; j++)
+        offs[j] = (int32_t)((j / 2) * K + j % 2);
+    const __m512i idx = _mm512_loadu_si512((const void *)offs);
+    for (nb = 0; nb < Mp / 16; nb++) {
+        const ptrdiff_t cols = M - nb * 16;  /* columns of this block that exist */
+        __mmask16 c0 = 0, c1 = 0;
+        for (j = 0; j < 16; j++) {
+            if (j / 2 < cols)
+                c0 |= (__mmask16)(1u << j);
+            if (8 + j / 2 < cols)
+                c1 |= (__mmask16)(1u << j);
+        }
+        for (kb = 0; kb < KB; kb++) {
+            uint16_t *t = out + (nb * KB + kb) * 3 * 512;
+            for (r = 0; r < 16; r++) {
+                const ptrdiff_t k = kb * 32 + 2 * r;
+                /* k + 1 may be past K (K odd): those lanes stay zero */
+                const __mmask16 kk = k + 1 < K ? 0xffff : k < K ? 0x5555 : 0;
+                const float *base = w + nb * 16 * K + k;
+                __m512 v0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), c0 & kk, idx, base, 4);
+                __m512 v1 = (c1 & kk) ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), c1 & kk,
+                                                                 idx, base + 8 * K, 4)
+                                      : _mm512_setzero_ps();
+                __m512i h0, h1, mi0, mi1, l0, l1;
+                fastrnn_amx_parts(v0, &h0, &mi0, &l0, &bad);
+                fastrnn_amx_parts(v1, &h1, &mi1, &l1, &bad);
+                _mm512_storeu_si512((void *)(t + r * 32), fastrnn_amx_tops(h0, h1));
+                _mm512_storeu_si512((void *)(t + 512 + r * 32), fastrnn_amx_tops(mi0, mi1));
+                _mm512_storeu_si512((void *)(t + 1024 + r * 32), fastrnn_amx_tops(l0, l1));
+            }
+        }
+    }
+    return bad != 0;
+}
+
+/* One block of up to 16 rows x 32 columns (the last block of a product
+ * whose rows end there): two accumulators, the three parts of a held, w's
+ * tiles loaded for each product into three slots in turn. Each sum takes its
+ * six products in the order of the 32-row blocks below, so a row's results
+ * do not depend on the block it falls in. */
+static inline __attribute__((always_inline)) FASTRNN_AMX_TARGET void
+fastrnn_amx_block16(const uint16_t *an, ptrdiff_t Kp, ptrdiff_t part, const uint16_t *w0,
+                    const uint16_t *w1, float *cc, ptrdiff_t ld, int load)
+{
+    const ptrdiff_t KB = Kp / 32, a_stride = Kp * 2;
+    ptrdiff_t kb;
+    if (load) {
+        _tile_loadd(0, cc, ld * 4);
+        _tile_loadd(1, cc + 16, ld * 4);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+    }
+    for (kb = 0; kb < KB; kb++) {
+        const uint16_t *ak = an + kb * 32, *x0 = w0 + kb * 1536, *x1 = w1 + kb * 1536;
+        _tile_loadd(2, ak, a_stride);
+        _tile_loadd(3, ak + part, a_stride);
+        _tile_loadd(4, ak + 2 * part, a_stride);
+        /* a hi times w hi, mid, lo; a mid times w hi, mid; a lo times w hi */
+        _tile_loadd(5, x0, 64);
+        _tile_dpbf16ps(0, 2, 5);
+        _tile_loadd(6, x1, 64);
+        _tile_dpbf16ps(1, 2, 6);
+        _tile_loadd(7, x0 + 512, 64);
+        _tile_dpbf16ps(0, 2, 7);
+        _tile_loadd(5, x1 + 512, 64);
+        _tile_dpbf16ps(1, 2, 5);
+        _tile_loadd(6, x0 + 1024, 64);
+        _tile_dpbf16ps(0, 2, 6);
+        _tile_loadd(7, x1 + 1024, 64);
+        _tile_dpbf16ps(1, 2, 7);
+        _tile_loadd(5, x0, 64);
+        _tile_dpbf16ps(0, 3, 5);
+        _tile_loadd(6, x1, 64);
+        _tile_dpbf16ps(1, 3, 6);
+        _tile_loadd(7, x0 + 512, 64);
+        _tile_dpbf16ps(0, 3, 7);
+        _tile_loadd(5, x1 + 512, 64);
+        _tile_dpbf16ps(1, 3, 5);
+        _tile_loadd(6, x0, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_loadd(7, x1, 64);
+        _tile_dpbf16ps(1, 4, 7);
+    }
+    _tile_stored(0, cc, ld * 4);
+    _tile_stored(1, cc + 16, ld * 4);
+}
+
+/* c[n, :M] (+)= a[n] @ w.T for n < N, on a split by fastrnn_amx_split
+ * (for these N rows) and w packed by fastrnn_amx_pack. Blocks of 32 rows x
+ * 32 columns: four accumulator tiles, two tiles of a and two of w, each
+ * kind of product issued to the four accumulators in turn. A block that
+ * reaches past N or M goes through a 32 x 32 scratch. */
+FASTRNN_AMX_TARGET
+static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
+                                const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
+                                int accumulate)
+{
+    const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), Mp = fastrnn_amx_pad(M);
+    const ptrdiff_t KB = Kp / 32, part = Np * Kp, a_stride = Kp * 2;
+    float edge[32 * 32] __attribute__((aligned(64)));
+    ptrdiff_t j0, n0, kb, n, rows, cols;
+    fastrnn_amx_configure();
+    for (j0 = 0; j0 < Mp; j0 += 32) {
+        const uint16_t *w0 = w + (j0 / 16) * KB * 1536, *w1 = w0 + KB * 1536;
+        cols = M - j0 < 32 ? M - j0 : 32;
+        for (n0 = 0; n0 < Np; n0 += 32) {
+            const uint16_t *an = a + n0 * Kp;
+            float *cc = c + n0 * c_ld + j0;
+            ptrdiff_t ld = c_ld;
+            rows = N - n0 < 32 ? N - n0 : 32;
+            if (rows < 32 || cols < 32) {
+                memset(edge, 0, sizeof edge);
+                if (accumulate)
+                    for (n = 0; n < rows; n++)
+                        memcpy(edge + 32 * n, cc + n * c_ld, cols * sizeof(float));
+                cc = edge;
+                ld = 32;
+            }
+            if (rows <= 16) {
+                fastrnn_amx_block16(an, Kp, part, w0, w1, cc, ld, accumulate || cc == edge);
+            } else if (accumulate || cc == edge) {
+                _tile_loadd(0, cc, ld * 4);
+                _tile_loadd(1, cc + 16, ld * 4);
+                _tile_loadd(2, cc + 16 * ld, ld * 4);
+                _tile_loadd(3, cc + 16 * ld + 16, ld * 4);
+            } else {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+            }
+            for (kb = 0; rows > 16 && kb < KB; kb++) {
+                const uint16_t *ak = an + kb * 32, *x0 = w0 + kb * 1536, *x1 = w1 + kb * 1536;
+#define FASTRNN_AMX_FOUR                                                                   \
+    _tile_dpbf16ps(0, 4, 6);                                                               \
+    _tile_dpbf16ps(1, 4, 7);                                                               \
+    _tile_dpbf16ps(2, 5, 6);                                                               \
+    _tile_dpbf16ps(3, 5, 7);
+                /* a hi times w hi, mid, lo */
+                _tile_loadd(4, ak, a_stride);
+                _tile_loadd(5, ak + 16 * Kp, a_stride);
+                _tile_loadd(6, x0, 64);
+                _tile_loadd(7, x1, 64);
+                FASTRNN_AMX_FOUR
+                _tile_loadd(6, x0 + 512, 64);
+                _tile_loadd(7, x1 + 512, 64);
+                FASTRNN_AMX_FOUR
+                _tile_loadd(6, x0 + 1024, 64);
+                _tile_loadd(7, x1 + 1024, 64);
+                FASTRNN_AMX_FOUR
+                /* a mid times w hi, mid */
+                _tile_loadd(4, ak + part, a_stride);
+                _tile_loadd(5, ak + part + 16 * Kp, a_stride);
+                _tile_loadd(6, x0, 64);
+                _tile_loadd(7, x1, 64);
+                FASTRNN_AMX_FOUR
+                _tile_loadd(6, x0 + 512, 64);
+                _tile_loadd(7, x1 + 512, 64);
+                FASTRNN_AMX_FOUR
+                /* a lo times w hi */
+                _tile_loadd(4, ak + 2 * part, a_stride);
+                _tile_loadd(5, ak + 2 * part + 16 * Kp, a_stride);
+                _tile_loadd(6, x0, 64);
+                _tile_loadd(7, x1, 64);
+                FASTRNN_AMX_FOUR
+#undef FASTRNN_AMX_FOUR
+            }
+            if (rows > 16) {
+                _tile_stored(0, cc, ld * 4);
+                _tile_stored(1, cc + 16, ld * 4);
+                _tile_stored(2, cc + 16 * ld, ld * 4);
+                _tile_stored(3, cc + 16 * ld + 16, ld * 4);
+            }
+            if (cc == edge)
+                for (n = 0; n < rows; n++)
+                    memcpy(c + (n0 + n) * c_ld + j0, edge + 32 * n, cols * sizeof(float));
+        }
+    }
+    _tile_release();
+}
+
+#else /* no AMX here */
+#define FASTRNN_HAVE_AMX 0
+static int fastrnn_amx_init(void) { return 0; }
+static int fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
+                             uint16_t *out)
+{
+    (void)a, (void)a_ld, (void)N, (void)K, (void)out;
+    return 1;
+}
+static int fastrnn_amx_pack(const float *w, ptrdiff_t M, ptrdiff_t K, uint16_t *out)
+{
+    (void)w, (void)M, (void)K, (void)out;
+    return 1;
+}
+static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
+                                const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
+                                int accumulate)
+{
+    (void)a, (void)N, (void)K, (void)w, (void)M, (void)c, (void)c_ld, (void)accumulate;
+}
+#endif
+
+/* c[n, :M] (+)= a[n, :K] @ w.T for n < N (a's rows a_ld apart), in chunks
+ * of FASTRNN_AMX_CHUNK rows through `scratch` (fastrnn_amx_split_size(
+ * min(N, FASTRNN_AMX_CHUNK), K) elements). Returns the rows done: N, or
+ * fewer where a chunk held a value that is not finite (the caller does
+ * those rows in float32). */
+static ptrdiff_t fastrnn_amx_matmul(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
+                                    const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
+                                    int accumulate, uint16_t *scratch)
+{
+    ptrdiff_t n0, rows;
+    for (n0 = 0; n0 < N; n0 += FASTRNN_AMX_CHUNK) {
+        rows = N - n0 < FASTRNN_AMX_CHUNK ? N - n0 : FASTRNN_AMX_CHUNK;
+        if (fastrnn_amx_split(a + n0 * a_ld, a_ld, rows, K, scratch))
+            return n0;
+        fastrnn_amx_product(scratch, rows, K, w, M, c + n0 * c_ld, c_ld, accumulate);
+    }
+    return N;
+}
+
+#endif
