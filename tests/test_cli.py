@@ -105,6 +105,8 @@ def test_info_names_version_blas_threads_and_cpu():
     assert f"threads: fastrnn {len(os.sched_getaffinity(0))} " in out
     assert "OpenBLAS 1 inside" in out
     assert "cpu: " in out and "onnxruntime: " in out
+    from fastrnn import _kernels
+    assert ("amx: float32 products on AMX tiles" in out) == _kernels.AMX
 
 
 MODELS = [
