@@ -1193,27 +1193,35 @@ def release_scratch():
 # the padded call.
 cdef Py_ssize_t AMX_MIN_ROWS = 32
 cdef Py_ssize_t AMX_MIN_INPUT_ROWS = 64
+# and the depth (input features, hidden or projected size) from which a
+# product does: AMX pads k to 32 (input_size 2 costs 16x the products:
+# 5130 x 2 x 256 measured 3.6x slower than OpenBLAS)
+cdef Py_ssize_t AMX_MIN_K = 16
 
 
-def _amx_thresholds(min_rows=None, min_input_rows=None):
-    """The two thresholds above (tools/bench_amx.py sets them to measure)."""
-    global AMX_MIN_ROWS, AMX_MIN_INPUT_ROWS
+def _amx_thresholds(min_rows=None, min_input_rows=None, min_k=None):
+    """The thresholds above (the tests lower them to reach every block shape)."""
+    global AMX_MIN_ROWS, AMX_MIN_INPUT_ROWS, AMX_MIN_K
     if min_rows is not None:
         AMX_MIN_ROWS = min_rows
     if min_input_rows is not None:
         AMX_MIN_INPUT_ROWS = min_input_rows
-    return AMX_MIN_ROWS, AMX_MIN_INPUT_ROWS
+    if min_k is not None:
+        AMX_MIN_K = min_k
+    return AMX_MIN_ROWS, AMX_MIN_INPUT_ROWS, AMX_MIN_K
 
 
 cdef inline bint _amx_steps(const Spec* s, const Call* c) noexcept nogil:
     """Whether a float32 call runs its recurrent products on AMX."""
-    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS))
+    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS
+                                               and s.P >= AMX_MIN_K))
 
 
 cdef inline bint _amx_input(const Spec* s, const Call* c) noexcept nogil:
     """Whether a float32 call runs its input projection on AMX."""
     return _amx_on and (s.path == PATH_AMX
-                        or (s.path == PATH_AUTO and c.L * c.N >= AMX_MIN_INPUT_ROWS))
+                        or (s.path == PATH_AUTO and c.L * c.N >= AMX_MIN_INPUT_ROWS
+                            and s.In >= AMX_MIN_K))
 
 
 cdef inline Py_ssize_t _amx_split_rows(const Call* c, bint steps, bint inputs) noexcept nogil:

@@ -366,10 +366,11 @@ def info(args):
               f"vectorised kernels run their {chosen} build; recurrent products on "
               + ("fastrnn's packed step kernel where it pays" if _kernels.PACKED_NATIVE
                  else "OpenBLAS (the packed step kernel needs AVX-512F)"))
-    rows, input_rows = _kernels._amx_thresholds()
+    rows, input_rows, depth = _kernels._amx_thresholds()
     if _kernels.amx_enabled():
         print(f"amx: float32 products on AMX tiles (three bfloat16 parts per value): input "
-              f"projections from {input_rows} rows, recurrent products from {rows} batch rows")
+              f"projections from {input_rows} rows, recurrent products from {rows} batch rows, "
+              f"both from {depth} input features or hidden units")
     else:
         print("amx: " + ("off (FASTRNN_AMX=0)" if _kernels.AMX
                          else "not used (this CPU or OS does not run AMX bfloat16 tiles)"))

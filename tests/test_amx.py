@@ -24,7 +24,7 @@ def amx_everywhere():
     """AMX for every product of every float32 call, whatever its size."""
     previous = _kernels.set_amx(True)
     thresholds = _kernels._amx_thresholds()
-    _kernels._amx_thresholds(1, 1)
+    _kernels._amx_thresholds(1, 1, 1)
     yield
     _kernels._amx_thresholds(*thresholds)
     _kernels.set_amx(previous)
@@ -89,8 +89,8 @@ def test_amx_matches_the_float64_reference(amx_everywhere, kind, size, options):
 
 
 def test_auto_uses_amx_only_from_the_measured_sizes():
-    rows, input_rows = _kernels._amx_thresholds()
-    assert (rows, input_rows) == (32, 64)
+    rows, input_rows, depth = _kernels._amx_thresholds()
+    assert (rows, input_rows, depth) == (32, 64, 16)
     model, _ = _model("LSTM", 16, 32, seed=1)
     x = np.random.default_rng(2).standard_normal((rows, 2, 16)).astype(np.float32)
     # the rule holds in the results: below both thresholds AMX changes nothing
