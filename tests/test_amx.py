@@ -65,6 +65,8 @@ def _first(result):
 SIZES = [  # (N, L, F, H): 16-row and 32-row blocks, partial blocks, odd k and columns
     (1, 5, 3, 7), (3, 7, 40, 100), (16, 6, 32, 64), (17, 5, 33, 65), (32, 4, 64, 32),
     (40, 6, 31, 47), (70, 3, 100, 130),
+    (33, 20, 40, 50),   # input projection in chunks of 256 rows, the last partial
+    (300, 2, 20, 40),   # recurrent products in chunks too
 ]
 CASES = [(kind, size, options) for kind in ("RNN", "LSTM", "GRU") for size in SIZES
          for options in ({}, {"num_layers": 2, "bidirectional": True})]
