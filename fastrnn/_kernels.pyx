@@ -203,16 +203,21 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
 
     amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack, amx_a
     the split scratch: the product then runs on AMX tiles (see _amx.h), but
-    for rows after a value that is not finite.
+    for each row holding a value that is not finite (alone, in float32: a
+    row's bits do not depend on the other rows).
     """
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
-        done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a)
-        if done == rows:
-            return
-        x__ri += done * I
-        out__rm += done * out_ld
-        rows -= done
+        while rows > 0:
+            done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a)
+            if done == rows:
+                return
+            # row `done` holds a value that is not finite
+            input_projection(x__ri + done * I, w__mi, out__rm + done * out_ld, out_ld, 1, M, I)
+            x__ri += (done + 1) * I
+            out__rm += (done + 1) * out_ld
+            rows -= done + 1
+        return
     if floating is float:
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                           <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
@@ -237,18 +242,23 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
     packed (float32 only, may be NULL) is w packed by fastrnn_pack: fastrnn's
     own step kernel then replaces BLAS. Without accumulate c is overwritten
     (OpenBLAS does not read c at beta = 0). amx, amx_a: as for
-    input_projection (then packed is NULL); a step whose h holds a value that
-    is not finite runs on BLAS.
+    input_projection (then packed is NULL); a row of h holding a value that
+    is not finite runs alone on BLAS.
     """
     cdef floating beta = 1 if accumulate else 0
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
-        done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a)
-        if done == N:
-            return
-        h__nk += done * h_ld
-        c__nm += done * c_ld
-        N -= done
+        while N > 0:
+            done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a)
+            if done == N:
+                return
+            # row `done` holds a value that is not finite
+            hidden_product(packed, w__mk, h__nk + done * h_ld, h_ld, c__nm + done * c_ld, c_ld,
+                           1, M, K, accumulate, step)
+            h__nk += (done + 1) * h_ld
+            c__nm += (done + 1) * c_ld
+            N -= done + 1
+        return
     if floating is float and packed != NULL:
         fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate,
                                    step & 1)

@@ -212,3 +212,28 @@ def test_kept_scratch_is_released_and_reused():
     _kernels.release_scratch()
     assert np.array_equal(model(x)[0], first)
     assert np.array_equal(model(x)[0], first)  # on the block kept by the call before
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("where", ["valid step", "padding"])
+def test_a_row_not_finite_leaves_the_other_rows_bits(kind, where):
+    # a NaN in one sequence (in its steps, or in the padding a call with
+    # lengths never reads) goes to float32 for that row alone: the other
+    # rows keep their bits, and lengths keep giving the padded call's bits
+    model, _ = _model(kind, 32, 64, seed=5)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((40, 30, 32)).astype(np.float32)
+    lengths = rng.integers(1, 31, size=40)
+    lengths[0] = 30
+    clean, _ = model(x, lengths=lengths)
+    short = int(np.argmin(lengths))
+    if where == "valid step":
+        x[5, 0, 3] = np.nan
+    else:
+        x[short, lengths[short]:] = np.nan
+    out, _ = model(x, lengths=lengths)
+    padded, _ = model(x)
+    for n in range(40):
+        assert np.array_equal(out[n, :lengths[n]], padded[n, :lengths[n]], equal_nan=True)
+        if not (where == "valid step" and n == 5):
+            assert np.array_equal(out[n], clean[n])
