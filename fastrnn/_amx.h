@@ -406,6 +406,19 @@ static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
 }
 #endif
 
+/* 1 if the n floats at w are all finite, else 0 (a split layer asks this
+ * of a whole matrix, so that its threads all pack it or none does). */
+static int fastrnn_amx_finite(const float *w, ptrdiff_t n)
+{
+    uint32_t u, all = 0;
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(&u, w + i, sizeof u);
+        all |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return all == 0;
+}
+
 /* c[n, :M] (+)= a[n, :K] @ w.T for n < N (a's rows a_ld apart), in chunks
  * of FASTRNN_AMX_CHUNK rows through `scratch` (fastrnn_amx_split_size(
  * min(N, FASTRNN_AMX_CHUNK), K) elements). Returns the rows done: N, or

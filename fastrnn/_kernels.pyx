@@ -93,6 +93,7 @@ cdef extern from "_amx.h" nogil:
     Py_ssize_t fastrnn_amx_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
     Py_ssize_t fastrnn_amx_split_size(Py_ssize_t rows, Py_ssize_t K) noexcept
     int fastrnn_amx_pack(const float* w, Py_ssize_t M, Py_ssize_t K, uint16_t* out) noexcept
+    int fastrnn_amx_finite(const float* w, Py_ssize_t n) noexcept
     Py_ssize_t fastrnn_amx_matmul(const float* a, Py_ssize_t a_ld, Py_ssize_t N, Py_ssize_t K,
                                   const uint16_t* w, Py_ssize_t M, float* c, Py_ssize_t c_ld,
                                   int accumulate, uint16_t* scratch) noexcept
@@ -1431,6 +1432,15 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                                                 max(I, P)) * 2)
     cdef size_t amx_at = per
     per += amx_ih + amx_hh + amx_a
+    # A matrix with a weight that is not finite runs in float32 in every
+    # slice, as in one thread (run_direction), not only in the slice holding it.
+    cdef bint ih_finite = True, hh_finite = True
+    if amx_ih:
+        with nogil:
+            ih_finite = fastrnn_amx_finite(<const float*>s.w_ih, s.G * H * I) != 0
+    if amx_hh:
+        with nogil:
+            hh_finite = fastrnn_amx_finite(<const float*>s.w_hh, s.G * H * P) != 0
     cdef void* raw = fastrnn_scratch_take(T * per)
     if raw == NULL:
         raise MemoryError(f"cannot allocate {T * per} bytes of kernel scratch")
@@ -1450,9 +1460,10 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                 sl[k].packed = (<float*>(<char*>sl[k].w + (_round64(GU * (I + P) * item)
                                                            if gates else 0))
                                 if use_packed else NULL)
-                sl[k].amx_ih = <uint16_t*>(base + k * per + amx_at) if amx_ih else NULL
+                sl[k].amx_ih = (<uint16_t*>(base + k * per + amx_at)
+                                if amx_ih and ih_finite else NULL)
                 sl[k].amx_hh = (<uint16_t*>(base + k * per + amx_at + amx_ih)
-                                if amx_hh else NULL)
+                                if amx_hh and hh_finite else NULL)
                 sl[k].amx_a = (<uint16_t*>(base + k * per + amx_at + amx_ih + amx_hh)
                                if amx_a else NULL)
             for k in range(1, T):

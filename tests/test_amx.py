@@ -215,6 +215,27 @@ def test_kept_scratch_is_released_and_reused():
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_a_weight_not_finite_gives_the_bits_of_one_thread(kind):
+    # Inf in w_ih: the gates it reaches saturate and every output stays
+    # finite. One thread runs the whole product in float32; split threads
+    # must too, not only the thread whose slice holds the Inf.
+    model, state = _model(kind, 64, 256, seed=7)
+    state["weight_ih_l0"][3, 5] = np.inf
+    model.load_state_dict(state)
+    x = np.random.default_rng(8).standard_normal((48, 40, 64)).astype(np.float32)
+    previous = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        one = _first(model(x))
+        assert all(np.isfinite(a).all() for a in one)
+        fastrnn.set_num_threads(2)
+        _kernels.resume_split()
+        assert all(np.array_equal(a, b) for a, b in zip(_first(model(x)), one))
+    finally:
+        fastrnn.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("where", ["valid step", "padding"])
 def test_a_row_not_finite_leaves_the_other_rows_bits(kind, where):
     # a NaN in one sequence (in its steps, or in the padding a call with
