@@ -154,11 +154,12 @@ fastrnn_amx_tops(__m512i a, __m512i b)
 
 /* Split rows n < N of a (K floats each, a_ld apart) into out: three
  * row-major bfloat16 matrices of fastrnn_amx_pad(N) rows x fastrnn_amx_pad(K),
- * hi, mid, lo; padding zero. Returns 0, or 1 if a value was not finite
- * (out is then incomplete). */
+ * hi, mid, lo; padding zero. Returns N, or the index of the first row
+ * holding a value that is not finite (it stops there: out is then
+ * incomplete, and a split of that many rows has another layout). */
 FASTRNN_AMX_TARGET
-static int fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
-                             uint16_t *out)
+static ptrdiff_t fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
+                                   uint16_t *out)
 {
     const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), part = Np * Kp;
     __mmask16 bad = 0;
@@ -178,13 +179,15 @@ static int fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdif
             _mm512_storeu_si512((void *)(o + part + k), fastrnn_amx_tops(mi0, mi1));
             _mm512_storeu_si512((void *)(o + 2 * part + k), fastrnn_amx_tops(l0, l1));
         }
+        if (bad)
+            return n;
     }
     for (n = N; n < Np; n++) {
         memset(out + n * Kp, 0, Kp * sizeof(uint16_t));
         memset(out + part + n * Kp, 0, Kp * sizeof(uint16_t));
         memset(out + 2 * part + n * Kp, 0, Kp * sizeof(uint16_t));
     }
-    return bad != 0;
+    return N;
 }
 
 /* Pack w (M, K), rows K apart, for fastrnn_amx_product (see the layouts
@@ -384,11 +387,11 @@ static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
 #else /* no AMX here */
 #define FASTRNN_HAVE_AMX 0
 static int fastrnn_amx_init(void) { return 0; }
-static int fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
-                             uint16_t *out)
+static ptrdiff_t fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
+                                   uint16_t *out)
 {
     (void)a, (void)a_ld, (void)N, (void)K, (void)out;
-    return 1;
+    return 0;
 }
 static int fastrnn_amx_pack(const float *w, ptrdiff_t M, ptrdiff_t K, uint16_t *out)
 {
@@ -403,20 +406,40 @@ static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
 }
 #endif
 
+/* 1 if the n floats at w are all finite, else 0 (a split layer asks this
+ * of a whole matrix, so that its threads all pack it or none does). */
+static int fastrnn_amx_finite(const float *w, ptrdiff_t n)
+{
+    uint32_t u, all = 0;
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(&u, w + i, sizeof u);
+        all |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return all == 0;
+}
+
 /* c[n, :M] (+)= a[n, :K] @ w.T for n < N (a's rows a_ld apart), in chunks
  * of FASTRNN_AMX_CHUNK rows through `scratch` (fastrnn_amx_split_size(
  * min(N, FASTRNN_AMX_CHUNK), K) elements). Returns the rows done: N, or
- * fewer where a chunk held a value that is not finite (the caller does
- * those rows in float32). */
+ * the index of the first row holding a value that is not finite (the
+ * caller does that row in float32, then calls again for the rows after
+ * it). Row exact, so that a row's bits never depend on the other rows
+ * (their values, how many there are: lengths, batch). */
 static ptrdiff_t fastrnn_amx_matmul(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
                                     const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
                                     int accumulate, uint16_t *scratch)
 {
-    ptrdiff_t n0, rows;
+    ptrdiff_t n0, rows, good;
     for (n0 = 0; n0 < N; n0 += FASTRNN_AMX_CHUNK) {
         rows = N - n0 < FASTRNN_AMX_CHUNK ? N - n0 : FASTRNN_AMX_CHUNK;
-        if (fastrnn_amx_split(a + n0 * a_ld, a_ld, rows, K, scratch))
-            return n0;
+        good = fastrnn_amx_split(a + n0 * a_ld, a_ld, rows, K, scratch);
+        if (good < rows) {
+            /* the rows before the first one not finite, split again in their own layout */
+            if (good > 0 && fastrnn_amx_split(a + n0 * a_ld, a_ld, good, K, scratch) == good)
+                fastrnn_amx_product(scratch, good, K, w, M, c + n0 * c_ld, c_ld, accumulate);
+            return n0 + good;
+        }
         fastrnn_amx_product(scratch, rows, K, w, M, c + n0 * c_ld, c_ld, accumulate);
     }
     return N;

@@ -93,6 +93,7 @@ cdef extern from "_amx.h" nogil:
     Py_ssize_t fastrnn_amx_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
     Py_ssize_t fastrnn_amx_split_size(Py_ssize_t rows, Py_ssize_t K) noexcept
     int fastrnn_amx_pack(const float* w, Py_ssize_t M, Py_ssize_t K, uint16_t* out) noexcept
+    int fastrnn_amx_finite(const float* w, Py_ssize_t n) noexcept
     Py_ssize_t fastrnn_amx_matmul(const float* a, Py_ssize_t a_ld, Py_ssize_t N, Py_ssize_t K,
                                   const uint16_t* w, Py_ssize_t M, float* c, Py_ssize_t c_ld,
                                   int accumulate, uint16_t* scratch) noexcept
@@ -203,16 +204,21 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
 
     amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack, amx_a
     the split scratch: the product then runs on AMX tiles (see _amx.h), but
-    for rows after a value that is not finite.
+    for each row holding a value that is not finite (alone, in float32: a
+    row's bits do not depend on the other rows).
     """
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
-        done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a)
-        if done == rows:
-            return
-        x__ri += done * I
-        out__rm += done * out_ld
-        rows -= done
+        while rows > 0:
+            done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a)
+            if done == rows:
+                return
+            # row `done` holds a value that is not finite
+            input_projection(x__ri + done * I, w__mi, out__rm + done * out_ld, out_ld, 1, M, I)
+            x__ri += (done + 1) * I
+            out__rm += (done + 1) * out_ld
+            rows -= done + 1
+        return
     if floating is float:
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                           <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
@@ -237,18 +243,23 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
     packed (float32 only, may be NULL) is w packed by fastrnn_pack: fastrnn's
     own step kernel then replaces BLAS. Without accumulate c is overwritten
     (OpenBLAS does not read c at beta = 0). amx, amx_a: as for
-    input_projection (then packed is NULL); a step whose h holds a value that
-    is not finite runs on BLAS.
+    input_projection (then packed is NULL); a row of h holding a value that
+    is not finite runs alone on BLAS.
     """
     cdef floating beta = 1 if accumulate else 0
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
-        done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a)
-        if done == N:
-            return
-        h__nk += done * h_ld
-        c__nm += done * c_ld
-        N -= done
+        while N > 0:
+            done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a)
+            if done == N:
+                return
+            # row `done` holds a value that is not finite
+            hidden_product(packed, w__mk, h__nk + done * h_ld, h_ld, c__nm + done * c_ld, c_ld,
+                           1, M, K, accumulate, step)
+            h__nk += (done + 1) * h_ld
+            c__nm += (done + 1) * c_ld
+            N -= done + 1
+        return
     if floating is float and packed != NULL:
         fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate,
                                    step & 1)
@@ -1429,6 +1440,15 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                                                 max(I, P)) * 2)
     cdef size_t amx_at = per
     per += amx_ih + amx_hh + amx_a
+    # A matrix with a weight that is not finite runs in float32 in every
+    # slice, as in one thread (run_direction), not only in the slice holding it.
+    cdef bint ih_finite = True, hh_finite = True
+    if amx_ih:
+        with nogil:
+            ih_finite = fastrnn_amx_finite(<const float*>s.w_ih, s.G * H * I) != 0
+    if amx_hh:
+        with nogil:
+            hh_finite = fastrnn_amx_finite(<const float*>s.w_hh, s.G * H * P) != 0
     cdef void* raw = fastrnn_scratch_take(T * per)
     if raw == NULL:
         raise MemoryError(f"cannot allocate {T * per} bytes of kernel scratch")
@@ -1448,9 +1468,10 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                 sl[k].packed = (<float*>(<char*>sl[k].w + (_round64(GU * (I + P) * item)
                                                            if gates else 0))
                                 if use_packed else NULL)
-                sl[k].amx_ih = <uint16_t*>(base + k * per + amx_at) if amx_ih else NULL
+                sl[k].amx_ih = (<uint16_t*>(base + k * per + amx_at)
+                                if amx_ih and ih_finite else NULL)
                 sl[k].amx_hh = (<uint16_t*>(base + k * per + amx_at + amx_ih)
-                                if amx_hh else NULL)
+                                if amx_hh and hh_finite else NULL)
                 sl[k].amx_a = (<uint16_t*>(base + k * per + amx_at + amx_ih + amx_hh)
                                if amx_a else NULL)
             for k in range(1, T):

@@ -66,15 +66,23 @@ static void fastrnn_scratch_give(void *p)
                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 return;
         }
-        /* both slots full: keep the larger blocks */
+        /* both slots full: keep the larger blocks. A block still in a slot
+         * is not ours to read (another call may take and free it at any
+         * moment), so take it out first, then put the larger back. */
         for (i = 0; i < FASTRNN_SCRATCH_SLOTS; i++) {
-            old = __atomic_load_n(&fastrnn_scratch_slot[i], __ATOMIC_ACQUIRE);
-            if (old != NULL && fastrnn_scratch_size(old) < fastrnn_scratch_size(block)
-                && __atomic_compare_exchange_n(&fastrnn_scratch_slot[i], &old, block, 0,
-                                               __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                block = old;
-                break;
+            old = __atomic_exchange_n(&fastrnn_scratch_slot[i], (char *)NULL, __ATOMIC_ACQ_REL);
+            if (old != NULL) {
+                if (fastrnn_scratch_size(old) > fastrnn_scratch_size(block)) {
+                    empty = old;
+                    old = block;
+                    block = empty;
+                }
+                free(old - 64);  /* the smaller one */
             }
+            empty = NULL;
+            if (__atomic_compare_exchange_n(&fastrnn_scratch_slot[i], &empty, block, 0,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return;
         }
     }
     free(block - 64);

@@ -214,3 +214,49 @@ def test_kept_scratch_is_released_and_reused():
     _kernels.release_scratch()
     assert np.array_equal(model(x)[0], first)
     assert np.array_equal(model(x)[0], first)  # on the block kept by the call before
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_a_weight_not_finite_gives_the_bits_of_one_thread(kind):
+    # Inf in w_ih: the gates it reaches saturate and every output stays
+    # finite. One thread runs the whole product in float32; split threads
+    # must too, not only the thread whose slice holds the Inf.
+    model, state = _model(kind, 64, 256, seed=7)
+    state["weight_ih_l0"][3, 5] = np.inf
+    model.load_state_dict(state)
+    x = np.random.default_rng(8).standard_normal((48, 40, 64)).astype(np.float32)
+    previous = fastrnn.get_num_threads()
+    try:
+        fastrnn.set_num_threads(1)
+        one = _first(model(x))
+        assert all(np.isfinite(a).all() for a in one)
+        fastrnn.set_num_threads(2)
+        _kernels.resume_split()
+        assert all(np.array_equal(a, b) for a, b in zip(_first(model(x)), one))
+    finally:
+        fastrnn.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("where", ["valid step", "padding"])
+def test_a_row_not_finite_leaves_the_other_rows_bits(kind, where):
+    # a NaN in one sequence (in its steps, or in the padding a call with
+    # lengths never reads) goes to float32 for that row alone: the other
+    # rows keep their bits, and lengths keep giving the padded call's bits
+    model, _ = _model(kind, 32, 64, seed=5)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((40, 30, 32)).astype(np.float32)
+    lengths = rng.integers(1, 31, size=40)
+    lengths[0] = 30
+    clean, _ = model(x, lengths=lengths)
+    short = int(np.argmin(lengths))
+    if where == "valid step":
+        x[5, 0, 3] = np.nan
+    else:
+        x[short, lengths[short]:] = np.nan
+    out, _ = model(x, lengths=lengths)
+    padded, _ = model(x)
+    for n in range(40):
+        assert np.array_equal(out[n, :lengths[n]], padded[n, :lengths[n]], equal_nan=True)
+        if not (where == "valid step" and n == 5):
+            assert np.array_equal(out[n], clean[n])
