@@ -294,18 +294,23 @@ fastrnn_amx_block16(const uint16_t *an, ptrdiff_t Kp, ptrdiff_t part, const uint
  * (for these N rows) and w packed by fastrnn_amx_pack. Blocks of 32 rows x
  * 32 columns: four accumulator tiles, two tiles of a and two of w, each
  * kind of product issued to the four accumulators in turn. A block that
- * reaches past N or M goes through a 32 x 32 scratch. */
+ * reaches past N or M goes through a 32 x 32 scratch. `backwards` takes the
+ * column blocks last to first (a recurrent product does on odd steps: the
+ * end of w read last is then still in L2 when the next step starts, where
+ * a cyclic sweep over w larger than L2 would find nothing there); the
+ * results do not change. */
 FASTRNN_AMX_TARGET
 static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
                                 const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
-                                int accumulate)
+                                int accumulate, int backwards)
 {
     const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), Mp = fastrnn_amx_pad(M);
     const ptrdiff_t KB = Kp / 32, part = Np * Kp, a_stride = Kp * 2;
     float edge[32 * 32] __attribute__((aligned(64)));
-    ptrdiff_t j0, n0, kb, n, rows, cols;
+    ptrdiff_t q, j0, n0, kb, n, rows, cols;
     fastrnn_amx_configure();
-    for (j0 = 0; j0 < Mp; j0 += 32) {
+    for (q = 0; q < Mp / 32; q++) {
+        j0 = 32 * (backwards ? Mp / 32 - 1 - q : q);
         const uint16_t *w0 = w + (j0 / 16) * KB * 1536, *w1 = w0 + KB * 1536;
         cols = M - j0 < 32 ? M - j0 : 32;
         for (n0 = 0; n0 < Np; n0 += 32) {
@@ -400,9 +405,10 @@ static int fastrnn_amx_pack(const float *w, ptrdiff_t M, ptrdiff_t K, uint16_t *
 }
 static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
                                 const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
-                                int accumulate)
+                                int accumulate, int backwards)
 {
     (void)a, (void)N, (void)K, (void)w, (void)M, (void)c, (void)c_ld, (void)accumulate;
+    (void)backwards;
 }
 #endif
 
@@ -425,10 +431,11 @@ static int fastrnn_amx_finite(const float *w, ptrdiff_t n)
  * the index of the first row holding a value that is not finite (the
  * caller does that row in float32, then calls again for the rows after
  * it). Row exact, so that a row's bits never depend on the other rows
- * (their values, how many there are: lengths, batch). */
+ * (their values, how many there are: lengths, batch). backwards: see
+ * fastrnn_amx_product. */
 static ptrdiff_t fastrnn_amx_matmul(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
                                     const uint16_t *w, ptrdiff_t M, float *c, ptrdiff_t c_ld,
-                                    int accumulate, uint16_t *scratch)
+                                    int accumulate, uint16_t *scratch, int backwards)
 {
     ptrdiff_t n0, rows, good;
     for (n0 = 0; n0 < N; n0 += FASTRNN_AMX_CHUNK) {
@@ -437,10 +444,12 @@ static ptrdiff_t fastrnn_amx_matmul(const float *a, ptrdiff_t a_ld, ptrdiff_t N,
         if (good < rows) {
             /* the rows before the first one not finite, split again in their own layout */
             if (good > 0 && fastrnn_amx_split(a + n0 * a_ld, a_ld, good, K, scratch) == good)
-                fastrnn_amx_product(scratch, good, K, w, M, c + n0 * c_ld, c_ld, accumulate);
+                fastrnn_amx_product(scratch, good, K, w, M, c + n0 * c_ld, c_ld, accumulate,
+                                    backwards);
             return n0 + good;
         }
-        fastrnn_amx_product(scratch, rows, K, w, M, c + n0 * c_ld, c_ld, accumulate);
+        fastrnn_amx_product(scratch, rows, K, w, M, c + n0 * c_ld, c_ld, accumulate,
+                            backwards);
     }
     return N;
 }

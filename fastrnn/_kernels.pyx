@@ -96,7 +96,7 @@ cdef extern from "_amx.h" nogil:
     int fastrnn_amx_finite(const float* w, Py_ssize_t n) noexcept
     Py_ssize_t fastrnn_amx_matmul(const float* a, Py_ssize_t a_ld, Py_ssize_t N, Py_ssize_t K,
                                   const uint16_t* w, Py_ssize_t M, float* c, Py_ssize_t c_ld,
-                                  int accumulate, uint16_t* scratch) noexcept
+                                  int accumulate, uint16_t* scratch, int backwards) noexcept
     enum: FASTRNN_AMX_CHUNK
 
 cdef extern from "_recurrent.h" nogil:
@@ -210,7 +210,8 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
         while rows > 0:
-            done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a)
+            done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a,
+                                      False)
             if done == rows:
                 return
             # row `done` holds a value that is not finite
@@ -250,7 +251,8 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
         while N > 0:
-            done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a)
+            done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a,
+                                      step & 1)
             if done == N:
                 return
             # row `done` holds a value that is not finite
@@ -1208,6 +1210,12 @@ cdef Py_ssize_t AMX_MIN_INPUT_ROWS = 64
 # product does: AMX pads k to 32 (input_size 2 costs 16x the products:
 # 5130 x 2 x 256 measured 3.6x slower than OpenBLAS)
 cdef Py_ssize_t AMX_MIN_K = 16
+# From 16 rows already where w_hh (float32) outgrows L2 (>= 512K weights):
+# every step then reads it from L3 in either form, and AMX's sums cost less
+# (measured 1.01-1.14x at B = 16 and 24, H = 512; at H = 256, where the
+# float32 copy stays in L2 and AMX's does not, 0.94-1.02x).
+DEF AMX_MIN_ROWS_L3 = 16
+DEF AMX_L3_WEIGHTS = 512 * 1024
 
 
 def _amx_thresholds(min_rows=None, min_input_rows=None, min_k=None):
@@ -1224,7 +1232,9 @@ def _amx_thresholds(min_rows=None, min_input_rows=None, min_k=None):
 
 cdef inline bint _amx_steps(const Spec* s, const Call* c) noexcept nogil:
     """Whether a float32 call runs its recurrent products on AMX."""
-    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS
+    cdef bint rows = c.N >= AMX_MIN_ROWS or (c.N >= min(AMX_MIN_ROWS, AMX_MIN_ROWS_L3)
+                                             and s.G * s.H * s.P >= AMX_L3_WEIGHTS)
+    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and rows
                                                and s.P >= AMX_MIN_K))
 
 
