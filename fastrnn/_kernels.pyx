@@ -393,8 +393,8 @@ cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
     """Whether "auto" runs a float32 RNN layer on the packed step kernel.
 
     Measured by tools/bench_step.py (layer time, OpenBLAS / packed, L=100):
-    1.2-4x for every N >= 2 up to H=1024, and at N=1 while w_hh fits in L2;
-    the same rule as the gated layers (see use_packed_gates).
+    1.2-4x for every N >= 2 up to H=1024, and at N=1 (see use_packed_gates,
+    whose rule this is).
     """
     return use_packed_gates(L, N, H, H)
 
@@ -733,15 +733,18 @@ cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t
 
     Measured by tools/bench_step.py --kind lstm|gru (layer time, OpenBLAS /
     packed, L=100, AVX-512 core with 2 MB of L2): 2-9x for every N >= 2 up to
-    H=1024 (1.3-1.6x at N=64); at N=1, 1.5-1.8x while w_hh fits in L2 (LSTM
-    H <= 256, GRU H <= 384) and 0.94-1.0x beyond, where both read w_hh from L3
-    at the same speed and packing is extra work. Packing costs one pass over
-    w_hh per call, so very short runs (L*N < 8) stay on BLAS. Without
-    AVX-512F never (see PACKED_NATIVE).
+    H=1024 (1.3-1.6x at N=64); at N=1, 1.5-1.8x while w_hh fits in L2, and
+    beyond it too (fifth session, whole model calls, one thread: LSTM H=384
+    5.75 -> 3.88 ms, H=512 8.0 -> 5.7, GRU H=512 5.4 -> 3.4, H=1024 45.1 ->
+    41.9, RNN H=1024 15.0 -> 10.4): both read w_hh from L3 every step, but
+    the packed kernel sweeps it backwards on odd steps, so that what it read
+    last is still in L2 (an earlier 0.94-1.0x reading did not hold up).
+    Packing costs one pass over w_hh per call, so very short runs (L*N < 8)
+    stay on BLAS. Without AVX-512F never (see PACKED_NATIVE).
     """
     if L * N < 8 or not _packed_native:
         return False
-    return N >= 2 or M * K <= 512 * 1024
+    return True
 
 
 cdef tuple _dims(const Py_ssize_t* shape, int ndim):

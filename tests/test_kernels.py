@@ -126,7 +126,7 @@ def test_auto_follows_the_measured_rule(amx_off):
     assert _kernels.use_packed_step(100, 16, 256)      # N >= 2
     assert _kernels.use_packed_step(100, 64, 512)
     assert _kernels.use_packed_step(100, 1, 512)       # w_hh fits in L2
-    assert not _kernels.use_packed_step(100, 1, 1024)  # read from L3 either way
+    assert _kernels.use_packed_step(100, 1, 1024)      # from L3, but swept both ways
     assert not _kernels.use_packed_step(3, 2, 64)      # too short to pay for packing
     case = (30, 16, 5, 40, 1, False, True, True, False)  # auto picks packed here
     assert _kernels.use_packed_step(30, 16, 40)
@@ -137,7 +137,7 @@ def test_auto_follows_the_measured_rule(amx_off):
 def test_gated_auto_follows_the_measured_rule():
     assert _kernels.use_packed_gates(100, 16, 4 * 256, 256)
     assert _kernels.use_packed_gates(100, 1, 4 * 256, 256)      # 1 MB: in L2
-    assert not _kernels.use_packed_gates(100, 1, 4 * 512, 512)  # 4 MB: from L3
+    assert _kernels.use_packed_gates(100, 1, 4 * 512, 512)      # 4 MB: from L3, both ways
     assert _kernels.use_packed_gates(100, 2, 4 * 512, 512)
     assert not _kernels.use_packed_gates(7, 1, 4 * 64, 64)      # too short
     for kind in ("lstm", "gru"):
