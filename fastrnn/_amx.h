@@ -121,6 +121,11 @@ static inline __attribute__((always_inline)) FASTRNN_AMX_TARGET void fastrnn_amx
         cfg.rows[i] = 16;
         cfg.colsb[i] = 64;
     }
+    /* GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the
+     * 64: without this barrier the stores above can be dropped as dead
+     * (seen in a harness: rows and colsb never written, tiles unconfigured,
+     * SIGILL / SIGSEGV at the first tile instruction). */
+    __asm__ __volatile__("" : : "m"(cfg) : "memory");
     _tile_loadconfig(&cfg);
 }
 
