@@ -84,3 +84,17 @@ def test_a_disagreeing_engine_is_reported(monkeypatch):
     monkeypatch.setattr(bench, "_onnxruntime_engine", wrong)
     with pytest.raises(RuntimeError, match="onnxruntime disagrees with fastrnn"):
         bench.bench_row(TINY[0], rounds=1)
+
+
+def test_sweep_tool_runs_a_small_grid():
+    import subprocess
+    import sys
+    from pathlib import Path
+    tool = Path(__file__).resolve().parent.parent / "tools" / "sweep.py"
+    result = subprocess.run([sys.executable, str(tool), "--kind", "gru", "--batch", "2",
+                             "--hidden", "8", "--length", "3", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("gru  H=8") and "onnxruntime / fastrnn" in line
+    assert float(line.split("onnxruntime / fastrnn")[1].split()[0]) > 0
