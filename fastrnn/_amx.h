@@ -22,7 +22,10 @@
  * each 16 rows of 64 bytes, row r holding the pairs (k = 2r, 2r + 1) of the
  * 16 columns (the VNNI layout TDPBF16PS reads). a is split per product
  * (fastrnn_amx_split) into three row-major bfloat16 matrices. Columns pad
- * to 32, k to 32 and rows to 32 with zeros.
+ * to 32, k to 32 and rows to 32 with zeros. Every sum takes its six
+ * products in one order, w hi times a hi, mid, lo, w mid times a hi, mid,
+ * w lo times a hi, whichever kernel computes it (32-row blocks, or the last
+ * <= 16 rows): a row's results never depend on the other rows.
  *
  * A value that is not finite has no such split (Inf - Inf is NaN): the
  * split and the packing report it and the caller falls back to float32.
@@ -55,10 +58,19 @@ static inline ptrdiff_t fastrnn_amx_packed_size(ptrdiff_t M, ptrdiff_t K)
     return fastrnn_amx_pad(M) * fastrnn_amx_pad(K) * 3;
 }
 
+/* uint16 elements from one row of a split to the next: 64 bytes more than
+ * the row, so that a tile's 16 rows do not fall into the same few L1 sets
+ * (at K = 512 rows 1 KB apart used 4 of its 64 sets; loading a's tiles
+ * measured up to 14% of a product). */
+static inline ptrdiff_t fastrnn_amx_row(ptrdiff_t K)
+{
+    return fastrnn_amx_pad(K) + 32;
+}
+
 /* uint16 elements of the split of up to `rows` rows of K (scratch). */
 static inline ptrdiff_t fastrnn_amx_split_size(ptrdiff_t rows, ptrdiff_t K)
 {
-    return fastrnn_amx_pad(rows) * fastrnn_amx_pad(K) * 3;
+    return fastrnn_amx_pad(rows) * fastrnn_amx_row(K) * 3;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) \
@@ -159,19 +171,20 @@ fastrnn_amx_tops(__m512i a, __m512i b)
 
 /* Split rows n < N of a (K floats each, a_ld apart) into out: three
  * row-major bfloat16 matrices of fastrnn_amx_pad(N) rows x fastrnn_amx_pad(K),
- * hi, mid, lo; padding zero. Returns N, or the index of the first row
+ * rows fastrnn_amx_row(K) apart, hi, mid, lo; padding zero. Returns N, or the index of the first row
  * holding a value that is not finite (it stops there: out is then
  * incomplete, and a split of that many rows has another layout). */
 FASTRNN_AMX_TARGET
 static ptrdiff_t fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, ptrdiff_t K,
                                    uint16_t *out)
 {
-    const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), part = Np * Kp;
+    const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), S = fastrnn_amx_row(K);
+    const ptrdiff_t part = Np * S;
     __mmask16 bad = 0;
     ptrdiff_t n, k;
     for (n = 0; n < N; n++) {
         const float *row = a + n * a_ld;
-        uint16_t *o = out + n * Kp;
+        uint16_t *o = out + n * S;
         for (k = 0; k < Kp; k += 32) {
             const ptrdiff_t left = K - k;
             const __mmask16 m0 = left >= 16 ? 0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
@@ -188,9 +201,9 @@ static ptrdiff_t fastrnn_amx_split(const float *a, ptrdiff_t a_ld, ptrdiff_t N, 
             return n;
     }
     for (n = N; n < Np; n++) {
-        memset(out + n * Kp, 0, Kp * sizeof(uint16_t));
-        memset(out + part + n * Kp, 0, Kp * sizeof(uint16_t));
-        memset(out + 2 * part + n * Kp, 0, Kp * sizeof(uint16_t));
+        memset(out + n * S, 0, S * sizeof(uint16_t));
+        memset(out + part + n * S, 0, S * sizeof(uint16_t));
+        memset(out + 2 * part + n * S, 0, S * sizeof(uint16_t));
     }
     return N;
 }
@@ -242,67 +255,91 @@ static int fastrnn_amx_pack(const float *w, ptrdiff_t M, ptrdiff_t K, uint16_t *
     return bad != 0;
 }
 
-/* One block of up to 16 rows x 32 columns (the last block of a product
- * whose rows end there): two accumulators, the three parts of a held, w's
- * tiles loaded for each product into three slots in turn. Each sum takes its
- * six products in the order of the 32-row blocks below, so a row's results
- * do not depend on the block it falls in. */
+/* The last rows of a product, when at most 16 are left: 16 rows x 64
+ * columns at a time (32 in a last group of 32), four accumulators, the three
+ * parts of a held in tiles 4-6 and w's tiles loaded one at a time into tile
+ * 7, each used by every product it takes part in. Every sum takes its six
+ * products in the order of the 32-row blocks (w hi times a hi, mid, lo; w
+ * mid times a hi, mid; w lo times a hi), so a row's results do not depend
+ * on the block it falls in. Columns from j0, `width` of them in the packed
+ * layout (64 or 32), `cols` of them real; c's rows c_ld apart. */
 static inline __attribute__((always_inline)) FASTRNN_AMX_TARGET void
-fastrnn_amx_block16(const uint16_t *an, ptrdiff_t Kp, ptrdiff_t part, const uint16_t *w0,
-                    const uint16_t *w1, float *cc, ptrdiff_t ld, int load)
+fastrnn_amx_rows16(const uint16_t *an, ptrdiff_t Kp, ptrdiff_t S, ptrdiff_t part, const uint16_t *w,
+                   ptrdiff_t j0, ptrdiff_t width, ptrdiff_t cols, ptrdiff_t rows, float *c,
+                   ptrdiff_t c_ld, int accumulate)
 {
-    const ptrdiff_t KB = Kp / 32, a_stride = Kp * 2;
-    ptrdiff_t kb;
-    if (load) {
+    const ptrdiff_t KB = Kp / 32, a_stride = S * 2;
+    const uint16_t *w0 = w + (j0 / 16) * KB * 1536;
+    float edge[16 * 64] __attribute__((aligned(64)));
+    float *cc = c + j0;
+    ptrdiff_t ld = c_ld, kb, n;
+    if (rows < 16 || cols < width) {
+        memset(edge, 0, sizeof edge);
+        if (accumulate)
+            for (n = 0; n < rows; n++)
+                memcpy(edge + 64 * n, cc + n * c_ld, cols * sizeof(float));
+        cc = edge;
+        ld = 64;
+    }
+    if (accumulate || cc == edge) {
         _tile_loadd(0, cc, ld * 4);
         _tile_loadd(1, cc + 16, ld * 4);
+        if (width == 64) {
+            _tile_loadd(2, cc + 32, ld * 4);
+            _tile_loadd(3, cc + 48, ld * 4);
+        }
     } else {
         _tile_zero(0);
         _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
     }
     for (kb = 0; kb < KB; kb++) {
-        const uint16_t *ak = an + kb * 32, *x0 = w0 + kb * 1536, *x1 = w1 + kb * 1536;
-        _tile_loadd(2, ak, a_stride);
-        _tile_loadd(3, ak + part, a_stride);
-        _tile_loadd(4, ak + 2 * part, a_stride);
-        /* a hi times w hi, mid, lo; a mid times w hi, mid; a lo times w hi */
-        _tile_loadd(5, x0, 64);
-        _tile_dpbf16ps(0, 2, 5);
-        _tile_loadd(6, x1, 64);
-        _tile_dpbf16ps(1, 2, 6);
-        _tile_loadd(7, x0 + 512, 64);
-        _tile_dpbf16ps(0, 2, 7);
-        _tile_loadd(5, x1 + 512, 64);
-        _tile_dpbf16ps(1, 2, 5);
-        _tile_loadd(6, x0 + 1024, 64);
-        _tile_dpbf16ps(0, 2, 6);
-        _tile_loadd(7, x1 + 1024, 64);
-        _tile_dpbf16ps(1, 2, 7);
-        _tile_loadd(5, x0, 64);
-        _tile_dpbf16ps(0, 3, 5);
-        _tile_loadd(6, x1, 64);
-        _tile_dpbf16ps(1, 3, 6);
-        _tile_loadd(7, x0 + 512, 64);
-        _tile_dpbf16ps(0, 3, 7);
-        _tile_loadd(5, x1 + 512, 64);
-        _tile_dpbf16ps(1, 3, 5);
-        _tile_loadd(6, x0, 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_loadd(7, x1, 64);
-        _tile_dpbf16ps(1, 4, 7);
+        const uint16_t *ak = an + kb * 32;
+        _tile_loadd(4, ak, a_stride);
+        _tile_loadd(5, ak + part, a_stride);
+        _tile_loadd(6, ak + 2 * part, a_stride);
+#define FASTRNN_AMX_COLUMN(J)                                                              \
+    {                                                                                      \
+        const uint16_t *x = w0 + (J) * KB * 1536 + kb * 1536;                              \
+        _tile_loadd(7, x, 64);                                                             \
+        _tile_dpbf16ps(J, 4, 7);                                                           \
+        _tile_dpbf16ps(J, 5, 7);                                                           \
+        _tile_dpbf16ps(J, 6, 7);                                                           \
+        _tile_loadd(7, x + 512, 64);                                                       \
+        _tile_dpbf16ps(J, 4, 7);                                                           \
+        _tile_dpbf16ps(J, 5, 7);                                                           \
+        _tile_loadd(7, x + 1024, 64);                                                      \
+        _tile_dpbf16ps(J, 4, 7);                                                           \
+    }
+        FASTRNN_AMX_COLUMN(0)
+        FASTRNN_AMX_COLUMN(1)
+        if (width == 64) {
+            FASTRNN_AMX_COLUMN(2)
+            FASTRNN_AMX_COLUMN(3)
+        }
+#undef FASTRNN_AMX_COLUMN
     }
     _tile_stored(0, cc, ld * 4);
     _tile_stored(1, cc + 16, ld * 4);
+    if (width == 64) {
+        _tile_stored(2, cc + 32, ld * 4);
+        _tile_stored(3, cc + 48, ld * 4);
+    }
+    if (cc == edge)
+        for (n = 0; n < rows; n++)
+            memcpy(c + n * c_ld + j0, edge + 64 * n, cols * sizeof(float));
 }
 
 /* c[n, :M] (+)= a[n] @ w.T for n < N, on a split by fastrnn_amx_split
  * (for these N rows) and w packed by fastrnn_amx_pack. Blocks of 32 rows x
  * 32 columns: four accumulator tiles, two tiles of a and two of w, each
- * kind of product issued to the four accumulators in turn. A block that
- * reaches past N or M goes through a 32 x 32 scratch. `backwards` takes the
- * column blocks last to first (a recurrent product does on odd steps: the
- * end of w read last is then still in L2 when the next step starts, where
- * a cyclic sweep over w larger than L2 would find nothing there); the
+ * kind of product issued to the four accumulators in turn; the last rows,
+ * when at most 16 are left, by fastrnn_amx_rows16. A block that reaches
+ * past N or M goes through a scratch block. `backwards` takes the column
+ * blocks last to first (a recurrent product does on odd steps: the end of
+ * w read last is then still in L2 when the next step starts, where a
+ * cyclic sweep over w larger than L2 would find nothing there); the
  * results do not change. */
 FASTRNN_AMX_TARGET
 static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
@@ -310,19 +347,22 @@ static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
                                 int accumulate, int backwards)
 {
     const ptrdiff_t Np = fastrnn_amx_pad(N), Kp = fastrnn_amx_pad(K), Mp = fastrnn_amx_pad(M);
-    const ptrdiff_t KB = Kp / 32, part = Np * Kp, a_stride = Kp * 2;
+    const ptrdiff_t S = fastrnn_amx_row(K), KB = Kp / 32, part = Np * S, a_stride = S * 2;
+    /* rows in whole 32-row blocks (the 32-row kernel), then a tail of <= 16 */
+    const ptrdiff_t tail = N - (Np - 32) <= 16 ? N - (Np - 32) : 0, N32 = N - tail;
+    const ptrdiff_t groups = (Mp + 63) / 64;
     float edge[32 * 32] __attribute__((aligned(64)));
     ptrdiff_t q, j0, n0, kb, n, rows, cols;
     fastrnn_amx_configure();
-    for (q = 0; q < Mp / 32; q++) {
+    for (q = 0; q < Mp / 32 && N32 > 0; q++) {
         j0 = 32 * (backwards ? Mp / 32 - 1 - q : q);
         const uint16_t *w0 = w + (j0 / 16) * KB * 1536, *w1 = w0 + KB * 1536;
         cols = M - j0 < 32 ? M - j0 : 32;
-        for (n0 = 0; n0 < Np; n0 += 32) {
-            const uint16_t *an = a + n0 * Kp;
+        for (n0 = 0; n0 < N32; n0 += 32) {
+            const uint16_t *an = a + n0 * S;
             float *cc = c + n0 * c_ld + j0;
             ptrdiff_t ld = c_ld;
-            rows = N - n0 < 32 ? N - n0 : 32;
+            rows = N32 - n0 < 32 ? N32 - n0 : 32;
             if (rows < 32 || cols < 32) {
                 memset(edge, 0, sizeof edge);
                 if (accumulate)
@@ -331,9 +371,7 @@ static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
                 cc = edge;
                 ld = 32;
             }
-            if (rows <= 16) {
-                fastrnn_amx_block16(an, Kp, part, w0, w1, cc, ld, accumulate || cc == edge);
-            } else if (accumulate || cc == edge) {
+            if (accumulate || cc == edge) {
                 _tile_loadd(0, cc, ld * 4);
                 _tile_loadd(1, cc + 16, ld * 4);
                 _tile_loadd(2, cc + 16 * ld, ld * 4);
@@ -344,52 +382,55 @@ static void fastrnn_amx_product(const uint16_t *a, ptrdiff_t N, ptrdiff_t K,
                 _tile_zero(2);
                 _tile_zero(3);
             }
-            for (kb = 0; rows > 16 && kb < KB; kb++) {
+            for (kb = 0; kb < KB; kb++) {
                 const uint16_t *ak = an + kb * 32, *x0 = w0 + kb * 1536, *x1 = w1 + kb * 1536;
 #define FASTRNN_AMX_FOUR                                                                   \
     _tile_dpbf16ps(0, 4, 6);                                                               \
     _tile_dpbf16ps(1, 4, 7);                                                               \
     _tile_dpbf16ps(2, 5, 6);                                                               \
     _tile_dpbf16ps(3, 5, 7);
-                /* a hi times w hi, mid, lo */
-                _tile_loadd(4, ak, a_stride);
-                _tile_loadd(5, ak + 16 * Kp, a_stride);
+#define FASTRNN_AMX_A(P)                                                                   \
+    _tile_loadd(4, ak + (P) * part, a_stride);                                             \
+    _tile_loadd(5, ak + (P) * part + 16 * S, a_stride);
+                /* w hi times a hi, mid, lo */
                 _tile_loadd(6, x0, 64);
                 _tile_loadd(7, x1, 64);
+                FASTRNN_AMX_A(0)
                 FASTRNN_AMX_FOUR
+                FASTRNN_AMX_A(1)
+                FASTRNN_AMX_FOUR
+                FASTRNN_AMX_A(2)
+                FASTRNN_AMX_FOUR
+                /* w mid times a hi, mid */
                 _tile_loadd(6, x0 + 512, 64);
                 _tile_loadd(7, x1 + 512, 64);
+                FASTRNN_AMX_A(0)
                 FASTRNN_AMX_FOUR
+                FASTRNN_AMX_A(1)
+                FASTRNN_AMX_FOUR
+                /* w lo times a hi */
                 _tile_loadd(6, x0 + 1024, 64);
                 _tile_loadd(7, x1 + 1024, 64);
+                FASTRNN_AMX_A(0)
                 FASTRNN_AMX_FOUR
-                /* a mid times w hi, mid */
-                _tile_loadd(4, ak + part, a_stride);
-                _tile_loadd(5, ak + part + 16 * Kp, a_stride);
-                _tile_loadd(6, x0, 64);
-                _tile_loadd(7, x1, 64);
-                FASTRNN_AMX_FOUR
-                _tile_loadd(6, x0 + 512, 64);
-                _tile_loadd(7, x1 + 512, 64);
-                FASTRNN_AMX_FOUR
-                /* a lo times w hi */
-                _tile_loadd(4, ak + 2 * part, a_stride);
-                _tile_loadd(5, ak + 2 * part + 16 * Kp, a_stride);
-                _tile_loadd(6, x0, 64);
-                _tile_loadd(7, x1, 64);
-                FASTRNN_AMX_FOUR
+#undef FASTRNN_AMX_A
 #undef FASTRNN_AMX_FOUR
             }
-            if (rows > 16) {
-                _tile_stored(0, cc, ld * 4);
-                _tile_stored(1, cc + 16, ld * 4);
-                _tile_stored(2, cc + 16 * ld, ld * 4);
-                _tile_stored(3, cc + 16 * ld + 16, ld * 4);
-            }
+            _tile_stored(0, cc, ld * 4);
+            _tile_stored(1, cc + 16, ld * 4);
+            _tile_stored(2, cc + 16 * ld, ld * 4);
+            _tile_stored(3, cc + 16 * ld + 16, ld * 4);
             if (cc == edge)
                 for (n = 0; n < rows; n++)
                     memcpy(c + (n0 + n) * c_ld + j0, edge + 32 * n, cols * sizeof(float));
         }
+    }
+    for (q = 0; q < groups && tail > 0; q++) {
+        j0 = 64 * (backwards ? groups - 1 - q : q);
+        const ptrdiff_t width = Mp - j0 < 64 ? Mp - j0 : 64;
+        cols = M - j0 < width ? M - j0 : width;
+        fastrnn_amx_rows16(a + N32 * S, Kp, S, part, w, j0, width, cols, tail, c + N32 * c_ld,
+                           c_ld, accumulate);
     }
     _tile_release();
 }

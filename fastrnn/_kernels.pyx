@@ -1207,18 +1207,12 @@ def release_scratch():
 # tools/perf_notes.md, fifth session). Decided per call from L and N, not
 # from the rows a step runs, so that a call with lengths gives the bits of
 # the padded call.
-cdef Py_ssize_t AMX_MIN_ROWS = 32
+cdef Py_ssize_t AMX_MIN_ROWS = 16
 cdef Py_ssize_t AMX_MIN_INPUT_ROWS = 64
 # and the depth (input features, hidden or projected size) from which a
 # product does: AMX pads k to 32 (input_size 2 costs 16x the products:
 # 5130 x 2 x 256 measured 3.6x slower than OpenBLAS)
 cdef Py_ssize_t AMX_MIN_K = 16
-# From 16 rows already where w_hh (float32) outgrows L2 (>= 512K weights):
-# every step then reads it from L3 in either form, and AMX's sums cost less
-# (measured 1.01-1.14x at B = 16 and 24, H = 512; at H = 256, where the
-# float32 copy stays in L2 and AMX's does not, 0.94-1.02x).
-DEF AMX_MIN_ROWS_L3 = 16
-DEF AMX_L3_WEIGHTS = 512 * 1024
 
 
 def _amx_thresholds(min_rows=None, min_input_rows=None, min_k=None):
@@ -1235,9 +1229,7 @@ def _amx_thresholds(min_rows=None, min_input_rows=None, min_k=None):
 
 cdef inline bint _amx_steps(const Spec* s, const Call* c) noexcept nogil:
     """Whether a float32 call runs its recurrent products on AMX."""
-    cdef bint rows = c.N >= AMX_MIN_ROWS or (c.N >= min(AMX_MIN_ROWS, AMX_MIN_ROWS_L3)
-                                             and s.G * s.H * s.P >= AMX_L3_WEIGHTS)
-    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and rows
+    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS
                                                and s.P >= AMX_MIN_K))
 
 
