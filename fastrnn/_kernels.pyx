@@ -7,10 +7,13 @@ layers in turn (`Layer.run` runs one layer on buffers the caller gives). The
 entry points `rnn_layer`, `lstm_layer` and `gru_layer` (the ONNX backend's,
 the tests') take typed memoryviews and check every shape on every call. All
 fill a `Spec` (the layer) and a `Call` (its buffers) and run `run_layer`: one
-scratch block per call, then every direction in one `with nogil:` block (the
+scratch block per call (kept for the next, see _scratch.h), then every
+direction in one `with nogil:` block (the
 two directions of a bidirectional layer on two threads, or a unidirectional
 layer's hidden units split between threads, when it pays). Below it, the leaf
-functions take raw pointers and sizes, never allocate and never raise.
+functions take raw pointers and sizes, never allocate and never raise. A
+float32 product runs on OpenBLAS, on fastrnn's packed step kernel
+(_recurrent.h) or, on CPUs with AMX tiles, on those (_amx.h), as measured.
 
 Shapes are written as suffixes: `x__ri` is (rows, input), `w_hh__hh` is (H, H),
 `g` is the gate rows G*H (4H for LSTM, 3H for GRU) and `p` the LSTM's

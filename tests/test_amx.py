@@ -115,13 +115,20 @@ def test_rows_do_not_depend_on_their_neighbours(amx_everywhere, kind):
         assert np.array_equal(model(x[n:n + 1])[0][0], together[n])
 
 
-@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_lengths_give_the_padded_bits(kind):
+def _lengths_case(kind):
+    """A model, a batch of 40 sequences of 30 steps (AMX steps and input) and
+    random lengths, the longest 30."""
     model, _ = _model(kind, 32, 64, seed=5)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((40, 30, 32)).astype(np.float32)
     lengths = rng.integers(1, 31, size=40)
     lengths[0] = 30
+    return model, x, lengths
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_lengths_give_the_padded_bits(kind):
+    model, x, lengths = _lengths_case(kind)
     out, _ = model(x, lengths=lengths)
     padded, _ = model(x)
     # a call with lengths runs only the rows still going (packed rows), and
@@ -243,11 +250,7 @@ def test_a_row_not_finite_leaves_the_other_rows_bits(kind, where):
     # a NaN in one sequence (in its steps, or in the padding a call with
     # lengths never reads) goes to float32 for that row alone: the other
     # rows keep their bits, and lengths keep giving the padded call's bits
-    model, _ = _model(kind, 32, 64, seed=5)
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((40, 30, 32)).astype(np.float32)
-    lengths = rng.integers(1, 31, size=40)
-    lengths[0] = 30
+    model, x, lengths = _lengths_case(kind)
     clean, _ = model(x, lengths=lengths)
     short = int(np.argmin(lengths))
     if where == "valid step":
