@@ -47,23 +47,27 @@ static inline int fastrnn_cpu_has_avx512f(void)
 
 /* exp(y) for y in [-80, 0]: y = k*ln2 + r with |r| <= ln2/2, then
  * 2^k * (Taylor polynomial of degree 7 in r); relative error < 1e-8 before
- * float rounding. */
+ * float rounding. The steps up to 2^k, for y a float or a vector of floats
+ * (the vector cells of _recurrent.h use them too): kf = k as a float, p =
+ * the polynomial. 1.5 * 2^23 added and taken away rounds to an integer;
+ * ln2 is taken in two parts, 0.693359375 exact in 9 bits and the rest. */
+#define FASTRNN_EXP_NEG_STEPS(y, kf, p)                                               \
+    do {                                                                               \
+        (kf) = ((y) * 1.44269504088896341f + 12582912.0f) - 12582912.0f;              \
+        __typeof__(kf) fastrnn_r_ = ((y) - (kf) * 0.693359375f) - (kf) * -2.12194440e-4f; \
+        (p) = fastrnn_r_ * (1.0f / 5040.0f) + 1.0f / 720.0f;                           \
+        (p) = (p) * fastrnn_r_ + 1.0f / 120.0f;                                        \
+        (p) = (p) * fastrnn_r_ + 1.0f / 24.0f;                                         \
+        (p) = (p) * fastrnn_r_ + 1.0f / 6.0f;                                          \
+        (p) = (p) * fastrnn_r_ + 0.5f;                                                 \
+        (p) = (p) * fastrnn_r_ + 1.0f;                                                 \
+        (p) = (p) * fastrnn_r_ + 1.0f;                                                 \
+    } while (0)
+
 static inline float fastrnn_exp_neg(float y)
 {
-    const float log2e = 1.44269504088896341f;
-    const float ln2_hi = 0.693359375f;          /* exact in 9 bits */
-    const float ln2_lo = -2.12194440e-4f;       /* ln2 - ln2_hi */
-    const float round_magic = 12582912.0f;      /* 1.5 * 2^23: add/sub rounds to nearest */
-    float kf = (y * log2e + round_magic) - round_magic;
-    float r = (y - kf * ln2_hi) - kf * ln2_lo;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    float kf, p;
+    FASTRNN_EXP_NEG_STEPS(y, kf, p);
     int32_t bits = ((int32_t)kf + 127) << 23;   /* 2^k, k in [-116, 0]: normal */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
