@@ -25,16 +25,19 @@ directives = {
 }
 
 # Portable flags only: no -march=native in what a user installs.
-# -Wno-psabi: the 64-byte vector type of _recurrent.h only crosses inline functions.
+# -Wno-psabi: the kernels' vector types only cross inline functions. The
+# machine-specific kernels are built by files of their own under their own
+# `#pragma GCC target` (fastrnn/_isa_*.c) and chosen at run time (_isa.h).
 compile_args = (["-O0", "-g"] if DEBUG else ["-O3", "-Wno-psabi"]) + ["-pthread"]
 
 extensions = [
     Extension(
         "fastrnn._kernels",
-        ["fastrnn/_kernels.pyx"],
+        ["fastrnn/_kernels.pyx", "fastrnn/_isa_select.c", "fastrnn/_isa_avx512.c",
+         "fastrnn/_isa_avx2.c", "fastrnn/_isa_generic.c"],
         include_dirs=["fastrnn", scipy_openblas32.get_include_dir()],
-        depends=["fastrnn/_vmath.h", "fastrnn/_recurrent.h", "fastrnn/_amx.h", "fastrnn/_barrier.h",
-                 "fastrnn/_scratch.h",
+        depends=["fastrnn/_isa.h", "fastrnn/_isa_kernels.h", "fastrnn/_simd.h", "fastrnn/_cells.h",
+                 "fastrnn/_step.h", "fastrnn/_amx.h", "fastrnn/_barrier.h", "fastrnn/_scratch.h",
                  "fastrnn/_blas.pxd"],
         library_dirs=[scipy_openblas32.get_lib_dir()],
         libraries=[scipy_openblas32.get_library()],

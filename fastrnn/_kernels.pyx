@@ -44,23 +44,40 @@ from fastrnn._blas cimport (
 # their own, so this setting does not reach them.
 scipy_openblas_set_num_threads(1)
 
-cdef extern from "_vmath.h" nogil:
-    void fastrnn_bias_tanh_f32(float* row, const float* b_ih, const float* b_hh,
-                               Py_ssize_t n) noexcept
-    void fastrnn_bias_relu_f32(float* row, const float* b_ih, const float* b_hh,
-                               Py_ssize_t n) noexcept
-    void fastrnn_tanh_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
-    void fastrnn_sigmoid_array_f32(const float* x, float* out, Py_ssize_t n) noexcept
-    int fastrnn_cpu_has_avx512f() noexcept
-    void fastrnn_lstm_cell_f32(const float* gx, const float* gh, const float* b, float* c,
-                               float* h, Py_ssize_t H) noexcept
-    void fastrnn_gru_cell_f32(const float* gx, const float* gh, const float* b,
-                              const float* b_hn, const float* h_prev, float* h,
-                              Py_ssize_t H) noexcept
-    void fastrnn_gru_reset_f32(const float* gx, float* gh, const float* b,
-                               const float* h_prev, float* rh, Py_ssize_t H) noexcept
-    void fastrnn_gru_update_f32(const float* gx, const float* gh, const float* b,
-                                const float* h_prev, float* h, Py_ssize_t H) noexcept
+cdef extern from "_isa.h" nogil:
+    ctypedef struct fastrnn_isa:
+        const char* name
+        int lanes
+        int fused_units
+        int packed_auto
+        int fused_auto
+        Py_ssize_t (*packed_size)(Py_ssize_t M, Py_ssize_t K) noexcept nogil
+        void (*pack)(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept nogil
+        void (*recurrent_step)(const float* packed, const float* h, Py_ssize_t h_ld, float* c,
+                               Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K,
+                               int accumulate, int backwards) noexcept nogil
+        void (*lstm_step_row)(const float* packed, const float* h_prev, const float* gx,
+                              const float* b, float* c, float* h, Py_ssize_t H,
+                              int backwards) noexcept nogil
+        void (*gru_step_row)(const float* packed, const float* h_prev, const float* gx,
+                             const float* b, const float* b_hn, float* h, Py_ssize_t H,
+                             int backwards) noexcept nogil
+        void (*lstm_cell)(const float* gx, const float* gh, const float* b, float* c, float* h,
+                          Py_ssize_t H) noexcept nogil
+        void (*gru_cell)(const float* gx, const float* gh, const float* b, const float* b_hn,
+                         const float* h_prev, float* h, Py_ssize_t H) noexcept nogil
+        void (*gru_reset)(const float* gx, float* gh, const float* b, const float* h_prev,
+                          float* rh, Py_ssize_t H) noexcept nogil
+        void (*gru_update)(const float* gx, const float* gh, const float* b,
+                           const float* h_prev, float* h, Py_ssize_t H) noexcept nogil
+        void (*bias_tanh)(float* row, const float* b_ih, const float* b_hh, Py_ssize_t n) noexcept nogil
+        void (*bias_relu)(float* row, const float* b_ih, const float* b_hh, Py_ssize_t n) noexcept nogil
+        void (*sigmoid_array)(const float* x, float* out, Py_ssize_t n) noexcept nogil
+        void (*tanh_array)(const float* x, float* out, Py_ssize_t n) noexcept nogil
+    const fastrnn_isa* fastrnn_isa_find(const char* name, const char** why) noexcept
+    int fastrnn_isa_supported(const fastrnn_isa** out, int max) noexcept
+    int fastrnn_cpu_avx512f() noexcept
+    int fastrnn_cpu_avx2_fma() noexcept
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -77,6 +94,7 @@ cdef extern from "_barrier.h" nogil:
     long long fastrnn_now_ns() noexcept
     int fastrnn_split_allowed() noexcept
     void fastrnn_split_resume() noexcept
+    int fastrnn_split_pausing
     int fastrnn_thread_start(pthread_t* id, void* (*fn)(void*) noexcept nogil, void* arg,
                              int k) noexcept
     void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads) noexcept
@@ -101,19 +119,6 @@ cdef extern from "_amx.h" nogil:
                                   const uint16_t* w, Py_ssize_t M, float* c, Py_ssize_t c_ld,
                                   int accumulate, uint16_t* scratch, int backwards) noexcept
     enum: FASTRNN_AMX_CHUNK
-
-cdef extern from "_recurrent.h" nogil:
-    Py_ssize_t fastrnn_packed_size(Py_ssize_t M, Py_ssize_t K) noexcept
-    void fastrnn_pack(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept
-    void fastrnn_recurrent_step_f32(const float* packed, const float* h, Py_ssize_t h_ld,
-                                    float* c, Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M,
-                                    Py_ssize_t K, int accumulate, int backwards) noexcept
-    void fastrnn_lstm_step_row_f32(const float* packed, const float* h_prev, const float* gx,
-                                   const float* b, float* c, float* h, Py_ssize_t H,
-                                   int backwards) noexcept
-    void fastrnn_gru_step_row_f32(const float* packed, const float* h_prev, const float* gx,
-                                  const float* b, const float* b_hn, float* h, Py_ssize_t H,
-                                  int backwards) noexcept
 
 # Activation codes, in the order ONNX lists them. `fastrnn.rnn` and the ONNX
 # backend map names to these numbers through ACTIVATIONS.
@@ -233,7 +238,8 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
                           w__mi, <int>I, 0.0, out__rm, <int>out_ld)
 
 
-cdef void hidden_product(const float* packed, const floating* w__mk, const floating* h__nk,
+cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floating* w__mk,
+                         const floating* h__nk,
                          Py_ssize_t h_ld, floating* c__nm, Py_ssize_t c_ld, Py_ssize_t N,
                          Py_ssize_t M, Py_ssize_t K, bint accumulate,
                          Py_ssize_t step, const uint16_t* amx=NULL,
@@ -244,7 +250,7 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
     backwards on odd steps (w then stays in L1 from one step to the next as
     far as it fits; the results do not change).
 
-    packed (float32 only, may be NULL) is w packed by fastrnn_pack: fastrnn's
+    packed (float32 only, may be NULL) is w packed by isa.pack: fastrnn's
     own step kernel then replaces BLAS. Without accumulate c is overwritten
     (OpenBLAS does not read c at beta = 0). amx, amx_a: as for
     input_projection (then packed is NULL); a row of h holding a value that
@@ -259,15 +265,14 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
             if done == N:
                 return
             # row `done` holds a value that is not finite
-            hidden_product(packed, w__mk, h__nk + done * h_ld, h_ld, c__nm + done * c_ld, c_ld,
-                           1, M, K, accumulate, step)
+            hidden_product(isa, packed, w__mk, h__nk + done * h_ld, h_ld, c__nm + done * c_ld,
+                           c_ld, 1, M, K, accumulate, step)
             h__nk += (done + 1) * h_ld
             c__nm += (done + 1) * c_ld
             N -= done + 1
         return
     if floating is float and packed != NULL:
-        fastrnn_recurrent_step_f32(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate,
-                                   step & 1)
+        isa.recurrent_step(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate, step & 1)
     elif N == 1:
         # c[0] (+)= w @ h[0]
         if floating is float:
@@ -287,7 +292,7 @@ cdef void hidden_product(const float* packed, const floating* w__mk, const float
                               <int>N, <int>M, <int>K, 1.0, h__nk, <int>h_ld,
                               w__mk, <int>K, beta, c__nm, <int>c_ld)
 
-cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
+cdef void hidden_activation(const fastrnn_isa* isa, floating* c__nh, Py_ssize_t n_rows,
                             Py_ssize_t row_stride, Py_ssize_t H,
                             const floating* b_ih__h, const floating* b_hh__h,
                             int act, floating alpha, floating beta,
@@ -302,9 +307,9 @@ cdef void hidden_activation(floating* c__nh, Py_ssize_t n_rows,
         if not do_clip and (act == ACT_TANH or act == ACT_RELU):
             for n in range(n_rows):
                 if act == ACT_TANH:
-                    fastrnn_bias_tanh_f32(c__nh + n * row_stride, b_ih__h, b_hh__h, H)
+                    isa.bias_tanh(c__nh + n * row_stride, b_ih__h, b_hh__h, H)
                 else:
-                    fastrnn_bias_relu_f32(c__nh + n * row_stride, b_ih__h, b_hh__h, H)
+                    isa.bias_relu(c__nh + n * row_stride, b_ih__h, b_hh__h, H)
             return
     for n in range(n_rows):
         row = c__nh + n * row_stride
@@ -343,7 +348,7 @@ cdef inline Py_ssize_t _rows_to_run(const int* lens, Py_ssize_t N, Py_ssize_t t)
 
 
 cdef void rnn_direction(
-        const floating* x__ri, floating* out__ro, Py_ssize_t out_ld, Py_ssize_t n_rows,
+        const fastrnn_isa* isa, const floating* x__ri, floating* out__ro, Py_ssize_t out_ld, Py_ssize_t n_rows,
         const Steps* s,
         const floating* w_ih__hi, const floating* w_hh__hh, const float* w_hh_packed,
         const floating* b_ih__h, const floating* b_hh__h, floating* state__nh,
@@ -354,7 +359,7 @@ cdef void rnn_direction(
 
     out__ro points at this direction's first column of the output: n_rows
     rows out_ld apart, in the input's row order. w_hh_packed (float32 only,
-    may be NULL) is w_hh packed by fastrnn_pack: the recurrent product then
+    may be NULL) is w_hh packed by isa.pack: the recurrent product then
     uses fastrnn's own step kernel instead of BLAS. amx_ih, amx_hh (may be
     NULL): w_ih, w_hh packed for AMX (see input_projection). state__nh holds h_{t-1}
     on entry (h0) and h_n on exit. With lengths, row n only runs while
@@ -380,9 +385,9 @@ cdef void rnn_direction(
         # c += h @ w_hh.T
         rows = _rows_at(s, t)
         if rows > 0:
-            hidden_product(w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, s.out_row,
+            hidden_product(isa, w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, s.out_row,
                            rows, H, H, True, step, amx_hh, amx_a)
-            hidden_activation(c__nh, rows, s.out_row, H, b_ih__h, b_hh__h, act, alpha, beta,
+            hidden_activation(isa, c__nh, rows, s.out_row, H, b_ih__h, b_hh__h, act, alpha, beta,
                               clip)
         finish_step(c__nh, s, t, rows, state__nh, H, &h_prev__nh, &h_prev_ld)
     if s.lens == NULL:
@@ -450,7 +455,8 @@ cdef struct Gates:
     double beta[3]
     double clip         # INFINITY: off
     bint option         # LSTM input_forget / GRU linear_before_reset
-    bint fast           # float32 sigmoid/tanh(/tanh) without clip etc.: _vmath.h loops
+    bint fast           # float32 sigmoid/tanh(/tanh) without clip etc.: the isa's cells
+    const fastrnn_isa* isa  # the call's float32 kernels (set per run)
 
 
 cdef inline floating _gate(floating v, const Gates* g, int k) noexcept nogil:
@@ -474,7 +480,7 @@ cdef void lstm_cell(const floating* gx__g, const floating* gh__g, const floating
     cdef floating a, i, f, cand, o, c
     if floating is float:
         if g.fast:
-            fastrnn_lstm_cell_f32(gx__g, gh__g, b__g, c__h, h__h, H)
+            g.isa.lstm_cell(gx__g, gh__g, b__g, c__h, h__h, H)
             return
     for j in range(H):
         c = c__h[j]
@@ -511,7 +517,7 @@ cdef void gru_cell(const floating* gx__g, const floating* gh__g, const floating*
     cdef floating r, z, n
     if floating is float:
         if g.fast:
-            fastrnn_gru_cell_f32(gx__g, gh__g, b__g, b_hn__h, h_prev__h, h__h, H)
+            g.isa.gru_cell(gx__g, gh__g, b__g, b_hn__h, h_prev__h, h__h, H)
             return
     for j in range(H):
         r = _gate(gx__g[j] + gh__g[j] + b__g[j], g, 0)
@@ -528,7 +534,7 @@ cdef void gru_reset(const floating* gx__g, floating* gh__g, const floating* b__g
     cdef Py_ssize_t j
     if floating is float:
         if g.fast:
-            fastrnn_gru_reset_f32(gx__g, gh__g, b__g, h_prev__h, rh__h, H)
+            g.isa.gru_reset(gx__g, gh__g, b__g, h_prev__h, rh__h, H)
             return
     for j in range(H):
         rh__h[j] = _gate(gx__g[j] + gh__g[j] + b__g[j], g, 0) * h_prev__h[j]
@@ -544,7 +550,7 @@ cdef void gru_update(const floating* gx__g, const floating* gh__g, const floatin
     cdef floating n
     if floating is float:
         if g.fast:
-            fastrnn_gru_update_f32(gx__g, gh__g, b__g, h_prev__h, h__h, H)
+            g.isa.gru_update(gx__g, gh__g, b__g, h_prev__h, h__h, H)
             return
     for j in range(H):
         n = _gate(gx__g[2 * H + j] + gh__g[2 * H + j] + b__g[2 * H + j], g, 1)
@@ -621,10 +627,9 @@ cdef void lstm_direction(
     cdef const floating* h_prev = h__np
     cdef Py_ssize_t h_prev_ld = P
     # One batch row, no projection: the step kernel with the cell fused
-    # (tools/perf_notes.md, fourth session; measured 0.97-1.0x at H = 128, so
-    # only up to H = 64)
+    # (tools/perf_notes.md, "fused steps")
     cdef bint fused = (floating is float and g.fast and N == 1 and w_hh_packed != NULL
-                       and w_hr__ph == NULL and H % 32 == 0 and H <= 64)
+                       and w_hr__ph == NULL and _fused_lstm(g.isa, H))
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
@@ -632,13 +637,13 @@ cdef void lstm_direction(
         rows = _rows_at(s, t)
         if floating is float:
             if fused and rows == 1:
-                # one row: the product and the cell in one kernel (H % 32 == 0)
-                fastrnn_lstm_step_row_f32(w_hh_packed, h_prev, gx, b__g, c__nh, out, H, step & 1)
+                # one row: the product and the cell in one kernel
+                g.isa.lstm_step_row(w_hh_packed, h_prev, gx, b__g, c__nh, out, H, step & 1)
                 finish_step(out, s, t, 1, h__np, P, &h_prev, &h_prev_ld)
                 continue
         if rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
-            hidden_product(w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
+            hidden_product(g.isa, w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
                            False, step, amx_hh, amx_a)
         for n in range(rows):
             if s.lens != NULL and t >= s.lens[n]:
@@ -647,7 +652,7 @@ cdef void lstm_direction(
                       hc__nh + n * H if w_hr__ph != NULL else out + n * s.out_row, H, g)
         if w_hr__ph != NULL and rows > 0:
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
-            hidden_product(w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
+            hidden_product(g.isa, w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
                            step, amx_hr, amx_a)
         finish_step(out, s, t, rows, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
@@ -678,10 +683,9 @@ cdef void gru_direction(
     cdef const floating* h_prev = h__nh
     cdef Py_ssize_t h_prev_ld = H
     # One batch row, linear_before_reset: the step kernel with the cell fused
-    # (measured 1.03-1.09x at H = 32, 128..384, but 0.97-0.99x at H = 64
-    # against the one-row step kernel, so not there)
+    # (tools/perf_notes.md, "fused steps")
     cdef bint fused = (floating is float and g.fast and g.option and N == 1
-                       and w_hh_packed != NULL and H % 32 == 0 and H != 64)
+                       and w_hh_packed != NULL and _fused_gru(g.isa, H))
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
@@ -689,16 +693,15 @@ cdef void gru_direction(
         rows = _rows_at(s, t)
         if floating is float:
             if fused and rows == 1:
-                # one row: the product and the cell in one kernel (H % 32 == 0)
-                fastrnn_gru_step_row_f32(w_hh_packed, h_prev, gx, b__g, b_hn__h, out, H,
-                                         step & 1)
+                # one row: the product and the cell in one kernel
+                g.isa.gru_step_row(w_hh_packed, h_prev, gx, b__g, b_hn__h, out, H, step & 1)
                 finish_step(out, s, t, 1, h__nh, H, &h_prev, &h_prev_ld)
                 continue
         if rows == 0:
             pass
         elif g.option:
             # gh = h_{t-1} @ w_hh.T, all three gates in one product
-            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
+            hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
                            False, step, amx_hh, amx_a)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
@@ -706,14 +709,14 @@ cdef void gru_direction(
                              h_prev + n * h_prev_ld, out + n * s.out_row, H, g)
         else:
             # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
-            hidden_product(w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
+            hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
                            False, step, amx_hh, amx_a)
             # every row, so that the product below reads no stale rows
             for n in range(rows):
                 gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
                           rh__nh + n * H, H, g)
             # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
-            hidden_product(w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
+            hidden_product(g.isa, w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
                            rows, H, H, False, step, amx_hn, amx_a)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
@@ -725,10 +728,96 @@ cdef void gru_direction(
             memcpy(h__nh + n * H, out + n * s.out_row, H * sizeof(floating))
 
 
-# Whether "auto" may pick the packed step kernel at all: only where its
-# 16-lane vectors are the CPU's own (AVX-512F); see _vmath.h.
-cdef bint _packed_native = fastrnn_cpu_has_avx512f() != 0
-PACKED_NATIVE = _packed_native
+# ---------------------------------------------------------------- paths
+# The float32 kernels come in one table per instruction set (_isa.h): AVX-512,
+# AVX2 with FMA and the baseline vectors (SSE2 on x86-64, NEON on ARM64).
+# Import picks the best this CPU has, or the one FASTRNN_ISA names; a call
+# reads the table once (Call.isa) and uses it throughout.
+cdef const fastrnn_isa* _isa = NULL
+
+
+def isa_paths():
+    """The paths this CPU can run, best first (what FASTRNN_ISA may name)."""
+    cdef const fastrnn_isa* found[4]
+    cdef int n = fastrnn_isa_supported(found, 4), k
+    return [found[k].name.decode() for k in range(n)]
+
+
+def set_isa(name):
+    """Run the float32 kernels on path `name` ("auto": the best this CPU
+    has); returns the previous path. A path the CPU lacks raises ValueError.
+    For tests and benchmarks: set it between calls, not during one."""
+    global _isa
+    cdef const char* why = NULL
+    cdef bytes b = str(name).encode()
+    cdef const fastrnn_isa* found = fastrnn_isa_find(b, &why)
+    if found == NULL:
+        raise ValueError(f"FASTRNN_ISA={name!r}: {why.decode()}; this CPU runs "
+                         f"{', '.join(isa_paths())} (or auto)")
+    previous = isa() if _isa != NULL else None
+    _isa = found
+    return previous
+
+
+def isa():
+    """The path the float32 kernels run on now."""
+    return _isa.name.decode()
+
+
+def isa_reason():
+    """Why the kernels run on isa(): a sentence for `fastrnn info`."""
+    import os
+    asked = os.environ.get("FASTRNN_ISA", "")
+    best = isa_paths()[0]
+    if isa() != best:
+        return f"forced (FASTRNN_ISA={asked}, or set_isa); this CPU's best is {best}"
+    if asked and asked != "auto":
+        return f"FASTRNN_ISA={asked}, this CPU's best"
+    return {"avx512": "this CPU has AVX-512F",
+            "avx2": "this CPU has AVX2 and FMA, no AVX-512F",
+            "sse2": "this CPU has neither AVX2 with FMA nor AVX-512F",
+            "neon": "ARM64"}.get(best, "the baseline vectors of this build")
+
+
+# Calls run per path, and calls whose layer split between threads: the
+# tests' proof that a forced path or the split ran (counted with the GIL held).
+cdef const fastrnn_isa* _tables[4]
+cdef int _n_tables = fastrnn_isa_supported(_tables, 4)
+cdef long long _calls_on[4]
+cdef long long _split_calls = 0
+
+
+def path_calls():
+    """Layer calls run on each path since import: {path: count}."""
+    return {_tables[k].name.decode(): _calls_on[k] for k in range(_n_tables)}
+
+
+def split_calls():
+    """Layer calls whose hidden units were split between threads since import."""
+    return _split_calls
+
+
+def _init_isa():
+    import os
+    set_isa(os.environ.get("FASTRNN_ISA", "auto").strip().lower() or "auto")
+
+
+_init_isa()
+
+
+cdef inline bint _fused_lstm(const fastrnn_isa* isa, Py_ssize_t H) noexcept nogil:
+    """Whether a float32 LSTM row of H units (no projection) takes the fused
+    one-row step on this path (measured: tools/perf_notes.md, fused steps)."""
+    return isa.fused_auto and H % isa.fused_units == 0 and H <= 64
+
+
+cdef inline bint _fused_gru(const fastrnn_isa* isa, Py_ssize_t H) noexcept nogil:
+    """As _fused_lstm, for a GRU with linear_before_reset."""
+    return isa.fused_auto and H % isa.fused_units == 0 and H != 64
+
+
+cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N) noexcept nogil:
+    return L * N >= 8 and isa.packed_auto != 0
 
 
 cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K):
@@ -743,11 +832,10 @@ cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t
     the packed kernel sweeps it backwards on odd steps, so that what it read
     last is still in L2 (an earlier 0.94-1.0x reading did not hold up).
     Packing costs one pass over w_hh per call, so very short runs (L*N < 8)
-    stay on BLAS. Without AVX-512F never (see PACKED_NATIVE).
+    stay on BLAS. On the current path (isa()); never where the path's
+    packed_auto is off (the baseline vectors of x86-64: SSE2).
     """
-    if L * N < 8 or not _packed_native:
-        return False
-    return True
+    return _use_packed(_isa, L, N)
 
 
 cdef tuple _dims(const Py_ssize_t* shape, int ndim):
@@ -829,6 +917,7 @@ cdef Gates _gates(const int[:, ::1] act, const double[:, ::1] alpha,
     g.clip = clip
     g.option = option
     g.fast = False
+    g.isa = NULL
     return g
 
 
@@ -912,6 +1001,16 @@ def resume_split():
     fastrnn_split_resume()
 
 
+def set_split_pausing(bint on):
+    """Whether a split call whose threads starved pauses splitting (the
+    default); returns the previous setting. Off, a test can count on the
+    split running on a busy machine."""
+    global fastrnn_split_pausing
+    previous = fastrnn_split_pausing != 0
+    fastrnn_split_pausing = 1 if on else 0
+    return previous
+
+
 def get_num_threads():
     """Threads a call may use (default: the cores this process may run on)."""
     return _num_threads
@@ -955,6 +1054,7 @@ cdef struct Call:
     Py_ssize_t L, N
     Py_ssize_t rows            # rows of x and out: L*N, or offs[L] when packed
     bint batch_major
+    const fastrnn_isa* isa     # the float32 kernels (set by run_layer)
 
 
 cdef struct Work:
@@ -970,20 +1070,21 @@ cdef struct Work:
     uint16_t* amx_a            # the split of a product's rows (see _amx.h)
 
 
-cdef Py_ssize_t _packed_floats(const Spec* s, Py_ssize_t* first) noexcept nogil:
+cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
+                               Py_ssize_t* first) noexcept nogil:
     """Floats of one direction's packed weights; first: those of w_hh's (or w_rz's)."""
     cdef Py_ssize_t H = s.H, P = s.P, G = s.G
     if s.kind == KIND_RNN:
-        first[0] = fastrnn_packed_size(H, H)
+        first[0] = isa.packed_size(H, H)
         return first[0]
     if s.kind == KIND_LSTM:
-        first[0] = fastrnn_packed_size(G * H, P)
-        return first[0] + (fastrnn_packed_size(P, H) if s.w_hr != NULL else 0)
+        first[0] = isa.packed_size(G * H, P)
+        return first[0] + (isa.packed_size(P, H) if s.w_hr != NULL else 0)
     if s.gates[0].option:  # GRU, linear_before_reset: one (3H, H)
-        first[0] = fastrnn_packed_size(G * H, H)
+        first[0] = isa.packed_size(G * H, H)
         return first[0]
-    first[0] = fastrnn_packed_size(2 * H, H)
-    return first[0] + fastrnn_packed_size(H, H)
+    first[0] = isa.packed_size(2 * H, H)
+    return first[0] + isa.packed_size(H, H)
 
 
 cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
@@ -1019,6 +1120,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef Py_ssize_t G = s.G * H, j
     cdef Py_ssize_t out_ld = D * P, gx_ld = D * G
     cdef Gates g = s.gates[d]
+    g.isa = c.isa
     cdef const floating* x = <const floating*>c.x
     cdef floating* out = <floating*>c.out + d * P
     cdef const floating* w_ih = <const floating*>s.w_ih + d * G * I
@@ -1057,8 +1159,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                     amx_2 = w.amx_2
     if s.kind == KIND_RNN:
         if packed != NULL:
-            fastrnn_pack(<const float*>w_hh, H, H, packed)
-        rnn_direction(x, out, out_ld, c.rows, &st, w_ih, w_hh, packed, b_ih, b_hh, hn, I, H,
+            c.isa.pack(<const float*>w_hh, H, H, packed)
+        rnn_direction(c.isa, x, out, out_ld, c.rows, &st, w_ih, w_hh, packed, b_ih, b_hh, hn, I, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
                       amx_ih, amx_hh, w.amx_a)
         return
@@ -1071,9 +1173,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         # sgemm for these shapes (packing included): 100 x 256 x 32 1.3x,
         # 100 x 1024 x 64 1.2x, 1600 x 1024 x 64 1.1x, 1000 x 512 x 128
         # 1.05x; at I = 256..512 OpenBLAS is as fast or faster.
-        fastrnn_pack(<const float*>w_ih, G, I, packed)
-        fastrnn_recurrent_step_f32(packed, <const float*>x, I, <float*>gx + d * G, gx_ld,
-                                   c.rows, G, I, False, False)
+        c.isa.pack(<const float*>w_ih, G, I, packed)
+        c.isa.recurrent_step(packed, <const float*>x, I, <float*>gx + d * G, gx_ld, c.rows, G,
+                             I, False, False)
     else:
         input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I)
     if s.kind == KIND_LSTM:
@@ -1082,9 +1184,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
             bias[j] = b_ih[j] + b_hh[j] if b_ih != NULL else 0
         g.fast = floating is float and _fast_cells(s, &g)
         if packed != NULL:
-            fastrnn_pack(<const float*>w_hh, G, P, packed)
+            c.isa.pack(<const float*>w_hh, G, P, packed)
             if s.w_hr != NULL:
-                fastrnn_pack(<const float*>s.w_hr + d * P * H, P, H, packed + w.packed_hh)
+                c.isa.pack(<const float*>s.w_hr + d * P * H, P, H, packed + w.packed_hh)
         lstm_direction(gx + d * G, out, &st, w_hh, packed,
                        <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
                        packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
@@ -1105,10 +1207,10 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     g.fast = floating is float and _fast_cells(s, &g)
     if packed != NULL:
         if g.option:
-            fastrnn_pack(<const float*>w_hh, G, H, packed)
+            c.isa.pack(<const float*>w_hh, G, H, packed)
         else:
-            fastrnn_pack(<const float*>w_hh, 2 * H, H, packed)
-            fastrnn_pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
+            c.isa.pack(<const float*>w_hh, 2 * H, H, packed)
+            c.isa.pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
     gru_direction(gx + d * G, out, &st, w_hh, packed,
                   packed + w.packed_hh if packed != NULL and not g.option else NULL,
                   bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g,
@@ -1166,8 +1268,7 @@ cdef struct Slice:
 
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
-    return s.path == PATH_PACKED or (s.path == PATH_AUTO
-                                     and use_packed_gates(c.L, c.N, s.G * s.H, s.P))
+    return s.path == PATH_PACKED or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N))
 
 
 # AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
@@ -1232,13 +1333,13 @@ def _amx_thresholds(min_rows=None, min_input_rows=None, min_k=None):
 
 cdef inline bint _amx_steps(const Spec* s, const Call* c) noexcept nogil:
     """Whether a float32 call runs its recurrent products on AMX."""
-    return _amx_on and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS
+    return _amx_on and c.isa.lanes == 16 and (s.path == PATH_AMX or (s.path == PATH_AUTO and c.N >= AMX_MIN_ROWS
                                                and s.P >= AMX_MIN_K))
 
 
 cdef inline bint _amx_input(const Spec* s, const Call* c) noexcept nogil:
     """Whether a float32 call runs its input projection on AMX."""
-    return _amx_on and (s.path == PATH_AMX
+    return _amx_on and c.isa.lanes == 16 and (s.path == PATH_AMX
                         or (s.path == PATH_AUTO and c.L * c.N >= AMX_MIN_INPUT_ROWS
                             and s.In >= AMX_MIN_K))
 
@@ -1306,6 +1407,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
     cdef uint16_t* amx_hh = NULL
     cdef Py_ssize_t M = U if s.kind == KIND_RNN else GU
     g.fast = floating is float and s.kind != KIND_RNN and _fast_cells(s, &g)
+    g.isa = c.isa
     if s.kind == KIND_RNN:
         # one gate: the slice's rows of w_ih and w_hh are contiguous
         w_ih = <const floating*>s.w_ih + a * I
@@ -1341,13 +1443,13 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
             input_projection(x, w_ih, gx, GU, c.rows, GU, I, amx_ih, sl.amx_a)
         elif floating is float and sl.packed != NULL and I <= P and I <= 128:
             # as run_direction: w_ih packed where w_hh's packing goes next
-            fastrnn_pack(<const float*>w_ih, GU, I, sl.packed)
-            fastrnn_recurrent_step_f32(sl.packed, <const float*>x, I, <float*>gx, GU,
-                                       c.rows, GU, I, False, False)
+            c.isa.pack(<const float*>w_ih, GU, I, sl.packed)
+            c.isa.recurrent_step(sl.packed, <const float*>x, I, <float*>gx, GU, c.rows, GU, I,
+                                 False, False)
         else:
             input_projection(x, w_ih, gx, GU, c.rows, GU, I)
     if floating is float and sl.packed != NULL:
-        fastrnn_pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
+        c.isa.pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
     for step in range(L):
         t = L - 1 - step if st.reverse else step
         o = out + _out_at(&st, t)
@@ -1355,17 +1457,17 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if rows > 0:
             if s.kind == KIND_RNN:
                 # out[:, a:a+U] += h_{t-1} @ w_hh[a:a+U].T
-                hidden_product(sl.packed, w_hh, h_prev, h_prev_ld, o + a, st.out_row, rows, U,
+                hidden_product(c.isa, sl.packed, w_hh, h_prev, h_prev_ld, o + a, st.out_row, rows, U,
                                H, True, step, amx_hh, sl.amx_a)
             else:
-                hidden_product(sl.packed, w_hh, h_prev, h_prev_ld, gh, GU, rows, GU, P, False,
+                hidden_product(c.isa, sl.packed, w_hh, h_prev, h_prev_ld, gh, GU, rows, GU, P, False,
                                step, amx_hh, sl.amx_a)
         if c.lens != NULL:
             # every thread has read h_{t-1} from the state rows, updated below
             fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &started)
         if s.kind == KIND_RNN:
             if rows > 0:
-                hidden_activation(o + a, rows, st.out_row, U,
+                hidden_activation(c.isa, o + a, rows, st.out_row, U,
                                   b_ih + a if b_ih != NULL else NULL,
                                   b_hh + a if b_hh != NULL else NULL,
                                   g.act[0], <floating>g.alpha[0], <floating>g.beta[0],
@@ -1434,7 +1536,7 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
         per = (_round64(c.rows * GU * item) + _round64(N * GU * item)
                + _round64((GU + U_max) * item) + _round64(GU * (I + P) * item))
     if use_packed:
-        per += _round64(fastrnn_packed_size(GU, P) * sizeof(float))
+        per += _round64(c.isa.packed_size(GU, P) * sizeof(float))
     # AMX: room for the slice's rows of w_ih and w_hh packed, and the split
     # scratch (RNN: U rows each)
     cdef bint amx_steps = floating is float and _amx_steps(s, c)
@@ -1517,6 +1619,7 @@ cdef void _amx_work(Work* w, char* at, Py_ssize_t ih, Py_ssize_t hh, Py_ssize_t 
 
 cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) except -1:
     """Allocate one scratch block for the call, then run every direction without the GIL."""
+    global _split_calls
     cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
     cdef Py_ssize_t first = 0, packed = 0, P = s.P, I = s.In
     cdef bint amx_steps = floating is float and _amx_steps(s, c)
@@ -1525,9 +1628,10 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     cdef int threads = _split_threads(s, c, floating is double) if alone else 1
     if threads >= 2 and fastrnn_split_allowed():
         if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
+            _split_calls += 1
             return 0
     if use_packed:
-        packed = _packed_floats(s, &first)
+        packed = _packed_floats(c.isa, s, &first)
     # uint16 elements of the copies packed for AMX: w_ih, w_hh (GRU: w_rz),
     # w_hr / w_hn, the split scratch
     cdef Py_ssize_t amx_ih = fastrnn_amx_packed_size(G, I) if amx_input else 0
@@ -1589,9 +1693,16 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     return 0
 
 
-cdef int run_layer(const Spec* s, const Call* c, bint f64) except -1:
-    if c.N == 0:
+cdef int run_layer(const Spec* s, const Call* call, bint f64) except -1:
+    if call.N == 0:
         return 0
+    cdef Call on_path = call[0]
+    on_path.isa = _isa  # read once: this call packs and steps on one path
+    cdef const Call* c = &on_path
+    cdef int k
+    for k in range(_n_tables):
+        if _tables[k] == on_path.isa:
+            _calls_on[k] += 1
     # Threads beyond the caller's only for a call that runs alone (see _barrier.h):
     # two Python threads calling at once then use one core each.
     cdef bint alone = fastrnn_calls_enter() == 1
@@ -1688,6 +1799,7 @@ def rnn_layer(const floating[:, ::1] x__ri,
             gates[d].act[0], gates[d].alpha[0], gates[d].beta[0] = act__d[d], alpha__d[d], beta__d[d]
             gates[d].clip = clip
             gates[d].option = gates[d].fast = False
+            gates[d].isa = NULL
         s.gates = gates
         run_layer(&s, &c, floating is double)
     finally:
@@ -1983,6 +2095,7 @@ cdef class Layer:
         cdef Call c
         c.L, c.N = L, N
         c.rows = L * N if rows is None else rows
+        c.isa = _isa
         if self.spec.D == 1:
             return _split_threads(&self.spec, &c, self.f64)
         return 2 if _parallel_directions(&self.spec, &c) else 1
@@ -2350,7 +2463,7 @@ def sigmoid_f32(const float[::1] x, float[::1] out):
         raise ValueError(f"x and out must have the same length, got {x.shape[0]} and {out.shape[0]}")
     if x.shape[0]:
         with nogil:
-            fastrnn_sigmoid_array_f32(&x[0], &out[0], x.shape[0])
+            _isa.sigmoid_array(&x[0], &out[0], x.shape[0])
 
 
 def tanh_f32(const float[::1] x, float[::1] out):
@@ -2359,4 +2472,4 @@ def tanh_f32(const float[::1] x, float[::1] out):
         raise ValueError(f"x and out must have the same length, got {x.shape[0]} and {out.shape[0]}")
     if x.shape[0]:
         with nogil:
-            fastrnn_tanh_array_f32(&x[0], &out[0], x.shape[0])
+            _isa.tanh_array(&x[0], &out[0], x.shape[0])

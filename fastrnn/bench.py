@@ -40,6 +40,8 @@ GRID = [
     ("rnn", 64, 50, 256, 512, 1, False, 2),
     ("rnn", 1, 100, 256, 1024, 1, False, 1),
     ("rnn", 3, 100, 40, 100, 1, False, 1),
+    ("rnn", 3, 37, 40, 100, 2, False, 1),     # sizes that are not powers of two
+    ("rnn", 7, 61, 24, 200, 1, True, 1),
     ("rnn", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("lstm", 1, 100, 32, 64, 1, False, 1),
     ("lstm", 1, 100, 64, 256, 1, False, 1),
@@ -51,6 +53,8 @@ GRID = [
     ("lstm", 64, 50, 256, 512, 1, False, 2),
     ("lstm", 1, 100, 256, 1024, 1, False, 1),
     ("lstm", 3, 100, 40, 100, 1, False, 1),
+    ("lstm", 3, 37, 40, 100, 2, False, 1),     # sizes that are not powers of two
+    ("lstm", 7, 61, 24, 200, 1, True, 1),
     ("lstm", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("gru", 1, 100, 32, 64, 1, False, 1),
     ("gru", 1, 100, 64, 256, 1, False, 1),
@@ -62,6 +66,8 @@ GRID = [
     ("gru", 64, 50, 256, 512, 1, False, 2),
     ("gru", 1, 100, 256, 1024, 1, False, 1),
     ("gru", 3, 100, 40, 100, 1, False, 1),
+    ("gru", 3, 37, 40, 100, 2, False, 1),     # sizes that are not powers of two
+    ("gru", 7, 61, 24, 200, 1, True, 1),
     ("gru", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
 ]
 FIELDS = ("kind", "batch", "length", "input_size", "hidden_size", "num_layers", "bidirectional",

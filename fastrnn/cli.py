@@ -358,16 +358,16 @@ def info(args):
           f"{lib.scipy_openblas_get_num_threads()} inside fastrnn's kernels; "
           f"{os.cpu_count()} cores")
     features = cpu_features()
-    if features is None:
-        print("cpu: features unknown (no /proc/cpuinfo)")
-    else:
-        chosen = "avx512f" if "avx512f" in features else "avx2" if "avx2" in features else "default"
-        print(f"cpu: {' '.join(features) or 'none of avx512f avx2 fma sse2'}; fastrnn's "
-              f"vectorised kernels run their {chosen} build; recurrent products on "
-              + ("fastrnn's packed step kernel where it pays" if _kernels.PACKED_NATIVE
-                 else "OpenBLAS (the packed step kernel needs AVX-512F)"))
+    print("cpu: " + ("features unknown (no /proc/cpuinfo)" if features is None
+                     else " ".join(features) or "none of avx512f avx2 fma sse2"))
+    packed = _kernels.use_packed_gates(100, 1, 4, 1)
+    print(f"path: {_kernels.isa()} ({_kernels.isa_reason()}); this CPU runs "
+          f"{', '.join(_kernels.isa_paths())} (FASTRNN_ISA=... forces one); recurrent products "
+          + ("on fastrnn's packed step kernel" if packed else "on OpenBLAS"))
     rows, input_rows, depth = _kernels._amx_thresholds()
-    if _kernels.amx_enabled():
+    if _kernels.amx_enabled() and _kernels.isa() != "avx512":
+        print(f"amx: not used on the {_kernels.isa()} path (AMX runs with the avx512 path)")
+    elif _kernels.amx_enabled():
         print(f"amx: float32 products on AMX tiles (three bfloat16 parts per value): input "
               f"projections from {input_rows} rows, recurrent products from {rows} batch rows, "
               f"both from {depth} input features or hidden units")

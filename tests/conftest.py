@@ -15,6 +15,30 @@ def amx_off():
     _kernels.set_amx(previous)
 
 
+@pytest.fixture(params=_kernels.isa_paths())
+def each_isa(request):
+    """Run the test on every kernel path this CPU has (avx512, avx2, sse2 on
+    x86-64; neon on ARM64), each forced in turn; the path is put back after."""
+    previous = _kernels.set_isa(request.param)
+    try:
+        yield request.param
+    finally:
+        _kernels.set_isa(previous)
+
+
+@pytest.fixture
+def split_unpaused():
+    """Splitting never paused for the test's duration (see _barrier.h: a
+    split call that starves on a busy machine pauses it), so that a test
+    can check that a split ran."""
+    previous = _kernels.set_split_pausing(False)
+    _kernels.resume_split()
+    try:
+        yield
+    finally:
+        _kernels.set_split_pausing(previous)
+
+
 @pytest.fixture
 def no_kernel(monkeypatch):
     """Fail the test if a kernel is called: errors must come before any kernel runs.

@@ -105,45 +105,25 @@ def test_packed_step_agrees_with_blas(case):
     assert not np.array_equal(out_packed, np.zeros_like(out_packed))
 
 
-NEEDS_AVX512 = pytest.mark.skipif(
-    not _kernels.PACKED_NATIVE,
-    reason="without AVX-512F 'auto' never picks the packed kernel (tested below)")
-
-
-def test_auto_keeps_blas_where_the_packed_kernel_would_be_emulated():
-    # the packed kernel's 16-lane vectors are native only with AVX-512F
-    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    if platform.machine() == "x86_64" and flags:
-        assert _kernels.PACKED_NATIVE == (" avx512f" in flags)
-    if not _kernels.PACKED_NATIVE:
-        for args in [(100, 16, 256), (100, 64, 512), (100, 1, 512), (30, 16, 40)]:
-            assert not _kernels.use_packed_step(*args)
-            assert not _kernels.use_packed_gates(args[0], args[1], 4 * args[2], args[2])
-
-
-@NEEDS_AVX512
-def test_auto_follows_the_measured_rule(amx_off):
-    assert _kernels.use_packed_step(100, 16, 256)      # N >= 2
-    assert _kernels.use_packed_step(100, 64, 512)
-    assert _kernels.use_packed_step(100, 1, 512)       # w_hh fits in L2
-    assert _kernels.use_packed_step(100, 1, 1024)      # from L3, but swept both ways
-    assert not _kernels.use_packed_step(3, 2, 64)      # too short to pay for packing
-    case = (30, 16, 5, 40, 1, False, True, True, False)  # auto picks packed here
-    assert _kernels.use_packed_step(30, 16, 40)
-    assert np.array_equal(run_layer("auto", *case)[0], run_layer("packed", *case)[0])
-
-
-@NEEDS_AVX512
-def test_gated_auto_follows_the_measured_rule():
-    assert _kernels.use_packed_gates(100, 16, 4 * 256, 256)
-    assert _kernels.use_packed_gates(100, 1, 4 * 256, 256)      # 1 MB: in L2
-    assert _kernels.use_packed_gates(100, 1, 4 * 512, 512)      # 4 MB: from L3, both ways
-    assert _kernels.use_packed_gates(100, 2, 4 * 512, 512)
-    assert not _kernels.use_packed_gates(7, 1, 4 * 64, 64)      # too short
+def test_auto_follows_each_paths_rule(amx_off, each_isa):
+    # "auto" takes the packed kernel from 8 rows (L*N) on every path but
+    # x86-64's baseline (SSE2), which keeps OpenBLAS
+    packed = each_isa != "sse2"
+    assert _kernels.use_packed_step(100, 16, 256) == packed      # N >= 2
+    assert _kernels.use_packed_step(100, 64, 512) == packed
+    assert _kernels.use_packed_step(100, 1, 512) == packed       # w_hh fits in L2
+    assert _kernels.use_packed_step(100, 1, 1024) == packed      # from L3, but swept both ways
+    assert not _kernels.use_packed_step(3, 2, 64)                # too short to pay for packing
+    assert _kernels.use_packed_gates(100, 1, 4 * 512, 512) == packed
+    assert not _kernels.use_packed_gates(7, 1, 4 * 64, 64)
+    case = (30, 16, 5, 40, 1, False, True, True, False)
+    assert np.array_equal(run_layer("auto", *case)[0],
+                          run_layer("packed" if packed else "blas", *case)[0])
     for kind in ("lstm", "gru"):
         args = gated_call(kind, np.float32, L=9, N=3, I=4, H=20, seed=5)
-        for auto, packed in zip(run_gated(kind, args, "auto"), run_gated(kind, args, "packed")):
-            assert np.array_equal(auto, packed)
+        for auto, other in zip(run_gated(kind, args, "auto"),
+                               run_gated(kind, args, "packed" if packed else "blas")):
+            assert np.array_equal(auto, other)
 
 
 def test_unknown_recurrent_path_is_refused():

@@ -266,6 +266,13 @@ SPLIT_CASES = [
 ]
 
 
+def _split(threads, L, N):
+    """Threads a unidirectional float32 layer with large enough steps splits
+    into on the current path: only the packed kernel splits (its sums do not
+    depend on the slice), and "auto" takes it on every path but SSE2."""
+    return threads if _kernels.use_packed_step(L, N, 64) else 1
+
+
 def _flat(kind, result):
     out, state = result
     return [out] + (list(state) if kind == "lstm" else [state])
@@ -273,7 +280,7 @@ def _flat(kind, result):
 
 @pytest.mark.parametrize("kind, N, L, F, H, layers, batch_first, dtype", SPLIT_CASES)
 def test_hidden_units_split_between_threads_give_the_one_thread_results(
-        kind, N, L, F, H, layers, batch_first, dtype, restore_threads):
+        kind, N, L, F, H, layers, batch_first, dtype, restore_threads, each_isa, split_unpaused):
     # A unidirectional layer on several threads, each owning a slice of the
     # hidden units (all their gates): the same sums in the same order for
     # every element, so the results are bitwise those of one thread.
@@ -292,13 +299,22 @@ def test_hidden_units_split_between_threads_give_the_one_thread_results(
     for threads in (2, 3):
         fastrnn.set_num_threads(threads)
         for layer in model._kernel_layers:
-            assert layer.threads_for(L, N) == threads
+            assert layer.threads_for(L, N) == _split(threads, L, N)
         for call, expected in zip(calls, want):
+            splits = _kernels.split_calls()
             for got, ref in zip(_flat(kind, model(x, **call)), expected):
                 np.testing.assert_array_equal(got, ref)
+            # every layer whose plan splits ran split (with lengths the plan
+            # follows the rows that run)
+            rows = int(np.sum(call["lengths"])) if "lengths" in call else L * N
+            planned = sum(layer.threads_for(L, N, rows=rows) > 1 for layer in model._kernel_layers)
+            assert _kernels.split_calls() - splits == planned
+            if "lengths" not in call:
+                assert planned == (layers if _split(threads, L, N) > 1 else 0)
 
 
-def test_every_slicing_of_the_hidden_units_gives_the_one_thread_results(restore_threads):
+def test_every_slicing_of_the_hidden_units_gives_the_one_thread_results(restore_threads,
+                                                                          each_isa):
     # hidden sizes around the 16-unit blocks, 2..8 threads (on any core count)
     rng = np.random.default_rng(10)
     for H in (32, 33, 47, 63, 64, 100, 138, 200):
@@ -311,13 +327,14 @@ def test_every_slicing_of_the_hidden_units_gives_the_one_thread_results(restore_
             want = _flat(kind, model(x))
             for threads in (2, 3, 5, 8):
                 fastrnn.set_num_threads(threads)
-                assert model._kernel_layers[0].threads_for(30, N) == min(threads, H // 16)
+                assert model._kernel_layers[0].threads_for(30, N) == _split(min(threads, H // 16),
+                                                                            30, N)
                 for got, ref in zip(_flat(kind, model(x)), want):
                     np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_split_layers_with_unsorted_lengths_and_reverse_direction(kind, restore_threads):
+def test_split_layers_with_unsorted_lengths_and_reverse_direction(kind, restore_threads, each_isa):
     # The entry point the ONNX backend uses: lengths in any order (zeros
     # too) and a reverse-only direction, on split hidden units.
     G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
@@ -337,7 +354,7 @@ def test_split_layers_with_unsorted_lengths_and_reverse_direction(kind, restore_
     results = {}
     for threads in (1, 2):
         fastrnn.set_num_threads(threads)
-        assert layer.threads_for(L, N) == threads
+        assert layer.threads_for(L, N) == _split(threads, L, N)
         for with_lens in (False, True):
             out, hn = np.empty((L * N, H), F), np.empty((1, N, H), F)
             cn = np.empty((1, N, H), F) if kind == "lstm" else None
@@ -374,7 +391,9 @@ def test_parallel_calls_from_python_threads_equal_serial_ones(make, restore_thre
     import concurrent.futures
     fastrnn.set_num_threads(2)
     model = make()
-    assert model._kernel_layers[0].threads_for(100, 4) == (1 if model.dtype == np.float64 else 2)
+    directions = model.bidirectional and model.dtype == np.float32
+    assert model._kernel_layers[0].threads_for(100, 4) == (
+        1 if model.dtype == np.float64 else 2 if directions else _split(2, 100, 4))
     xs = [np.random.default_rng(k).standard_normal((100, 4, 16)).astype(F) for k in range(8)]
     serial = [model(x)[0] for x in xs]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

@@ -1,12 +1,14 @@
-"""The fused one-row steps (_recurrent.h fastrnn_lstm_step_row_f32 /
+"""The fused one-row steps (_step.h fastrnn_lstm_step_row_f32 /
 fastrnn_gru_step_row_f32: the recurrent product and the cell in one kernel,
-taken for float32, one batch row, H % 32 == 0) against the OpenBLAS path,
-whose cell is the separate one: same results up to summation order, same
-NaN/Inf pattern."""
+taken for float32, one batch row, H a multiple of the path's block) against
+the OpenBLAS path, whose cell is the separate one, on every kernel path this
+CPU runs: same results up to summation order, same NaN/Inf pattern."""
 import numpy as np
 import pytest
 
 from test_kernels import gated_call, run_gated
+
+pytestmark = pytest.mark.usefixtures("each_isa")
 
 
 def _compare(kind, args):

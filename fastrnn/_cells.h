@@ -1,0 +1,290 @@
+/* float32 cells and activations on whole vectors (see _simd.h), for the
+ * unfused steps: the recurrent product is done, these add the biases and
+ * apply the cell, one batch row at a time. The fused steps of _step.h use
+ * the same per-vector cells (fastrnn_lstm_vcell, fastrnn_gru_vcell), so a
+ * column's value does not depend on which kernel ran it.
+ *
+ * Rows run over whole vectors, then once more over the last H % VW columns:
+ * where H >= VW on the last VW columns read in place (their outputs to a
+ * buffer, the last H % VW of them kept), else on zero-padded copies. A
+ * scalar epilogue cost as much as the whole row at H = 100.
+ */
+#ifndef FASTRNN_CELLS_H
+#define FASTRNN_CELLS_H
+
+#include "_simd.h"
+
+/* LSTM cell of VW units from pre-activations p (i, f, g, o): c in place,
+ * h written. c = sigmoid(f) c + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c),
+ * every activation a fraction: 2 divisions per unit instead of 5. */
+FASTRNN_INLINE void fastrnn_lstm_vcell(const fastrnn_vf p[4], float *restrict c, float *restrict h)
+{
+    fastrnn_vf in, id, fn, fd, gn, gd, on, od, tn, td;
+    fastrnn_vsigmoid_frac(p[0], &in, &id);
+    fastrnn_vsigmoid_frac(p[1], &fn, &fd);
+    fastrnn_vtanh_frac(p[2], &gn, &gd);
+    fastrnn_vf dig = id * gd;
+    fastrnn_vf inv = 1.0f / (fd * dig);
+    fastrnn_vf cj = (fn * dig * inv) * fastrnn_load(c) + (in * gn) * (fd * inv);
+    fastrnn_store(c, cj);
+    /* o after c: fewer values live at once (16 registers on AVX2) */
+    fastrnn_vsigmoid_frac(p[3], &on, &od);
+    fastrnn_vtanh_frac(cj, &tn, &td);
+    fastrnn_store(h, (on * tn) / (od * td));
+}
+
+/* GRU cell (linear_before_reset) of VW units: p = (r, z, gx_n + b_in,
+ * gh_n + b_hn); n = tanh(p2 + r p3), h = n + z (h_prev - n). */
+FASTRNN_INLINE void fastrnn_gru_vcell(const fastrnn_vf p[4], const float *restrict h_prev,
+                                      float *restrict h)
+{
+    fastrnn_vf r = fastrnn_vsigmoid(p[0]), z = fastrnn_vsigmoid(p[1]);
+    fastrnn_vf n = fastrnn_vtanh(p[2] + r * p[3]);
+    fastrnn_store(h, n + z * (fastrnn_load(h_prev) - n));
+}
+
+/* Copy columns [j0, j0 + n) of `gates` gate blocks, gs apart, into a
+ * zero-padded (gates x VW) buffer. */
+FASTRNN_INLINE void fastrnn_tail_in(float *buf, const float *src, ptrdiff_t gs, int gates,
+                                    ptrdiff_t j0, ptrdiff_t n)
+{
+    int g;
+    memset(buf, 0, sizeof(float) * FASTRNN_VW * gates);
+    for (g = 0; g < gates; g++)
+        memcpy(buf + g * FASTRNN_VW, src + g * gs + j0, sizeof(float) * n);
+}
+
+/* LSTM cells of n units (a multiple of VW), gates gs apart in gx, gh, b. */
+FASTRNN_INLINE void fastrnn_lstm_cells(const float *restrict gx, const float *restrict gh,
+                                       const float *restrict b, float *restrict c,
+                                       float *restrict h, ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    int g;
+    fastrnn_vf p[4];
+    for (j = 0; j < n; j += FASTRNN_VW) {
+        for (g = 0; g < 4; g++)
+            p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
+                   + fastrnn_load(b + g * gs + j);
+        fastrnn_lstm_vcell(p, c + j, h + j);
+    }
+}
+
+/* One LSTM row in torch's gate order (i, f, g, o): a = gx + gh + b, then
+ * the cell; gx, gh, b are 4H long, c (in place) and h H long. */
+static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restrict gh,
+                                  const float *restrict b, float *restrict c, float *restrict h,
+                                  ptrdiff_t H)
+{
+    const ptrdiff_t full = H - H % FASTRNN_VW, n = H - full;
+    float tgx[4 * FASTRNN_VW], tgh[4 * FASTRNN_VW], tb[4 * FASTRNN_VW];
+    float tc[FASTRNN_VW] = {0}, th[FASTRNN_VW];
+    if (n != 0 && H >= FASTRNN_VW) {
+        const ptrdiff_t j0 = H - FASTRNN_VW;
+        memcpy(tc, c + j0, sizeof tc);   /* c as it was before the loop */
+        fastrnn_lstm_cells(gx, gh, b, c, h, full, H);
+        fastrnn_lstm_cells(gx + j0, gh + j0, b + j0, tc, th, FASTRNN_VW, H);
+        memcpy(c + full, tc + FASTRNN_VW - n, sizeof(float) * n);
+        memcpy(h + full, th + FASTRNN_VW - n, sizeof(float) * n);
+        return;
+    }
+    fastrnn_lstm_cells(gx, gh, b, c, h, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 4, full, n);
+    fastrnn_tail_in(tgh, gh, H, 4, full, n);
+    fastrnn_tail_in(tb, b, H, 4, full, n);
+    memcpy(tc, c + full, sizeof(float) * n);
+    fastrnn_lstm_cells(tgx, tgh, tb, tc, th, FASTRNN_VW, FASTRNN_VW);
+    memcpy(c + full, tc, sizeof(float) * n);
+    memcpy(h + full, th, sizeof(float) * n);
+}
+
+/* GRU cells of n units (a multiple of VW); b_n = b_in, b_hn apart. */
+FASTRNN_INLINE void fastrnn_gru_cells(const float *restrict gx, const float *restrict gh,
+                                      const float *restrict b, const float *restrict b_hn,
+                                      const float *restrict h_prev, float *restrict h,
+                                      ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    int g;
+    fastrnn_vf p[4];
+    for (j = 0; j < n; j += FASTRNN_VW) {
+        for (g = 0; g < 2; g++)
+            p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
+                   + fastrnn_load(b + g * gs + j);
+        p[2] = fastrnn_load(gx + 2 * gs + j) + fastrnn_load(b + 2 * gs + j);
+        p[3] = fastrnn_load(gh + 2 * gs + j) + fastrnn_load(b_hn + j);
+        fastrnn_gru_vcell(p, h_prev + j, h + j);
+    }
+}
+
+/* One GRU row with linear_before_reset (torch's GRU), gate order (r, z, n):
+ *     r = sigmoid(gx_r + gh_r + b_r);  z = sigmoid(gx_z + gh_z + b_z)
+ *     n = tanh(gx_n + b_n + r (gh_n + b_hn));  h = n + z (h_prev - n)
+ * gx, gh and b are 3H long (b_n = b_in alone), b_hn, h_prev and h H long. */
+static void fastrnn_gru_cell_f32(const float *restrict gx, const float *restrict gh,
+                                 const float *restrict b, const float *restrict b_hn,
+                                 const float *restrict h_prev, float *restrict h, ptrdiff_t H)
+{
+    const ptrdiff_t full = H - H % FASTRNN_VW, n = H - full;
+    float tgx[3 * FASTRNN_VW], tgh[3 * FASTRNN_VW], tb[3 * FASTRNN_VW];
+    float tbn[FASTRNN_VW] = {0}, tp[FASTRNN_VW] = {0}, th[FASTRNN_VW];
+    fastrnn_gru_cells(gx, gh, b, b_hn, h_prev, h, full, H);
+    if (n == 0)
+        return;
+    if (H >= FASTRNN_VW) {
+        const ptrdiff_t j0 = H - FASTRNN_VW;
+        fastrnn_gru_cells(gx + j0, gh + j0, b + j0, b_hn + j0, h_prev + j0, th, FASTRNN_VW, H);
+        memcpy(h + full, th + FASTRNN_VW - n, sizeof(float) * n);
+        return;
+    }
+    fastrnn_tail_in(tgx, gx, H, 3, full, n);
+    fastrnn_tail_in(tgh, gh, H, 3, full, n);
+    fastrnn_tail_in(tb, b, H, 3, full, n);
+    memcpy(tbn, b_hn + full, sizeof(float) * n);
+    memcpy(tp, h_prev + full, sizeof(float) * n);
+    fastrnn_gru_cells(tgx, tgh, tb, tbn, tp, th, FASTRNN_VW, FASTRNN_VW);
+    memcpy(h + full, th, sizeof(float) * n);
+}
+
+/* GRU without linear_before_reset, before the n-gate product: r and z from
+ * their gh columns; rh = r h_prev (that product's input), z over gh_z. */
+FASTRNN_INLINE void fastrnn_gru_resets(const float *restrict gx, float *restrict gh,
+                                       const float *restrict b, const float *restrict h_prev,
+                                       float *restrict rh, ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j += FASTRNN_VW) {
+        fastrnn_vf r = fastrnn_vsigmoid((fastrnn_load(gx + j) + fastrnn_load(gh + j))
+                                        + fastrnn_load(b + j));
+        fastrnn_vf z = fastrnn_vsigmoid((fastrnn_load(gx + gs + j) + fastrnn_load(gh + gs + j))
+                                        + fastrnn_load(b + gs + j));
+        fastrnn_store(gh + gs + j, z);
+        fastrnn_store(rh + j, r * fastrnn_load(h_prev + j));
+    }
+}
+
+static void fastrnn_gru_reset_f32(const float *restrict gx, float *restrict gh,
+                                  const float *restrict b, const float *restrict h_prev,
+                                  float *restrict rh, ptrdiff_t H)
+{
+    const ptrdiff_t full = H - H % FASTRNN_VW, n = H - full;
+    float tgx[2 * FASTRNN_VW], tgh[2 * FASTRNN_VW], tb[2 * FASTRNN_VW];
+    float tp[FASTRNN_VW] = {0}, trh[FASTRNN_VW];
+    fastrnn_gru_resets(gx, gh, b, h_prev, rh, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 2, full, n);
+    fastrnn_tail_in(tgh, gh, H, 2, full, n);
+    fastrnn_tail_in(tb, b, H, 2, full, n);
+    memcpy(tp, h_prev + full, sizeof(float) * n);
+    fastrnn_gru_resets(tgx, tgh, tb, tp, trh, FASTRNN_VW, FASTRNN_VW);
+    memcpy(gh + H + full, tgh + FASTRNN_VW, sizeof(float) * n);
+    memcpy(rh + full, trh, sizeof(float) * n);
+}
+
+/* After it: gh_n = (r h_prev) @ w_hn.T, gh_z holds z, b_n = b_in + b_hn:
+ *     n = tanh(gx_n + gh_n + b_n);  h = n + z (h_prev - n) */
+FASTRNN_INLINE void fastrnn_gru_updates(const float *restrict gx, const float *restrict gh,
+                                        const float *restrict b, const float *restrict h_prev,
+                                        float *restrict h, ptrdiff_t n, ptrdiff_t gs)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j += FASTRNN_VW) {
+        fastrnn_vf nj = fastrnn_vtanh((fastrnn_load(gx + 2 * gs + j) + fastrnn_load(gh + 2 * gs + j))
+                                      + fastrnn_load(b + 2 * gs + j));
+        fastrnn_store(h + j, nj + fastrnn_load(gh + gs + j) * (fastrnn_load(h_prev + j) - nj));
+    }
+}
+
+static void fastrnn_gru_update_f32(const float *restrict gx, const float *restrict gh,
+                                   const float *restrict b, const float *restrict h_prev,
+                                   float *restrict h, ptrdiff_t H)
+{
+    const ptrdiff_t full = H - H % FASTRNN_VW, n = H - full;
+    float tgx[3 * FASTRNN_VW], tgh[3 * FASTRNN_VW], tb[3 * FASTRNN_VW];
+    float tp[FASTRNN_VW] = {0}, th[FASTRNN_VW];
+    fastrnn_gru_updates(gx, gh, b, h_prev, h, full, H);
+    if (n == 0)
+        return;
+    fastrnn_tail_in(tgx, gx, H, 3, full, n);
+    fastrnn_tail_in(tgh, gh, H, 3, full, n);
+    fastrnn_tail_in(tb, b, H, 3, full, n);
+    memcpy(tp, h_prev + full, sizeof(float) * n);
+    fastrnn_gru_updates(tgx, tgh, tb, tp, th, FASTRNN_VW, FASTRNN_VW);
+    memcpy(h + full, th, sizeof(float) * n);
+}
+
+/* row = act(row + b_ih + b_hh) over n columns, act tanh (relu = 0) or relu;
+ * the biases may be NULL (both or neither). relu keeps NaN. */
+static void fastrnn_bias_act_f32(float *restrict row, const float *restrict b_ih,
+                                 const float *restrict b_hh, ptrdiff_t n, int relu)
+{
+    ptrdiff_t j, full = n - n % FASTRNN_VW;
+    float t[FASTRNN_VW];
+    for (j = 0; j <= full; j += FASTRNN_VW) {
+        const ptrdiff_t w = j < full ? FASTRNN_VW : n - full;
+        fastrnn_vf v;
+        if (w == 0)
+            break;
+        if (w < FASTRNN_VW) {
+            memset(t, 0, sizeof t);
+            memcpy(t, row + j, sizeof(float) * w);
+            v = fastrnn_load(t);
+            if (b_ih != NULL) {
+                memcpy(t, b_ih + j, sizeof(float) * w);
+                v = v + fastrnn_load(t);
+                memcpy(t, b_hh + j, sizeof(float) * w);
+                v = v + fastrnn_load(t);
+            }
+        } else {
+            v = fastrnn_load(row + j);
+            if (b_ih != NULL)
+                v = v + fastrnn_load(b_ih + j) + fastrnn_load(b_hh + j);
+        }
+        v = relu ? fastrnn_vsel(v < 0.0f, fastrnn_splat(0.0f), v) : fastrnn_vtanh(v);
+        if (w < FASTRNN_VW) {
+            fastrnn_store(t, v);
+            memcpy(row + j, t, sizeof(float) * w);
+        } else {
+            fastrnn_store(row + j, v);
+        }
+    }
+}
+
+static void fastrnn_bias_tanh_f32(float *restrict row, const float *restrict b_ih,
+                                  const float *restrict b_hh, ptrdiff_t n)
+{
+    fastrnn_bias_act_f32(row, b_ih, b_hh, n, 0);
+}
+
+static void fastrnn_bias_relu_f32(float *restrict row, const float *restrict b_ih,
+                                  const float *restrict b_hh, ptrdiff_t n)
+{
+    fastrnn_bias_act_f32(row, b_ih, b_hh, n, 1);
+}
+
+/* out[i] = sigmoid(x[i]) / tanh(x[i]) over an array (the tests' view of
+ * each path's activations). */
+static void fastrnn_sigmoid_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
+{
+    ptrdiff_t i;
+    float t[FASTRNN_VW];
+    for (i = 0; i + FASTRNN_VW <= n; i += FASTRNN_VW)
+        fastrnn_store(out + i, fastrnn_vsigmoid(fastrnn_load(x + i)));
+    if (i < n) {
+        memset(t, 0, sizeof t);
+        memcpy(t, x + i, sizeof(float) * (n - i));
+        fastrnn_store(t, fastrnn_vsigmoid(fastrnn_load(t)));
+        memcpy(out + i, t, sizeof(float) * (n - i));
+    }
+}
+
+static void fastrnn_tanh_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
+{
+    memmove(out, x, sizeof(float) * n);
+    fastrnn_bias_act_f32(out, NULL, NULL, n, 0);
+}
+
+#endif

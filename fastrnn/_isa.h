@@ -1,0 +1,54 @@
+/* The float32 kernels of one instruction set, as a table of functions.
+ *
+ * fastrnn/_isa_kernels.h is built once per instruction set, each time in a
+ * file of its own under its own target (_isa_avx512.c, _isa_avx2.c,
+ * _isa_generic.c: SSE2 on x86-64, NEON on ARM64), and exports one table.
+ * _isa_select.c picks the table for this CPU at import, or the one that
+ * FASTRNN_ISA names. A call reads the table once and uses it throughout: the
+ * packed layout of w belongs to the table that packed it.
+ */
+#ifndef FASTRNN_ISA_H
+#define FASTRNN_ISA_H
+
+#include <stddef.h>
+
+typedef struct fastrnn_isa {
+    const char *name;          /* "avx512", "avx2", "sse2", "neon" */
+    int lanes;                 /* floats per vector */
+    int fused_units;           /* the fused one-row steps need H % fused_units == 0 */
+    int packed_auto;           /* whether "auto" runs recurrent products on the packed kernel */
+    int fused_auto;            /* whether one-row LSTM/GRU steps take the fused kernels */
+    ptrdiff_t (*packed_size)(ptrdiff_t M, ptrdiff_t K);
+    void (*pack)(const float *w, ptrdiff_t M, ptrdiff_t K, float *packed);
+    void (*recurrent_step)(const float *packed, const float *h, ptrdiff_t h_ld, float *c,
+                           ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M, ptrdiff_t K,
+                           int accumulate, int backwards);
+    void (*lstm_step_row)(const float *packed, const float *h_prev, const float *gx,
+                          const float *b, float *c, float *h, ptrdiff_t H, int backwards);
+    void (*gru_step_row)(const float *packed, const float *h_prev, const float *gx,
+                         const float *b, const float *b_hn, float *h, ptrdiff_t H,
+                         int backwards);
+    void (*lstm_cell)(const float *gx, const float *gh, const float *b, float *c, float *h,
+                      ptrdiff_t H);
+    void (*gru_cell)(const float *gx, const float *gh, const float *b, const float *b_hn,
+                     const float *h_prev, float *h, ptrdiff_t H);
+    void (*gru_reset)(const float *gx, float *gh, const float *b, const float *h_prev,
+                      float *rh, ptrdiff_t H);
+    void (*gru_update)(const float *gx, const float *gh, const float *b, const float *h_prev,
+                       float *h, ptrdiff_t H);
+    void (*bias_tanh)(float *row, const float *b_ih, const float *b_hh, ptrdiff_t n);
+    void (*bias_relu)(float *row, const float *b_ih, const float *b_hh, ptrdiff_t n);
+    void (*sigmoid_array)(const float *x, float *out, ptrdiff_t n);
+    void (*tanh_array)(const float *x, float *out, ptrdiff_t n);
+} fastrnn_isa;
+
+/* The table named (NULL: the best this CPU runs); NULL, with *why set to a
+ * sentence, when the name is unknown or the CPU lacks what the path needs. */
+const fastrnn_isa *fastrnn_isa_find(const char *name, const char **why);
+/* Every path this CPU can run, best first; returns how many (at most max). */
+int fastrnn_isa_supported(const fastrnn_isa **out, int max);
+/* Whether the CPU has AVX-512F / AVX2 and FMA (0 off x86-64). */
+int fastrnn_cpu_avx512f(void);
+int fastrnn_cpu_avx2_fma(void);
+
+#endif

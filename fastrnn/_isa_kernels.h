@@ -1,0 +1,28 @@
+/* The body of each fastrnn/_isa_*.c: every float32 kernel at the width that
+ * file sets, and its table. FASTRNN_ISA_TABLE names the table,
+ * FASTRNN_ISA_NAME the path, FASTRNN_PACKED_AUTO whether "auto" takes the
+ * packed kernel on it, FASTRNN_FUSED_AUTO whether one-row steps take the
+ * fused kernels (as measured: tools/perf_notes.md, "paths"). */
+#include "_isa.h"
+#include "_step.h"
+
+const fastrnn_isa FASTRNN_ISA_TABLE = {
+    FASTRNN_ISA_NAME,
+    FASTRNN_VW,
+    FASTRNN_FUSED_UNITS,
+    FASTRNN_PACKED_AUTO,
+    FASTRNN_FUSED_AUTO,
+    fastrnn_packed_size,
+    fastrnn_pack,
+    fastrnn_recurrent_step_f32,
+    fastrnn_lstm_step_row_f32,
+    fastrnn_gru_step_row_f32,
+    fastrnn_lstm_cell_f32,
+    fastrnn_gru_cell_f32,
+    fastrnn_gru_reset_f32,
+    fastrnn_gru_update_f32,
+    fastrnn_bias_tanh_f32,
+    fastrnn_bias_relu_f32,
+    fastrnn_sigmoid_array_f32,
+    fastrnn_tanh_array_f32,
+};
