@@ -51,6 +51,22 @@ static inline void fastrnn_calls_leave(void)
     __atomic_sub_fetch(&fastrnn_active_calls, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Threads one kernel call may use (fastrnn.set_num_threads), read once per
+ * call. Exported from the module (threadpoolctl's controller calls them,
+ * see fastrnn/_threadpool.py). */
+static int fastrnn_num_threads = 1;
+
+__attribute__((visibility("default"))) int fastrnn_get_num_threads(void)
+{
+    return __atomic_load_n(&fastrnn_num_threads, __ATOMIC_RELAXED);
+}
+
+__attribute__((visibility("default"))) void fastrnn_set_num_threads(int n)
+{
+    if (n >= 1)
+        __atomic_store_n(&fastrnn_num_threads, n, __ATOMIC_RELAXED);
+}
+
 /* Splitting is paused after a split call whose threads spent more than a
  * quarter of their time waiting past the spin budget: the machine's cores
  * are busy with other work (other processes, which the count above does

@@ -23,12 +23,11 @@ FASTRNN_INLINE void fastrnn_lstm_vcell(const fastrnn_vf p[4], float *restrict c,
     fastrnn_vsigmoid_frac(p[0], &in, &id);
     fastrnn_vsigmoid_frac(p[1], &fn, &fd);
     fastrnn_vtanh_frac(p[2], &gn, &gd);
+    fastrnn_vsigmoid_frac(p[3], &on, &od);
     fastrnn_vf dig = id * gd;
     fastrnn_vf inv = 1.0f / (fd * dig);
     fastrnn_vf cj = (fn * dig * inv) * fastrnn_load(c) + (in * gn) * (fd * inv);
     fastrnn_store(c, cj);
-    /* o after c: fewer values live at once (16 registers on AVX2) */
-    fastrnn_vsigmoid_frac(p[3], &on, &od);
     fastrnn_vtanh_frac(cj, &tn, &td);
     fastrnn_store(h, (on * tn) / (od * td));
 }
@@ -72,7 +71,7 @@ FASTRNN_INLINE void fastrnn_lstm_cells(const float *restrict gx, const float *re
 
 /* One LSTM row in torch's gate order (i, f, g, o): a = gx + gh + b, then
  * the cell; gx, gh, b are 4H long, c (in place) and h H long. */
-static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restrict gh,
+FASTRNN_TARGET static void fastrnn_lstm_cell_f32(const float *restrict gx, const float *restrict gh,
                                   const float *restrict b, float *restrict c, float *restrict h,
                                   ptrdiff_t H)
 {
@@ -123,7 +122,7 @@ FASTRNN_INLINE void fastrnn_gru_cells(const float *restrict gx, const float *res
  *     r = sigmoid(gx_r + gh_r + b_r);  z = sigmoid(gx_z + gh_z + b_z)
  *     n = tanh(gx_n + b_n + r (gh_n + b_hn));  h = n + z (h_prev - n)
  * gx, gh and b are 3H long (b_n = b_in alone), b_hn, h_prev and h H long. */
-static void fastrnn_gru_cell_f32(const float *restrict gx, const float *restrict gh,
+FASTRNN_TARGET static void fastrnn_gru_cell_f32(const float *restrict gx, const float *restrict gh,
                                  const float *restrict b, const float *restrict b_hn,
                                  const float *restrict h_prev, float *restrict h, ptrdiff_t H)
 {
@@ -165,7 +164,7 @@ FASTRNN_INLINE void fastrnn_gru_resets(const float *restrict gx, float *restrict
     }
 }
 
-static void fastrnn_gru_reset_f32(const float *restrict gx, float *restrict gh,
+FASTRNN_TARGET static void fastrnn_gru_reset_f32(const float *restrict gx, float *restrict gh,
                                   const float *restrict b, const float *restrict h_prev,
                                   float *restrict rh, ptrdiff_t H)
 {
@@ -198,7 +197,7 @@ FASTRNN_INLINE void fastrnn_gru_updates(const float *restrict gx, const float *r
     }
 }
 
-static void fastrnn_gru_update_f32(const float *restrict gx, const float *restrict gh,
+FASTRNN_TARGET static void fastrnn_gru_update_f32(const float *restrict gx, const float *restrict gh,
                                    const float *restrict b, const float *restrict h_prev,
                                    float *restrict h, ptrdiff_t H)
 {
@@ -218,48 +217,52 @@ static void fastrnn_gru_update_f32(const float *restrict gx, const float *restri
 
 /* row = act(row + b_ih + b_hh) over n columns, act tanh (relu = 0) or relu;
  * the biases may be NULL (both or neither). relu keeps NaN. */
-static void fastrnn_bias_act_f32(float *restrict row, const float *restrict b_ih,
-                                 const float *restrict b_hh, ptrdiff_t n, int relu)
+FASTRNN_INLINE fastrnn_vf fastrnn_bias_act(fastrnn_vf v, const float *b_ih, const float *b_hh,
+                                           int relu)
 {
-    ptrdiff_t j, full = n - n % FASTRNN_VW;
-    float t[FASTRNN_VW];
-    for (j = 0; j <= full; j += FASTRNN_VW) {
-        const ptrdiff_t w = j < full ? FASTRNN_VW : n - full;
-        fastrnn_vf v;
-        if (w == 0)
-            break;
-        if (w < FASTRNN_VW) {
-            memset(t, 0, sizeof t);
-            memcpy(t, row + j, sizeof(float) * w);
-            v = fastrnn_load(t);
-            if (b_ih != NULL) {
-                memcpy(t, b_ih + j, sizeof(float) * w);
-                v = v + fastrnn_load(t);
-                memcpy(t, b_hh + j, sizeof(float) * w);
-                v = v + fastrnn_load(t);
-            }
-        } else {
-            v = fastrnn_load(row + j);
-            if (b_ih != NULL)
-                v = v + fastrnn_load(b_ih + j) + fastrnn_load(b_hh + j);
-        }
-        v = relu ? fastrnn_vsel(v < 0.0f, fastrnn_splat(0.0f), v) : fastrnn_vtanh(v);
-        if (w < FASTRNN_VW) {
-            fastrnn_store(t, v);
-            memcpy(row + j, t, sizeof(float) * w);
-        } else {
-            fastrnn_store(row + j, v);
-        }
-    }
+    if (b_ih != NULL)
+        v = v + fastrnn_load(b_ih) + fastrnn_load(b_hh);
+    return relu ? fastrnn_vsel(v < 0.0f, fastrnn_splat(0.0f), v) : fastrnn_vtanh(v);
 }
 
-static void fastrnn_bias_tanh_f32(float *restrict row, const float *restrict b_ih,
+FASTRNN_TARGET static void fastrnn_bias_act_f32(float *restrict row, const float *restrict b_ih,
+                                 const float *restrict b_hh, ptrdiff_t n, int relu)
+{
+    const ptrdiff_t full = n - n % FASTRNN_VW, j0 = n - FASTRNN_VW;
+    ptrdiff_t j;
+    float t[3][FASTRNN_VW] = {{0}};
+    fastrnn_vf last = {0};
+    if (full != n && n >= FASTRNN_VW)
+        last = fastrnn_load(row + j0);   /* the last VW columns as they were */
+    for (j = 0; j < full; j += FASTRNN_VW)
+        fastrnn_store(row + j, fastrnn_bias_act(fastrnn_load(row + j), b_ih ? b_ih + j : NULL,
+                                                b_hh ? b_hh + j : NULL, relu));
+    if (full == n)
+        return;
+    if (n >= FASTRNN_VW) {
+        /* the last VW columns again, from their values before the loop: the
+         * overlap gets the values the loop wrote */
+        fastrnn_store(row + j0, fastrnn_bias_act(last, b_ih ? b_ih + j0 : NULL,
+                                                 b_hh ? b_hh + j0 : NULL, relu));
+        return;
+    }
+    memcpy(t[0], row, sizeof(float) * n);
+    if (b_ih != NULL) {
+        memcpy(t[1], b_ih, sizeof(float) * n);
+        memcpy(t[2], b_hh, sizeof(float) * n);
+    }
+    fastrnn_store(t[0], fastrnn_bias_act(fastrnn_load(t[0]), b_ih ? t[1] : NULL,
+                                         b_ih ? t[2] : NULL, relu));
+    memcpy(row, t[0], sizeof(float) * n);
+}
+
+FASTRNN_TARGET static void fastrnn_bias_tanh_f32(float *restrict row, const float *restrict b_ih,
                                   const float *restrict b_hh, ptrdiff_t n)
 {
     fastrnn_bias_act_f32(row, b_ih, b_hh, n, 0);
 }
 
-static void fastrnn_bias_relu_f32(float *restrict row, const float *restrict b_ih,
+FASTRNN_TARGET static void fastrnn_bias_relu_f32(float *restrict row, const float *restrict b_ih,
                                   const float *restrict b_hh, ptrdiff_t n)
 {
     fastrnn_bias_act_f32(row, b_ih, b_hh, n, 1);
@@ -267,7 +270,7 @@ static void fastrnn_bias_relu_f32(float *restrict row, const float *restrict b_i
 
 /* out[i] = sigmoid(x[i]) / tanh(x[i]) over an array (the tests' view of
  * each path's activations). */
-static void fastrnn_sigmoid_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
+FASTRNN_TARGET static void fastrnn_sigmoid_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
 {
     ptrdiff_t i;
     float t[FASTRNN_VW];
@@ -281,7 +284,7 @@ static void fastrnn_sigmoid_array_f32(const float *restrict x, float *restrict o
     }
 }
 
-static void fastrnn_tanh_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
+FASTRNN_TARGET static void fastrnn_tanh_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
 {
     memmove(out, x, sizeof(float) * n);
     fastrnn_bias_act_f32(out, NULL, NULL, n, 0);

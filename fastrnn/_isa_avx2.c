@@ -1,10 +1,6 @@
 /* The kernels on AVX2 with FMA: 8 lanes, 16 vector registers (x86-64 only). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma")
-#endif
+#define FASTRNN_TARGET __attribute__((target("avx2,fma")))
 #define FASTRNN_VW 8
 #define FASTRNN_VREGS 16
 #define FASTRNN_ISA_TABLE fastrnn_isa_avx2
@@ -12,9 +8,6 @@
 #define FASTRNN_PACKED_AUTO 1
 #define FASTRNN_FUSED_AUTO 0   /* 0.55-0.9x the unfused step + cell */
 #include "_isa_kernels.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
 #else
 typedef int fastrnn_isa_avx2_absent; /* (an empty file is not ISO C) */
 #endif

@@ -1,10 +1,6 @@
 /* The kernels on AVX-512F: 16 lanes, 32 vector registers (x86-64 only). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
-#else
-#pragma GCC target("avx512f")
-#endif
+#define FASTRNN_TARGET __attribute__((target("avx512f")))
 #define FASTRNN_VW 16
 #define FASTRNN_VREGS 32
 #define FASTRNN_ISA_TABLE fastrnn_isa_avx512
@@ -12,9 +8,6 @@
 #define FASTRNN_PACKED_AUTO 1
 #define FASTRNN_FUSED_AUTO 1
 #include "_isa_kernels.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
 #else
 typedef int fastrnn_isa_avx512_absent; /* (an empty file is not ISO C) */
 #endif

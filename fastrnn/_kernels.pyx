@@ -95,6 +95,8 @@ cdef extern from "_barrier.h" nogil:
     int fastrnn_split_allowed() noexcept
     void fastrnn_split_resume() noexcept
     int fastrnn_split_pausing
+    int fastrnn_get_num_threads() noexcept
+    void fastrnn_set_num_threads(int n) noexcept
     int fastrnn_thread_start(pthread_t* id, void* (*fn)(void*) noexcept nogil, void* arg,
                              int k) noexcept
     void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads) noexcept
@@ -962,14 +964,34 @@ cdef enum Path:
 
 KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
 
-# Threads one kernel call may use (set_num_threads); read once per call.
-cdef int _num_threads = 1
+def _threads_from(name, value):
+    """A thread count from an environment variable, or None (with a warning)
+    when it is not a positive integer. OMP_NUM_THREADS may list one count per
+    nesting level ("4,2"): the first is the outer one."""
+    import warnings
+    text = value.split(",")[0].strip()
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n >= 1:
+        return n
+    warnings.warn(f"{name}={value!r} is not a positive number of threads; ignored",
+                  RuntimeWarning, stacklevel=3)
+    return None
 
 
 def _default_threads():
-    """The cores this process may run on, and no more than a cgroup (v2) CPU
-    quota grants (a container given 1 CPU of a large host gets 1)."""
+    """FASTRNN_NUM_THREADS, else OMP_NUM_THREADS (what Dask's nannies, joblib
+    and job schedulers set to keep one thread per worker), else the cores this
+    process may run on, and no more than a cgroup (v2) CPU quota grants (a
+    container given 1 CPU of a large host gets 1)."""
     import os
+    for name in ("FASTRNN_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name):
+            n = _threads_from(name, os.environ[name])
+            if n is not None:
+                return n
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -985,12 +1007,13 @@ def _default_threads():
 
 
 def set_num_threads(int n):
-    """Threads a call may use (>= 1); today the two directions of a
-    bidirectional layer run at once when the layer is big enough."""
-    global _num_threads
+    """Threads a call may use (>= 1): the two directions of a large
+    bidirectional layer run at once, and a unidirectional layer with large
+    enough steps splits its hidden units between threads. threadpoolctl's
+    limits set the same count (fastrnn/_threadpool.py)."""
     if n < 1:
         raise ValueError(f"set_num_threads: the number of threads must be >= 1, got {n}")
-    _num_threads = n
+    fastrnn_set_num_threads(n)
 
 
 def resume_split():
@@ -1012,8 +1035,8 @@ def set_split_pausing(bint on):
 
 
 def get_num_threads():
-    """Threads a call may use (default: the cores this process may run on)."""
-    return _num_threads
+    """Threads a call may use (default: see _default_threads)."""
+    return fastrnn_get_num_threads()
 
 
 set_num_threads(_default_threads())
@@ -1354,7 +1377,7 @@ cdef inline Py_ssize_t _amx_split_rows(const Call* c, bint steps, bint inputs) n
 
 cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
     """Whether the two directions of a bidirectional layer run at once."""
-    return (s.D == 2 and _num_threads >= 2
+    return (s.D == 2 and fastrnn_get_num_threads() >= 2
             and c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS)
 
 
@@ -1364,7 +1387,7 @@ cdef int _split_threads(const Spec* s, const Call* c, bint f64) except -1:
     packed kernel only, whose sums do not depend on the slice (OpenBLAS's
     may), so the results stay bitwise those of one thread."""
     cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
-    cdef int threads = min(_num_threads, MAX_SLICES, s.H // 16)
+    cdef int threads = min(fastrnn_get_num_threads(), MAX_SLICES, s.H // 16)
     if threads < 2 or f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL:
         return 1
     if s.kind == KIND_GRU and not s.gates[0].option:

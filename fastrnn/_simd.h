@@ -26,6 +26,9 @@
 #endif
 
 #define FASTRNN_INLINE static inline __attribute__((always_inline))
+#ifndef FASTRNN_TARGET
+#define FASTRNN_TARGET
+#endif
 
 typedef float fastrnn_vf __attribute__((vector_size(4 * FASTRNN_VW), aligned(4)));
 typedef int32_t fastrnn_vi __attribute__((vector_size(4 * FASTRNN_VW), aligned(4)));

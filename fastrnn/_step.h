@@ -49,7 +49,7 @@
 #endif
 
 /* Floats of the packed copy of an M x K matrix at this width. */
-static ptrdiff_t fastrnn_packed_size(ptrdiff_t M, ptrdiff_t K)
+FASTRNN_TARGET static ptrdiff_t fastrnn_packed_size(ptrdiff_t M, ptrdiff_t K)
 {
     return (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL * FASTRNN_PANEL * K;
 }
@@ -113,7 +113,7 @@ FASTRNN_INLINE void fastrnn_transpose(const float *src, ptrdiff_t src_ld, float 
 /* w is M x K, rows K floats apart. Full VW x VW blocks are transposed in
  * registers where the compiler has __builtin_shufflevector, the rest
  * element by element. */
-static void fastrnn_pack(const float *restrict w, ptrdiff_t M, ptrdiff_t K, float *restrict packed)
+FASTRNN_TARGET static void fastrnn_pack(const float *restrict w, ptrdiff_t M, ptrdiff_t K, float *restrict packed)
 {
     ptrdiff_t p, jj, k, k_fast, panels = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL;
     for (p = 0; p < panels; p++) {
@@ -271,7 +271,7 @@ FASTRNN_INLINE void fastrnn_row_pair(const float *restrict w, ptrdiff_t next,
 /* The one-row case, in a function of its own: inlined among the row
  * blocks' code, GCC's register allocation put 4 moves into the loop of two
  * k (8-11% slower at N = 1). */
-FASTRNN_ALIGN_LOOPS
+FASTRNN_ALIGN_LOOPS FASTRNN_TARGET
 static void fastrnn_row_step_f32(const float *restrict packed, const float *h, float *c,
                                  ptrdiff_t M, ptrdiff_t K, int accumulate, int backwards)
 {
@@ -296,7 +296,7 @@ static void fastrnn_row_step_f32(const float *restrict packed, const float *h, f
     }
 }
 
-static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
+FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
                                        float *c, ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
                                        ptrdiff_t K, int accumulate, int backwards)
 {
@@ -476,7 +476,7 @@ FASTRNN_INLINE void fastrnn_fused_step(const float *restrict packed, const float
 
 /* LSTM (i, f, g, o): packed = fastrnn_pack of w_hh (4H x H); gx, b 4H
  * long; c (H) in place; h (H) must not alias h_prev. */
-FASTRNN_ALIGN_LOOPS
+FASTRNN_ALIGN_LOOPS FASTRNN_TARGET
 static void fastrnn_lstm_step_row_f32(const float *restrict packed, const float *restrict h_prev,
                                       const float *restrict gx, const float *restrict b,
                                       float *restrict c, float *restrict h, ptrdiff_t H,
@@ -487,7 +487,7 @@ static void fastrnn_lstm_step_row_f32(const float *restrict packed, const float 
 
 /* GRU with linear_before_reset (r, z, n): b holds b_r, b_z summed and b_in
  * (as gru_cell's), b_hn (H) apart. */
-FASTRNN_ALIGN_LOOPS
+FASTRNN_ALIGN_LOOPS FASTRNN_TARGET
 static void fastrnn_gru_step_row_f32(const float *restrict packed, const float *restrict h_prev,
                                      const float *restrict gx, const float *restrict b,
                                      const float *restrict b_hn, float *restrict h, ptrdiff_t H,

@@ -214,8 +214,11 @@ def restore_threads():
     fastrnn.set_num_threads(before)
 
 
-def test_default_threads_are_the_usable_cores(restore_threads):
+def test_default_threads_are_the_usable_cores(restore_threads, monkeypatch):
     import os
+    # (the environment's counts come first: tests/test_threadpool.py)
+    monkeypatch.delenv("FASTRNN_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     # (fastrnn bench sets the count: the default is checked where it comes from)
     quota = None
     if os.path.exists("/sys/fs/cgroup/cpu.max"):
