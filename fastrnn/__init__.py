@@ -23,6 +23,9 @@ from fastrnn.lstm import LSTM
 from fastrnn.gru import GRU
 from fastrnn._files import ModelFileError, load, save
 from fastrnn._kernels import get_num_threads, set_num_threads
+from fastrnn import _threadpool
+
+_threadpool.install()  # threadpoolctl's limits reach fastrnn (when it is imported)
 
 __all__ = ["RNN", "LSTM", "GRU", "save", "load", "ModelFileError", "set_num_threads",
            "get_num_threads", "__version__"]

@@ -5,10 +5,13 @@ Each class adds only its gate count, its hidden-state checks and the kernel
 kernel layer (`_kernel_layer`). Everything here validates and allocates;
 fastrnn._kernels does the arithmetic without the GIL.
 """
+from __future__ import annotations
+
 import collections
 import collections.abc
 import numbers
 import warnings
+from typing import Any, Iterator, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -16,7 +19,16 @@ from fastrnn import _kernels
 from fastrnn._arrays import (INT_MAX, ShapeError, as_real_array, check_layer_sizes, model_dtype,
                              real_array)
 
-IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+from fastrnn._types import Array, ArrayLike, DTypeLike
+
+
+class IncompatibleKeys(NamedTuple):
+    """What load_state_dict returns, as torch's: the keys it missed and those it did not know."""
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+_Model = TypeVar("_Model", bound="RNNBase")
 
 # Rows of weight_ih / weight_hh / the biases per hidden unit, by torch's mode name.
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -189,44 +201,88 @@ class RNNBase:
             object.__setattr__(self, name, value)
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         """Features of h per direction: proj_size when projecting, else hidden_size."""
         return self.proj_size or self.hidden_size
 
-    def named_parameters(self):
+    def named_parameters(self) -> Iterator[Tuple[str, Array]]:
         """(name, array) pairs in torch's order; the arrays are the live parameters."""
         return iter(self._parameters.items())
 
-    def parameters(self):
+    def parameters(self) -> Iterator[Array]:
         return iter(self._parameters.values())
 
     @property
-    def all_weights(self):
+    def all_weights(self) -> list[list[Array]]:
         """[[w_ih, w_hh, b_ih, b_hh(, w_hr)], ...] per layer and direction, as in torch."""
         names = list(self._parameters)
         per = len(parameter_kinds(self.bias, self.proj_size))
         return [[self._parameters[n] for n in names[i:i + per]] for i in range(0, len(names), per)]
 
-    def reset_parameters(self, seed=None):
+    def reset_parameters(self, seed: Any = None) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as torch does."""
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.hidden_size)
         for array in self._parameters.values():
             array[...] = rng.uniform(-bound, bound, array.shape)
 
-    def eval(self):
+    def eval(self: _Model) -> _Model:
         """No-op kept for torch code: fastrnn is always in inference mode."""
         return self
 
-    def flatten_parameters(self):
+    # ------------------------------------------------------------ dtype
+    def to(self: _Model, *args: Any, **kwargs: Any) -> _Model:
+        """Convert the parameters to a dtype in place and return the model, as
+        torch's Module.to: to(dtype), to(device), to(device, dtype), to(dtype=...,
+        device=...); the device must be the CPU, non_blocking and copy are
+        accepted and ignored. Arrays taken from the model before (named
+        parameters) keep the old dtype: fetch them again."""
+        dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        for arg in args:
+            if isinstance(arg, bool):
+                continue  # non_blocking given positionally
+            text = str(arg)
+            if type(arg).__name__ == "device" or text == "cpu" or text.startswith(("cpu:", "cuda", "mps", "meta")):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"fastrnn runs on the CPU: device must be None or 'cpu', got {device!r}")
+        if dtype is not None:
+            self._convert(model_dtype(dtype))
+        return self
+
+    def float(self: _Model) -> _Model:
+        """The parameters as float32, in place (torch's Module.float); returns the model."""
+        self._convert(np.float32)
+        return self
+
+    def double(self: _Model) -> _Model:
+        """The parameters as float64, in place (torch's Module.double); returns the model."""
+        self._convert(np.float64)
+        return self
+
+    def _convert(self, dtype: DTypeLike) -> None:
+        if dtype is self.dtype:
+            return
+        rebuilt = _rebuild(type(self), self._init_args() | dict(dtype=dtype), self.state_dict())
+        for name, value in vars(rebuilt).items():
+            object.__setattr__(self, name, value)
+
+    def flatten_parameters(self) -> None:
         """No-op kept for torch code: each layer's parameters already sit in one block."""
 
     # ------------------------------------------------------------ state dict
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Array]:
         """A dict of copies of the parameters, keyed by torch's names."""
         return {name: array.copy() for name, array in self._parameters.items()}
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, ArrayLike],
+                        strict: bool = True) -> IncompatibleKeys:
         """Copy parameters from a mapping of names to arrays (or CPU tensors).
 
         Every value is checked before any is written. With strict=True missing
@@ -267,7 +323,7 @@ class RNNBase:
     _extra_torch_args = ()
 
     @classmethod
-    def from_torch(cls, module, dtype=None):
+    def from_torch(cls: type[_Model], module: Any, dtype: DTypeLike = None) -> _Model:
         """Build a model with the configuration and weights of the matching torch module.
 
         dtype defaults to float64 for a float64 module and float32 otherwise.
@@ -426,7 +482,7 @@ class RNNBase:
         finals = [np.take(f, inverse, axis=1) for f in finals]
         return output.reshape(x.shape[:2] + (out.shape[1],)), finals
 
-    def forward(self, input, hx=None, lengths=None):
+    def forward(self, input: Any, hx: Any = None, lengths: Optional[ArrayLike] = None) -> Any:
         """Run the model; see the class docstring for shapes and arguments.
 
         Returns (output, h_n); for LSTM (output, (h_n, c_n)).
@@ -499,7 +555,7 @@ class RNNBase:
         return _rebuild, (type(self), self._init_args(), self.state_dict())
 
     # ------------------------------------------------------------ repr
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size != 0:
             s += f", proj_size={self.proj_size}"
@@ -515,7 +571,7 @@ class RNNBase:
             s += f", bidirectional={self.bidirectional}"
         return s
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 

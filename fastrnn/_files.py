@@ -6,14 +6,19 @@ pickled, and it is read with allow_pickle=False, so a file can hold only
 arrays and text. fastrnn.load checks the configuration against the arrays and
 refuses a file that contradicts itself.
 """
+from __future__ import annotations
+
 import json
 import os
 import zipfile
+from typing import Union
 
 import numpy as np
 
-from fastrnn._base import parameter_kinds, parameter_name, parameter_names
+from fastrnn._base import RNNBase, parameter_kinds, parameter_name, parameter_names
 from fastrnn._kinds import CLASSES as _KINDS, GATES
+from fastrnn.gru import GRU
+from fastrnn.lstm import LSTM
 from fastrnn.rnn import RNN
 
 __all__ = ["save", "load", "ModelFileError"]
@@ -35,7 +40,7 @@ class ModelFileError(ValueError):
     """A file is not a fastrnn model file, or its contents contradict each other."""
 
 
-def save(model, path):
+def save(model: RNNBase, path: Union[str, "os.PathLike[str]"]) -> str:
     """Write `model` (fastrnn.RNN, LSTM or GRU) to `path` as one .npz file.
 
     numpy adds ".npz" to a path without it; the name written is returned.
@@ -111,7 +116,7 @@ def _read_config(archive, path):
     return config
 
 
-def load(path):
+def load(path: Union[str, "os.PathLike[str]"]) -> Union[RNN, LSTM, GRU]:
     """Read a model written by fastrnn.save: a fastrnn.RNN, LSTM or GRU.
 
     Raises FileNotFoundError for a missing file and ModelFileError (a

@@ -132,9 +132,14 @@ def _torch_engine(kind, config, model, x, threads):
 
 
 def _onnxruntime_engine(model, x, threads):
-    import onnxruntime
+    """onnxruntime running the file fastrnn.onnx.export writes, or None
+    without onnx and onnxruntime (the core install)."""
+    try:
+        import onnxruntime
 
-    import fastrnn.onnx
+        import fastrnn.onnx
+    except ImportError:
+        return None
 
     buffer = io.BytesIO()
     fastrnn.onnx.export(model, buffer)
@@ -154,11 +159,11 @@ def bench_row(row, rounds, seconds_per_round=0.02):
     model = CLASSES[kind](**config, seed=0)
     fastrnn.set_num_threads(threads)  # run() puts the caller's count back
     x = np.random.default_rng(1).standard_normal((L, B, F), dtype=np.float32)
-    engines = {"fastrnn": lambda: model(x)[0],
-               "onnxruntime": _onnxruntime_engine(model, x, threads)}
-    torch_run = _torch_engine(kind, config, model, x, threads)
-    if torch_run is not None:
-        engines["torch"] = torch_run
+    engines = {"fastrnn": lambda: model(x)[0]}
+    for name, run in (("onnxruntime", _onnxruntime_engine(model, x, threads)),
+                      ("torch", _torch_engine(kind, config, model, x, threads))):
+        if run is not None:
+            engines[name] = run
     # The same answer from every engine before timing anything.
     reference = engines["fastrnn"]()
     for name, fn in engines.items():
@@ -207,13 +212,13 @@ def markdown(results, peak):
     for r in results:
         ms, sp = r["ms"], r["speedup"]
         D = 2 if r["bidirectional"] else 1
-        torch_ms = f"{ms['torch']:.3f}" if "torch" in ms else "-"
-        torch_sp = f"{sp['torch']:.2f}" if "torch" in sp else "-"
+        peer_ms = {name: f"{ms[name]:.3f}" if name in ms else "-" for name in ("onnxruntime", "torch")}
+        peer_sp = {name: f"{sp[name]:.2f}" if name in sp else "-" for name in ("onnxruntime", "torch")}
         lines.append(
             f"| {r['kind']} | {r['batch']}, {r['length']}, {r['input_size']}, {r['hidden_size']}, "
             f"{r['num_layers']}, {D}, {r['threads']} | {ms['fastrnn']:.3f} | "
-            f"{r['fastrnn_gflops']:.1f} | {ms['onnxruntime']:.3f} | {torch_ms} | "
-            f"{sp['onnxruntime']:.2f} | {torch_sp} |")
+            f"{r['fastrnn_gflops']:.1f} | {peer_ms['onnxruntime']} | {peer_ms['torch']} | "
+            f"{peer_sp['onnxruntime']} | {peer_sp['torch']} |")
     return "\n".join(lines)
 
 

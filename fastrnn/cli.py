@@ -28,6 +28,7 @@ from fastrnn import _kernels
 from fastrnn._arrays import real_array
 from fastrnn._files import CONFIG_KEY
 from fastrnn._kinds import CLASSES as KINDS, GATES
+from fastrnn._optional import INSTALL_ONNX, MissingDependency
 from fastrnn.bench import positive_int
 
 
@@ -86,8 +87,6 @@ def median_ms(fn, repeat):
 
 def demo_model(model, batch, args):
     """Run one model on the batch, check the shapes' promise, go through ONNX, time both."""
-    import fastrnn.onnx
-
     output, state = model(batch)
     is_lstm = isinstance(model, fastrnn.LSTM)
     h_n = state[0] if is_lstm else state
@@ -98,20 +97,36 @@ def demo_model(model, batch, args):
     same = np.array_equal(output[:, -1], h_n[-1])
     print(f"output[:, -1] == h_n[-1]: {same}")
 
+    try:
+        import onnxruntime  # noqa: F401
+
+        from fastrnn import onnx as fonnx
+    except ImportError:
+        # the core install: no ONNX, fastrnn timed alone
+        threads = fastrnn.get_num_threads()
+        fastrnn.set_num_threads(1)
+        try:
+            ours = median_ms(lambda: model(batch), args.repeat)
+        finally:
+            fastrnn.set_num_threads(threads)
+        print(f"onnx:   skipped, onnx and onnxruntime are not installed ({INSTALL_ONNX})")
+        print(f"forward: fastrnn {ours:.3f} ms, median of {args.repeat}, one thread "
+              f"(N={batch.shape[0]}, L={batch.shape[1]}, H={args.hidden}, float32)")
+        return same
     name = type(model).__name__.lower()
     with tempfile.TemporaryDirectory() as tmp:
         # --onnx DIR keeps every model's file there, named after its class.
         target = os.path.join(args.onnx or tmp, f"demo_{name}.onnx")
-        proto = fastrnn.onnx.export(model, target)
+        proto = fonnx.export(model, target)
         shown = target if args.onnx else "a temporary file"
         print(f"onnx:   wrote {shown} ({os.path.getsize(target)} bytes, opset "
               f"{proto.opset_import[0].version}, {len(proto.graph.node)} nodes), passes onnx.checker")
-        worst = fastrnn.onnx.verify(model, target, [batch, batch[:3, :7]])
+        worst = fonnx.verify(model, target, [batch, batch[:3, :7]])
         print(f"onnx:   onnxruntime vs fastrnn, largest scaled difference {worst:.2e} "
-              f"(tolerance {fastrnn.onnx.TOLERANCE:.0e}) at batch sizes {len(batch)} and 3")
-        loaded = fastrnn.onnx.load(target)
+              f"(tolerance {fonnx.TOLERANCE:.0e}) at batch sizes {len(batch)} and 3")
+        loaded = fonnx.load(target)
         reloaded = np.array_equal(loaded(batch)[0], output)
-        print(f"onnx:   fastrnn.onnx.load gives {loaded}, same output: {reloaded}")
+        print(f"onnx:   fonnx.load gives {loaded}, same output: {reloaded}")
         session = _session(target, threads=1)
         feed = {session.get_inputs()[0].name: batch}
         threads = fastrnn.get_num_threads()
@@ -326,7 +341,12 @@ def bench(args):
 # ---------------------------------------------------------------- conformance
 def conformance(args):
     from fastrnn import conformance as conformance_module
+    from fastrnn._optional import require
 
+    for name in args.suite or conformance_module.SUITES:
+        if name != "torch":  # checked before any suite runs
+            require("onnx", f"the {name} suite")
+            require("onnxruntime", f"the {name} suite")
     suites = conformance_module.run(args.suite)
     return conformance_module.exit_status(suites)
 
@@ -467,14 +487,20 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    from fastrnn import onnx as fonnx
+def _input_errors():
+    """What a command reports in one line: mistakes in its input, and a
+    missing optional package (the ONNX errors only once fastrnn.onnx loaded)."""
+    errors = (CommandError, MissingDependency, fastrnn.ModelFileError, OSError)
+    fonnx = sys.modules.get("fastrnn.onnx")
+    return errors + ((fonnx.UnsupportedModelError,) if fonnx is not None else ())
 
+
+def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (CommandError, fastrnn.ModelFileError, fonnx.UnsupportedModelError, OSError) as exc:
+    except _input_errors() as exc:
         print(f"fastrnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except MemoryError:

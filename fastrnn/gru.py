@@ -3,10 +3,15 @@
 The configuration, parameters and checks live in fastrnn._base; this module
 adds the GRU kernel call.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
 import numpy as np
 
 from fastrnn import _kernels
 from fastrnn._base import RNNBase
+from fastrnn._types import Array, ArrayLike, DTypeLike
 
 __all__ = ["GRU"]
 
@@ -90,9 +95,17 @@ class GRU(RNNBase):
 
     _torch_class_name = "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=np.float32, *, device=None,
-                 proj_size=0, seed=None):
+    if TYPE_CHECKING:
+        def forward(self, input: ArrayLike, hx: Optional[ArrayLike] = None,
+                    lengths: Optional[ArrayLike] = None) -> Tuple[Array, Array]: ...
+
+        def __call__(self, input: ArrayLike, hx: Optional[ArrayLike] = None,
+                     lengths: Optional[ArrayLike] = None) -> Tuple[Array, Array]: ...
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike = np.float32, *, device: Any = None, proj_size: int = 0,
+                 seed: Any = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, dtype, device, seed)
         # The ONNX op's f (gates) and g (candidate).

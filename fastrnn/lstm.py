@@ -3,11 +3,16 @@
 The configuration, parameters and checks live in fastrnn._base; this module
 adds the (h_0, c_0) state checks and the LSTM kernel call.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
 import numpy as np
 
 from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, real_array
 from fastrnn._base import RNNBase
+from fastrnn._types import Array, ArrayLike, DTypeLike, LSTMState, LSTMStateLike
 
 __all__ = ["LSTM"]
 
@@ -101,9 +106,17 @@ class LSTM(RNNBase):
     _torch_class_name = "LSTM"
     _extra_torch_args = ("proj_size",)
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, *,
-                 device=None, seed=None):
+    if TYPE_CHECKING:
+        def forward(self, input: ArrayLike, hx: Optional[LSTMStateLike] = None,
+                    lengths: Optional[ArrayLike] = None) -> Tuple[Array, LSTMState]: ...
+
+        def __call__(self, input: ArrayLike, hx: Optional[LSTMStateLike] = None,
+                     lengths: Optional[ArrayLike] = None) -> Tuple[Array, LSTMState]: ...
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, dtype: DTypeLike = np.float32, *, device: Any = None,
+                 seed: Any = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, dtype, device, seed)
         # The ONNX op's f, g, h: sigmoid for the gates, tanh for the cell input and output.

@@ -3,10 +3,15 @@
 The configuration, parameters and checks live in fastrnn._base; this module
 adds the nonlinearity and the Elman kernel layer.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
 import numpy as np
 
 from fastrnn import _kernels
 from fastrnn._base import RNNBase
+from fastrnn._types import Array, ArrayLike, DTypeLike
 
 __all__ = ["RNN"]
 
@@ -80,9 +85,17 @@ class RNN(RNNBase):
     _torch_class_name = "RNN"
     _extra_torch_args = ("nonlinearity",)
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, *,
-                 device=None, proj_size=0, seed=None):
+    if TYPE_CHECKING:
+        def forward(self, input: ArrayLike, hx: Optional[ArrayLike] = None,
+                    lengths: Optional[ArrayLike] = None) -> Tuple[Array, Array]: ...
+
+        def __call__(self, input: ArrayLike, hx: Optional[ArrayLike] = None,
+                     lengths: Optional[ArrayLike] = None) -> Tuple[Array, Array]: ...
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: DTypeLike = np.float32,
+                 *, device: Any = None, proj_size: int = 0, seed: Any = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"

@@ -4,7 +4,12 @@
     fastrnn.onnx.verify(model, f)   run the file in onnxruntime against the model
     fastrnn.onnx.load(f)            a fastrnn.RNN, LSTM or GRU from an ONNX file
     fastrnn.onnx.backend            an onnx.backend.base.Backend on fastrnn's kernels
+
+Needs onnx (and onnxruntime for verify): `pip install "fastrnn[onnx]"`.
 """
+from fastrnn._optional import require
+
+require("onnx", "fastrnn.onnx")
 from fastrnn.onnx._export import export, verify, VerificationError
 from fastrnn.onnx._load import load
 from fastrnn.onnx._proto import UnsupportedModelError, InvalidModelError

@@ -1,8 +1,11 @@
 """fastrnn.RNN, LSTM and GRU -> ONNX file, and a check of that file in onnxruntime."""
+from __future__ import annotations
+
 import functools
 import io
 import numbers
 import os
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import onnx
@@ -72,7 +75,7 @@ def _min_ir_version(opset):
 
 
 @functools.lru_cache(maxsize=None)
-def default_opset():
+def default_opset() -> tuple[int, int]:
     """(opset, ir_version) that export uses when no opset is given.
 
     The highest opset, up to the newest the installed onnx knows, at which the
@@ -86,7 +89,7 @@ def default_opset():
     newest = onnx.defs.onnx_opset_version()
     try:
         import onnxruntime
-    except ImportError:  # pragma: no cover - onnxruntime is a dependency
+    except ImportError:  # onnx without onnxruntime
         opset = min(FALLBACK_OPSET, newest)
         return opset, _min_ir_version(opset)
     probe_model = RNN(2, 3, num_layers=2, bidirectional=True, batch_first=True, seed=0)
@@ -307,7 +310,8 @@ def _h0_as_input(nodes, layer_input, h0_rows, k, D, lengths):
     return with_h0
 
 
-def export(model, f, *, opset=None, initial_state=False, lengths=False):
+def export(model: Any, f: Any, *, opset: Optional[int] = None, initial_state: bool = False,
+           lengths: bool = False) -> onnx.ModelProto:
     """Write `model` as an ONNX file and return its ModelProto.
 
     Args:
@@ -578,7 +582,8 @@ def _lengths_input(graph, graph_inputs):
     return found[0] if found else None
 
 
-def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
+def verify(model: Any, f: Any, inputs: Optional[Sequence[Any]] = None, *,
+           tolerance: float = TOLERANCE) -> float:
     """Run an ONNX file in onnxruntime and `model` in fastrnn; compare.
 
     Args:
@@ -634,8 +639,9 @@ def verify(model, f, inputs=None, *, tolerance=TOLERANCE):
     kernel for the RNN, GRU and LSTM ops, so it cannot check one
     (fastrnn.onnx.backend can run it).
     """
-    import onnxruntime  # only here: export works without it
+    from fastrnn._optional import require
 
+    onnxruntime = require("onnxruntime", "fastrnn.onnx.verify")  # export works without it
     model = _as_fastrnn(model)
     _check_tolerance(tolerance)
     if isinstance(inputs, list) and not inputs:

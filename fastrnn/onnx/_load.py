@@ -14,7 +14,10 @@ without initial states, dynamic axes, constant folding), and single RNN, GRU
 or LSTM nodes; any other op, attribute or wiring is refused with
 UnsupportedModelError naming it.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from onnx import TensorProto
@@ -26,6 +29,11 @@ from fastrnn.onnx._proto import (
     read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
 from fastrnn._kinds import CLASSES
+
+if TYPE_CHECKING:
+    from fastrnn.gru import GRU
+    from fastrnn.lstm import LSTM
+    from fastrnn.rnn import RNN
 
 __all__ = ["load", "read_model", "UnsupportedModelError", "InvalidModelError"]
 
@@ -963,7 +971,7 @@ def _build_model(walk):
     return model
 
 
-def load(f):
+def load(f: Any) -> Union[RNN, LSTM, GRU]:
     """A fastrnn.RNN, LSTM or GRU computing what an ONNX model computes.
 
     Args:
