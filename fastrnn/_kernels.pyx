@@ -76,8 +76,6 @@ cdef extern from "_isa.h" nogil:
         void (*tanh_array)(const float* x, float* out, Py_ssize_t n) noexcept nogil
     const fastrnn_isa* fastrnn_isa_find(const char* name, const char** why) noexcept
     int fastrnn_isa_supported(const fastrnn_isa** out, int max) noexcept
-    int fastrnn_cpu_avx512f() noexcept
-    int fastrnn_cpu_avx2_fma() noexcept
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -629,7 +627,7 @@ cdef void lstm_direction(
     cdef const floating* h_prev = h__np
     cdef Py_ssize_t h_prev_ld = P
     # One batch row, no projection: the step kernel with the cell fused
-    # (tools/perf_notes.md, "fused steps")
+    # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
     cdef bint fused = (floating is float and g.fast and N == 1 and w_hh_packed != NULL
                        and w_hr__ph == NULL and _fused_lstm(g.isa, H))
     for step in range(s.L):
@@ -685,7 +683,7 @@ cdef void gru_direction(
     cdef const floating* h_prev = h__nh
     cdef Py_ssize_t h_prev_ld = H
     # One batch row, linear_before_reset: the step kernel with the cell fused
-    # (tools/perf_notes.md, "fused steps")
+    # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
     cdef bint fused = (floating is float and g.fast and g.option and N == 1
                        and w_hh_packed != NULL and _fused_gru(g.isa, H))
     for step in range(s.L):

@@ -495,7 +495,8 @@ def _input_errors():
     return errors + ((fonnx.UnsupportedModelError,) if fonnx is not None else ())
 
 
-def main(argv=None):
+def main(argv: "list[str] | None" = None) -> int:
+    """The `fastrnn` command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -33,9 +33,12 @@ USER_PROGRAM = """
     proto = fastrnn.onnx.export(lstm, "m.onnx")
     loaded = fastrnn.onnx.load("m.onnx")
     worst: float = fastrnn.onnx.verify(lstm, "m.onnx")
+    rep = fastrnn.onnx.backend.prepare("m.onnx")
+    first = rep.run([x])[0]
     path: str = fastrnn.save(lstm, "m.npz")
     again = fastrnn.load(path)
-    print(output.shape, h_n.mean(), c_n.dtype, out2, h2, missing, threads, proto, loaded, worst, again)
+    print(output.shape, h_n.mean(), c_n.dtype, out2, h2, missing, threads, proto, loaded, worst,
+          again, first.shape)
 """
 
 MISTAKES = """

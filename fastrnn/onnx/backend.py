@@ -83,6 +83,10 @@ to a stored shape, may have at most MAX_FOLDED_ELEMENTS (2**27) elements: a
 small file cannot make the backend allocate a large claimed size. Results of
 ops on run-time values are limited to 2**31 - 1 elements.
 """
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence, Union
+
 import numpy as np
 import onnx
 from onnx import helper
@@ -374,15 +378,16 @@ class FastRNNBackendRep(BackendRep):
         self._outputs_type = namedtupledict("Outputs", [spec.name for spec in graph.outputs])
 
     @property
-    def input_names(self):
+    def input_names(self) -> list[str]:
         """The inputs run() expects, in the order of a list argument."""
         return [spec.name for spec in self._graph.inputs]
 
     @property
-    def output_names(self):
+    def output_names(self) -> list[str]:
         return [spec.name for spec in self._graph.outputs]
 
-    def run(self, inputs, **kwargs):
+    def run(self, inputs: Union[Sequence[Any], Mapping[str, Any], Any],
+            **kwargs: Any) -> tuple[np.ndarray[Any, Any], ...]:
         """Run the model.
 
         inputs: a list or tuple with one array per graph input (in input_names
@@ -398,7 +403,7 @@ class FastRNNBackend(Backend):
     """onnx.backend.base.Backend that runs RNN, GRU and LSTM graphs on fastrnn's kernels (CPU)."""
 
     @classmethod
-    def is_compatible(cls, model, device="CPU", **kwargs):
+    def is_compatible(cls, model: Any, device: str = "CPU", **kwargs: Any) -> bool:
         """True when prepare() would accept the model on the device."""
         try:
             cls.prepare(model, device, **kwargs)
@@ -407,7 +412,7 @@ class FastRNNBackend(Backend):
         return True
 
     @classmethod
-    def prepare(cls, model, device="CPU", **kwargs):
+    def prepare(cls, model: Any, device: str = "CPU", **kwargs: Any) -> FastRNNBackendRep:
         """Check a model (ModelProto, bytes, path or binary file) and make it runnable."""
         _no_options(kwargs, "prepare()")
         _check_device(device)
@@ -417,11 +422,13 @@ class FastRNNBackend(Backend):
         return FastRNNBackendRep(Graph(read_model(model), OPS))
 
     @classmethod
-    def run_model(cls, model, inputs, device="CPU", **kwargs):
+    def run_model(cls, model: Any, inputs: Any, device: str = "CPU",
+                  **kwargs: Any) -> tuple[np.ndarray[Any, Any], ...]:
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod
-    def run_node(cls, node, inputs, device="CPU", outputs_info=None, **kwargs):
+    def run_node(cls, node: Any, inputs: Any, device: str = "CPU",
+                 outputs_info: Optional[Any] = None, **kwargs: Any) -> tuple[np.ndarray[Any, Any], ...]:
         """Run one node on `inputs`, one array per non-empty entry of node.input.
 
         opset_version=... picks the opset the node is read with (default: the
@@ -462,7 +469,7 @@ class FastRNNBackend(Backend):
         return FastRNNBackendRep(graph).run(list(by_name.values()))
 
     @classmethod
-    def supports_device(cls, device):
+    def supports_device(cls, device: str) -> bool:
         try:
             _check_device(device)
         except ValueError:
