@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 import onnx_reference
 import reference
 from fastrnn._arrays import ShapeError
+import fastrnn.onnx
 from fastrnn.onnx import backend
 from fastrnn.onnx._load import InvalidModelError, UnsupportedModelError
 
@@ -1187,9 +1188,20 @@ def test_run_node_reads_a_repeated_input_name_once():
 def test_huge_results_are_refused_before_allocating(op, inputs):
     names = ["x", "s"][:len(inputs)]
     node = helper.make_node(op, names, ["y"], name="big")
-    with pytest.raises(ValueError, match=rf"node 0 \({op} 'big'\): the result would have shape "
-                                         r"\[.*\]: \d+ elements .*more than the 2147483647"):
+    with pytest.raises(fastrnn.onnx.LimitError,
+                       match=rf"node 0 \({op} 'big'\): the result would have shape "
+                             r"\[.*\]: \d+ elements .*more than the 268435456 a run makes"):
         backend.run_node(node, inputs)
+    # the limit is settable: a user who really runs a huge graph raises it
+    previous = fastrnn.onnx.set_limits(run_elements=2**16)
+    try:
+        with pytest.raises(fastrnn.onnx.LimitError, match="more than the 65536 a run makes"):
+            backend.run_node(helper.make_node("ConstantOfShape", ["s"], ["y"]),
+                             [np.array([2**8, 2**8 + 1], np.int64)])
+    finally:
+        fastrnn.onnx.set_limits(**previous)
+    assert backend.run_node(helper.make_node("ConstantOfShape", ["s"], ["y"]),
+                            [np.array([2**8, 2**8 + 1], np.int64)])[0].shape == (256, 257)
 
 
 def test_memory_errors_name_the_node(monkeypatch):

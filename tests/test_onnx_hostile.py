@@ -612,7 +612,7 @@ def test_claims_of_more_than_100_gb_fail_fast_without_allocating():
                             r"\[1048576, 1048576\]: 1099511627776 elements"),
         "Expand": ("UnsupportedModelError", r"expands to the stored shape \[1048576, "
                    r"1048576\] \(1099511627776 elements\)"),
-        "RNN over a stored X": ("InvalidModelError", r"the result would have shape "
+        "RNN over a stored X": ("InvalidModelError", r"Y would have shape "
                                 r"\[16777216, 2048\]: 34359738368 elements .* from stored"),
         "hidden_size 2**40: load": ("InvalidModelError", "contradicts hidden_size="
                                     "1099511627776"),
@@ -628,3 +628,88 @@ def test_claims_of_more_than_100_gb_fail_fast_without_allocating():
         assert re.search(want_message, message), (name, results[name])
     assert len(results) == 15
     assert report["maxrss_mb"] < 1024, report  # nothing near a claimed size was touched
+
+
+# ============================================================== the hostile corpus
+# Each file of tests/hostile_corpus.py (the cases of the hostile-file issue) is read,
+# prepared or run in a child process whose address space is limited to what it had
+# after its imports plus 4 GiB: each must be refused (or run) within seconds, with
+# a short message naming the node, never a MemoryError or a hang.
+_CORPUS = textwrap.dedent(r'''
+    import json, resource, sys, time
+    sys.path.insert(0, sys.argv[1])
+    import hostile_corpus
+    import fastrnn.onnx
+    from fastrnn.onnx import backend
+
+    cases = hostile_corpus.corpus()
+    with open("/proc/self/status") as status:
+        vm = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmSize:"))
+    limit = vm + 4 * 2**30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    results = {}
+    for name, (step, model, feeds) in cases.items():
+        start = time.perf_counter()
+        try:
+            if step == "load":
+                fastrnn.onnx.load(model)
+            else:
+                rep = backend.prepare(model)
+                if step == "run":
+                    rep.run(feeds)
+            outcome = ["ran", ""]
+        except BaseException as exc:
+            outcome = [type(exc).__name__, str(exc)]
+        results[name] = outcome + [time.perf_counter() - start]
+    json.dump(dict(results=results, maxrss_mb=resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024), sys.stdout)
+''')
+
+
+@pytest.mark.skipif(os.environ.get("FASTRNN_ASAN") == "1",
+                    reason="measures peak memory, which AddressSanitizer's shadow memory inflates")
+def test_the_hostile_corpus_is_refused_in_seconds_and_bounded_memory():
+    here = os.path.dirname(os.path.abspath(__file__))
+    child = subprocess.run([sys.executable, "-c", _CORPUS, here], capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    report = json.loads(child.stdout)
+    results = report["results"]
+    refusals = {"InvalidModelError", "UnsupportedModelError", "LimitError", "ShapeError"}
+    for name, (error, message, seconds) in results.items():
+        assert error in refusals, (name, error, message[:500])
+        assert seconds < 10, (name, seconds)
+        assert len(message) < 600, (name, len(message), message[:300])
+        assert re.match(r"node \d+ \(\w+", message), (name, message)   # names the node and op
+    expected = {  # the refusal each case gets, and where it says the limit is set
+        "MatMul of a zero-size claim": ("InvalidModelError", "1099511627776 loops"),
+        "the same product as an RNN's R": ("InvalidModelError", "1099511627776 loops"),
+        "Reshape to a stored zero-size claim": ("LimitError", "run_elements"),
+        "exported file, merge_directions_shape": ("LimitError", "run_elements"),
+        "ReverseSequence over a stored": ("InvalidModelError", "folded_elements"),
+        "a shape of 2**27 entries": ("InvalidModelError", "at most 64"),
+        "three chained Gathers": ("InvalidModelError", "folded_elements"),
+        "three chained Concats": ("InvalidModelError", "folded_elements"),
+        "five ConstantOfShape": ("InvalidModelError", "folded_elements"),
+        "LSTM with every input stored": ("InvalidModelError", "kernel scratch"),
+        "initial state of a mutated projection size": ("LimitError", "1174405122"),
+        "Expand of a small input": ("LimitError", "run_elements"),
+    }
+    for name, (error, message, _) in results.items():
+        key = next(k for k in expected if name.startswith(k))
+        assert error == expected[key][0], (name, error, message)
+        assert expected[key][1] in message, (name, message)
+    assert len(results) == 14
+    assert report["maxrss_mb"] < 2048, report
+
+
+def test_a_short_fuzzing_run_finds_nothing():
+    # tools/fuzz_onnx.py mutates exported files and the corpus above; a longer run is
+    # `python tools/fuzz_onnx.py --seconds 600 --seed N`
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                        "fuzz_onnx.py")
+    run = subprocess.run([sys.executable, "-W", "ignore", tool, "--seconds", "20", "--seed",
+                          "20261207"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    match = re.search(r"^(\d+) cases, 0 findings", run.stdout, re.M)
+    assert match and int(match.group(1)) > 100, run.stdout[-2000:]

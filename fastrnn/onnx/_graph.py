@@ -25,8 +25,9 @@ import numpy as np
 from onnx import TensorProto
 
 from fastrnn._arrays import ShapeError
+from fastrnn.onnx._limits import Budget, check_run, cost, limit, shape_text
 from fastrnn.onnx._proto import (
-    DEFAULT_DOMAINS, MAX_FOLDED_ELEMENTS, InvalidModelError, NodeReader, UnsupportedModelError,
+    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError,
     check_unique_names, declared_dims, matmul_shape, model_opset, node_label, numpy_type,
     runtime_inputs, tensor_value, type_name)
 
@@ -39,9 +40,9 @@ class NodeContext(NodeReader):
         super().__init__(node, index)
         self.opset = opset
         self._constants = constants
-        # The most elements a result may have (check_result_size): lower while the
-        # node is computed from stored values when the model is prepared.
-        self.result_limit = MAX_RESULT_ELEMENTS
+        # While the node is computed from stored values when the model is
+        # prepared: the file's budget (check_result_size charges it).
+        self.budget = None
 
     def constant(self, position):
         """The value of input `position` if it is a fixed initializer, else None."""
@@ -66,13 +67,22 @@ class NodeContext(NodeReader):
         return names
 
 
-def _int_values(ctx, value, what):
-    """A 1-D list of Python ints from an integer tensor input (shapes, axes, ...)."""
+# Entries of a shape, axes or slice bounds: numpy's arrays have at most 64 dimensions.
+MAX_RANK = 64
+
+
+def _int_values(ctx, value, what, most=MAX_RANK):
+    """A 1-D list of Python ints from an integer tensor input (shapes, axes, ...), of at
+    most `most` entries."""
     array = np.asarray(value)
     if array.dtype.kind not in "iu":
         raise ctx.error(f"{what} must be an integer tensor, got {array.dtype}", TypeError)
     if array.ndim > 1:
-        raise ctx.error(f"{what} must be a scalar or 1-D, got shape {array.shape}", ShapeError)
+        raise ctx.error(f"{what} must be a scalar or 1-D, got shape {shape_text(array.shape)}",
+                        ShapeError)
+    if array.size > most:
+        raise ctx.error(f"{what} has {array.size} entries; at most {most} (numpy's arrays "
+                        f"have at most {MAX_RANK} dimensions)", ShapeError)
     return [int(v) for v in array.reshape(-1)]
 
 
@@ -88,24 +98,15 @@ def _axes(ctx, values, rank, what="axes"):
     return axes
 
 
-# The most elements an op here creates from a shape it is given (ConstantOfShape,
-# Expand, Gather, MatMul) at run time. Larger results come from a wrong shape tensor,
-# not from RNN plumbing, and numpy would otherwise try to allocate (and fill) them.
-# Nodes computed from stored values alone are held to MAX_FOLDED_ELEMENTS instead.
-MAX_RESULT_ELEMENTS = 2**31 - 1
-
-
-def check_result_size(ctx, shape, dtype):
-    """Refuse a result of `shape` with more than ctx.result_limit elements."""
-    count = 1
-    for d in shape:
-        count *= int(d)
-    if count > ctx.result_limit:
-        stored = " from stored values" if ctx.result_limit < MAX_RESULT_ELEMENTS else ""
-        raise ctx.error(
-            f"the result would have shape {list(shape)}: {count} elements "
-            f"({count * np.dtype(dtype).itemsize} bytes of {np.dtype(dtype)}), more than the "
-            f"{ctx.result_limit} this backend creates{stored}", ValueError)
+def check_result_size(ctx, shape, dtype, what="the result"):
+    """Refuse a result of `shape` beyond the limits (fastrnn/onnx/_limits.py) before it
+    is made: the file's budget while the node is computed from stored values, the run
+    limit otherwise."""
+    itemsize = np.dtype(dtype).itemsize
+    if ctx.budget is not None:
+        ctx.budget.charge(ctx.label, shape, itemsize, what)
+    else:
+        check_run(ctx.label, shape, itemsize, what)
 
 
 def _data_axis(ctx, axis, data):
@@ -117,14 +118,14 @@ def _data_axis(ctx, axis, data):
     return ax
 
 
-def _read_ints(ctx, inputs, position, what):
+def _read_ints(ctx, inputs, position, what, most=MAX_RANK):
     """Integer input `position` of a run (shape, axes, bounds) as a list, None when absent."""
     if len(inputs) <= position or inputs[position] is None:
         return None
-    return _int_values(ctx, inputs[position], what)
+    return _int_values(ctx, inputs[position], what, most)
 
 
-def _stored_ints(ctx, position, what):
+def _stored_ints(ctx, position, what, most=MAX_RANK):
     """(known, value) of an integer input when the model fixes it, so runs need not read it.
 
     known is True when the input is absent (value None) or stored in the model
@@ -136,17 +137,17 @@ def _stored_ints(ctx, position, what):
     if stored is None:
         return False, None
     try:
-        return True, _int_values(ctx, stored, what)
+        return True, _int_values(ctx, stored, what, most)
     except (TypeError, ValueError) as exc:  # a stored value of the wrong kind
         raise InvalidModelError(str(exc)) from exc
 
 
-def _ints_argument(ctx, position, what):
+def _ints_argument(ctx, position, what, most=MAX_RANK):
     """A function of a run's inputs giving integer input `position`; read now if stored."""
-    known, value = _stored_ints(ctx, position, what)
+    known, value = _stored_ints(ctx, position, what, most)
     if known:
         return lambda inputs: value
-    return lambda inputs: _read_ints(ctx, inputs, position, what)
+    return lambda inputs: _read_ints(ctx, inputs, position, what, most)
 
 
 def _axes_argument(ctx, position, attribute_until):
@@ -296,6 +297,13 @@ def op_concat(ctx):
             raise ctx.error(f"inputs must share one rank >= 1, got shapes "
                             f"{[a.shape for a in arrays]}", ShapeError)
         (ax,) = _axes(ctx, [axis], rank, "axis")
+        others = {a.shape[:ax] + a.shape[ax + 1:] for a in arrays}
+        if len(others) > 1:
+            raise ctx.error(f"inputs must agree but on axis {axis}, got shapes "
+                            f"{[shape_text(a.shape) for a in arrays[:4]]}", ShapeError)
+        target = list(arrays[0].shape)
+        target[ax] = sum(a.shape[ax] for a in arrays)
+        check_result_size(ctx, target, np.result_type(*arrays))
         return [np.concatenate(arrays, axis=ax)]
     return run
 
@@ -353,6 +361,8 @@ def op_reshape(ctx):
                 raise ctx.error(f"shape {shape} copies dimension {i} (0) but the input "
                                 f"has shape {data.shape}", ShapeError)
             target = [data.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+        if -1 not in target:  # (a view, but the ops after it loop over its shape)
+            check_result_size(ctx, target, data.dtype)
         try:  # numpy refuses every size mismatch ONNX does, -1 with a 0 dimension too
             return [data.reshape(target)]
         except ValueError:
@@ -451,7 +461,7 @@ def op_split(ctx):
     num_outputs = ctx.attribute("num_outputs", "int")
     if num_outputs is not None and num_outputs != len(outputs):
         raise ctx.error(f"num_outputs is {num_outputs} but the node has {len(outputs)} outputs")
-    split_input = _ints_argument(ctx, 1, "split")
+    split_input = _ints_argument(ctx, 1, "split", most=len(outputs))
 
     def run(inputs):
         data = np.asarray(inputs[0])
@@ -484,11 +494,12 @@ def op_expand(ctx):
     ctx.outputs(1, 1)
     get_shape = _ints_argument(ctx, 1, "shape")
     stored = get_shape(None) if ctx.constant(1) is not None else None
-    if stored is not None and min(stored, default=0) >= 0 and math.prod(stored) > \
-            MAX_FOLDED_ELEMENTS:  # the result has at least these elements, whatever X is
-        raise ctx.error(f"expands to the stored shape {stored} ({math.prod(stored)} elements); "
-                        f"this backend creates at most {MAX_FOLDED_ELEMENTS} from stored "
-                        "values", UnsupportedModelError)
+    most = limit("run_elements")
+    if stored is not None and min(stored, default=0) >= 0 and max(cost(stored)) > most:
+        # the result has at least these elements (or loops), whatever X is
+        raise ctx.error(f"expands to the stored shape {shape_text(stored)} "
+                        f"({math.prod(stored)} elements); a run makes at most {most} "
+                        "(fastrnn.onnx.set_limits(run_elements=...))", UnsupportedModelError)
 
     def run(inputs):
         data = np.asarray(inputs[0])
@@ -550,12 +561,15 @@ def op_reverse_sequence(ctx):
         if bad.size:
             raise ctx.error(f"sequence_lens[{bad[0]}] = {lengths[bad[0]]} is outside 0..{steps} "
                             "(the time axis)", ValueError)
-        result = data.copy()
-        for b, length in enumerate(lengths.tolist()):  # reverse each sequence's first steps
-            index = [slice(None)] * data.ndim
-            index[batch_axis], index[time_axis] = slice(b, b + 1), slice(0, length)
-            result[tuple(index)] = np.flip(data[tuple(index)], axis=time_axis)
-        return [result]
+        check_result_size(ctx, data.shape, data.dtype)
+        # each sequence's first steps reversed: step t of sequence b reads step
+        # length - 1 - t while t < length, else t (one gather, no loop per sequence)
+        t = np.arange(steps)[:, None]
+        source = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # [time, batch]
+        if batch_axis == 0:
+            source = source.T
+        source = source.reshape(source.shape + (1,) * (data.ndim - 2))
+        return [np.take_along_axis(data, source, axis=time_axis)]
     return run
 
 
@@ -631,6 +645,7 @@ class Graph:
             raise UnsupportedModelError("sparse initializers are not supported")
         check_unique_names(graph)
 
+        self.budget = Budget()  # what folding stored values may make, for the whole file
         self.initializers = {}
         for tensor in graph.initializer:
             value = tensor_value(tensor, f"initializer {tensor.name!r}")
@@ -671,7 +686,7 @@ class Graph:
             run = factory(ctx)
             if all(name in fixed for name in node.input if name):
                 # Computed from stored values alone (Constant, a projected LSTM's
-                # R = MatMul(W_hh, W_hr), ...): once, now, within MAX_FOLDED_ELEMENTS.
+                # R = MatMul(W_hh, W_hr), ...): once, now, within the file's budget.
                 # Later nodes read the result as stored, so it is prepared once too.
                 run = self._fold(ctx, run, fixed)
             # The names as tuples: reading a protobuf field costs more than most ops.
@@ -692,12 +707,11 @@ class Graph:
             if name not in keep and name not in self.initializers:
                 self._release[position].append(name)
 
-    @staticmethod
-    def _fold(ctx, run, fixed):
-        """Run a node whose inputs are all stored, with results held to
-        MAX_FOLDED_ELEMENTS; record them in `fixed` and return a run giving them."""
+    def _fold(self, ctx, run, fixed):
+        """Run a node whose inputs are all stored, its results charged to the file's
+        budget (_limits.py); record them in `fixed` and return a run giving them."""
         args = [fixed[name] if name else None for name in ctx.node.input]
-        ctx.result_limit = MAX_FOLDED_ELEMENTS
+        ctx.budget = self.budget
         try:
             results = run(args)
         except UnsupportedModelError:
@@ -709,7 +723,7 @@ class Graph:
         except MemoryError as exc:
             raise MemoryError(f"{ctx.label}: {exc}") from exc
         finally:
-            ctx.result_limit = MAX_RESULT_ELEMENTS
+            ctx.budget = None
         for name, value in zip(ctx.node.output, results):
             if name and value is not None:
                 value = np.asarray(value)

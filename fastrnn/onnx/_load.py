@@ -24,11 +24,12 @@ from onnx import TensorProto
 
 from fastrnn.onnx import _names
 from fastrnn.onnx._proto import (
-    DEFAULT_DOMAINS, MAX_FOLDED_ELEMENTS, InvalidModelError, NodeReader, UnsupportedModelError,
+    DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError,
     check_unique_names, declared_dims, matmul_shape, model_opset, node_label, numpy_type,
     read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
 from fastrnn._kinds import CLASSES
+from fastrnn.onnx._limits import Budget, shape_text
 
 if TYPE_CHECKING:
     from fastrnn.gru import GRU
@@ -51,27 +52,23 @@ class _Product(_Const):
 
     The product is computed only when read as an array: a projected LSTM's R is read
     through its factors, and the product of small factors can be far larger than they
-    are (bounded by MAX_FOLDED_ELEMENTS).
+    are (charged to the file's budget when computed, _limits.py).
     """
 
-    def __init__(self, reader, a, b):
-        self.label, self.factors = reader.label, (a, b)
+    def __init__(self, reader, a, b, budget):
+        self.label, self.factors, self.budget = reader.label, (a, b), budget
         self.shape = matmul_shape(a.shape, b.shape)
         if self.shape is None:
             raise InvalidModelError(f"{reader.label}: cannot multiply constants of shapes "
-                                    f"{list(a.shape)} and {list(b.shape)}")
+                                    f"{shape_text(a.shape)} and {shape_text(b.shape)}")
         self.dtype = np.result_type(a, b)
         self._array = None
 
     @property
     def array(self):
         if self._array is None:
-            count = math.prod(self.shape)
-            if count > MAX_FOLDED_ELEMENTS:
-                raise UnsupportedModelError(
-                    f"{self.label}: the product of constants would have shape "
-                    f"{list(self.shape)}, {count} elements; fastrnn computes at most "
-                    f"{MAX_FOLDED_ELEMENTS} from a file's constants")
+            self.budget.charge(self.label, self.shape, self.dtype.itemsize,
+                               "the product of constants")
             self._array = np.matmul(*self.factors)
         return self._array
 
@@ -190,6 +187,7 @@ class _Walk:
     def __init__(self, graph, opset):
         self.graph = graph
         self.opset = opset  # of the default domain: it decides the attributes RNN has
+        self.budget = Budget()  # what computing from stored values may make, for the file
         self.values = {}
         self.layers = []  # per recurrent node: dict of what the model needs
         # graph input name -> "sequence", "initial hidden state", "initial cell state" or
@@ -228,12 +226,22 @@ class _Walk:
         return value.array
 
     def ints(self, reader, index, attribute, what):
-        """Integer list from attribute `attribute` (older opsets) or a constant input."""
+        """Integer list (at most 64: a rank, axes, bounds) from attribute `attribute` (older
+        opsets) or a constant input."""
         if attribute is not None and reader.has(attribute):
-            return reader.attribute(attribute, "ints")
-        if index < len(reader.node.input) and reader.node.input[index]:
-            return [int(v) for v in np.atleast_1d(self.const(reader, index, what))]
-        return None
+            values = reader.attribute(attribute, "ints")
+        elif index < len(reader.node.input) and reader.node.input[index]:
+            values = np.atleast_1d(self.const(reader, index, what))
+        else:
+            return None
+        if len(values) > 64:
+            raise InvalidModelError(f"{reader.label}: {what} has {len(values)} entries; at most "
+                                    "64 (numpy's arrays have at most 64 dimensions)")
+        return [int(v) for v in values]
+
+    def fold(self, reader, shape, dtype):
+        """Charge a value computed from stored ones to the file's budget, before making it."""
+        self.budget.charge(reader.label, shape, np.dtype(dtype).itemsize)
 
     def refuse(self, reader, value, index=0):
         node = reader.node
@@ -310,7 +318,9 @@ class _Walk:
             return [_CastInput(value.name, to)]  # lengths for ReverseSequence
         if not isinstance(value, _Const):
             self.refuse(reader, value)
-        return [_Const(value.array.astype(numpy_type(to, f"{reader.label}'s target")))]
+        dtype = numpy_type(to, f"{reader.label}'s target")
+        self.fold(reader, value.array.shape, dtype)
+        return [_Const(value.array.astype(dtype))]
 
     def op_ReverseSequence(self, reader):
         """The backward direction's h0 moved from t = 0 to each sequence's last step (how
@@ -338,7 +348,14 @@ class _Walk:
         data, indices = self.get(reader, 0), self.get(reader, 1)
         if isinstance(data, _Const) and isinstance(indices, _Const):
             axis = reader.attribute("axis", "int", 0)
-            return [_Const(np.take(data.array, indices.array, axis=axis))]
+            array, where = data.array, indices.array
+            if where.dtype.kind not in "iu" or not -array.ndim <= axis < max(array.ndim, 1):
+                raise InvalidModelError(f"{reader.label}: Gather of integer indices along an "
+                                        f"axis of the data, got {where.dtype} indices, axis "
+                                        f"{axis} of shape {shape_text(array.shape)}")
+            ax = axis % array.ndim
+            self.fold(reader, array.shape[:ax] + where.shape + array.shape[ax + 1:], array.dtype)
+            return [_Const(np.take(array, where, axis=ax))]
         if isinstance(data, _Dims):
             return [_Dims()]
         self.refuse(reader, data)
@@ -460,7 +477,15 @@ class _Walk:
                 and any(isinstance(v, _Zeros) for v in values):
             return [_Zeros()]
         if all(isinstance(v, _Const) for v in values):
-            return [_Const(np.concatenate([v.array for v in values], axis=axis))]
+            arrays = [v.array for v in values]
+            rank = arrays[0].ndim
+            if rank == 0 or any(a.ndim != rank for a in arrays) or not -rank <= axis < rank:
+                raise InvalidModelError(f"{reader.label}: Concat along axis {axis} of shapes "
+                                        f"{[shape_text(a.shape) for a in arrays[:4]]}")
+            target = list(arrays[0].shape)
+            target[axis % rank] = sum(a.shape[axis % rank] for a in arrays)
+            self.fold(reader, target, np.result_type(*arrays))
+            return [_Const(np.concatenate(arrays, axis=axis))]
         if all(isinstance(v, (_Const, _Dims)) for v in values):
             return [_Dims()]
         if all(isinstance(v, _States) for v in values):
@@ -547,7 +572,7 @@ class _Walk:
         projected LSTM layer's Y or Y_h multiplied by its W_hr^T."""
         a, b = self.get(reader, 0), self.get(reader, 1)
         if isinstance(a, _Const) and isinstance(b, _Const):
-            return [_Product(reader, a.array, b.array)]
+            return [_Product(reader, a.array, b.array, self.budget)]
         if isinstance(a, (_Y, _States)) and isinstance(b, _Const):
             layer = self.layers[a.layer if isinstance(a, _Y) else a.layers[0]]
             W_hr_T = None if layer["W_hr"] is None else layer["W_hr"].transpose(0, 2, 1)
@@ -1032,8 +1057,10 @@ def load(f: Any) -> Union[RNN, LSTM, GRU]:
             allocated for what a file claims: tensors are checked against the
             bytes they hold before numpy reads them, and a projected LSTM's
             R = MatMul(W_hh, W_hr) is read through its factors, never
-            computed (another MatMul of constants is computed only within
-            MAX_FOLDED_ELEMENTS, 2**27 elements).
+            computed; what load computes from stored values (a MatMul,
+            Gather, Concat or Cast of constants) is summed over the file and
+            held to fastrnn.onnx's folded_elements limit (2**27 elements or
+            loops by default; fastrnn.onnx.set_limits).
         UnsupportedModelError (InvalidModelError's base, a ValueError): any
             other op, an attribute the op does not have at the model's opset,
             what fastrnn's classes cannot hold (a finite clip, direction

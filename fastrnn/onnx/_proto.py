@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
 __all__ = ["UnsupportedModelError", "InvalidModelError", "read_model", "model_opset",
-           "MAX_FOLDED_ELEMENTS", "matmul_shape",
+           "matmul_shape",
            "tensor_value", "numpy_type", "type_name", "declared_dims", "runtime_inputs",
            "check_unique_names", "node_label", "NodeReader", "DEFAULT_DOMAINS"]
 
@@ -198,14 +198,6 @@ def tensor_value(tensor, what):
         return numpy_helper.to_array(tensor)
     except Exception as exc:  # unreadable data (e.g. segments)
         raise InvalidModelError(f"{what} cannot be read: {type(exc).__name__}: {exc}") from exc
-
-
-# The most elements of a value that a reader computes from stored values alone (a
-# MatMul of two initializers, a ConstantOfShape or Expand to a stored shape): 2**27,
-# R = W_hh W_hr of a bidirectional projected LSTM with hidden_size 4096. A file's
-# tensors hold their data (tensor_value checks it); this bounds what a small file can
-# make a reader allocate by combining them.
-MAX_FOLDED_ELEMENTS = 2**27
 
 
 def matmul_shape(a, b):

@@ -78,10 +78,12 @@ not have (checked before numpy reads them), negative declared dimensions,
 text that is not UTF-8, names defined twice or read before they are defined
 (cycles), and anything the checks above refuse. A node whose inputs are all
 stored in the file (Constant, a projected LSTM's R = MatMul(W_hh, W_hr), ...)
-is computed once when the model is prepared, and its result, like an Expand
-to a stored shape, may have at most MAX_FOLDED_ELEMENTS (2**27) elements: a
-small file cannot make the backend allocate a large claimed size. Results of
-ops on run-time values are limited to 2**31 - 1 elements.
+is computed once when the model is prepared. What such nodes make (their
+results, the loops making them take, a recurrent node's kernel scratch) is
+summed over the file and held to fastrnn.onnx's folded_elements limit, and
+every tensor a run makes to its run_elements limit, checked before it is made
+(fastrnn/onnx/_limits.py; fastrnn.onnx.set_limits changes them): a small file
+cannot make the backend allocate a large claimed size or loop over one.
 """
 from __future__ import annotations
 
@@ -290,9 +292,11 @@ class RecurrentNode:
                     f"sequence_lens[{bad[0]}] = {seq_lens[bad[0]]} is outside 0..{T} (the "
                     "sequence length)", ValueError)
         check_layer_sizes(T, N, I, D, G * H, layout == 1)
-        # Y's size: X's rows times D*H, a product a file with a stored X (computed when
-        # the model is prepared) must not make large.
-        check_result_size(self.ctx, (T * N, D * H), dtype)
+        # Y's size, X's rows times D*H, and the kernel's scratch (every step's gates):
+        # products that a file with a stored X (computed when the model is prepared)
+        # must not make large.
+        check_result_size(self.ctx, (T * N, D * H), dtype, "Y")
+        check_result_size(self.ctx, (T * N, D * G * H), dtype, "the kernel scratch")
 
         # Kernel arrays. Row (t, n) of x__ri and out__ro is t*N+n for layout 0 and
         # n*T+t for layout 1, so both layouts read X and fill Y without a transpose.
