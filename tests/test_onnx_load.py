@@ -404,15 +404,19 @@ def test_layers_of_different_ops_are_refused():
                     "'GRU'")
 
 
-def test_an_extra_op_is_refused_by_name():
+def test_an_op_around_the_recurrent_ones_loads_the_whole_graph_and_others_are_refused():
     rng = np.random.default_rng(0)
     W, R, B = _weights(rng, 1, 3, 2)
     proto = _rnn_graph(W, R, B, nodes_after=[helper.make_node("Add", ["Y_h", "Y_h"], ["Z"])],
                        outputs=[helper.make_tensor_value_info("Z", TensorProto.FLOAT, None)])
-    _refused(proto, "op_type 'Add'")
+    model = fastrnn.onnx.load(proto)  # a layer around the RNN: the whole graph, as a GraphModel
+    assert isinstance(model, fastrnn.onnx.GraphModel)
     custom = _rnn_graph(W, R, B, nodes_after=[
         helper.make_node("Gelu", ["Y_h"], ["Z"], domain="com.example")])
     _refused(custom, "Gelu of domain 'com.example'")
+    unknown = _rnn_graph(W, R, B, nodes_after=[helper.make_node("Conv", ["Y_h", "Y_h"], ["Z"])],
+                         outputs=[helper.make_tensor_value_info("Z", TensorProto.FLOAT, None)])
+    _refused(unknown, "op_type 'Conv'")
 
 
 @pytest.mark.parametrize("which, shape, match", [

@@ -107,7 +107,9 @@ def mutate(model, rng):
             node.op_type = rng.choice(["MatMul", "Gather", "Concat", "Expand", "Reshape",
                                        "ConstantOfShape", "ReverseSequence", "Slice", "Squeeze",
                                        "Unsqueeze", "Transpose", "LSTM", "GRU", "RNN", "Cast",
-                                       "Split", "Shape", "Identity"])
+                                       "Split", "Shape", "Identity", "Add", "Gemm",
+                                       "Softmax", "LayerNormalization", "ReduceMean", "Where",
+                                       "Range", "Flatten", "Div", "Pow", "Clip", "Gelu"])
             done.append(f"{node.name or 'a node'} -> {node.op_type}")
         elif kind == "inputs" and graph.node:
             node = rng.choice(graph.node)

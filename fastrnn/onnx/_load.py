@@ -32,6 +32,7 @@ from fastrnn._kinds import CLASSES
 from fastrnn.onnx._limits import Budget, shape_text
 
 if TYPE_CHECKING:
+    from fastrnn.onnx._model import GraphModel
     from fastrnn.gru import GRU
     from fastrnn.lstm import LSTM
     from fastrnn.rnn import RNN
@@ -996,7 +997,7 @@ def _build_model(walk):
     return model
 
 
-def load(f: Any) -> Union[RNN, LSTM, GRU]:
+def load(f: Any) -> Union[RNN, LSTM, GRU, GraphModel]:
     """A fastrnn.RNN, LSTM or GRU computing what an ONNX model computes.
 
     Args:
@@ -1074,6 +1075,10 @@ def load(f: Any) -> Union[RNN, LSTM, GRU]:
             stack. The message names the node, op_type, input or attribute.
     """
     proto = read_model(f)
+    from fastrnn.onnx._model import graph_model, is_whole_model
+
+    if is_whole_model(proto):  # layers around the recurrent ones: the whole graph
+        return graph_model(proto)
     walk = _Walk(proto.graph, model_opset(proto))
     walk.run()
     return _build_model(walk)

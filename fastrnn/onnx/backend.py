@@ -98,6 +98,7 @@ from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_layer_sizes
 from fastrnn.onnx import _names
 from fastrnn.onnx._graph import SHAPE_OPS, Graph, check_result_size
+from fastrnn.onnx._ops import MATH_OPS
 from fastrnn.onnx._proto import InvalidModelError, read_model
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
 
@@ -355,7 +356,7 @@ class RecurrentNode:
         return results
 
 
-OPS = dict(SHAPE_OPS, RNN=RecurrentNode, GRU=RecurrentNode, LSTM=RecurrentNode)
+OPS = dict(SHAPE_OPS, **MATH_OPS, RNN=RecurrentNode, GRU=RecurrentNode, LSTM=RecurrentNode)
 
 
 # ------------------------------------------------------------------ backend API
