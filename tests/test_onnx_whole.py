@@ -8,6 +8,7 @@ import io
 import warnings
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
@@ -129,14 +130,19 @@ MODELS = {"seed": Seed, "last-states": SeedLastStates, "tagger": Tagger,
           "stateful": Stateful}
 
 
-def _export(name):
+def _export(name, exporter="torch"):
+    """The module and its file, by torch's TorchScript exporter with dynamic axes named by
+    hand, or by fastrnn.onnx.export (which finds them)."""
     torch.manual_seed(0)
     module = MODELS[name]().eval()
-    example = _inputs(name, 2, 5, np.random.default_rng(0))
+    example = _inputs(name, 3, 5, np.random.default_rng(0))
     names = ["x", "h0", "c0"][:len(example)]
+    buffer = io.BytesIO()
+    if exporter == "fastrnn":
+        fastrnn.onnx.export(module, buffer, args=example, input_names=names)
+        return module, buffer.getvalue()
     axes = {"x": {1: "L", 0: "N"} if name != "stateful" else {0: "L", 1: "N"},
             "h0": {1: "N"}, "c0": {1: "N"}}
-    buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, example, buffer, dynamo=False, input_names=names,
@@ -144,9 +150,10 @@ def _export(name):
     return module, buffer.getvalue()
 
 
+@pytest.mark.parametrize("exporter", ["torch", "fastrnn"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_whole_model_matches_torch_and_onnxruntime(name):
-    module, data = _export(name)
+def test_whole_model_matches_torch_and_onnxruntime(name, exporter):
+    module, data = _export(name, exporter)
     model = fastrnn.onnx.load(data)
     assert isinstance(model, fastrnn.onnx.GraphModel)
     assert "RNN" in repr(model) or "LSTM" in repr(model) or "GRU" in repr(model)
@@ -187,3 +194,55 @@ def test_inputs_by_name_and_clear_errors():
 def test_a_graph_of_only_recurrent_nodes_still_loads_as_a_fastrnn_class():
     data = fastrnn.onnx.export(fastrnn.GRU(3, 4, seed=0), None)
     assert isinstance(fastrnn.onnx.load(data), fastrnn.GRU)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fastrnn_export_of_a_module_verifies_and_keeps_its_recurrent_nodes(name):
+    module, data = _export(name, "fastrnn")
+    proto = onnx.load_from_string(data)
+    onnx.checker.check_model(proto, full_check=True)
+    recurrent = [n.op_type for n in proto.graph.node if n.op_type in ("RNN", "LSTM", "GRU")]
+    assert recurrent and len(proto.graph.node) < 60   # never unrolled over the length
+    assert fastrnn.onnx.verify(module, data) <= 1e-5   # onnxruntime against torch
+    worst = fastrnn.onnx.verify(module, data, [[a.numpy() for a in _inputs(name, 2, 9, np.random.default_rng(3))]])
+    assert worst <= 1e-5
+    # the batch and sequence axes are symbolic, the others fixed
+    x = proto.graph.input[0].type.tensor_type.shape.dim
+    assert [d.HasField("dim_param") for d in x][:2] == [True, True]
+
+
+def test_export_of_a_module_needs_args_and_refuses_a_projected_lstm():
+    with pytest.raises(TypeError, match="needs example inputs"):
+        fastrnn.onnx.export(Seed(), None)
+
+    class Projected(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(2, 8, proj_size=3)
+
+        def forward(self, x):
+            return self.lstm(x)[0]
+
+    with pytest.raises(fastrnn.onnx.UnsupportedModelError, match="proj_size=3"):
+        fastrnn.onnx.export(Projected(), None, args=(torch.zeros(4, 1, 2),))
+    with pytest.raises(TypeError, match="initial_state and lengths are for"):
+        fastrnn.onnx.export(Seed(), None, args=(torch.zeros(1, 2, 1),), initial_state=True)
+
+
+def test_shapes_are_resolved_once_per_input_shape():
+    # what depends on the inputs' shapes alone (torch's Shape -> Gather -> Concat ->
+    # ConstantOfShape for the zero h0) is computed on a shape's first call and kept;
+    # alternating shapes gives torch's results every time
+    module, data = _export("seed")
+    model = fastrnn.onnx.load(data)
+    graph = model._graph
+    assert len(graph._shape_steps) >= 5
+    rng = np.random.default_rng(4)
+    for B, L in [(2, 5), (1, 9), (2, 5), (1, 9), (3, 1)] * 2:
+        (x,) = _inputs("seed", B, L, rng)
+        with torch.no_grad():
+            want = module(x).numpy()
+        reference.assert_close(model(x.numpy()), want, np.float32, f"B={B} L={L}")
+    assert len(graph._by_shape) == 3
+    out = model(x.numpy())
+    assert out.flags.writeable and out.flags.c_contiguous   # the caller's own array

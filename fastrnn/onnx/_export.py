@@ -311,8 +311,19 @@ def _h0_as_input(nodes, layer_input, h0_rows, k, D, lengths):
 
 
 def export(model: Any, f: Any, *, opset: Optional[int] = None, initial_state: bool = False,
-           lengths: bool = False) -> onnx.ModelProto:
+           lengths: bool = False, args: Optional[Sequence[Any]] = None,
+           input_names: Optional[Sequence[str]] = None,
+           output_names: Optional[Sequence[str]] = None,
+           dynamic_axes: Optional[dict[str, Any]] = None) -> onnx.ModelProto:
     """Write `model` as an ONNX file and return its ModelProto.
+
+    A whole torch module (any nn.Module but a bare nn.RNN, LSTM or GRU) is
+    exported with its example inputs `args` by torch's TorchScript exporter:
+    its recurrent layers become ONNX RNN, LSTM and GRU nodes (never unrolled),
+    the rest is what torch writes for it, and every batch and sequence axis is
+    dynamic (`dynamic_axes`, `input_names` and `output_names` as torch.onnx.export
+    takes them override that); see fastrnn/onnx/_export_module.py. torch is
+    needed for that only. What follows is the export of a recurrent model.
 
     Args:
         model: a fastrnn.RNN, LSTM or GRU (a torch.nn.RNN, LSTM or GRU is
@@ -385,6 +396,18 @@ def export(model: Any, f: Any, *, opset: Optional[int] = None, initial_state: bo
 
     Every exported model passes onnx.checker.check_model(full_check=True).
     """
+    from fastrnn.onnx._export_module import export_module, is_torch_module
+
+    if is_torch_module(model) and type(model).__name__ not in _CLASSES:
+        # a whole torch module: the layers around the recurrent ones too
+        if initial_state or lengths:
+            raise TypeError("initial_state and lengths are for fastrnn's recurrent models; "
+                            "a torch module's inputs are its forward's arguments (args=...)")
+        return export_module(model, f, args, opset=opset, input_names=input_names,
+                             output_names=output_names, dynamic_axes=dynamic_axes)
+    if args is not None or input_names or output_names or dynamic_axes:
+        raise TypeError("args, input_names, output_names and dynamic_axes are for torch "
+                        "modules; a recurrent model's file takes its own")
     model = _as_fastrnn(model)
     for name, value in (("initial_state", initial_state), ("lengths", lengths)):
         if not isinstance(value, (bool, np.bool_)):
@@ -642,6 +665,20 @@ def verify(model: Any, f: Any, inputs: Optional[Sequence[Any]] = None, *,
     from fastrnn._optional import require
 
     onnxruntime = require("onnxruntime", "fastrnn.onnx.verify")  # export works without it
+    from fastrnn.onnx._export_module import (compare_with_onnxruntime, is_torch_module,
+                                             verify_module)
+    from fastrnn.onnx._model import GraphModel
+
+    if is_torch_module(model) and type(model).__name__ not in _CLASSES:
+        _check_tolerance(tolerance)
+        return verify_module(model, f, inputs, tolerance=tolerance)
+    if isinstance(model, GraphModel):  # a whole graph as fastrnn.onnx.load gives it
+        _check_tolerance(tolerance)
+
+        def run(arrays):
+            out = model(*arrays)
+            return list(out) if isinstance(out, tuple) else [out]
+        return compare_with_onnxruntime(run, "fastrnn", f, inputs, tolerance)
     model = _as_fastrnn(model)
     _check_tolerance(tolerance)
     if isinstance(inputs, list) and not inputs:

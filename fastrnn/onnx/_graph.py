@@ -696,6 +696,27 @@ class Graph:
             if spec.name not in defined:
                 raise InvalidModelError(f"graph output {spec.name!r} is never computed")
 
+        # Only the nodes the outputs need run (every node was checked above).
+        needed = {spec.name for spec in self.outputs}
+        live = []
+        for step in reversed(self.steps):
+            if any(name in needed for name in step[1]):
+                live.append(step)
+                needed.update(name for name in step[0] if name)
+        self.steps = live[::-1]
+
+        # Values that depend on the inputs' shapes alone (Shape, and what is computed from
+        # shapes and stored values: torch's exporters build zero initial states and
+        # reshape targets this way) are computed once per input shape and kept.
+        from_shapes = set(self.initializers) - set(self.overridable)
+        self._shape_steps = []
+        for position, (input_names, output_names, label, run) in enumerate(self.steps):
+            op = label.split("(", 1)[1].split(")")[0].split(" ")[0]
+            if op == "Shape" or all(not n or n in from_shapes for n in input_names):
+                from_shapes.update(n for n in output_names if n)
+                self._shape_steps.append(position)
+        self._by_shape = {}  # (input shapes and dtypes) -> {name: value}
+
         # Free each intermediate after its last reader.
         keep = {spec.name for spec in self.outputs}
         last_use = {}
@@ -706,6 +727,12 @@ class Graph:
         for name, position in last_use.items():
             if name not in keep and name not in self.initializers:
                 self._release[position].append(name)
+        # (position, step, release) of every step, and of those a known shape leaves
+        shape_steps = set(self._shape_steps)
+        self._all_steps = [(p, step, release) for p, (step, release)
+                           in enumerate(zip(self.steps, self._release))]
+        self._value_steps = [entry for entry in self._all_steps if entry[0] not in shape_steps]
+        self._shape_steps = shape_steps
 
     def _fold(self, ctx, run, fixed):
         """Run a node whose inputs are all stored, its results charged to the file's
@@ -759,7 +786,12 @@ class Graph:
         as C-contiguous arrays the caller owns."""
         env = dict(self.initializers)
         env.update(feeds)
-        for (input_names, output_names, label, run), release in zip(self.steps, self._release):
+        key = tuple((name, value.shape, value.dtype.str) for name, value in feeds.items())
+        known = self._by_shape.get(key)
+        if known is not None:
+            env.update(known)
+        for position, (input_names, output_names, label, run), release in (
+                self._all_steps if known is None else self._value_steps):
             args = [env[name] if name else None for name in input_names]
             try:
                 results = run(args)
@@ -773,6 +805,16 @@ class Graph:
             for name, value in zip(output_names, results):
                 if name:
                     env[name] = value
+            if known is None and position in self._shape_steps:
+                if not self._by_shape.get(key):
+                    if len(self._by_shape) >= 64:  # a few shapes are what a model sees
+                        self._by_shape.clear()
+                    self._by_shape[key] = {}
+                for name, value in zip(output_names, results):
+                    if name:
+                        value = np.asarray(value)
+                        value.flags.writeable = False  # shared by later runs
+                        self._by_shape[key][name] = value
             for name in release:
                 env.pop(name, None)
         outputs = []

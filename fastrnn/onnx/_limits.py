@@ -103,9 +103,12 @@ class Budget:
 
 def check_run(label: str, shape: Iterable[int], itemsize: int, what: str = "the result") -> None:
     """Refuse a tensor a run would make beyond run_elements, before making it."""
-    dims = list(shape)
-    elements, loops = cost(dims)
-    most = limit("run_elements")
-    if max(elements, loops) > most:
+    dims = tuple(shape)
+    most = _LIMITS["run_elements"]
+    loops = 1  # (>= the elements: a 0 dimension counts as 1)
+    for d in dims:
+        if d > 1:
+            loops *= d
+    if loops > most:
         raise LimitError(f"{label}: {what} would have {describe(dims, itemsize)}, more than "
                          f"the {most} a run makes (fastrnn.onnx.set_limits(run_elements=...))")

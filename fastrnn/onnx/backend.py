@@ -118,7 +118,8 @@ OUTPUT_NAMES = ("Y", "Y_h", "Y_c")
 
 class RecurrentNode:
     """One ONNX RNN, GRU or LSTM node: attributes read and checked once, then run on the
-    kernel of its op (fastrnn._kernels.rnn_layer, gru_layer, lstm_layer)."""
+    kernels: a fastrnn._kernels.Layer built at prepare when the weights are stored, else
+    the entry point of its op (rnn_layer, gru_layer, lstm_layer) with the run's weights."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -173,6 +174,24 @@ class RecurrentNode:
         self._R = None if R is None else _names.kernel_gates(R, op)
         self._biases = None if B is None or H is None else _names.kernel_biases(B, op)
         self._peepholes = None if P is None or H is None else _names.kernel_peepholes(P)
+        # With every weight stored, the kernels' Layer holds them, checked once: a run
+        # then checks only what it brings (as fastrnn.RNN, LSTM and GRU run).
+        self._layer = None
+        names = list(ctx.node.input)
+
+        def stored_or_absent(position, value):
+            return value is not None or position >= len(names) or not names[position]
+        if (self._W is not None and self._R is not None and stored_or_absent(3, B)
+                and (not is_lstm or stored_or_absent(7, P))):
+            b_ih, b_hh = self._biases if self._biases is not None else (None, None)
+            try:
+                self._layer = _kernels.Layer(
+                    op.lower(), self._W, self._R, b_ih, b_hh, None, self._peepholes,
+                    reverse=self.reverse, act=self.act, alpha=self.alpha, beta=self.beta,
+                    clip=self.clip, option=self.input_forget if is_lstm
+                    else self.linear_before_reset)
+            except ValueError:  # sizes beyond the kernels' 32-bit counts: refused at run
+                self._layer = None
 
     # -------------------------------------------------------------- checks
     def _check_float(self, name, value, dtype, cls=TypeError):
@@ -233,11 +252,16 @@ class RecurrentNode:
         D, G, layout = self.num_directions, self.gates, self.layout
 
         X = np.asarray(X)
-        self._check_float("X", X, None)
         dtype = X.dtype
-        for name, value in zip(INPUT_NAMES, (None, W, R, B, None, h0, c0, P)):
-            if value is not None and value.dtype != dtype:
-                self._check_float(name, np.asarray(value), dtype)
+        if self._layer is None or dtype != self._W.dtype:
+            self._check_float("X", X, None)
+            for name, value in zip(INPUT_NAMES, (None, W, R, B, None, h0, c0, P)):
+                if value is not None and value.dtype != dtype:
+                    self._check_float(name, np.asarray(value), dtype)
+        else:  # stored weights: the states are the only other floats a run brings
+            for name, value in (("initial_h", h0), ("initial_c", c0)):
+                if value is not None and value.dtype != dtype:
+                    self._check_float(name, np.asarray(value), dtype)
         if X.ndim != 3:
             raise self.ctx.error(
                 f"X must have 3 dimensions ({'[N, T, I]' if layout else '[T, N, I]'} for layout "
@@ -315,7 +339,10 @@ class RecurrentNode:
             b_ih, b_hh = biases if biases is not None else (None, None)
             x__ri = np.ascontiguousarray(X).reshape(T * N, I)
             lens = None if seq_lens is None else np.ascontiguousarray(seq_lens)
-            if self.op == "RNN":
+            if self._layer is not None and w_ih is self._W and dtype == self._W.dtype:
+                self._layer.run(x__ri, out__ro, kernel_state(h0), kernel_state(c0), hn__dnh,
+                                cn__dnh, lens, T, layout == 1)
+            elif self.op == "RNN":
                 _kernels.rnn_layer(
                     x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, kernel_state(h0), hn__dnh, lens, T,
                     layout == 1, self.reverse, self.act, self.alpha, self.beta, self.clip)
