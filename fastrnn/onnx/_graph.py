@@ -237,7 +237,12 @@ def op_gather(ctx):
             raise ctx.error(f"indices must be integers, got {indices.dtype}", TypeError)
         ax = _data_axis(ctx, axis, data)
         size = data.shape[ax]
-        if indices.size and (indices.min() < -size or indices.max() >= size):
+        if indices.size <= 8:  # (Python's min and max are faster on a few values)
+            values = indices.reshape(-1).tolist()
+            low, high = (min(values), max(values)) if values else (0, 0)
+        else:
+            low, high = (indices.min(), indices.max()) if indices.size else (0, 0)
+        if indices.size and (low < -size or high >= size):
             raise ctx.error(f"indices must lie in [{-size}, {size - 1}] for axis {axis} of "
                             f"shape {data.shape}", ValueError)
         check_result_size(ctx, data.shape[:ax] + indices.shape + data.shape[ax + 1:],
@@ -792,9 +797,8 @@ class Graph:
             env.update(known)
         for position, (input_names, output_names, label, run), release in (
                 self._all_steps if known is None else self._value_steps):
-            args = [env[name] if name else None for name in input_names]
             try:
-                results = run(args)
+                results = run([env[name] if name else None for name in input_names])
             except (ValueError, TypeError, IndexError, KeyError) as exc:
                 if str(exc).startswith(label) or isinstance(exc, UnsupportedModelError):
                     raise

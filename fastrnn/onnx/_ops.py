@@ -199,7 +199,8 @@ def op_gemm(ctx):
         if a.shape[1] != b.shape[0]:
             raise ctx.error(f"cannot multiply {list(a.shape)} by {list(b.shape)}", ShapeError)
         shape = (a.shape[0], b.shape[1])
-        if c is not None and np.broadcast_shapes(c.shape, shape) != shape:
+        if c is not None and c.shape not in ((shape[1],), shape) and (
+                c.ndim > 2 or any(g not in (1, w) for g, w in zip(c.shape[::-1], shape[::-1]))):
             raise ctx.error(f"C of shape {list(c.shape)} does not broadcast to {list(shape)}",
                             ShapeError)
         check_result_size(ctx, shape, dtype)
