@@ -903,8 +903,11 @@ def test_export_and_verify_torch_lstm_and_gru_and_their_files(op):
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(module, (x, hx), buffer, dynamo=False)
     assert fastrnn.onnx.verify(module, buffer.getvalue()) <= 1e-5
-    with pytest.raises(TypeError, match="fastrnn.RNN, LSTM or GRU"):
+    # any other torch module is a whole model: exported with example inputs
+    with pytest.raises(TypeError, match="needs example inputs"):
         fastrnn.onnx.export(torch.nn.Linear(2, 2), None)
+    with pytest.raises(TypeError, match="fastrnn.RNN, LSTM or GRU"):
+        fastrnn.onnx.export(object(), None)
 
 
 # ============================================================== lengths
