@@ -1,0 +1,309 @@
+# One layer, any kind: the layer (Spec) and call (Call), threads, one direction's setup and loop.
+# Included by fastrnn/_kernels.pyx (one extension module).
+
+# ---------------------------------------------------------------- one layer, any kind
+cdef enum Kind:
+    KIND_RNN = 0
+    KIND_LSTM = 1
+    KIND_GRU = 2
+
+cdef enum Path:
+    PATH_AUTO = 0
+    PATH_PACKED = 1
+    PATH_BLAS = 2
+    PATH_AMX = 3
+
+KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
+
+def _threads_from(name, value):
+    """A thread count from an environment variable, or None (with a warning)
+    when it is not a positive integer. OMP_NUM_THREADS may list one count per
+    nesting level ("4,2"): the first is the outer one."""
+    import warnings
+    text = value.split(",")[0].strip()
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n >= 1:
+        return n
+    warnings.warn(f"{name}={value!r} is not a positive number of threads; ignored",
+                  RuntimeWarning, stacklevel=3)
+    return None
+
+
+def _default_threads():
+    """FASTRNN_NUM_THREADS, else OMP_NUM_THREADS (what Dask's nannies, joblib
+    and job schedulers set to keep one thread per worker), else the cores this
+    process may run on, and no more than a cgroup (v2) CPU quota grants (a
+    container given 1 CPU of a large host gets 1)."""
+    import os
+    for name in ("FASTRNN_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name):
+            n = _threads_from(name, os.environ[name])
+            if n is not None:
+                return n
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def set_num_threads(int n):
+    """Threads a call may use (>= 1): the two directions of a large
+    bidirectional layer run at once, and a unidirectional layer with large
+    enough steps splits its hidden units between threads. threadpoolctl's
+    limits set the same count (fastrnn/_threadpool.py)."""
+    if n < 1:
+        raise ValueError(f"set_num_threads: the number of threads must be >= 1, got {n}")
+    fastrnn_set_num_threads(n)
+
+
+def resume_split():
+    """End a pause of splitting layers between threads, which a split call
+    whose threads starved at their barriers starts (see _barrier.h): the
+    benchmark does, before timing fastrnn on a machine where the peers'
+    thread pools were just spinning."""
+    fastrnn_split_resume()
+
+
+def set_split_pausing(bint on):
+    """Whether a split call whose threads starved pauses splitting (the
+    default); returns the previous setting. Off, a test can count on the
+    split running on a busy machine."""
+    global fastrnn_split_pausing
+    previous = fastrnn_split_pausing != 0
+    fastrnn_split_pausing = 1 if on else 0
+    return previous
+
+
+def get_num_threads():
+    """Threads a call may use (default: see _default_threads)."""
+    return fastrnn_get_num_threads()
+
+
+set_num_threads(_default_threads())
+
+# Multiply-adds of one direction (L*N*G*H*(H+I)) below which a bidirectional
+# layer runs its directions one after the other: starting a thread costs
+# about 30 us (see tools/perf_notes.md).
+DEF PARALLEL_MIN_MACS = 4000000
+PARALLEL_MIN_MACS_PER_DIRECTION = PARALLEL_MIN_MACS  # for the tests
+PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS, "amx": PATH_AMX}
+
+
+cdef struct Spec:
+    # What stays fixed between calls of one layer: sizes, weights, settings.
+    int kind
+    Py_ssize_t D, G, H, P, In  # directions, gate rows per unit, hidden, output, input
+    const void* w_ih           # (D, G*H, I)
+    const void* w_hh           # (D, G*H, P)
+    const void* b_ih           # (D, G*H) or NULL (then b_hh is NULL too)
+    const void* b_hh
+    const void* w_hr           # (D, P, H) or NULL (LSTM projection)
+    const void* peep           # (D, 3, H) or NULL (LSTM peepholes)
+    int path                   # Path
+    const int* reverse         # D entries
+    const Gates* gates         # D entries (act/alpha/beta/clip/option; fast is set per run)
+
+
+cdef struct Call:
+    # What one call brings: input, output and state buffers, all checked.
+    const void* x              # (rows, I)
+    void* out                  # (rows, D*P)
+    const void* h0             # (D, N, P) or NULL
+    const void* c0             # (D, N, H) or NULL (LSTM)
+    void* hn                   # (D, N, P)
+    void* cn                   # (D, N, H) (LSTM) or NULL
+    const int* lens            # (N,) or NULL
+    const Py_ssize_t* offs     # (L + 1,) packed rows (see Steps), or NULL
+    Py_ssize_t L, N
+    Py_ssize_t rows            # rows of x and out: L*N, or offs[L] when packed
+    bint batch_major
+    const fastrnn_isa* isa     # the float32 kernels (set by run_layer)
+
+
+cdef struct Work:
+    # One direction's scratch inside the call's single block.
+    void* gh                   # (N, G) recurrent product
+    void* bias                 # (G + H) summed biases (GRU: b_hn apart after G)
+    void* aux                  # (N, H) LSTM unprojected h / GRU r * h_{t-1}
+    float* packed              # packed w_hh (and w_hr / w_hn), float32 only
+    Py_ssize_t packed_hh       # floats of the first packed matrix
+    uint16_t* amx_ih           # w_ih packed for AMX, or NULL (float32 only)
+    uint16_t* amx_hh           # w_hh (GRU: w_rz) packed for AMX, or NULL
+    uint16_t* amx_2            # w_hr (LSTM) or w_hn (GRU) packed for AMX, or NULL
+    uint16_t* amx_a            # the split of a product's rows (see _amx.h)
+
+
+cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
+                               Py_ssize_t* first) noexcept nogil:
+    """Floats of one direction's packed weights; first: those of w_hh's (or w_rz's)."""
+    cdef Py_ssize_t H = s.H, P = s.P, G = s.G
+    if s.kind == KIND_RNN:
+        first[0] = isa.packed_size(H, H)
+        return first[0]
+    if s.kind == KIND_LSTM:
+        first[0] = isa.packed_size(G * H, P)
+        return first[0] + (isa.packed_size(P, H) if s.w_hr != NULL else 0)
+    if s.gates[0].option:  # GRU, linear_before_reset: one (3H, H)
+        first[0] = isa.packed_size(G * H, H)
+        return first[0]
+    first[0] = isa.packed_size(2 * H, H)
+    return first[0] + isa.packed_size(H, H)
+
+
+cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
+    """Whether float32 LSTM/GRU cells with these settings take the fused C cell:
+    torch's activations, no clip (LSTM: no peepholes, no input_forget)."""
+    if s.kind == KIND_LSTM:
+        return (g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and g.act[2] == ACT_TANH
+                and not g.clip < INFINITY and s.peep == NULL and not g.option)
+    return g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and not g.clip < INFINITY
+
+
+cdef void _init_states(const Spec* s, const Call* c, Py_ssize_t d,
+                       floating* type_tag) noexcept nogil:
+    """h_n (and c_n) of direction d start as h0 (c0), or zero."""
+    cdef Py_ssize_t N = c.N, P = s.P, H = s.H
+    cdef floating* hn = <floating*>c.hn + d * N * P
+    if c.h0 != NULL:
+        memmove(hn, <const floating*>c.h0 + d * N * P, N * P * sizeof(floating))
+    else:
+        memset(hn, 0, N * P * sizeof(floating))
+    if s.kind == KIND_LSTM:
+        if c.c0 != NULL:
+            memmove(<floating*>c.cn + d * N * H, <const floating*>c.c0 + d * N * H,
+                    N * H * sizeof(floating))
+        else:
+            memset(<floating*>c.cn + d * N * H, 0, N * H * sizeof(floating))
+
+
+cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx,
+                        const Work* w) noexcept nogil:
+    """Every step of direction d: input projection, packing, state init, the loop."""
+    cdef Py_ssize_t L = c.L, N = c.N, D = s.D, H = s.H, P = s.P, I = s.In
+    cdef Py_ssize_t G = s.G * H, j
+    cdef Py_ssize_t out_ld = D * P, gx_ld = D * G
+    cdef Gates g = s.gates[d]
+    g.isa = c.isa
+    cdef const floating* x = <const floating*>c.x
+    cdef floating* out = <floating*>c.out + d * P
+    cdef const floating* w_ih = <const floating*>s.w_ih + d * G * I
+    cdef const floating* w_hh = <const floating*>s.w_hh + d * G * P
+    cdef const floating* b_ih = NULL
+    cdef const floating* b_hh = NULL
+    cdef floating* hn = <floating*>c.hn + d * N * P
+    cdef floating* cn = NULL
+    cdef floating* bias = <floating*>w.bias
+    cdef float* packed = w.packed
+    cdef uint16_t* amx_ih = NULL
+    cdef uint16_t* amx_hh = NULL
+    cdef uint16_t* amx_2 = NULL
+    cdef Steps st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens,
+                           c.offs)
+    if s.b_ih != NULL:
+        b_ih = <const floating*>s.b_ih + d * G
+        b_hh = <const floating*>s.b_hh + d * G
+    _init_states(s, c, d, gx)
+    if floating is float:
+        # Copies packed for AMX, but none of a matrix with a weight that is
+        # not finite (see _amx.h): that one's products run in float32.
+        if w.amx_ih != NULL and fastrnn_amx_pack(<const float*>w_ih, G, I, w.amx_ih) == 0:
+            amx_ih = w.amx_ih
+        if w.amx_hh != NULL:
+            if s.kind == KIND_GRU and not g.option:
+                if fastrnn_amx_pack(<const float*>w_hh, 2 * H, H, w.amx_hh) == 0:
+                    amx_hh = w.amx_hh
+                if fastrnn_amx_pack(<const float*>w_hh + 2 * H * H, H, H, w.amx_2) == 0:
+                    amx_2 = w.amx_2
+            else:
+                if fastrnn_amx_pack(<const float*>w_hh, G, P, w.amx_hh) == 0:
+                    amx_hh = w.amx_hh
+                if (s.kind == KIND_LSTM and s.w_hr != NULL and fastrnn_amx_pack(
+                        <const float*>s.w_hr + d * P * H, P, H, w.amx_2) == 0):
+                    amx_2 = w.amx_2
+    if s.kind == KIND_RNN:
+        if packed != NULL:
+            c.isa.pack(<const float*>w_hh, H, H, packed)
+        rnn_direction(c.isa, x, out, out_ld, c.rows, &st, w_ih, w_hh, packed, b_ih, b_hh, hn, I, H,
+                      g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
+                      amx_ih, amx_hh, w.amx_a)
+        return
+    # gx[:, d*G:(d+1)*G] = x @ w_ih[d].T
+    if amx_ih != NULL:
+        input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I, amx_ih, w.amx_a)
+    elif floating is float and packed != NULL and I <= P and I <= 128:
+        # On the packed kernel, w_ih packed into the buffer w_hh's packing
+        # overwrites next (I <= P: it fits). Measured against OpenBLAS's
+        # sgemm for these shapes (packing included): 100 x 256 x 32 1.3x,
+        # 100 x 1024 x 64 1.2x, 1600 x 1024 x 64 1.1x, 1000 x 512 x 128
+        # 1.05x; at I = 256..512 OpenBLAS is as fast or faster.
+        c.isa.pack(<const float*>w_ih, G, I, packed)
+        c.isa.recurrent_step(packed, <const float*>x, I, <float*>gx + d * G, gx_ld, c.rows, G,
+                             I, False, False)
+    else:
+        input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I)
+    if s.kind == KIND_LSTM:
+        cn = <floating*>c.cn + d * N * H
+        for j in range(G):
+            bias[j] = b_ih[j] + b_hh[j] if b_ih != NULL else 0
+        g.fast = floating is float and _fast_cells(s, &g)
+        if packed != NULL:
+            c.isa.pack(<const float*>w_hh, G, P, packed)
+            if s.w_hr != NULL:
+                c.isa.pack(<const float*>s.w_hr + d * P * H, P, H, packed + w.packed_hh)
+        lstm_direction(gx + d * G, out, &st, w_hh, packed,
+                       <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
+                       packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
+                       bias, <const floating*>s.peep + d * 3 * H if s.peep != NULL else NULL,
+                       hn, cn, <floating*>w.gh, <floating*>w.aux, H, P, &g,
+                       amx_hh, amx_2, w.amx_a)
+        return
+    # GRU: bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
+    for j in range(G + H):
+        bias[j] = 0
+    if b_ih != NULL:
+        for j in range(G):
+            bias[j] = b_ih[j]
+            if j < 2 * H or not g.option:
+                bias[j] = bias[j] + b_hh[j]
+            else:
+                bias[H + j] = b_hh[j]
+    g.fast = floating is float and _fast_cells(s, &g)
+    if packed != NULL:
+        if g.option:
+            c.isa.pack(<const float*>w_hh, G, H, packed)
+        else:
+            c.isa.pack(<const float*>w_hh, 2 * H, H, packed)
+            c.isa.pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
+    gru_direction(gx + d * G, out, &st, w_hh, packed,
+                  packed + w.packed_hh if packed != NULL and not g.option else NULL,
+                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g,
+                  amx_hh, amx_2, w.amx_a)
+
+
+cdef struct DirectionJob:
+    const Spec* s
+    const Call* c
+    Py_ssize_t d
+    void* gx
+    Work work
+    bint f64
+
+
+cdef void* _direction_thread(void* arg) noexcept nogil:
+    cdef DirectionJob* job = <DirectionJob*>arg
+    if job.f64:
+        run_direction(job.s, job.c, job.d, <double*>job.gx, &job.work)
+    else:
+        run_direction(job.s, job.c, job.d, <float*>job.gx, &job.work)
+    return NULL
