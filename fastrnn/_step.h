@@ -296,24 +296,17 @@ static void fastrnn_row_step_f32(const float *restrict packed, const float *h, f
     }
 }
 
-FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
-                                       float *c, ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
-                                       ptrdiff_t K, int accumulate, int backwards)
+/* Rows [0, N) against every column block of `per` panels, rmax rows at a time. */
+FASTRNN_TARGET static void fastrnn_rows_sweep(const float *restrict packed, const float *h,
+                                              ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
+                                              ptrdiff_t N, ptrdiff_t M, ptrdiff_t K,
+                                              int accumulate, int backwards, ptrdiff_t per,
+                                              ptrdiff_t rmax)
 {
-    /* Panels per column block, and rows per block: with 32 registers two
-     * panels and 6 rows (24 sums); with 16 one panel and 6 rows (12 sums),
-     * but for up to 3 rows two panels 2 rows at a time (8 sums: one panel
-     * of 2 or 3 rows leaves too few sums in flight) */
-    const ptrdiff_t per = FASTRNN_ROWS_V == 4 || N <= 3 ? 2 : 1;
-    const ptrdiff_t rmax = FASTRNN_ROWS_V == 4 || N > 3 ? 6 : 2;
     const ptrdiff_t panels = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL;
     const ptrdiff_t blocks = (panels + per - 1) / per;
     const ptrdiff_t next = K * FASTRNN_PANEL;
     ptrdiff_t n, q, k0;
-    if (N == 1) {
-        fastrnn_row_step_f32(packed, h, c, M, K, accumulate, backwards);
-        return;
-    }
     for (q = 0; q < blocks; q++) {
         const ptrdiff_t p = per * (backwards ? blocks - 1 - q : q);
         const ptrdiff_t j0 = p * FASTRNN_PANEL, width = M - j0;
@@ -344,6 +337,33 @@ FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict pack
 #undef FASTRNN_ROWS
             }
         }
+    }
+}
+
+FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
+                                       float *c, ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
+                                       ptrdiff_t K, int accumulate, int backwards)
+{
+    /* Panels per column block, and rows per block: with 32 registers two
+     * panels and 6 rows (24 sums); with 16 one panel and 6 rows (12 sums),
+     * but two panels 2 rows at a time (8 sums) for up to 3 rows, and for
+     * the 1 or 2 rows left after blocks of 6: one panel of 1-2 rows leaves
+     * too few sums in flight. Every column's sums are the same whichever
+     * block holds its row. */
+    if (N == 1) {
+        fastrnn_row_step_f32(packed, h, c, M, K, accumulate, backwards);
+        return;
+    }
+    if (FASTRNN_ROWS_V == 4) {
+        fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, N, M, K, accumulate, backwards, 2, 6);
+    } else if (N <= 3) {
+        fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, N, M, K, accumulate, backwards, 2, 2);
+    } else {
+        const ptrdiff_t tail = N % 6 <= 2 ? N % 6 : 0, main = N - tail;
+        fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, main, M, K, accumulate, backwards, 1, 6);
+        if (tail)
+            fastrnn_rows_sweep(packed, h + main * h_ld, h_ld, c + main * c_ld, c_ld, tail, M, K,
+                               accumulate, backwards, 2, 2);
     }
 }
 
