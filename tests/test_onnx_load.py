@@ -1102,3 +1102,18 @@ def test_projected_lstm_files_load_only_as_fastrnn_writes_them():
     steps = [n for n in proto.graph.node if n.name == "h0_steps_l0_d1"][0]
     steps.input[0], steps.input[1] = steps.input[1], steps.input[0]
     _refused(proto, r"\(layer 0\): X has initial states appended that are not h0")
+
+
+@pytest.mark.parametrize("op", ["Squeeze", "Unsqueeze"])
+def test_load_and_the_backend_read_axes_alike(op):
+    # axes are an attribute before opset 13 and an input from then on: an attribute at
+    # opset 13 is refused by both readers, the same way
+    node = helper.make_node(op, ["x"], ["y"], axes=[0])
+    model = helper.make_model(
+        helper.make_graph([node], "axes", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [1, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]),
+        opset_imports=[helper.make_opsetid("", 13)])
+    for read in (fastrnn.onnx.load, fastrnn.onnx.backend.prepare):
+        with pytest.raises(UnsupportedModelError, match="axes"):
+            read(model)

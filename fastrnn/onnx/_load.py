@@ -226,6 +226,15 @@ class _Walk:
                 f"got {got}")
         return value.array
 
+    def axes(self, reader):
+        """Squeeze's and Unsqueeze's axes: an attribute before opset 13, an input from
+        then on (as the backend reads them: _graph._axes_argument)."""
+        if self.opset >= 13 and reader.has("axes"):
+            raise UnsupportedModelError(
+                f"{reader.label}: attribute(s) axes not supported at opset {self.opset} "
+                "(axes are an input from opset 13)")
+        return self.ints(reader, 1, "axes" if self.opset < 13 else None, "axes")
+
     def ints(self, reader, index, attribute, what):
         """Integer list (at most 64: a rank, axes, bounds) from attribute `attribute` (older
         opsets) or a constant input."""
@@ -381,7 +390,7 @@ class _Walk:
 
     def op_Unsqueeze(self, reader):
         value = self.get(reader, 0)
-        axes = self.ints(reader, 1, "axes", "axes")
+        axes = self.axes(reader)
         if isinstance(value, _Dims):
             return [_Dims()]
         if (isinstance(value, _GraphInput) and value.axes == (0, 1) and axes is not None
@@ -401,7 +410,7 @@ class _Walk:
 
     def op_Squeeze(self, reader):
         value = self.get(reader, 0)
-        axes = self.ints(reader, 1, "axes", "axes")
+        axes = self.axes(reader)
         if isinstance(value, _Const):
             return [_Const(np.squeeze(value.array, axis=None if axes is None else tuple(axes)))]
         if isinstance(value, _Dims):
