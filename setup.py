@@ -28,7 +28,7 @@ directives = {
 # -Wno-psabi: the kernels' vector types only cross inline functions. The
 # machine-specific kernels are built by files of their own under their own
 # `#pragma GCC target` (fastrnn/_isa_*.c) and chosen at run time (_isa.h).
-compile_args = (["-O0", "-g"] if DEBUG else ["-O3", "-Wno-psabi"]) + ["-pthread"]
+compile_args = (["-O0", "-g"] if DEBUG else ["-O3"]) + ["-Wno-psabi", "-pthread"]
 
 extensions = [
     Extension(
