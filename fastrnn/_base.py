@@ -182,7 +182,6 @@ class RNNBase:
         init(self, "_no_states", [None] * (2 if mode == "LSTM" else 1))
         # For forward: D * G * H bounds every row stride a kernel passes BLAS.
         init(self, "_gate_width", D * G * max(H, input_size))
-        init(self, "_out_width", D * P)
         init(self, "_state_rows", D * num_layers)  # rows of h_0, h_n (and c_0, c_n)
         self.reset_parameters(seed)
 
