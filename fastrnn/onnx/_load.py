@@ -29,6 +29,7 @@ from fastrnn.onnx._proto import (
     read_model, runtime_inputs, tensor_value, type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
 from fastrnn._kinds import CLASSES
+from fastrnn.onnx._graph import SHAPE_OPS, NodeContext
 from fastrnn.onnx._limits import Budget, shape_text
 
 if TYPE_CHECKING:
@@ -288,7 +289,8 @@ class _Walk:
                     self.values[name] = _Zeros()
                 continue
             try:
-                results = getattr(self, "op_" + node.op_type)(reader)
+                results = self._fold(node, index) if self._foldable(node) else \
+                    getattr(self, "op_" + node.op_type)(reader)
             except UnsupportedModelError:
                 raise
             except (ValueError, IndexError, TypeError, KeyError, ArithmeticError) as exc:
@@ -302,6 +304,26 @@ class _Walk:
             for name, value in zip(node.output, results):
                 if name:
                     self.values[name] = value
+
+    # -------------------------------------------------------------- stored values
+    # A shape op whose inputs are all stored values is computed by the backend's own op
+    # (fastrnn/onnx/_graph.py), with its checks and charged to the file's budget: one
+    # reading of the ops for both readers. MatMul stays lazy (a projected LSTM's R is
+    # read through its factors, _Product).
+    def _foldable(self, node):
+        if node.op_type not in SHAPE_OPS or node.op_type == "MatMul":
+            return False
+        names = [name for name in node.input if name]
+        return all(isinstance(self.values.get(name), _Const)
+                   and not isinstance(self.values.get(name), _Product) for name in names)
+
+    def _fold(self, node, index):
+        constants = {name: self.values[name].array for name in node.input if name}
+        ctx = NodeContext(node, index, self.opset, constants)
+        run = SHAPE_OPS[node.op_type](ctx)
+        ctx.budget = self.budget
+        results = run([constants[name] if name else None for name in node.input])
+        return [_Const(np.asarray(value)) for value in results]
 
     # -------------------------------------------------------------- ops
     def op_Constant(self, reader):
