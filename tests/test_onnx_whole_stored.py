@@ -1,0 +1,33 @@
+"""Whole models loaded from stored files (tests/data/whole/, written by
+tools/make_whole_model_data.py with torch): fastrnn.onnx.load's GraphModel against the
+torch outputs stored beside each file. Runs without torch."""
+import pathlib
+
+import numpy as np
+import pytest
+
+import fastrnn.onnx
+import reference
+
+DATA = sorted((pathlib.Path(__file__).parent / "data" / "whole").glob("*.npz"))
+
+
+def test_every_whole_model_is_stored():
+    assert {p.stem for p in DATA} == {"classifier", "forecaster", "last-states", "residual",
+                                      "seed", "stateful", "tagger"}
+
+
+@pytest.mark.parametrize("path", DATA, ids=lambda p: p.stem)
+def test_stored_whole_model_matches_torch(path):
+    stored = np.load(path)
+    model = fastrnn.onnx.load(stored["onnx"].tobytes())
+    assert isinstance(model, fastrnn.onnx.GraphModel)
+    for case in range(2):
+        inputs = [stored[k] for k in sorted(stored.files)
+                  if k.startswith(f"case{case}_input")]
+        wants = [stored[k] for k in sorted(stored.files) if k.startswith(f"case{case}_output")]
+        got = model(*inputs)
+        got = list(got) if isinstance(got, tuple) else [got]
+        assert len(got) == len(wants)
+        for g, w in zip(got, wants):
+            reference.assert_close(g, w, np.float32, f"{path.stem} case {case} against torch")
