@@ -63,3 +63,15 @@ def test_the_cases_run_or_are_refused_for_their_types():
 def test_named_cases_pass(name):
     case = next(c for c in CASES if c.name == name)
     assert _run(case) == ("passed", "")
+
+
+def test_layer_normalization_in_float64_against_numpy():
+    from onnx import helper
+    node = helper.make_node("LayerNormalization", ["x", "s", "b"], ["y"], axis=-1, epsilon=1e-5)
+    rng = np.random.default_rng(0)
+    x, s, b = rng.standard_normal((2, 3, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    (y,) = backend.run_node(node, [x, s, b], opset_version=17)
+    eps = float(np.float32(1e-5))  # ONNX attributes are float32
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps) * s + b
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, want, rtol=0, atol=1e-12)

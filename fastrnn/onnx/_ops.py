@@ -253,7 +253,7 @@ def op_layer_normalization(ctx):
         _same_type(ctx, [x, scale] + ([bias] if bias is not None else []), "f")
         (ax,) = _axes(ctx, [axis], max(x.ndim, 1))
         axes = tuple(range(ax, x.ndim))
-        stash = np.float32 if x.dtype == np.float32 else x.dtype  # stash_type 1: float32
+        stash = np.float32 if x.dtype == np.float32 else x.dtype.type  # stash_type 1: float32
         xs = x.astype(stash)
         mean = xs.mean(axis=axes, keepdims=True)
         inv = 1 / np.sqrt(((xs - mean) ** 2).mean(axis=axes, keepdims=True) + stash(epsilon))
