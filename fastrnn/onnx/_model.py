@@ -52,7 +52,7 @@ def graph_model(proto: Any) -> GraphModel:
 def is_whole_model(proto: Any) -> bool:
     """Whether the graph has ops around its recurrent nodes beyond the plumbing that
     load turns into a fastrnn.RNN, LSTM or GRU (then load returns a GraphModel)."""
-    from fastrnn.onnx._load import _SUPPORTED_OPS
+    from fastrnn.onnx._walk import _SUPPORTED_OPS
     from fastrnn.onnx._proto import DEFAULT_DOMAINS
     from fastrnn.onnx.backend import OPS
 
