@@ -665,6 +665,7 @@ class Graph:
 
         defined = set(self.initializers) | {spec.name for spec in self.inputs}
         self.steps = []
+        self.op_types = {}  # label -> op type, of every node
         for index, node in enumerate(graph.node):
             label = node_label(node, index)
             if node.domain not in DEFAULT_DOMAINS:
@@ -696,6 +697,7 @@ class Graph:
                 run = self._fold(ctx, run, fixed)
             # The names as tuples: reading a protobuf field costs more than most ops.
             self.steps.append((tuple(node.input), tuple(node.output), label, run))
+            self.op_types[label] = node.op_type
         self.outputs = [ValueSpec(vi) for vi in graph.output]
         for spec in self.outputs:
             if spec.name not in defined:
@@ -716,8 +718,8 @@ class Graph:
         from_shapes = set(self.initializers) - set(self.overridable)
         self._shape_steps = []
         for position, (input_names, output_names, label, run) in enumerate(self.steps):
-            op = label.split("(", 1)[1].split(")")[0].split(" ")[0]
-            if op == "Shape" or all(not n or n in from_shapes for n in input_names):
+            if self.op_types[label] == "Shape" or all(not n or n in from_shapes
+                                                       for n in input_names):
                 from_shapes.update(n for n in output_names if n)
                 self._shape_steps.append(position)
         self._by_shape = {}  # (input shapes and dtypes) -> {name: value}

@@ -35,7 +35,7 @@ class GraphModel:
     def __repr__(self) -> str:
         ops: dict[str, int] = {}
         for _, _, label, _ in self._graph.steps:
-            op = label.split("(", 1)[1].split(")", 1)[0].split(" ")[0]
+            op = self._graph.op_types[label]
             ops[op] = ops.get(op, 0) + 1
         inner = ", ".join(f"{op}" + (f" x{n}" if n > 1 else "") for op, n in ops.items())
         return (f"GraphModel(inputs={self.input_names}, outputs={self.output_names}, "
