@@ -61,16 +61,24 @@ cdef inline floating _activate(floating v, int act, floating alpha,
 
 
 # ---------------------------------------------------------------- leaf kernels
-cdef void input_projection(const floating* x__ri, const floating* w__mi, floating* out__rm,
-                           Py_ssize_t out_ld, Py_ssize_t rows, Py_ssize_t M,
-                           Py_ssize_t I, const uint16_t* amx=NULL,
+cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, const floating* w__mi,
+                           floating* out__rm, Py_ssize_t out_ld, Py_ssize_t rows, Py_ssize_t M,
+                           Py_ssize_t I, float* packed=NULL, const uint16_t* amx=NULL,
                            uint16_t* amx_a=NULL) noexcept nogil:
     """out[:, :M] = x @ w.T for every row (every time step at once).
 
-    amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack, amx_a
-    the split scratch: the product then runs on AMX tiles (see _amx.h), but
-    for each row holding a value that is not finite (alone, in float32: a
-    row's bits do not depend on the other rows).
+    packed (float32 only, may be NULL): room for isa.packed_size(M, I)
+    floats; w is packed there and the product runs on fastrnn's step kernel,
+    whose sum for each output is taken in one order wherever its row and
+    column lie. OpenBLAS's are not (its Haswell kernels change the order with
+    a row's place in a block), and the split of hidden units between threads
+    computes the columns of each slice apart: calls whose recurrent products
+    run on the packed kernel project on it too, so that a split, the batch-
+    first and time-major layouts, and concurrent calls all give one thread's
+    bits. amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack,
+    amx_a the split scratch: the product then runs on AMX tiles (see
+    _amx.h), but for each row holding a value that is not finite (alone, in
+    float32: a row's bits do not depend on the other rows).
     """
     cdef Py_ssize_t done
     if floating is float and amx != NULL:
@@ -80,12 +88,17 @@ cdef void input_projection(const floating* x__ri, const floating* w__mi, floatin
             if done == rows:
                 return
             # row `done` holds a value that is not finite
-            input_projection(x__ri + done * I, w__mi, out__rm + done * out_ld, out_ld, 1, M, I)
+            input_projection(isa, x__ri + done * I, w__mi, out__rm + done * out_ld, out_ld, 1, M,
+                             I)
             x__ri += (done + 1) * I
             out__rm += (done + 1) * out_ld
             rows -= done + 1
         return
     if floating is float:
+        if packed != NULL:
+            isa.pack(w__mi, M, I, packed)
+            isa.recurrent_step(packed, x__ri, I, out__rm, out_ld, rows, M, I, False, False)
+            return
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                           <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
                           w__mi, <int>I, 0.0, out__rm, <int>out_ld)
@@ -205,20 +218,19 @@ cdef inline Py_ssize_t _rows_to_run(const int* lens, Py_ssize_t N, Py_ssize_t t)
 
 
 cdef void rnn_direction(
-        const fastrnn_isa* isa, const floating* x__ri, floating* out__ro, Py_ssize_t out_ld, Py_ssize_t n_rows,
-        const Steps* s,
-        const floating* w_ih__hi, const floating* w_hh__hh, const float* w_hh_packed,
-        const floating* b_ih__h, const floating* b_hh__h, floating* state__nh,
-        Py_ssize_t I, Py_ssize_t H,
+        const fastrnn_isa* isa, floating* out__ro, const Steps* s,
+        const floating* w_hh__hh, const float* w_hh_packed,
+        const floating* b_ih__h, const floating* b_hh__h, floating* state__nh, Py_ssize_t H,
         int act, floating alpha, floating beta, floating clip,
-        const uint16_t* amx_ih, const uint16_t* amx_hh, uint16_t* amx_a) noexcept nogil:
+        const uint16_t* amx_hh, uint16_t* amx_a) noexcept nogil:
     """Run one direction of one layer over all steps.
 
-    out__ro points at this direction's first column of the output: n_rows
-    rows out_ld apart, in the input's row order. w_hh_packed (float32 only,
+    out__ro points at this direction's first column of the output, which
+    holds the input projection x @ w_ih.T (input_projection): rows
+    s.out_row apart, in the input's row order. w_hh_packed (float32 only,
     may be NULL) is w_hh packed by isa.pack: the recurrent product then
-    uses fastrnn's own step kernel instead of BLAS. amx_ih, amx_hh (may be
-    NULL): w_ih, w_hh packed for AMX (see input_projection). state__nh holds h_{t-1}
+    uses fastrnn's own step kernel instead of BLAS. amx_hh (may be NULL):
+    w_hh packed for AMX (see input_projection). state__nh holds h_{t-1}
     on entry (h0) and h_n on exit. With lengths, row n only runs while
     t < its length: its outputs are zero after that and its state stays as it
     was (ONNX/onnxruntime semantics, for both directions).
@@ -229,10 +241,6 @@ cdef void rnn_direction(
     # step's output rows afterwards (no copy per step).
     cdef const floating* h_prev__nh = state__nh
     cdef Py_ssize_t h_prev_ld = H
-
-    # Input projection of every row at once.
-    # out[:, :H] = x @ w_ih.T
-    input_projection(x__ri, w_ih__hi, out__ro, out_ld, n_rows, H, I, amx_ih, amx_a)
 
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step

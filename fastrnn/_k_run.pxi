@@ -146,19 +146,23 @@ cdef struct Work:
 
 cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
                                Py_ssize_t* first) noexcept nogil:
-    """Floats of one direction's packed weights; first: those of w_hh's (or w_rz's)."""
-    cdef Py_ssize_t H = s.H, P = s.P, G = s.G
+    """Floats of one direction's packed weights: w_ih's packing (the input
+    projection's), then in the same room w_hh's (or w_rz's: `first` floats)
+    and w_hr's or w_hn's after it."""
+    cdef Py_ssize_t H = s.H, P = s.P, G = s.G, total
     if s.kind == KIND_RNN:
         first[0] = isa.packed_size(H, H)
-        return first[0]
-    if s.kind == KIND_LSTM:
+        total = first[0]
+    elif s.kind == KIND_LSTM:
         first[0] = isa.packed_size(G * H, P)
-        return first[0] + (isa.packed_size(P, H) if s.w_hr != NULL else 0)
-    if s.gates[0].option:  # GRU, linear_before_reset: one (3H, H)
+        total = first[0] + (isa.packed_size(P, H) if s.w_hr != NULL else 0)
+    elif s.gates[0].option:  # GRU, linear_before_reset: one (3H, H)
         first[0] = isa.packed_size(G * H, H)
-        return first[0]
-    first[0] = isa.packed_size(2 * H, H)
-    return first[0] + isa.packed_size(H, H)
+        total = first[0]
+    else:
+        first[0] = isa.packed_size(2 * H, H)
+        total = first[0] + isa.packed_size(H, H)
+    return max(total, isa.packed_size(G * H, s.In))
 
 
 cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
@@ -231,27 +235,18 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                 if (s.kind == KIND_LSTM and s.w_hr != NULL and fastrnn_amx_pack(
                         <const float*>s.w_hr + d * P * H, P, H, w.amx_2) == 0):
                     amx_2 = w.amx_2
+    # The input projection of every row at once, into the output (RNN) or gx
+    # (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T); on the packed kernel when the
+    # steps run on it, w_ih packed where w_hh's packing goes next.
     if s.kind == KIND_RNN:
+        input_projection(c.isa, x, w_ih, out, out_ld, c.rows, H, I, packed, amx_ih, w.amx_a)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, H, H, packed)
-        rnn_direction(c.isa, x, out, out_ld, c.rows, &st, w_ih, w_hh, packed, b_ih, b_hh, hn, I, H,
+        rnn_direction(c.isa, out, &st, w_hh, packed, b_ih, b_hh, hn, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
-                      amx_ih, amx_hh, w.amx_a)
+                      amx_hh, w.amx_a)
         return
-    # gx[:, d*G:(d+1)*G] = x @ w_ih[d].T
-    if amx_ih != NULL:
-        input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I, amx_ih, w.amx_a)
-    elif floating is float and packed != NULL and I <= P and I <= 128:
-        # On the packed kernel, w_ih packed into the buffer w_hh's packing
-        # overwrites next (I <= P: it fits). Measured against OpenBLAS's
-        # sgemm for these shapes (packing included): 100 x 256 x 32 1.3x,
-        # 100 x 1024 x 64 1.2x, 1600 x 1024 x 64 1.1x, 1000 x 512 x 128
-        # 1.05x; at I = 256..512 OpenBLAS is as fast or faster.
-        c.isa.pack(<const float*>w_ih, G, I, packed)
-        c.isa.recurrent_step(packed, <const float*>x, I, <float*>gx + d * G, gx_ld, c.rows, G,
-                             I, False, False)
-    else:
-        input_projection(x, w_ih, gx + d * G, gx_ld, c.rows, G, I)
+    input_projection(c.isa, x, w_ih, gx + d * G, gx_ld, c.rows, G, I, packed, amx_ih, w.amx_a)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
         for j in range(G):

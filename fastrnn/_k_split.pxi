@@ -193,7 +193,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if sl.amx_hh != NULL and fastrnn_amx_pack(<const float*>w_hh, M, P, sl.amx_hh) == 0:
             amx_hh = sl.amx_hh
     if s.kind == KIND_RNN:
-        input_projection(x, w_ih, out + a, P, c.rows, U, I, amx_ih, sl.amx_a)
+        input_projection(c.isa, x, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih, sl.amx_a)
     else:
         for k in range(gates):
             for j in range(U):
@@ -205,15 +205,8 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if s.kind == KIND_GRU:
             for j in range(U):
                 bias[GU + j] = b_hh[2 * H + a + j] if b_hh != NULL else 0
-        if amx_ih != NULL:
-            input_projection(x, w_ih, gx, GU, c.rows, GU, I, amx_ih, sl.amx_a)
-        elif floating is float and sl.packed != NULL and I <= P and I <= 128:
-            # as run_direction: w_ih packed where w_hh's packing goes next
-            c.isa.pack(<const float*>w_ih, GU, I, sl.packed)
-            c.isa.recurrent_step(sl.packed, <const float*>x, I, <float*>gx, GU, c.rows, GU, I,
-                                 False, False)
-        else:
-            input_projection(x, w_ih, gx, GU, c.rows, GU, I)
+        # as run_direction: on the packed kernel when the steps run on it
+        input_projection(c.isa, x, w_ih, gx, GU, c.rows, GU, I, sl.packed, amx_ih, sl.amx_a)
     if floating is float and sl.packed != NULL:
         c.isa.pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
     for step in range(L):
@@ -301,8 +294,8 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
     if gates:
         per = (_round64(c.rows * GU * item) + _round64(N * GU * item)
                + _round64((GU + U_max) * item) + _round64(GU * (I + P) * item))
-    if use_packed:
-        per += _round64(c.isa.packed_size(GU, P) * sizeof(float))
+    if use_packed:  # w_ih's packing, then w_hh's in the same room
+        per += _round64(max(c.isa.packed_size(GU, P), c.isa.packed_size(GU, I)) * sizeof(float))
     # AMX: room for the slice's rows of w_ih and w_hh packed, and the split
     # scratch (RNN: U rows each)
     cdef bint amx_steps = floating is float and _amx_steps(s, c)
