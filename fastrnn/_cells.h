@@ -16,30 +16,37 @@
 
 /* LSTM cell of VW units from pre-activations p (i, f, g, o): c in place,
  * h written. c = sigmoid(f) c + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c),
- * every activation a fraction: 2 divisions per unit instead of 5. */
+ * every activation a fraction (_simd.h): 2 divisions per unit instead of 5.
+ * The coefficients of c are formed before c multiplies them, so a large c
+ * does not overflow where torch's does not. */
 FASTRNN_INLINE void fastrnn_lstm_vcell(const fastrnn_vf p[4], float *restrict c, float *restrict h)
 {
     fastrnn_vf in, id, fn, fd, gn, gd, on, od, tn, td;
     fastrnn_vsigmoid_frac(p[0], &in, &id);
     fastrnn_vsigmoid_frac(p[1], &fn, &fd);
-    fastrnn_vtanh_frac(p[2], &gn, &gd);
+    fastrnn_vtanh_frac(p[2], 1.0f, &gn, &gd);
     fastrnn_vsigmoid_frac(p[3], &on, &od);
     fastrnn_vf dig = id * gd;
     fastrnn_vf inv = 1.0f / (fd * dig);
     fastrnn_vf cj = (fn * dig * inv) * fastrnn_load(c) + (in * gn) * (fd * inv);
     fastrnn_store(c, cj);
-    fastrnn_vtanh_frac(cj, &tn, &td);
+    fastrnn_vtanh_frac(cj, 1.0f, &tn, &td);
     fastrnn_store(h, (on * tn) / (od * td));
 }
 
 /* GRU cell (linear_before_reset) of VW units: p = (r, z, gx_n + b_in,
- * gh_n + b_hn); n = tanh(p2 + r p3), h = n + z (h_prev - n). */
+ * gh_n + b_hn); n = tanh(p2 + r p3), h = (1 - z) n + z h_prev, with
+ * sigmoid(z) = zn / zd and tanh = nn / nd under one division:
+ * h = ((zd - zn) nn + zn nd h_prev) / (zd nd). */
 FASTRNN_INLINE void fastrnn_gru_vcell(const fastrnn_vf p[4], const float *restrict h_prev,
                                       float *restrict h)
 {
-    fastrnn_vf r = fastrnn_vsigmoid(p[0]), z = fastrnn_vsigmoid(p[1]);
-    fastrnn_vf n = fastrnn_vtanh(p[2] + r * p[3]);
-    fastrnn_store(h, n + z * (fastrnn_load(h_prev) - n));
+    fastrnn_vf rn, rd, zn, zd, nn, nd;
+    fastrnn_vsigmoid_frac(p[0], &rn, &rd);
+    fastrnn_vsigmoid_frac(p[1], &zn, &zd);
+    fastrnn_vtanh_frac(p[2] + (rn / rd) * p[3], 1.0f, &nn, &nd);
+    fastrnn_vf inv = 1.0f / (zd * nd);
+    fastrnn_store(h, ((zd - zn) * nn) * inv + (zn * nd * inv) * fastrnn_load(h_prev));
 }
 
 /* Copy columns [j0, j0 + n) of `gates` gate blocks, gs apart, into a
@@ -268,26 +275,43 @@ FASTRNN_TARGET static void fastrnn_bias_relu_f32(float *restrict row, const floa
     fastrnn_bias_act_f32(row, b_ih, b_hh, n, 1);
 }
 
-/* out[i] = sigmoid(x[i]) / tanh(x[i]) over an array (the tests' view of
+/* One activation of the kernels on a vector: FASTRNN_SIGMOID and
+ * FASTRNN_TANH are the exp-based ones, FASTRNN_CELL_SIGMOID and
+ * FASTRNN_CELL_TANH the fractions the LSTM and GRU cells use, divided out. */
+enum { FASTRNN_SIGMOID, FASTRNN_TANH, FASTRNN_CELL_SIGMOID, FASTRNN_CELL_TANH };
+
+FASTRNN_INLINE fastrnn_vf fastrnn_activation(fastrnn_vf x, int which)
+{
+    fastrnn_vf num, den;
+    switch (which) {
+    case FASTRNN_SIGMOID:
+        return fastrnn_vsigmoid(x);
+    case FASTRNN_TANH:
+        return fastrnn_vtanh(x);
+    case FASTRNN_CELL_SIGMOID:
+        fastrnn_vsigmoid_frac(x, &num, &den);
+        return num / den;
+    default:
+        fastrnn_vtanh_frac(x, 1.0f, &num, &den);
+        return num / den;
+    }
+}
+
+/* out[i] = activation `which` of x[i] over an array (the tests' view of
  * each path's activations). */
-FASTRNN_TARGET static void fastrnn_sigmoid_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
+FASTRNN_TARGET static void fastrnn_activation_array_f32(const float *restrict x, float *restrict out,
+                                                        ptrdiff_t n, int which)
 {
     ptrdiff_t i;
     float t[FASTRNN_VW];
     for (i = 0; i + FASTRNN_VW <= n; i += FASTRNN_VW)
-        fastrnn_store(out + i, fastrnn_vsigmoid(fastrnn_load(x + i)));
+        fastrnn_store(out + i, fastrnn_activation(fastrnn_load(x + i), which));
     if (i < n) {
         memset(t, 0, sizeof t);
         memcpy(t, x + i, sizeof(float) * (n - i));
-        fastrnn_store(t, fastrnn_vsigmoid(fastrnn_load(t)));
+        fastrnn_store(t, fastrnn_activation(fastrnn_load(t), which));
         memcpy(out + i, t, sizeof(float) * (n - i));
     }
-}
-
-FASTRNN_TARGET static void fastrnn_tanh_array_f32(const float *restrict x, float *restrict out, ptrdiff_t n)
-{
-    memmove(out, x, sizeof(float) * n);
-    fastrnn_bias_act_f32(out, NULL, NULL, n, 0);
 }
 
 #endif

@@ -38,8 +38,9 @@ typedef struct fastrnn_isa {
                        float *h, ptrdiff_t H);
     void (*bias_tanh)(float *row, const float *b_ih, const float *b_hh, ptrdiff_t n);
     void (*bias_relu)(float *row, const float *b_ih, const float *b_hh, ptrdiff_t n);
-    void (*sigmoid_array)(const float *x, float *out, ptrdiff_t n);
-    void (*tanh_array)(const float *x, float *out, ptrdiff_t n);
+    /* out = activation `which` of x: 0 sigmoid, 1 tanh (RNN cells), 2 and 3
+     * the LSTM and GRU cells' sigmoid and tanh (_cells.h); for tests */
+    void (*activation_array)(const float *x, float *out, ptrdiff_t n, int which);
 } fastrnn_isa;
 
 /* The table named (NULL: the best this CPU runs); NULL, with *why set to a

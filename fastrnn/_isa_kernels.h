@@ -23,6 +23,5 @@ const fastrnn_isa FASTRNN_ISA_TABLE = {
     fastrnn_gru_update_f32,
     fastrnn_bias_tanh_f32,
     fastrnn_bias_relu_f32,
-    fastrnn_sigmoid_array_f32,
-    fastrnn_tanh_array_f32,
+    fastrnn_activation_array_f32,
 };

@@ -504,19 +504,18 @@ cdef int _check_rows(const Py_buffer* v, str name, Py_ssize_t rows, Py_ssize_t w
                      f"{rows} rows), got {_shape_str(v)}")
 
 
-def sigmoid_f32(const float[::1] x, float[::1] out):
-    """out = sigmoid(x) with the kernels' float32 sigmoid (exposed for its tests)."""
-    if x.shape[0] != out.shape[0]:
-        raise ValueError(f"x and out must have the same length, got {x.shape[0]} and {out.shape[0]}")
-    if x.shape[0]:
-        with nogil:
-            _isa.sigmoid_array(&x[0], &out[0], x.shape[0])
+_ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "cell_sigmoid": 2, "cell_tanh": 3}
 
 
-def tanh_f32(const float[::1] x, float[::1] out):
-    """out = tanh(x) with the kernels' float32 tanh (exposed for its tests)."""
+def activation_f32(str name, const float[::1] x, float[::1] out):
+    """out = the kernels' float32 activation `name` of x, on the current path
+    (exposed for its tests): "sigmoid" and "tanh" (RNN cells), "cell_sigmoid"
+    and "cell_tanh" (the fractions of the LSTM and GRU cells)."""
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
     if x.shape[0] != out.shape[0]:
         raise ValueError(f"x and out must have the same length, got {x.shape[0]} and {out.shape[0]}")
+    cdef int which = _ACTIVATIONS[name]
     if x.shape[0]:
         with nogil:
-            _isa.tanh_array(&x[0], &out[0], x.shape[0])
+            _isa.activation_array(&x[0], &out[0], x.shape[0], which)
