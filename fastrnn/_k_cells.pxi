@@ -69,18 +69,20 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, const 
 
     packed (float32 only, may be NULL): room for isa.packed_size(M, I)
     floats; w is packed there and the product runs on fastrnn's step kernel,
-    whose sum for each output is taken in one order wherever its row and
-    column lie. OpenBLAS's are not (its Haswell kernels change the order with
-    a row's place in a block), and the split of hidden units between threads
+    whose sum for each output is taken in one order wherever its column
+    lies, in chunks of rows whose x fits in L2 (PROJECT_CHUNK_BYTES; a last
+    chunk of one row joins the one before, so that the chunks depend only on
+    the number of rows). OpenBLAS's sums change order with a column's place
+    (its Haswell kernels do), and the split of hidden units between threads
     computes the columns of each slice apart: calls whose recurrent products
-    run on the packed kernel project on it too, so that a split, the batch-
-    first and time-major layouts, and concurrent calls all give one thread's
-    bits. amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack,
+    run on the packed kernel project on it too, so that a split and
+    concurrent calls give one thread's bits on every BLAS.
+    amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack,
     amx_a the split scratch: the product then runs on AMX tiles (see
     _amx.h), but for each row holding a value that is not finite (alone, in
     float32: a row's bits do not depend on the other rows).
     """
-    cdef Py_ssize_t done
+    cdef Py_ssize_t done, chunk
     if floating is float and amx != NULL:
         while rows > 0:
             done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a,
@@ -97,7 +99,13 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, const 
     if floating is float:
         if packed != NULL:
             isa.pack(w__mi, M, I, packed)
-            isa.recurrent_step(packed, x__ri, I, out__rm, out_ld, rows, M, I, False, False)
+            chunk = 6 * max(1, PROJECT_CHUNK_BYTES // (24 * I))
+            while rows > 0:
+                done = rows if rows <= chunk + 1 else chunk
+                isa.recurrent_step(packed, x__ri, I, out__rm, out_ld, done, M, I, False, False)
+                x__ri += done * I
+                out__rm += done * out_ld
+                rows -= done
             return
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                           <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
@@ -127,7 +135,7 @@ cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floa
     is not finite runs alone on BLAS.
     """
     cdef floating beta = 1 if accumulate else 0
-    cdef Py_ssize_t done
+    cdef Py_ssize_t done, chunk
     if floating is float and amx != NULL:
         while N > 0:
             done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a,

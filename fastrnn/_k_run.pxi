@@ -138,6 +138,7 @@ cdef struct Work:
     void* aux                  # (N, H) LSTM unprojected h / GRU r * h_{t-1}
     float* packed              # packed w_hh (and w_hr / w_hn), float32 only
     Py_ssize_t packed_hh       # floats of the first packed matrix
+    bint packed_input          # the input projection on the packed kernel (_packed_input)
     uint16_t* amx_ih           # w_ih packed for AMX, or NULL (float32 only)
     uint16_t* amx_hh           # w_hh (GRU: w_rz) packed for AMX, or NULL
     uint16_t* amx_2            # w_hr (LSTM) or w_hn (GRU) packed for AMX, or NULL
@@ -236,17 +237,18 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                         <const float*>s.w_hr + d * P * H, P, H, w.amx_2) == 0):
                     amx_2 = w.amx_2
     # The input projection of every row at once, into the output (RNN) or gx
-    # (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T); on the packed kernel when the
-    # steps run on it, w_ih packed where w_hh's packing goes next.
+    # (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T); on the packed kernel as
+    # _packed_input says, w_ih packed where w_hh's packing goes next.
+    cdef float* packed_ih = packed if w.packed_input else NULL
     if s.kind == KIND_RNN:
-        input_projection(c.isa, x, w_ih, out, out_ld, c.rows, H, I, packed, amx_ih, w.amx_a)
+        input_projection(c.isa, x, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih, w.amx_a)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, H, H, packed)
         rnn_direction(c.isa, out, &st, w_hh, packed, b_ih, b_hh, hn, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
                       amx_hh, w.amx_a)
         return
-    input_projection(c.isa, x, w_ih, gx + d * G, gx_ld, c.rows, G, I, packed, amx_ih, w.amx_a)
+    input_projection(c.isa, x, w_ih, gx + d * G, gx_ld, c.rows, G, I, packed_ih, amx_ih, w.amx_a)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
         for j in range(G):

@@ -37,6 +37,17 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     return s.path == PATH_PACKED or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N))
 
 
+cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed) except -1:
+    """Whether a float32 call whose steps run on the packed kernel (use_packed)
+    projects its input there too (see input_projection): where that is the
+    faster (I <= min(P, 128): 1.05-1.3x OpenBLAS's sgemm, packing included;
+    from I = 256 OpenBLAS is as fast or 5% faster), and wherever a call of
+    this shape splits its hidden units when it has threads: the slices must
+    give one thread's bits, and whether a call splits depends on the thread
+    setting and on other calls running, which the projection must not."""
+    return use_packed and (s.In <= s.P and s.In <= 128 or _split_eligible(s, c, False))
+
+
 # AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
 # now (set_amx; FASTRNN_AMX=0 in the environment turns it off at import).
 cdef bint _amx_hw = False
@@ -124,22 +135,29 @@ cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
             and c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS)
 
 
+cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
+    """Whether a call of this shape splits its hidden units when it has
+    threads to (whatever set_num_threads says): unidirectional layers of
+    large enough steps, on the packed kernel only, whose sums do not depend
+    on the slice (OpenBLAS's may), so the results stay bitwise those of one
+    thread (see _packed_input)."""
+    cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
+    if f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL or min(MAX_SLICES, s.H // 16) < 2:
+        return False
+    if s.kind == KIND_GRU and not s.gates[0].option:
+        return False  # (ONNX's GRU without linear_before_reset: not split)
+    if not (_packed_path(s, c) or _amx_steps(s, c)):
+        return False
+    # (an RNN step has no gate cells to share: it counts half)
+    return (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
+            and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))
+
+
 cdef int _split_threads(const Spec* s, const Call* c, bint f64) except -1:
     """Threads a call splits its hidden units between when it runs alone
-    (see above), or 1: unidirectional layers of large enough steps, on the
-    packed kernel only, whose sums do not depend on the slice (OpenBLAS's
-    may), so the results stay bitwise those of one thread."""
-    cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
+    (see above), or 1."""
     cdef int threads = min(fastrnn_get_num_threads(), MAX_SLICES, s.H // 16)
-    if threads < 2 or f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL:
-        return 1
-    if s.kind == KIND_GRU and not s.gates[0].option:
-        return 1  # (ONNX's GRU without linear_before_reset: not split)
-    if not (_packed_path(s, c) or _amx_steps(s, c)):
-        return 1
-    # (an RNN step has no gate cells to share: it counts half)
-    if (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
-            and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1)):
+    if threads >= 2 and _split_eligible(s, c, f64):
         return threads
     return 1
 
@@ -385,6 +403,7 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     cdef bint amx_input = floating is float and _amx_input(s, c)
     cdef bint use_packed = floating is float and not amx_steps and _packed_path(s, c)
     cdef int threads = _split_threads(s, c, floating is double) if alone else 1
+    cdef bint packed_input = floating is float and _packed_input(s, c, use_packed)
     if threads >= 2 and fastrnn_split_allowed():
         if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
             _split_calls += 1
@@ -435,6 +454,7 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
                 jobs[d % 2].work.packed = (<float*>(<char*>jobs[d % 2].work.aux + aux_bytes)
                                            if use_packed else NULL)
                 jobs[d % 2].work.packed_hh = first
+                jobs[d % 2].work.packed_input = packed_input
                 _amx_work(&jobs[d % 2].work,
                           <char*>jobs[d % 2].work.aux + aux_bytes + _round64(<size_t>packed * 4),
                           amx_ih, amx_hh, amx_2, amx_a)

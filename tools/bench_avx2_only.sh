@@ -5,7 +5,9 @@
 # (`cpuid_fault` in /proc/cpuinfo).  The microarchitecture stays the host's.
 #   tools/bench_avx2_only.sh fastrnn bench --markdown
 #   tools/bench_avx2_only.sh python -m pytest -q -p no:faulthandler tests
-# (pytest's faulthandler takes SIGSEGV over; turn it off under this tool.)
+# (pytest's faulthandler takes SIGSEGV over; turn it off under this tool.
+# tests/test_isa.py::test_paths_of_this_cpu compares the paths with
+# /proc/cpuinfo, which still lists AVX-512: it fails under this tool.)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 lib="${AVX2_ONLY_LIB:-${TMPDIR:-/tmp}/fastrnn_avx2_only.so}"
