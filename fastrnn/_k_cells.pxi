@@ -61,11 +61,11 @@ cdef inline floating _activate(floating v, int act, floating alpha,
 
 
 # ---------------------------------------------------------------- leaf kernels
-cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, const floating* w__mi,
-                           floating* out__rm, Py_ssize_t out_ld, Py_ssize_t rows, Py_ssize_t M,
-                           Py_ssize_t I, float* packed=NULL, const uint16_t* amx=NULL,
-                           uint16_t* amx_a=NULL) noexcept nogil:
-    """out[:, :M] = x @ w.T for every row (every time step at once).
+cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssize_t x_ld,
+                           const floating* w__mi, floating* out__rm, Py_ssize_t out_ld,
+                           Py_ssize_t rows, Py_ssize_t M, Py_ssize_t I, float* packed=NULL,
+                           const uint16_t* amx=NULL, uint16_t* amx_a=NULL) noexcept nogil:
+    """out[:, :M] = x @ w.T for `rows` rows of x (x_ld apart) and of out (out_ld apart).
 
     packed (float32 only, may be NULL): room for isa.packed_size(M, I)
     floats; w is packed there and the product runs on fastrnn's step kernel,
@@ -85,35 +85,65 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, const 
     cdef Py_ssize_t done, chunk
     if floating is float and amx != NULL:
         while rows > 0:
-            done = fastrnn_amx_matmul(x__ri, I, rows, I, amx, M, out__rm, out_ld, False, amx_a,
+            done = fastrnn_amx_matmul(x__ri, x_ld, rows, I, amx, M, out__rm, out_ld, False, amx_a,
                                       False)
             if done == rows:
                 return
             # row `done` holds a value that is not finite
-            input_projection(isa, x__ri + done * I, w__mi, out__rm + done * out_ld, out_ld, 1, M,
-                             I)
-            x__ri += (done + 1) * I
+            input_projection(isa, x__ri + done * x_ld, x_ld, w__mi, out__rm + done * out_ld,
+                             out_ld, 1, M, I)
+            x__ri += (done + 1) * x_ld
             out__rm += (done + 1) * out_ld
             rows -= done + 1
         return
     if floating is float:
         if packed != NULL:
-            isa.pack(w__mi, M, I, packed)
             chunk = 6 * max(1, PROJECT_CHUNK_BYTES // (24 * I))
             while rows > 0:
                 done = rows if rows <= chunk + 1 else chunk
-                isa.recurrent_step(packed, x__ri, I, out__rm, out_ld, done, M, I, False, False)
-                x__ri += done * I
+                isa.recurrent_step(packed, x__ri, x_ld, out__rm, out_ld, done, M, I, False, False)
+                x__ri += done * x_ld
                 out__rm += done * out_ld
                 rows -= done
             return
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                          <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
+                          <int>rows, <int>M, <int>I, 1.0, x__ri, <int>x_ld,
                           w__mi, <int>I, 0.0, out__rm, <int>out_ld)
     else:
         scipy_cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                          <int>rows, <int>M, <int>I, 1.0, x__ri, <int>I,
+                          <int>rows, <int>M, <int>I, 1.0, x__ri, <int>x_ld,
                           w__mi, <int>I, 0.0, out__rm, <int>out_ld)
+
+
+cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floating* w,
+                        floating* gx, Py_ssize_t gx_ld, Py_ssize_t L, Py_ssize_t N,
+                        Py_ssize_t rows, bint batch_major, Py_ssize_t M, Py_ssize_t I,
+                        float* packed, const uint16_t* amx, uint16_t* amx_a) noexcept nogil:
+    """gx[:, :M] = x @ w.T for every row; returns whether gx's rows are time-major.
+
+    On the packed kernel or AMX (w packed once for the whole projection) batch-major
+    x (N > 1) is projected into time-major rows, so that the cells read each step's
+    rows as one block (batch-major rows of a step lie L rows apart, which the
+    prefetchers did not follow: an LSTM cell at N=171, H=64 took 2.7x its time on
+    rows in L1): by step, N rows L*I apart, when N >= 6, else by sequence, L rows
+    into rows N*gx_ld apart. OpenBLAS packs w again at every call: there, and for
+    time-major or packed rows, one call in x's order. `packed` has room for w packed
+    (see input_projection)."""
+    cdef Py_ssize_t t, n
+    if packed != NULL:
+        isa.pack(<const float*>w, M, I, packed)
+    if not batch_major or N == 1 or (packed == NULL and amx == NULL):
+        input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_a)
+        return not batch_major or N == 1
+    if N >= 6:
+        for t in range(L):
+            input_projection(isa, x + t * I, L * I, w, gx + t * N * gx_ld, gx_ld, N, M, I,
+                             packed, amx, amx_a)
+    else:
+        for n in range(N):
+            input_projection(isa, x + n * L * I, I, w, gx + n * gx_ld, N * gx_ld, L, M, I,
+                             packed, amx, amx_a)
+    return True
 
 
 cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floating* w__mk,

@@ -193,7 +193,8 @@ cdef Gates _gates(const int[:, ::1] act, const double[:, ::1] alpha,
 cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_ld,
                   bint batch_major, bint reverse, const int* lens,
                   const Py_ssize_t* offs) noexcept nogil:
-    """Strides of a call's rows (packed rows are time-major)."""
+    """Strides of a call's rows (packed rows are time-major); the input projection
+    scratch in x's order until project_steps says otherwise (_gx_time_major)."""
     cdef Steps s
     s.L = L
     s.N = N
@@ -206,6 +207,12 @@ cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_l
     s.lens = lens
     s.offs = offs
     return s
+
+cdef inline void _gx_time_major(Steps* s, Py_ssize_t gx_ld) noexcept nogil:
+    """The input projection scratch of s holds its rows in time-major order."""
+    s.gx_step = s.N * gx_ld
+    s.gx_row = gx_ld
+
 
 cdef inline size_t _round64(size_t nbytes) noexcept nogil:
     return (nbytes + 63) & ~(<size_t>63)

@@ -236,19 +236,25 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                 if (s.kind == KIND_LSTM and s.w_hr != NULL and fastrnn_amx_pack(
                         <const float*>s.w_hr + d * P * H, P, H, w.amx_2) == 0):
                     amx_2 = w.amx_2
-    # The input projection of every row at once, into the output (RNN) or gx
-    # (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T); on the packed kernel as
-    # _packed_input says, w_ih packed where w_hh's packing goes next.
+    # The input projection of every row at once, into the output (RNN, in x's row
+    # order) or gx (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T, time-major: project_steps);
+    # on the packed kernel as _packed_input says, w_ih packed where w_hh's packing
+    # goes next.
     cdef float* packed_ih = packed if w.packed_input else NULL
     if s.kind == KIND_RNN:
-        input_projection(c.isa, x, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih, w.amx_a)
+        if packed_ih != NULL:
+            c.isa.pack(<const float*>w_ih, H, I, packed_ih)
+        input_projection(c.isa, x, I, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih,
+                         w.amx_a)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, H, H, packed)
         rnn_direction(c.isa, out, &st, w_hh, packed, b_ih, b_hh, hn, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
                       amx_hh, w.amx_a)
         return
-    input_projection(c.isa, x, w_ih, gx + d * G, gx_ld, c.rows, G, I, packed_ih, amx_ih, w.amx_a)
+    if project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
+                     packed_ih, amx_ih, w.amx_a):
+        _gx_time_major(&st, gx_ld)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
         for j in range(G):

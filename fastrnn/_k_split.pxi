@@ -211,7 +211,10 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if sl.amx_hh != NULL and fastrnn_amx_pack(<const float*>w_hh, M, P, sl.amx_hh) == 0:
             amx_hh = sl.amx_hh
     if s.kind == KIND_RNN:
-        input_projection(c.isa, x, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih, sl.amx_a)
+        if sl.packed != NULL:
+            c.isa.pack(<const float*>w_ih, U, I, sl.packed)
+        input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih,
+                         sl.amx_a)
     else:
         for k in range(gates):
             for j in range(U):
@@ -224,7 +227,9 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
             for j in range(U):
                 bias[GU + j] = b_hh[2 * H + a + j] if b_hh != NULL else 0
         # as run_direction: on the packed kernel when the steps run on it
-        input_projection(c.isa, x, w_ih, gx, GU, c.rows, GU, I, sl.packed, amx_ih, sl.amx_a)
+        if project_steps(c.isa, x, w_ih, gx, GU, L, N, c.rows, c.batch_major, GU, I,
+                         sl.packed, amx_ih, sl.amx_a):
+            _gx_time_major(&st, GU)
     if floating is float and sl.packed != NULL:
         c.isa.pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
     for step in range(L):
