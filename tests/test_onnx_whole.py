@@ -1,9 +1,11 @@
 """Whole models: torch modules with layers around their recurrent ones, exported by
 torch's TorchScript exporter (dynamo=False: it writes nn.RNN/LSTM/GRU as ONNX RNN,
-LSTM and GRU nodes with dynamic batch and sequence axes), loaded by fastrnn.onnx.load
-as a GraphModel (recurrent nodes on fastrnn's kernels, the rest on numpy) and run
-against torch at several batch sizes and lengths, B=1 and L=1 included, and against
-onnxruntime on the same file. Needs torch (the reference and the exporter)."""
+LSTM and GRU nodes with dynamic batch and sequence axes), by fastrnn.onnx.export and
+by torch's default dynamo exporter (fixed shapes; needs onnxscript), loaded by
+fastrnn.onnx.load as a GraphModel (recurrent nodes on fastrnn's kernels, the rest on
+numpy) and run against torch at several batch sizes and lengths, B=1 and L=1
+included, and against onnxruntime on the same file. Needs torch (the reference and
+the exporter); tests/test_onnx_whole_stored.py checks stored files without it."""
 import io
 import warnings
 
@@ -74,12 +76,13 @@ class Classifier(nn.Module):
 
 
 class Forecaster(nn.Module):
-    """LSTM with a head on every step (proj_size: the TorchScript exporter refuses it)."""
+    """LSTM with proj_size and a head on every step (torch's TorchScript exporter
+    refuses proj_size; fastrnn.onnx.export splices its own LSTM nodes in)."""
 
     def __init__(self):
         super().__init__()
-        self.lstm = nn.LSTM(4, 20, batch_first=True)
-        self.fc = nn.Linear(20, 2)
+        self.lstm = nn.LSTM(4, 20, batch_first=True, proj_size=6)
+        self.fc = nn.Linear(6, 2)
 
     def forward(self, x):
         out, _ = self.lstm(x)
@@ -150,8 +153,21 @@ def _export(name, exporter="torch"):
     return module, buffer.getvalue()
 
 
-@pytest.mark.parametrize("exporter", ["torch", "fastrnn"])
-@pytest.mark.parametrize("name", sorted(MODELS))
+# torch's TorchScript exporter writes every model but the projected forecaster
+# (test_torchscript_exporter_refuses_proj_size); fastrnn's writes all of them.
+EXPORTS = [(name, exporter) for exporter in ("torch", "fastrnn") for name in sorted(MODELS)
+           if not (exporter == "torch" and name == "forecaster")]
+
+
+def test_torchscript_exporter_refuses_proj_size():
+    module = Forecaster().eval()
+    with pytest.raises(Exception, match="LSTMs with projections"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, _inputs("forecaster", 3, 5, np.random.default_rng(0)),
+                          io.BytesIO(), dynamo=False)
+
+
+@pytest.mark.parametrize("name, exporter", EXPORTS)
 def test_whole_model_matches_torch_and_onnxruntime(name, exporter):
     module, data = _export(name, exporter)
     model = fastrnn.onnx.load(data)
@@ -211,11 +227,54 @@ def test_fastrnn_export_of_a_module_verifies_and_keeps_its_recurrent_nodes(name)
     assert [d.HasField("dim_param") for d in x][:2] == [True, True]
 
 
-def test_export_of_a_module_needs_args_and_refuses_a_projected_lstm():
+class Projected(nn.Module):
+    """Two projected LSTMs (one bidirectional and two layers, one taking a state) between
+    other layers: each spliced in as fastrnn writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.LSTM(2, 8, num_layers=2, bidirectional=True, proj_size=3)
+        self.second = nn.LSTM(6, 5, proj_size=4)
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, x, h0, c0):
+        y, _ = self.first(x)
+        z, (h, c) = self.second(torch.tanh(y), (h0, c0))
+        return self.fc(z), h, c
+
+
+def test_export_of_a_module_with_projected_lstms_splices_fastrnn_nodes():
+    torch.manual_seed(0)
+    module = Projected().eval()
+    rng = np.random.default_rng(5)
+
+    def args(B, L):
+        return (torch.from_numpy(rng.standard_normal((L, B, 2), dtype=np.float32)),
+                torch.from_numpy(rng.standard_normal((1, B, 4), dtype=np.float32)),
+                torch.from_numpy(rng.standard_normal((1, B, 5), dtype=np.float32)))
+    buffer = io.BytesIO()
+    proto = fastrnn.onnx.export(module, buffer, args=args(3, 5), input_names=["x", "h0", "c0"])
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("LSTM") == 3 and "MatMul" in ops     # 2 + 1 layers, projections
+    assert all(n.domain in ("", "ai.onnx") for n in proto.graph.node)
+    assert [o.domain for o in proto.opset_import] == [""]
+    assert "forward" not in vars(module.first)   # the class's forward again
+    assert fastrnn.onnx.verify(module, buffer.getvalue()) <= 1e-5
+    model = fastrnn.onnx.load(buffer.getvalue())
+    for B, L in [(1, 1), (2, 6), (4, 3)]:
+        case = args(B, L)
+        with torch.no_grad():
+            want = module(*case)
+        got = model(*[a.numpy() for a in case])
+        for g, w in zip(got, want):
+            reference.assert_close(g, w.numpy(), np.float32, f"B={B} L={L}")
+
+
+def test_export_of_a_module_needs_args_and_batched_input_to_a_projected_lstm():
     with pytest.raises(TypeError, match="needs example inputs"):
         fastrnn.onnx.export(Seed(), None)
 
-    class Projected(nn.Module):
+    class Unbatched(nn.Module):
         def __init__(self):
             super().__init__()
             self.lstm = nn.LSTM(2, 8, proj_size=3)
@@ -223,8 +282,10 @@ def test_export_of_a_module_needs_args_and_refuses_a_projected_lstm():
         def forward(self, x):
             return self.lstm(x)[0]
 
-    with pytest.raises(fastrnn.onnx.UnsupportedModelError, match="proj_size=3"):
-        fastrnn.onnx.export(Projected(), None, args=(torch.zeros(4, 1, 2),))
+    module = Unbatched()
+    with pytest.raises(fastrnn.onnx.UnsupportedModelError, match="batched tensor input"):
+        fastrnn.onnx.export(module, None, args=(torch.zeros(4, 2),))
+    assert "forward" not in vars(module.lstm)   # the LSTM's own forward again
     with pytest.raises(TypeError, match="initial_state and lengths are for"):
         fastrnn.onnx.export(Seed(), None, args=(torch.zeros(1, 2, 1),), initial_state=True)
 
@@ -246,3 +307,81 @@ def test_shapes_are_resolved_once_per_input_shape():
     assert len(graph._by_shape) == 3
     out = model(x.numpy())
     assert out.flags.writeable and out.flags.c_contiguous   # the caller's own array
+
+
+# ---------------------------------------------------------------- torch's dynamo exporter
+def dynamo_export(module, args):
+    """The file torch.onnx.export(..., dynamo=True) writes: every shape fixed to args'
+    (nn.RNN unrolled over the length; nn.LSTM and nn.GRU as nodes whose Y is reshaped)."""
+    pytest.importorskip("onnxscript")
+    import logging
+
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, args, dynamo=True, verbose=False)
+    finally:
+        logging.disable(logging.NOTSET)
+    return program.model_proto.SerializeToString()
+
+
+def _check_file(module, args, data, what):
+    """load(data) against torch and onnxruntime on args."""
+    with torch.no_grad():
+        want = module(*args)
+    want = [w for w in (want if isinstance(want, tuple) else (want,))]
+    want = [t.numpy() for w in want for t in (w if isinstance(w, tuple) else (w,))]
+    model = fastrnn.onnx.load(data)
+    got = model(*[a.numpy() for a in args])
+    got = list(got) if isinstance(got, tuple) else [got]
+    got = [t for g in got for t in (g if isinstance(g, tuple) else (g,))]
+    assert len(got) == len(want)
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    theirs = session.run(None, {i.name: a.numpy() for i, a in zip(session.get_inputs(), args)})
+    for g, w, t in zip(got, want, theirs):
+        reference.assert_close(g, w, np.float32, f"{what} against torch")
+        reference.assert_close(g, t, np.float32, f"{what} against onnxruntime")
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODELS if n != "forecaster"))
+def test_dynamo_exports_load_and_match_torch(name):
+    torch.manual_seed(0)
+    module = MODELS[name]().eval()
+    rng = np.random.default_rng(6)
+    for B, L in [(1, 1), (3, 5)]:
+        args = _inputs(name, B, L, rng)
+        model = _check_file(module, args, dynamo_export(module, args), f"{name} B={B} L={L}")
+        assert isinstance(model, fastrnn.onnx.GraphModel)
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: nn.LSTM(3, 8, num_layers=2, batch_first=True), (2, 5, 3)),
+    (lambda: nn.GRU(3, 8, bidirectional=True), (5, 2, 3)),
+    (lambda: nn.RNN(3, 8), (5, 2, 3)),
+], ids=["lstm", "gru", "rnn"])
+def test_dynamo_exports_of_bare_recurrent_modules_load(make, x):
+    # LSTM and GRU nodes whose Y is reshaped, and nn.RNN unrolled: no class holds
+    # that wiring, the whole graph runs (GraphModel)
+    torch.manual_seed(0)
+    module = make().eval()
+    args = (torch.from_numpy(np.random.default_rng(7).standard_normal(x, dtype=np.float32)),)
+    model = _check_file(module, args, dynamo_export(module, args), type(module).__name__)
+    assert isinstance(model, fastrnn.onnx.GraphModel)
+
+
+def test_dynamo_export_of_a_projected_lstm_is_refused_as_onnxruntime_refuses_it():
+    # torch's dynamo exporter writes the projected LSTM as an LSTM node of hidden_size
+    # proj_size with a c0 of hidden_size features: onnxruntime refuses to run it, and
+    # fastrnn refuses to, for the same reason (fastrnn.onnx.export writes it right)
+    torch.manual_seed(0)
+    module = Forecaster().eval()
+    args = _inputs("forecaster", 3, 5, np.random.default_rng(0))
+    data = dynamo_export(module, args)
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match="initial_c must have shape"):
+        session.run(None, {session.get_inputs()[0].name: args[0].numpy()})
+    model = fastrnn.onnx.load(data)
+    with pytest.raises(ValueError, match=r"initial_c must have shape .*\[1, 3, 6\], got \[1, 3, 20\]"):
+        model(args[0].numpy())

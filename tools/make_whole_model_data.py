@@ -8,7 +8,9 @@ Run from the repository root, with torch installed:
 
 Each model of tests/test_onnx_whole.py is exported by fastrnn.onnx.export (torch's
 TorchScript exporter underneath) into one .npz: the file's bytes, and for two input
-shapes the inputs and torch's outputs.
+shapes the inputs and torch's outputs. With onnxscript installed, each model torch's
+dynamo exporter writes right (all but the projected forecaster) is stored too, as
+dynamo-NAME.npz: its file for B=3, L=5 (every shape fixed), with one input case.
 """
 import io
 import pathlib
@@ -42,6 +44,17 @@ def main():
                 arrays[f"case{case}_output{k}"] = w.numpy()
         np.savez_compressed(out_dir / f"{name}.npz", **arrays)
         print(f"{name}: {len(data)} bytes of ONNX")
+        if name != "forecaster":
+            args = whole._inputs(name, 3, 5, np.random.default_rng(8))
+            data = whole.dynamo_export(module, args)
+            with torch.no_grad():
+                want = module(*args)
+            want = want if isinstance(want, tuple) else (want,)
+            arrays = {"onnx": np.frombuffer(data, np.uint8)}
+            arrays.update({f"case0_input{k}": a.numpy() for k, a in enumerate(args)})
+            arrays.update({f"case0_output{k}": w.numpy() for k, w in enumerate(want)})
+            np.savez_compressed(out_dir / f"dynamo-{name}.npz", **arrays)
+            print(f"dynamo-{name}: {len(data)} bytes of ONNX")
 
 
 if __name__ == "__main__":

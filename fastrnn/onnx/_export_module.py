@@ -6,7 +6,10 @@ LSTM or GRU, which fastrnn writes itself) runs torch's TorchScript exporter
 LSTM and GRU nodes, never unrolled, and the rest of the module as torch exports
 it; every batch and sequence axis of the inputs is dynamic, so one file serves
 every batch size and length. torch's default (dynamo) exporter unrolls recurrent
-modules over the traced length instead. The file passes onnx.checker's full check.
+modules over the traced length instead. An nn.LSTM with proj_size, which the
+TorchScript exporter refuses, is traced as a placeholder node and replaced in the
+file by the nodes fastrnn.onnx.export writes for it (splice_recurrent). The file
+passes onnx.checker's full check.
 verify(module, f) runs it in onnxruntime against the module in torch on random
 inputs at several batch sizes and lengths. torch is needed here only.
 """
@@ -72,17 +75,15 @@ def export_module(module: Any, f: Any, args: Sequence[Any], *, opset: Optional[i
     if args is None:
         raise TypeError("exporting a torch module needs example inputs: args=(x, ...)")
     args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
-    for sub in module.modules():
-        if isinstance(sub, torch.nn.LSTM) and sub.proj_size:
-            raise UnsupportedModelError(
-                f"{type(module).__name__} holds an nn.LSTM with proj_size={sub.proj_size}, "
-                "which torch's TorchScript exporter refuses; export that LSTM alone with "
-                "fastrnn.onnx.export(fastrnn.LSTM.from_torch(lstm), f)")
     names = list(input_names or [f"input_{k}" if len(args) > 1 else "input"
                                  for k in range(len(args))])
     buffer = io.BytesIO()
     was_training = module.training
     module.eval()
+    spliced = [sub for sub in module.modules()
+               if isinstance(sub, torch.nn.LSTM) and sub.proj_size]
+    for k, sub in enumerate(spliced):
+        sub.forward = _placeholder_forward(torch, sub, k)
     try:
         axes = (_dynamic_axes(torch, module, args, names) if dynamic_axes is None
                 else dict(dynamic_axes))
@@ -93,7 +94,11 @@ def export_module(module: Any, f: Any, args: Sequence[Any], *, opset: Optional[i
                               dynamic_axes=axes, opset_version=opset or 17)
     finally:
         module.train(was_training)
+        for sub in spliced:
+            del sub.forward   # the instance attribute: the class's forward again
     proto = onnx.load_from_string(buffer.getvalue())
+    if spliced:
+        splice_recurrent(proto, spliced)
     onnx.checker.check_model(proto, full_check=True)
     if f is not None:
         data = proto.SerializeToString()
@@ -103,6 +108,95 @@ def export_module(module: Any, f: Any, args: Sequence[Any], *, opset: Optional[i
         else:
             f.write(data)
     return proto
+
+
+SPLICE_DOMAIN = "fastrnn.splice"
+
+
+def _placeholder_forward(torch, lstm, k):
+    """A forward for the k-th spliced nn.LSTM: the LSTM's own results, traced by the
+    TorchScript exporter as one node SPLICE_DOMAIN::Recurrent (index k; inputs x and
+    the given (h0, c0), outputs output, h_n, c_n) that splice_recurrent replaces."""
+    cls = type(lstm)
+
+    # The LSTM's parameters are inputs of the traced op too (the tracer must see every
+    # tensor the op reads); the placeholder node takes x and the state only.
+    params = tuple(lstm.parameters())
+
+    class Placeholder(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, n_state, x, *rest):
+            state = rest[:n_state]
+            out, (h, c) = cls.forward(lstm, x, tuple(state) if state else None)
+            return out, h, c
+
+        @staticmethod
+        def symbolic(g, n_state, x, *rest):
+            state = rest[:n_state]
+            outs = g.op(f"{SPLICE_DOMAIN}::Recurrent", x, *state, index_i=k, outputs=3)
+            sizes = x.type().varyingSizes()   # None where an axis is dynamic
+            if sizes is not None and len(sizes) == 3:
+                D, P, H = 2 if lstm.bidirectional else 1, lstm.proj_size, lstm.hidden_size
+                N, L = (sizes[0], sizes[1]) if lstm.batch_first else (sizes[1], sizes[0])
+                shapes = ([N, L, D * P] if lstm.batch_first else [L, N, D * P],
+                          [D * lstm.num_layers, N, P], [D * lstm.num_layers, N, H])
+                for out, shape in zip(outs, shapes):
+                    out.setType(x.type().with_sizes(shape))
+            return outs
+
+    def forward(input, hx=None):
+        if not isinstance(input, torch.Tensor) or input.dim() != 3:
+            raise UnsupportedModelError(
+                f"an nn.LSTM with proj_size inside a module is exported for batched tensor "
+                f"input (3-D), got {type(input).__name__}"
+                f"{' of ' + str(input.dim()) + ' dimensions' if isinstance(input, torch.Tensor) else ''}")
+        state = () if hx is None else tuple(hx)
+        out, h, c = Placeholder.apply(len(state), input, *state, *params)
+        return out, (h, c)
+    return forward
+
+
+def splice_recurrent(proto: onnx.ModelProto, modules: Sequence[Any]) -> None:
+    """Replace each SPLICE_DOMAIN::Recurrent node of `proto` (in place) by the nodes and
+    initializers fastrnn.onnx.export writes for modules[index], at the graph's opset: its
+    inputs and outputs take the placeholder's names, every other name a prefix."""
+    from fastrnn import LSTM
+    from fastrnn.onnx._export import export
+
+    graph = proto.graph
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    nodes = []
+    for node in graph.node:
+        if node.domain != SPLICE_DOMAIN:
+            nodes.append(node)
+            continue
+        k = next(a.i for a in node.attribute if a.name == "index")
+        with_state = len(node.input) > 1
+        part = export(LSTM.from_torch(modules[k]), None, opset=opset,
+                      initial_state=with_state).graph
+        rename = dict(zip([i.name for i in part.input], node.input))
+        rename.update(zip([o.name for o in part.output], node.output))
+        prefix = f"spliced{k}_"
+
+        def name(value):
+            return value if not value else rename.get(value, prefix + value)
+        for inner in part.node:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(inner)
+            copy.name = prefix + inner.name
+            copy.input[:] = [name(v) for v in inner.input]
+            copy.output[:] = [name(v) for v in inner.output]
+            nodes.append(copy)
+        for tensor in part.initializer:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(tensor)
+            copy.name = prefix + tensor.name
+            graph.initializer.append(copy)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    kept = [o for o in proto.opset_import if o.domain != SPLICE_DOMAIN]
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
 
 
 def _random_inputs(proto, shapes, rng):

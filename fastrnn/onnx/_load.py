@@ -27,7 +27,7 @@ from fastrnn.onnx._proto import (
     runtime_inputs, type_name)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS
 from fastrnn._kinds import CLASSES
-from fastrnn.onnx._walk import _DESCRIPTIONS, _FLOAT_TYPES, _Seq, _States, _Walk, _Y
+from fastrnn.onnx._walk import _DESCRIPTIONS, _FLOAT_TYPES, NotAStack, _Seq, _States, _Walk, _Y
 
 if TYPE_CHECKING:
     from fastrnn.onnx._model import GraphModel
@@ -259,8 +259,10 @@ def load(f: Any) -> Union[RNN, LSTM, GRU, GraphModel]:
             input_forget=1 or non-zero peepholes P, GRU
             linear_before_reset=0), sequence_lens that is not one graph input
             read by every layer, a non-zero stored initial
-            state, layers of different ops, or wiring that is not a plain
-            stack. The message names the node, op_type, input or attribute.
+            state, or layers of different ops. The message names the node,
+            op_type, input or attribute. Recurrent nodes wired otherwise than a
+            plain stack (what torch's dynamo exporter writes for a bare
+            nn.LSTM or nn.GRU: Reshape of Y) load as a GraphModel.
     """
     proto = read_model(f)
     from fastrnn.onnx._model import graph_model, is_whole_model
@@ -268,5 +270,10 @@ def load(f: Any) -> Union[RNN, LSTM, GRU, GraphModel]:
     if is_whole_model(proto):  # layers around the recurrent ones: the whole graph
         return graph_model(proto)
     walk = _Walk(proto.graph, model_opset(proto))
-    walk.run()
+    try:
+        walk.run()
+    except NotAStack:
+        # recurrent nodes and shape ops wired otherwise than a stack of layers (what
+        # torch's dynamo exporter writes for a bare nn.LSTM or nn.GRU): the whole graph
+        return graph_model(proto)
     return _build_model(walk)

@@ -29,6 +29,10 @@ class GraphModel:
             if name in feeds:
                 raise TypeError(f"input {name!r} given twice")
             feeds[name] = value
+        missing = [name for name in self.input_names if name not in feeds]
+        if missing:
+            raise TypeError(f"the model takes {len(self.input_names)} input(s) "
+                            f"{self.input_names}; missing {missing}")
         outputs = self._graph.run(self._graph.feeds(feeds))
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 

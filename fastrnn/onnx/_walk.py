@@ -166,6 +166,12 @@ _ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", 
 _FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
+class NotAStack(UnsupportedModelError):
+    """A graph whose shape ops do with a recurrent node's values what a fastrnn.RNN,
+    LSTM or GRU does not (torch's dynamo exporter reshapes Y): load runs it whole
+    (GraphModel) instead."""
+
+
 class _Walk:
     """One pass over a graph in node order; collects the RNN layers."""
 
@@ -239,7 +245,7 @@ class _Walk:
 
     def refuse(self, reader, value, index=0):
         node = reader.node
-        raise UnsupportedModelError(
+        raise NotAStack(
             f"{reader.label}: fastrnn cannot load a graph that applies {node.op_type} to "
             f"{_describe(value)} (input {node.input[index] if index < len(node.input) else ''!r})")
 

@@ -18,9 +18,9 @@ Split, Expand, with their attribute or input forms per opset, MatMul
 an initial state and lengths too). Any other op is refused
 when the model is prepared, with an UnsupportedModelError naming it.
 
-The recurrent operators, in full (fastrnn._kernels rnn_layer, gru_layer and
-lstm_layer compute them; W, R, B and P are turned from ONNX's gate order into
-the kernels', which is torch's, by fastrnn.onnx._names):
+The recurrent operators, in full (fastrnn._kernels.Layer computes them; W, R,
+B and P are turned from ONNX's gate order into the kernels', which is torch's,
+by fastrnn.onnx._names):
 
 - direction forward, reverse or bidirectional; layout 0 ([T, N, I]) and
   layout 1 ([N, T, I], which onnxruntime refuses); float32 and float64;
@@ -119,7 +119,7 @@ OUTPUT_NAMES = ("Y", "Y_h", "Y_c")
 class RecurrentNode:
     """One ONNX RNN, GRU or LSTM node: attributes read and checked once, then run on the
     kernels: a fastrnn._kernels.Layer built at prepare when the weights are stored, else
-    the entry point of its op (rnn_layer, gru_layer, lstm_layer) with the run's weights."""
+    one built for the run on the run's weights (checked here first)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -185,13 +185,17 @@ class RecurrentNode:
                 and (not is_lstm or stored_or_absent(7, P))):
             b_ih, b_hh = self._biases if self._biases is not None else (None, None)
             try:
-                self._layer = _kernels.Layer(
-                    op.lower(), self._W, self._R, b_ih, b_hh, None, self._peepholes,
-                    reverse=self.reverse, act=self.act, alpha=self.alpha, beta=self.beta,
-                    clip=self.clip, option=self.input_forget if is_lstm
-                    else self.linear_before_reset)
+                self._layer = self._kernel_layer(self._W, self._R, b_ih, b_hh, self._peepholes)
             except ValueError:  # sizes beyond the kernels' 32-bit counts: refused at run
                 self._layer = None
+
+    def _kernel_layer(self, w_ih, w_hh, b_ih, b_hh, peepholes):
+        """The kernels' Layer of this node on weights in the kernels' gate order."""
+        is_lstm = self.op == "LSTM"
+        return _kernels.Layer(
+            self.op.lower(), w_ih, w_hh, b_ih, b_hh, None, peepholes if is_lstm else None,
+            reverse=self.reverse, act=self.act, alpha=self.alpha, beta=self.beta,
+            clip=self.clip, option=self.input_forget if is_lstm else self.linear_before_reset)
 
     # -------------------------------------------------------------- checks
     def _check_float(self, name, value, dtype, cls=TypeError):
@@ -339,23 +343,12 @@ class RecurrentNode:
             b_ih, b_hh = biases if biases is not None else (None, None)
             x__ri = np.ascontiguousarray(X).reshape(T * N, I)
             lens = None if seq_lens is None else np.ascontiguousarray(seq_lens)
-            if self._layer is not None and w_ih is self._W and dtype == self._W.dtype:
-                self._layer.run(x__ri, out__ro, kernel_state(h0), kernel_state(c0), hn__dnh,
-                                cn__dnh, lens, T, layout == 1)
-            elif self.op == "RNN":
-                _kernels.rnn_layer(
-                    x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, kernel_state(h0), hn__dnh, lens, T,
-                    layout == 1, self.reverse, self.act, self.alpha, self.beta, self.clip)
-            elif self.op == "GRU":
-                _kernels.gru_layer(
-                    x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, kernel_state(h0), hn__dnh, lens, T,
-                    layout == 1, self.reverse, self.act, self.alpha, self.beta, self.clip,
-                    self.linear_before_reset)
-            else:
-                _kernels.lstm_layer(
-                    x__ri, out__ro, w_ih, w_hh, b_ih, b_hh, None, peepholes, kernel_state(h0),
-                    kernel_state(c0), hn__dnh, cn__dnh, lens, T, layout == 1, self.reverse,
-                    self.act, self.alpha, self.beta, self.clip, self.input_forget)
+            layer = self._layer
+            if layer is None or w_ih is not self._W or dtype != self._W.dtype:
+                # weights given at run time: a Layer for this run (the same kernels)
+                layer = self._kernel_layer(w_ih, w_hh, b_ih, b_hh, peepholes)
+            layer.run(x__ri, out__ro, kernel_state(h0), kernel_state(c0), hn__dnh, cn__dnh,
+                      lens, T, layout == 1)
 
         # Y_h (and Y_c) hold each sequence's last step. A sequence without steps
         # (length 0, or T = 0) has none, so its states are zero as in onnxruntime;
