@@ -71,7 +71,7 @@ def check_layer_sizes(L, N, I, D, H, batch_major):
 
     The kernel passes BLAS L*N rows, leading dimensions I and D*H, and, in
     batch-major layout, a row stride of L*D*H between a step's batch items.
-    fastrnn._kernels.rnn_layer applies the same rule.
+    fastrnn._kernels.Layer.run applies the same rule.
     """
     stride = (L if batch_major else 1) * D * H
     if L * N > INT_MAX or stride > INT_MAX or I > INT_MAX:

@@ -441,7 +441,7 @@ class RNNBase:
         D, init = self.num_directions, object.__setattr__
         act = np.array([codes] * D, np.int32)
         if self.mode.startswith("RNN"):
-            act = act[:, 0].copy()  # rnn_layer's settings are one code per direction
+            act = act[:, 0].copy()  # an RNN layer's settings: one code per direction
         init(self, "_act", act)
         init(self, "_no_act_params", np.zeros(act.shape, np.float64))
         init(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])

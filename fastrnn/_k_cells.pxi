@@ -299,7 +299,7 @@ cdef void rnn_direction(
             memcpy(state__nh + n * H, c__nh + n * s.out_row, H * sizeof(floating))
 
 
-# ---------------------------------------------------------------- entry point
+# ---------------------------------------------------------------- "auto" rule
 cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
     """Whether "auto" runs a float32 RNN layer on the packed step kernel.
 
@@ -309,46 +309,6 @@ cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
     """
     return use_packed_gates(L, N, H, H)
 
-
-cdef _check_layer_shapes(Py_ssize_t[8] x, Py_ssize_t[8] out, Py_ssize_t[8] w_ih,
-                         Py_ssize_t[8] w_hh, b_ih, b_hh, h0, Py_ssize_t[8] hn,
-                         const int[::1] lens, Py_ssize_t L, bint batch_major,
-                         const int[::1] reverse, const int[::1] act,
-                         const double[::1] alpha, const double[::1] beta):
-    cdef Py_ssize_t D = w_ih[0], H = w_ih[1], I = w_ih[2], N = hn[1], n
-    if L < 1 or D < 1 or H < 1 or I < 1:
-        raise ValueError(f"rnn_layer: sizes must be positive, got L={L} D={D} H={H} I={I}")
-    # In Python integers: a product of Py_ssize_t could wrap around.
-    rows, stride = int(L) * int(N), (int(L) if batch_major else 1) * int(D) * int(H)
-    if rows > INT_MAX or stride > INT_MAX or I > INT_MAX:
-        raise ValueError("rnn_layer: sizes exceed BLAS's 32-bit integers")
-    expect = [
-        ("x", (x[0], x[1]), (L * N, I)),
-        ("out", (out[0], out[1]), (L * N, D * H)),
-        ("w_hh", (w_hh[0], w_hh[1], w_hh[2]), (D, H, H)),
-        ("hn", (hn[0], hn[1], hn[2]), (D, N, H)),
-    ]
-    if b_ih is not None or b_hh is not None:
-        if b_ih is None or b_hh is None:
-            raise ValueError("rnn_layer: give both biases or neither")
-        expect += [("b_ih", tuple(b_ih)[:2], (D, H)), ("b_hh", tuple(b_hh)[:2], (D, H))]
-    if h0 is not None:
-        expect.append(("h0", tuple(h0)[:3], (D, N, H)))
-    for name, got, want in expect:
-        if got != want:
-            raise ValueError(f"rnn_layer: {name} must have shape {want}, got {got}")
-    for name, arr in (("reverse", reverse), ("act", act), ("alpha", alpha), ("beta", beta)):
-        if arr.shape[0] < D:
-            raise ValueError(f"rnn_layer: {name} needs {D} entries, got {arr.shape[0]}")
-    for n in range(D):
-        if not 0 <= act[n] <= ACT_SOFTPLUS:
-            raise ValueError(f"rnn_layer: unknown activation code {act[n]}")
-    if lens is not None:
-        if lens.shape[0] != N:
-            raise ValueError(f"rnn_layer: seq_lens must have {N} entries, got {lens.shape[0]}")
-        for n in range(N):
-            if not 0 <= lens[n] <= L:
-                raise ValueError(f"rnn_layer: seq_lens[{n}] = {lens[n]} is outside 0..{L}")
 
 # ---------------------------------------------------------------- LSTM and GRU
 cdef struct Gates:

@@ -21,9 +21,19 @@ cdef class Layer:
     Built when a model is built, on the model's own weight arrays: it keeps
     them (and a buffer export of each, so that numpy refuses to resize them)
     and reads them at every run, so in-place edits of the weights are seen by
-    the next run. kind is "rnn", "lstm" or "gru"; the weights, biases and
-    settings mean what they mean for rnn_layer, lstm_layer and gru_layer (at
-    most two directions). The dtype (float32 or float64) is the weights'.
+    the next run. kind is "rnn", "lstm" or "gru". Weights in torch's gate
+    order, D <= 2 directions: w_ih (D, G*H, I), w_hh (D, G*H, P), b_ih and
+    b_hh (D, G*H, both or None), LSTM only: w_hr (D, P, H) projecting h to P
+    (torch's proj_size) and peep (D, 3, H) peepholes (p_i, p_f, p_o), or None.
+    reverse (D,): whether direction d runs backwards. act, alpha, beta (D, K)
+    (RNN: K = 1, also (D,); LSTM: 3, ONNX's f, g, h; GRU: 2, f, g): codes of
+    ACTIVATIONS and their parameters. clip bounds every gate pre-activation
+    when finite. option: LSTM input_forget (f = 1 - i), GRU
+    linear_before_reset (torch's GRU: n = g(x W_in^T + b_in + r (h W_hn^T +
+    b_hn)); without it, ONNX's default, n = g(x W_in^T + b_in + (r h) W_hn^T
+    + b_hn)). recurrent picks how float32 computes h @ w_hh.T each step:
+    "packed", "blas", "amx" or "auto" (the measured rule, use_packed_gates).
+    The dtype (float32 or float64) is the weights'.
 
     run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a
     call brings, cheaply, and runs the layer without the GIL: x (L*N, I),
@@ -73,9 +83,11 @@ cdef class Layer:
         if (b_ih is None) != (b_hh is None):
             raise ValueError("Layer: give both biases or neither")
         shape = getattr(w_ih, "shape", ())
-        if len(shape) != 3 or shape[1] % G or not 1 <= shape[0] <= 2 or min(shape) < 1:
+        if len(shape) != 3 or not 1 <= shape[0] <= 2 or min(shape) < 1:
             raise ValueError(f"Layer: w_ih must have shape (D <= 2, {G}*hidden_size, input_size), "
                              f"got {shape}")
+        if shape[1] % G:
+            raise ValueError(f"Layer: w_ih must have {G}*hidden_size rows, got {shape[1]}")
         D, H, I = shape[0], shape[1] // G, shape[2]
         P = H if w_hr is None else getattr(w_hr, "shape", (0, 0))[1:2][0]
         if not 1 <= P <= H:
@@ -90,18 +102,29 @@ cdef class Layer:
         if peep is not None:
             expect.append(("peep", peep, (D, 3, H)))
         for name, arr, want in expect:
-            if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != want \
-                    or not arr.flags.c_contiguous:
-                raise ValueError(f"Layer: {name} must be a C-contiguous {np.dtype(dtype)} array "
-                                 f"of shape {want}, got {getattr(arr, 'shape', type(arr))}")
+            if not isinstance(arr, np.ndarray):
+                raise ValueError(f"Layer: {name} must be a numpy array, got {type(arr).__name__}")
+            if arr.shape != want:
+                raise ValueError(f"Layer: {name} must have shape {want}, got {arr.shape}")
+            if arr.dtype != dtype:
+                raise ValueError(f"Layer: {name} must be {np.dtype(dtype)} as w_ih, got {arr.dtype}")
+            if not arr.flags.c_contiguous:
+                raise ValueError(f"Layer: {name} must be C-contiguous")
         reverse = np.asarray(reverse, np.int32)
-        act = np.asarray(act, np.int32).reshape(D, K)
-        alpha = np.asarray(alpha, np.float64).reshape(D, K)
-        beta = np.asarray(beta, np.float64).reshape(D, K)
         if reverse.shape != (D,):
             raise ValueError(f"Layer: reverse must have shape ({D},), got {reverse.shape}")
-        if ((act < 0) | (act > ACT_SOFTPLUS)).any():
-            raise ValueError(f"Layer: unknown activation code in {act.tolist()}")
+        settings = []
+        for name, value, kind_of in (("act", act, np.int32), ("alpha", alpha, np.float64),
+                                     ("beta", beta, np.float64)):
+            value = np.asarray(value, kind_of)
+            if value.shape != (D, K) and not (K == 1 and value.shape == (D,)):
+                raise ValueError(f"Layer: {name} must have shape ({D}, {K}), got {value.shape}")
+            settings.append(value.reshape(D, K))
+        act, alpha, beta = settings
+        bad = np.argwhere((act < 0) | (act > ACT_SOFTPLUS))
+        if bad.size:
+            at = tuple(int(i) for i in bad[0])
+            raise ValueError(f"Layer: unknown activation code {act[at]} at act[{at[0]}, {at[1]}]")
         cdef int d, k
         for d in range(D):
             self.reverse[d] = reverse[d]

@@ -28,20 +28,16 @@ def layer_call(kind, L, N, I, H):
     out, hn, cn = (np.empty((L * N, H), np.float32), np.empty((1, N, H), np.float32),
                    np.empty((1, N, H), np.float32))
     forward = np.zeros(1, np.int32)
-    if kind == "rnn":
-        zero = np.zeros(1)
-        args = (x, out, w_ih, w_hh, None, None, None, hn, None, L, False,
-                forward, np.ones(1, np.int32), zero, zero, np.inf)
-        return lambda recurrent: _kernels.rnn_layer(*args, recurrent=recurrent)
-    acts = [_kernels.ACTIVATIONS[a] for a in ("sigmoid", "tanh", "tanh")[:G - 1]]
-    act, zero = np.array([acts], np.int32), np.zeros((1, G - 1))
-    if kind == "lstm":
-        args = (x, out, w_ih, w_hh, None, None, None, None, None, None, hn, cn, None, L, False,
-                forward, act, zero, zero, np.inf, False)
-        return lambda recurrent: _kernels.lstm_layer(*args, recurrent=recurrent)
-    args = (x, out, w_ih, w_hh, None, None, None, hn, None, L, False, forward, act, zero, zero,
-            np.inf, True)
-    return lambda recurrent: _kernels.gru_layer(*args, recurrent=recurrent)
+    acts = [_kernels.ACTIVATIONS[a] for a in ("tanh",) if kind == "rnn"] or \
+        [_kernels.ACTIVATIONS[a] for a in ("sigmoid", "tanh", "tanh")[:G - 1]]
+    act = np.array([acts], np.int32)
+    zero = np.zeros(act.shape)
+    layers = {path: _kernels.Layer(kind, w_ih, w_hh, reverse=forward, act=act, alpha=zero,
+                                   beta=zero, option=kind == "gru", recurrent=path)
+              for path in ("blas", "packed", "auto")}
+    lstm = kind == "lstm"
+    return lambda recurrent: layers[recurrent].run(x, out, None, None, hn, cn if lstm else None,
+                                                   None, L, False)
 
 
 def blas_over_packed(kind, L, N, I, H, reps=5):
