@@ -64,7 +64,7 @@ cdef inline floating _activate(floating v, int act, floating alpha,
 cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssize_t x_ld,
                            const floating* w__mi, floating* out__rm, Py_ssize_t out_ld,
                            Py_ssize_t rows, Py_ssize_t M, Py_ssize_t I, float* packed=NULL,
-                           const uint16_t* amx=NULL, uint16_t* amx_a=NULL) noexcept nogil:
+                           const uint16_t* amx=NULL, uint16_t* amx_split=NULL) noexcept nogil:
     """out[:, :M] = x @ w.T for `rows` rows of x (x_ld apart) and of out (out_ld apart).
 
     packed (float32 only, may be NULL): room for isa.packed_size(M, I)
@@ -78,14 +78,14 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssi
     run on the packed kernel project on it too, so that a split and
     concurrent calls give one thread's bits on every BLAS.
     amx (float32 only, may be NULL) is w packed by fastrnn_amx_pack,
-    amx_a the split scratch: the product then runs on AMX tiles (see
+    amx_split the split scratch: the product then runs on AMX tiles (see
     _amx.h), but for each row holding a value that is not finite (alone, in
     float32: a row's bits do not depend on the other rows).
     """
     cdef Py_ssize_t done, chunk
     if floating is float and amx != NULL:
         while rows > 0:
-            done = fastrnn_amx_matmul(x__ri, x_ld, rows, I, amx, M, out__rm, out_ld, False, amx_a,
+            done = fastrnn_amx_matmul(x__ri, x_ld, rows, I, amx, M, out__rm, out_ld, False, amx_split,
                                       False)
             if done == rows:
                 return
@@ -118,7 +118,7 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssi
 cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floating* w,
                         floating* gx, Py_ssize_t gx_ld, Py_ssize_t L, Py_ssize_t N,
                         Py_ssize_t rows, bint batch_major, Py_ssize_t M, Py_ssize_t I,
-                        float* packed, const uint16_t* amx, uint16_t* amx_a) noexcept nogil:
+                        float* packed, const uint16_t* amx, uint16_t* amx_split) noexcept nogil:
     """gx[:, :M] = x @ w.T for every row; returns whether gx's rows are time-major.
 
     On the packed kernel or AMX (w packed once for the whole projection) batch-major
@@ -133,16 +133,16 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
     if packed != NULL:
         isa.pack(<const float*>w, M, I, packed)
     if not batch_major or N == 1 or (packed == NULL and amx == NULL):
-        input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_a)
+        input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_split)
         return not batch_major or N == 1
     if N >= 6:
         for t in range(L):
             input_projection(isa, x + t * I, L * I, w, gx + t * N * gx_ld, gx_ld, N, M, I,
-                             packed, amx, amx_a)
+                             packed, amx, amx_split)
     else:
         for n in range(N):
             input_projection(isa, x + n * L * I, I, w, gx + n * gx_ld, N * gx_ld, L, M, I,
-                             packed, amx, amx_a)
+                             packed, amx, amx_split)
     return True
 
 
@@ -151,7 +151,7 @@ cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floa
                          Py_ssize_t h_ld, floating* c__nm, Py_ssize_t c_ld, Py_ssize_t N,
                          Py_ssize_t M, Py_ssize_t K, bint accumulate,
                          Py_ssize_t step, const uint16_t* amx=NULL,
-                         uint16_t* amx_a=NULL) noexcept nogil:
+                         uint16_t* amx_split=NULL) noexcept nogil:
     """c[:, :M] (+)= h[:, :K] @ w.T for N rows, w (M, K) with rows K apart.
 
     step: the time step's index; the packed kernel takes its columns
@@ -160,7 +160,7 @@ cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floa
 
     packed (float32 only, may be NULL) is w packed by isa.pack: fastrnn's
     own step kernel then replaces BLAS. Without accumulate c is overwritten
-    (OpenBLAS does not read c at beta = 0). amx, amx_a: as for
+    (OpenBLAS does not read c at beta = 0). amx, amx_split: as for
     input_projection (then packed is NULL); a row of h holding a value that
     is not finite runs alone on BLAS.
     """
@@ -168,7 +168,7 @@ cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floa
     cdef Py_ssize_t done, chunk
     if floating is float and amx != NULL:
         while N > 0:
-            done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_a,
+            done = fastrnn_amx_matmul(h__nk, h_ld, N, K, amx, M, c__nm, c_ld, accumulate, amx_split,
                                       step & 1)
             if done == N:
                 return
@@ -260,7 +260,7 @@ cdef void rnn_direction(
         const floating* w_hh__hh, const float* w_hh_packed,
         const floating* b_ih__h, const floating* b_hh__h, floating* state__nh, Py_ssize_t H,
         int act, floating alpha, floating beta, floating clip,
-        const uint16_t* amx_hh, uint16_t* amx_a) noexcept nogil:
+        const uint16_t* amx_hh, uint16_t* amx_split) noexcept nogil:
     """Run one direction of one layer over all steps.
 
     out__ro points at this direction's first column of the output, which
@@ -289,7 +289,7 @@ cdef void rnn_direction(
         rows = _rows_at(s, t)
         if rows > 0:
             hidden_product(isa, w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, s.out_row,
-                           rows, H, H, True, step, amx_hh, amx_a)
+                           rows, H, H, True, step, amx_hh, amx_split)
             hidden_activation(isa, c__nh, rows, s.out_row, H, b_ih__h, b_hh__h, act, alpha, beta,
                               clip)
         finish_step(c__nh, s, t, rows, state__nh, H, &h_prev__nh, &h_prev_ld)
@@ -299,17 +299,6 @@ cdef void rnn_direction(
             memcpy(state__nh + n * H, c__nh + n * s.out_row, H * sizeof(floating))
 
 
-# ---------------------------------------------------------------- "auto" rule
-cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
-    """Whether "auto" runs a float32 RNN layer on the packed step kernel.
-
-    Measured by tools/bench_step.py (layer time, OpenBLAS / packed, L=100):
-    1.2-4x for every N >= 2 up to H=1024, and at N=1 (see use_packed_gates,
-    whose rule this is).
-    """
-    return use_packed_gates(L, N, H, H)
-
-
 # ---------------------------------------------------------------- LSTM and GRU
 cdef struct Gates:
     # How one direction's cell turns pre-activations into gates.
@@ -317,7 +306,8 @@ cdef struct Gates:
     double alpha[3]
     double beta[3]
     double clip         # INFINITY: off
-    bint option         # LSTM input_forget / GRU linear_before_reset
+    bint input_forget   # LSTM: f = 1 - i
+    bint linear_before_reset  # GRU: torch's n gate (r applied after the product)
     bint fast           # float32 sigmoid/tanh(/tanh) without clip etc.: the isa's cells
     const fastrnn_isa* isa  # the call's float32 kernels (set per run)
 
@@ -351,7 +341,7 @@ cdef void lstm_cell(const floating* gx__g, const floating* gh__g, const floating
         if peep__3h != NULL:
             a = a + peep__3h[j] * c
         i = _gate(a, g, 0)
-        if g.option:
+        if g.input_forget:
             f = 1 - i
         else:
             a = gx__g[H + j] + gh__g[H + j] + b__g[H + j]
@@ -474,7 +464,7 @@ cdef void lstm_direction(
         const floating* b__g, const floating* peep__3h,
         floating* h__np, floating* c__nh, floating* gh__ng, floating* hc__nh,
         Py_ssize_t H, Py_ssize_t P, const Gates* g,
-        const uint16_t* amx_hh, const uint16_t* amx_hr, uint16_t* amx_a) noexcept nogil:
+        const uint16_t* amx_hh, const uint16_t* amx_hr, uint16_t* amx_split) noexcept nogil:
     """Run one LSTM direction over all steps.
 
     gx__rg: this direction's input projection (x @ w_ih.T) in the input's row
@@ -507,7 +497,7 @@ cdef void lstm_direction(
         if rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(g.isa, w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
-                           False, step, amx_hh, amx_a)
+                           False, step, amx_hh, amx_split)
         for n in range(rows):
             if s.lens != NULL and t >= s.lens[n]:
                 continue
@@ -516,7 +506,7 @@ cdef void lstm_direction(
         if w_hr__ph != NULL and rows > 0:
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
             hidden_product(g.isa, w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
-                           step, amx_hr, amx_a)
+                           step, amx_hr, amx_split)
         finish_step(out, s, t, rows, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         # h_n = the last step's output rows
@@ -530,7 +520,7 @@ cdef void gru_direction(
         const floating* b__g, const floating* b_hn__h,
         floating* h__nh, floating* gh__ng, floating* rh__nh,
         Py_ssize_t H, const Gates* g,
-        const uint16_t* amx_hh, const uint16_t* amx_hn, uint16_t* amx_a) noexcept nogil:
+        const uint16_t* amx_hh, const uint16_t* amx_hn, uint16_t* amx_split) noexcept nogil:
     """Run one GRU direction over all steps.
 
     As lstm_direction; b__g holds b_ih + b_hh for r and z, and for n b_in
@@ -547,7 +537,7 @@ cdef void gru_direction(
     cdef Py_ssize_t h_prev_ld = H
     # One batch row, linear_before_reset: the step kernel with the cell fused
     # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
-    cdef bint fused = (floating is float and g.fast and g.option and N == 1
+    cdef bint fused = (floating is float and g.fast and g.linear_before_reset and N == 1
                        and w_hh_packed != NULL and _fused_gru(g.isa, H))
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
@@ -562,10 +552,10 @@ cdef void gru_direction(
                 continue
         if rows == 0:
             pass
-        elif g.option:
+        elif g.linear_before_reset:
             # gh = h_{t-1} @ w_hh.T, all three gates in one product
             hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
-                           False, step, amx_hh, amx_a)
+                           False, step, amx_hh, amx_split)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, b_hn__h,
@@ -573,14 +563,14 @@ cdef void gru_direction(
         else:
             # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
             hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
-                           False, step, amx_hh, amx_a)
+                           False, step, amx_hh, amx_split)
             # every row, so that the product below reads no stale rows
             for n in range(rows):
                 gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
                           rh__nh + n * H, H, g)
             # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
             hidden_product(g.isa, w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
-                           rows, H, H, False, step, amx_hn, amx_a)
+                           rows, H, H, False, step, amx_hn, amx_split)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,

@@ -93,15 +93,16 @@ cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N) noexce
     return L * N >= 8 and isa.packed_auto != 0
 
 
-cpdef bint use_packed_gates(Py_ssize_t L, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K):
-    """Whether "auto" runs a float32 LSTM/GRU layer, w_hh (M, K), on the packed step kernel.
+cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N):
+    """Whether "auto" runs a float32 call's recurrent products (L steps of N rows)
+    on the packed step kernel, on the current path (isa()).
 
     The packed kernel is faster than OpenBLAS for every N >= 2 up to H=1024
     and at N=1 too, where w_hh is beyond L2 as well (it sweeps w_hh backwards
     on odd steps, so what it read last is still in L2); the measurements are in
-    tools/perf_notes.md ("auto" rule, packed step kernel). Packing costs one
-    pass over w_hh per call, so very short runs (L*N < 8) stay on BLAS. On the
-    current path (isa()); never where the path's packed_auto is off (the
+    tools/perf_notes.md ("auto" rule, packed step kernel; tools/bench_step.py).
+    Packing costs one pass over w_hh per call, so very short runs (L*N < 8)
+    stay on BLAS; so does every call where the path's packed_auto is off (the
     baseline vectors of x86-64: SSE2).
     """
     return _use_packed(_isa, L, N)

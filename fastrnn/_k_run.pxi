@@ -112,7 +112,7 @@ cdef struct Spec:
     const void* peep           # (D, 3, H) or NULL (LSTM peepholes)
     int path                   # Path
     const int* reverse         # D entries
-    const Gates* gates         # D entries (act/alpha/beta/clip/option; fast is set per run)
+    const Gates* gates         # D entries (activations, clip, input_forget / linear_before_reset; fast is set per run)
 
 
 cdef struct Call:
@@ -135,14 +135,14 @@ cdef struct Work:
     # One direction's scratch inside the call's single block.
     void* gh                   # (N, G) recurrent product
     void* bias                 # (G + H) summed biases (GRU: b_hn apart after G)
-    void* aux                  # (N, H) LSTM unprojected h / GRU r * h_{t-1}
+    void* units                # (N, H) per unit: LSTM's unprojected h, GRU's r * h_{t-1}
     float* packed              # packed w_hh (and w_hr / w_hn), float32 only
     Py_ssize_t packed_hh       # floats of the first packed matrix
     bint packed_input          # the input projection on the packed kernel (_packed_input)
     uint16_t* amx_ih           # w_ih packed for AMX, or NULL (float32 only)
     uint16_t* amx_hh           # w_hh (GRU: w_rz) packed for AMX, or NULL
-    uint16_t* amx_2            # w_hr (LSTM) or w_hn (GRU) packed for AMX, or NULL
-    uint16_t* amx_a            # the split of a product's rows (see _amx.h)
+    uint16_t* amx_second            # w_hr (LSTM) or w_hn (GRU) packed for AMX, or NULL
+    uint16_t* amx_split            # the split of a product's rows (see _amx.h)
 
 
 cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
@@ -157,7 +157,7 @@ cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
     elif s.kind == KIND_LSTM:
         first[0] = isa.packed_size(G * H, P)
         total = first[0] + (isa.packed_size(P, H) if s.w_hr != NULL else 0)
-    elif s.gates[0].option:  # GRU, linear_before_reset: one (3H, H)
+    elif s.gates[0].linear_before_reset:  # GRU: one (3H, H)
         first[0] = isa.packed_size(G * H, H)
         total = first[0]
     else:
@@ -171,7 +171,7 @@ cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
     torch's activations, no clip (LSTM: no peepholes, no input_forget)."""
     if s.kind == KIND_LSTM:
         return (g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and g.act[2] == ACT_TANH
-                and not g.clip < INFINITY and s.peep == NULL and not g.option)
+                and not g.clip < INFINITY and s.peep == NULL and not g.input_forget)
     return g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and not g.clip < INFINITY
 
 
@@ -212,7 +212,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef float* packed = w.packed
     cdef uint16_t* amx_ih = NULL
     cdef uint16_t* amx_hh = NULL
-    cdef uint16_t* amx_2 = NULL
+    cdef uint16_t* amx_second = NULL
     cdef Steps st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens,
                            c.offs)
     if s.b_ih != NULL:
@@ -225,17 +225,17 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         if w.amx_ih != NULL and fastrnn_amx_pack(<const float*>w_ih, G, I, w.amx_ih) == 0:
             amx_ih = w.amx_ih
         if w.amx_hh != NULL:
-            if s.kind == KIND_GRU and not g.option:
+            if s.kind == KIND_GRU and not g.linear_before_reset:
                 if fastrnn_amx_pack(<const float*>w_hh, 2 * H, H, w.amx_hh) == 0:
                     amx_hh = w.amx_hh
-                if fastrnn_amx_pack(<const float*>w_hh + 2 * H * H, H, H, w.amx_2) == 0:
-                    amx_2 = w.amx_2
+                if fastrnn_amx_pack(<const float*>w_hh + 2 * H * H, H, H, w.amx_second) == 0:
+                    amx_second = w.amx_second
             else:
                 if fastrnn_amx_pack(<const float*>w_hh, G, P, w.amx_hh) == 0:
                     amx_hh = w.amx_hh
                 if (s.kind == KIND_LSTM and s.w_hr != NULL and fastrnn_amx_pack(
-                        <const float*>s.w_hr + d * P * H, P, H, w.amx_2) == 0):
-                    amx_2 = w.amx_2
+                        <const float*>s.w_hr + d * P * H, P, H, w.amx_second) == 0):
+                    amx_second = w.amx_second
     # The input projection of every row at once, into the output (RNN, in x's row
     # order) or gx (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T, time-major: project_steps);
     # on the packed kernel as _packed_input says, w_ih packed where w_hh's packing
@@ -245,15 +245,15 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         if packed_ih != NULL:
             c.isa.pack(<const float*>w_ih, H, I, packed_ih)
         input_projection(c.isa, x, I, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih,
-                         w.amx_a)
+                         w.amx_split)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, H, H, packed)
         rnn_direction(c.isa, out, &st, w_hh, packed, b_ih, b_hh, hn, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
-                      amx_hh, w.amx_a)
+                      amx_hh, w.amx_split)
         return
     if project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
-                     packed_ih, amx_ih, w.amx_a):
+                     packed_ih, amx_ih, w.amx_split):
         _gx_time_major(&st, gx_ld)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
@@ -268,8 +268,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                        <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
                        packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
                        bias, <const floating*>s.peep + d * 3 * H if s.peep != NULL else NULL,
-                       hn, cn, <floating*>w.gh, <floating*>w.aux, H, P, &g,
-                       amx_hh, amx_2, w.amx_a)
+                       hn, cn, <floating*>w.gh, <floating*>w.units, H, P, &g,
+                       amx_hh, amx_second, w.amx_split)
         return
     # GRU: bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
     for j in range(G + H):
@@ -277,21 +277,21 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     if b_ih != NULL:
         for j in range(G):
             bias[j] = b_ih[j]
-            if j < 2 * H or not g.option:
+            if j < 2 * H or not g.linear_before_reset:
                 bias[j] = bias[j] + b_hh[j]
             else:
                 bias[H + j] = b_hh[j]
     g.fast = floating is float and _fast_cells(s, &g)
     if packed != NULL:
-        if g.option:
+        if g.linear_before_reset:
             c.isa.pack(<const float*>w_hh, G, H, packed)
         else:
             c.isa.pack(<const float*>w_hh, 2 * H, H, packed)
             c.isa.pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
     gru_direction(gx + d * G, out, &st, w_hh, packed,
-                  packed + w.packed_hh if packed != NULL and not g.option else NULL,
-                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.aux, H, &g,
-                  amx_hh, amx_2, w.amx_a)
+                  packed + w.packed_hh if packed != NULL and not g.linear_before_reset else NULL,
+                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.units, H, &g,
+                  amx_hh, amx_second, w.amx_split)
 
 
 cdef struct DirectionJob:

@@ -27,7 +27,7 @@ cdef struct Slice:
     float* packed              # packed w_hh rows (float32 packed path) or NULL
     uint16_t* amx_ih           # room for its rows of w_ih packed for AMX, or NULL
     uint16_t* amx_hh           # room for its rows of w_hh packed for AMX, or NULL
-    uint16_t* amx_a            # AMX split scratch (with amx_ih or amx_hh)
+    uint16_t* amx_split            # AMX split scratch (with amx_ih or amx_hh)
     bint f64
     long long starved_ns       # time waited at barriers past the spin budget
 
@@ -144,7 +144,7 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
     cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
     if f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL or min(MAX_SLICES, s.H // 16) < 2:
         return False
-    if s.kind == KIND_GRU and not s.gates[0].option:
+    if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
         return False  # (ONNX's GRU without linear_before_reset: not split)
     if not (_packed_path(s, c) or _amx_steps(s, c)):
         return False
@@ -185,7 +185,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
     cdef const floating* h_prev = hn
     cdef Py_ssize_t h_prev_ld = P
     cdef int sense = 0
-    cdef long long started = 0
+    cdef long long start_wait = 0   # time waited at the start line (not counted)
     cdef Steps st = _steps(L, N, GU, P, c.batch_major, s.reverse[0] != 0, c.lens, c.offs)
     cdef uint16_t* amx_ih = NULL
     cdef uint16_t* amx_hh = NULL
@@ -214,7 +214,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if sl.packed != NULL:
             c.isa.pack(<const float*>w_ih, U, I, sl.packed)
         input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih,
-                         sl.amx_a)
+                         sl.amx_split)
     else:
         for k in range(gates):
             for j in range(U):
@@ -228,7 +228,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                 bias[GU + j] = b_hh[2 * H + a + j] if b_hh != NULL else 0
         # as run_direction: on the packed kernel when the steps run on it
         if project_steps(c.isa, x, w_ih, gx, GU, L, N, c.rows, c.batch_major, GU, I,
-                         sl.packed, amx_ih, sl.amx_a):
+                         sl.packed, amx_ih, sl.amx_split):
             _gx_time_major(&st, GU)
     if floating is float and sl.packed != NULL:
         c.isa.pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
@@ -240,13 +240,13 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
             if s.kind == KIND_RNN:
                 # out[:, a:a+U] += h_{t-1} @ w_hh[a:a+U].T
                 hidden_product(c.isa, sl.packed, w_hh, h_prev, h_prev_ld, o + a, st.out_row, rows, U,
-                               H, True, step, amx_hh, sl.amx_a)
+                               H, True, step, amx_hh, sl.amx_split)
             else:
                 hidden_product(c.isa, sl.packed, w_hh, h_prev, h_prev_ld, gh, GU, rows, GU, P, False,
-                               step, amx_hh, sl.amx_a)
+                               step, amx_hh, sl.amx_split)
         if c.lens != NULL:
             # every thread has read h_{t-1} from the state rows, updated below
-            fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &started)
+            fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &start_wait)
         if s.kind == KIND_RNN:
             if rows > 0:
                 hidden_activation(c.isa, o + a, rows, st.out_row, U,
@@ -274,7 +274,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
             h_prev, h_prev_ld = o, st.out_row
         # every thread has written its part of h_t (the first step's wait
         # holds the threads' start, not counted as starving)
-        fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &started)
+        fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &start_wait)
     if c.lens == NULL:
         for n in range(N):
             memcpy(hn + n * P + a, o + n * st.out_row + a, U * item)
@@ -303,7 +303,7 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
     cdef pthread_t ids[MAX_SLICES]
     cdef fastrnn_barrier barrier
     cdef size_t item = sizeof(floating), per = 0
-    cdef int started = 0
+    cdef int threads_started = 0
     cdef char* base
     cdef int start = 0
     cdef long long t0, starved
@@ -326,12 +326,12 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
     cdef Py_ssize_t M = GU if gates else U_max
     cdef size_t amx_ih = _round64(fastrnn_amx_packed_size(M, I) * 2) if amx_input else 0
     cdef size_t amx_hh = _round64(fastrnn_amx_packed_size(M, P) * 2) if amx_steps else 0
-    cdef size_t amx_a = 0
+    cdef size_t amx_split = 0
     if amx_steps or amx_input:
-        amx_a = _round64(fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
+        amx_split = _round64(fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
                                                 max(I, P)) * 2)
     cdef size_t amx_at = per
-    per += amx_ih + amx_hh + amx_a
+    per += amx_ih + amx_hh + amx_split
     # A matrix with a weight that is not finite runs in float32 in every
     # slice, as in one thread (run_direction), not only in the slice holding it.
     cdef bint ih_finite = True, hh_finite = True
@@ -364,26 +364,26 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                                 if amx_ih and ih_finite else NULL)
                 sl[k].amx_hh = (<uint16_t*>(base + k * per + amx_at + amx_ih)
                                 if amx_hh and hh_finite else NULL)
-                sl[k].amx_a = (<uint16_t*>(base + k * per + amx_at + amx_ih + amx_hh)
-                               if amx_a else NULL)
+                sl[k].amx_split = (<uint16_t*>(base + k * per + amx_at + amx_ih + amx_hh)
+                               if amx_split else NULL)
             for k in range(1, T):
                 if fastrnn_thread_start(&ids[k], _slice_thread, &sl[k], <int>k) != 0:
                     break
-                started += 1
-            fastrnn_start_open(&start, 1 if started == T - 1 else -1)
+                threads_started += 1
+            fastrnn_start_open(&start, 1 if threads_started == T - 1 else -1)
             t0 = fastrnn_now_ns()
-            if started == T - 1:
+            if threads_started == T - 1:
                 run_slice(&sl[0], type_tag)
-            for k in range(started):
+            for k in range(threads_started):
                 pthread_join(ids[k + 1], NULL)
-            if started == T - 1:
+            if threads_started == T - 1:
                 starved = 0
                 for k in range(T):
                     starved += sl[k].starved_ns
                 fastrnn_split_report(fastrnn_now_ns() - t0, starved, <int>T)
     finally:
         fastrnn_scratch_give(raw)
-    return 0 if started == T - 1 else 1
+    return 0 if threads_started == T - 1 else 1
 
 
 cdef void _amx_work(Work* w, char* at, Py_ssize_t ih, Py_ssize_t hh, Py_ssize_t second,
@@ -394,9 +394,9 @@ cdef void _amx_work(Work* w, char* at, Py_ssize_t ih, Py_ssize_t hh, Py_ssize_t 
     at += _round64(ih * 2)
     w.amx_hh = <uint16_t*>at if hh else NULL
     at += _round64(hh * 2)
-    w.amx_2 = <uint16_t*>at if second else NULL
+    w.amx_second = <uint16_t*>at if second else NULL
     at += _round64(second * 2)
-    w.amx_a = <uint16_t*>at if a else NULL
+    w.amx_split = <uint16_t*>at if a else NULL
 
 
 cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) except -1:
@@ -418,27 +418,27 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     # uint16 elements of the copies packed for AMX: w_ih, w_hh (GRU: w_rz),
     # w_hr / w_hn, the split scratch
     cdef Py_ssize_t amx_ih = fastrnn_amx_packed_size(G, I) if amx_input else 0
-    cdef Py_ssize_t amx_hh = 0, amx_2 = 0, amx_a = 0
+    cdef Py_ssize_t amx_hh = 0, amx_second = 0, amx_split = 0
     if amx_steps:
-        if s.kind == KIND_GRU and not s.gates[0].option:
+        if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
             amx_hh = fastrnn_amx_packed_size(2 * H, H)
-            amx_2 = fastrnn_amx_packed_size(H, H)
+            amx_second = fastrnn_amx_packed_size(H, H)
         else:
             amx_hh = fastrnn_amx_packed_size(G, P)
             if s.w_hr != NULL:
-                amx_2 = fastrnn_amx_packed_size(P, H)
+                amx_second = fastrnn_amx_packed_size(P, H)
     if amx_steps or amx_input:
-        amx_a = fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
+        amx_split = fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
                                        max(I, max(P, H)))
     # Sizes are bounded by the checks (L*N and D*G*H below 2**31): no wrap-around.
     cdef size_t item = sizeof(floating)
     cdef size_t gx_bytes = 0 if s.kind == KIND_RNN else _round64(<size_t>c.rows * <size_t>(D * G) * item)
     cdef size_t gh_bytes = _round64(<size_t>(N * G) * item)
     cdef size_t bias_bytes = _round64(<size_t>(G + H) * item)
-    cdef size_t aux_bytes = _round64(<size_t>(N * H) * item)
-    cdef size_t amx_bytes = (_round64(amx_ih * 2) + _round64(amx_hh * 2) + _round64(amx_2 * 2)
-                             + _round64(amx_a * 2))
-    cdef size_t per_dir = (gh_bytes + bias_bytes + aux_bytes + _round64(<size_t>packed * sizeof(float))
+    cdef size_t units_bytes = _round64(<size_t>(N * H) * item)
+    cdef size_t amx_bytes = (_round64(amx_ih * 2) + _round64(amx_hh * 2) + _round64(amx_second * 2)
+                             + _round64(amx_split * 2))
+    cdef size_t per_dir = (gh_bytes + bias_bytes + units_bytes + _round64(<size_t>packed * sizeof(float))
                            + amx_bytes)
     cdef void* raw = fastrnn_scratch_take(gx_bytes + <size_t>D * per_dir)
     if raw == NULL:
@@ -447,7 +447,7 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
     cdef DirectionJob jobs[2]
     cdef pthread_t thread
     cdef bint parallel = alone and _parallel_directions(s, c)
-    cdef bint started = False
+    cdef bint direction_thread = False
     try:
         with nogil:
             for d in range(D):
@@ -455,22 +455,23 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
                 jobs[d % 2].gx, jobs[d % 2].f64 = base, floating is double
                 jobs[d % 2].work.gh = base + gx_bytes + d * per_dir
                 jobs[d % 2].work.bias = <char*>jobs[d % 2].work.gh + gh_bytes
-                jobs[d % 2].work.aux = <char*>jobs[d % 2].work.bias + bias_bytes
-                jobs[d % 2].work.packed = (<float*>(<char*>jobs[d % 2].work.aux + aux_bytes)
+                jobs[d % 2].work.units = <char*>jobs[d % 2].work.bias + bias_bytes
+                jobs[d % 2].work.packed = (<float*>(<char*>jobs[d % 2].work.units + units_bytes)
                                            if use_packed else NULL)
                 jobs[d % 2].work.packed_hh = first
                 jobs[d % 2].work.packed_input = packed_input
                 _amx_work(&jobs[d % 2].work,
-                          <char*>jobs[d % 2].work.aux + aux_bytes + _round64(<size_t>packed * 4),
-                          amx_ih, amx_hh, amx_2, amx_a)
+                          <char*>jobs[d % 2].work.units + units_bytes + _round64(<size_t>packed * 4),
+                          amx_ih, amx_hh, amx_second, amx_split)
                 if parallel and d == 0:
                     # direction 0 on its own thread, direction 1 here; each has
                     # its own scratch and writes its own columns and states
-                    started = pthread_create(&thread, NULL, _direction_thread, &jobs[0]) == 0
-                    if started:
+                    direction_thread = pthread_create(&thread, NULL, _direction_thread,
+                                                      &jobs[0]) == 0
+                    if direction_thread:
                         continue
                 run_direction(s, c, d, <floating*>base, &jobs[d % 2].work)
-            if started:
+            if direction_thread:
                 pthread_join(thread, NULL)
     finally:
         fastrnn_scratch_give(raw)

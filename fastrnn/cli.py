@@ -449,7 +449,7 @@ def info(args):
     features = cpu_features()
     print("cpu: " + ("features unknown (no /proc/cpuinfo)" if features is None
                      else " ".join(features) or "none of avx512f avx2 fma sse2"))
-    packed = _kernels.use_packed_gates(100, 1, 4, 1)
+    packed = _kernels.use_packed_step(100, 1)
     print(f"path: {_kernels.isa()} ({_kernels.isa_reason()}); this CPU runs "
           f"{', '.join(_kernels.isa_paths())} (FASTRNN_ISA=... forces one); recurrent products "
           + ("on fastrnn's packed step kernel" if packed else "on OpenBLAS"))

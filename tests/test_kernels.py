@@ -113,13 +113,11 @@ def test_auto_follows_each_paths_rule(amx_off, each_isa):
     # "auto" takes the packed kernel from 8 rows (L*N) on every path but
     # x86-64's baseline (SSE2), which keeps OpenBLAS
     packed = each_isa != "sse2"
-    assert _kernels.use_packed_step(100, 16, 256) == packed      # N >= 2
-    assert _kernels.use_packed_step(100, 64, 512) == packed
-    assert _kernels.use_packed_step(100, 1, 512) == packed       # w_hh fits in L2
-    assert _kernels.use_packed_step(100, 1, 1024) == packed      # from L3, but swept both ways
-    assert not _kernels.use_packed_step(3, 2, 64)                # too short to pay for packing
-    assert _kernels.use_packed_gates(100, 1, 4 * 512, 512) == packed
-    assert not _kernels.use_packed_gates(7, 1, 4 * 64, 64)
+    assert _kernels.use_packed_step(100, 16) == packed      # N >= 2
+    assert _kernels.use_packed_step(100, 64) == packed
+    assert _kernels.use_packed_step(100, 1) == packed       # one row too, whatever H
+    assert not _kernels.use_packed_step(3, 2)               # too short to pay for packing
+    assert not _kernels.use_packed_step(7, 1)
     case = (30, 16, 5, 40, 1, False, True, True, False)
     assert np.array_equal(run_layer("auto", *case)[0],
                           run_layer("packed" if packed else "blas", *case)[0])

@@ -275,7 +275,7 @@ def _split(threads, L, N):
     """Threads a unidirectional float32 layer with large enough steps splits
     into on the current path: only the packed kernel splits (its sums do not
     depend on the slice), and "auto" takes it on every path but SSE2."""
-    return threads if _kernels.use_packed_step(L, N, 64) else 1
+    return threads if _kernels.use_packed_step(L, N) else 1
 
 
 def _flat(kind, result):

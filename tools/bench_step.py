@@ -1,4 +1,4 @@
-"""The measurement behind fastrnn._kernels.use_packed_step and use_packed_gates.
+"""The measurement behind fastrnn._kernels.use_packed_step ("auto"'s rule).
 
     python tools/bench_step.py [--kind rnn|lstm|gru] [--length 200]
 
@@ -63,11 +63,10 @@ def main():
     parser.add_argument("--hidden", type=int, nargs="*", default=[64, 128, 256, 512, 1024])
     args = parser.parse_args()
     L = args.length
-    G = GATES[args.kind]
 
     def rule(L, N, H):
-        # the shape of w_hh decides: (G*H, H)
-        return _kernels.use_packed_gates(L, N, G * H, H)
+        # the rule looks at the rows alone: L steps of N
+        return _kernels.use_packed_step(L, N)
     print(f"{args.kind}: OpenBLAS / packed, L={L}; * = auto picks packed")
     for N in args.batch:
         cells = []
