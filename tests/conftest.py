@@ -4,7 +4,7 @@ import pytest
 
 import fastrnn._base
 import reference
-from fastrnn import _kernels
+from fastrnn import _kernels, _testing
 
 
 @pytest.fixture
@@ -31,12 +31,12 @@ def split_unpaused():
     """Splitting never paused for the test's duration (see _barrier.h: a
     split call that starves on a busy machine pauses it), so that a test
     can check that a split ran."""
-    previous = _kernels.set_split_pausing(False)
+    previous = _testing.set_split_pausing(False)
     _kernels.resume_split()
     try:
         yield
     finally:
-        _kernels.set_split_pausing(previous)
+        _testing.set_split_pausing(previous)
 
 
 @pytest.fixture

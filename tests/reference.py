@@ -440,7 +440,7 @@ def _gated_edge_cases(kind):
 
 def _packed_step_cases():
     """float32 sizes on which the kernel's "auto" rule picks its packed step
-    kernel (fastrnn._kernels.use_packed_step): batch 4-9, L*N >= 16, H on both
+    kernel (fastrnn._testing.use_packed_step): batch 4-9, L*N >= 16, H on both
     sides of the kernel's 16/32-column panel edges."""
     return [
         _edge(batch=4, seq_len=6, hidden_size=33, input_size=7),

@@ -24,7 +24,7 @@ import pytest
 
 import fastrnn
 import reference
-from fastrnn import _kernels
+from fastrnn import _kernels, _testing
 from reference import assert_close
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -211,13 +211,13 @@ def test_every_path_matches_the_reference(shape, each_isa, amx_off):
     previous = fastrnn.get_num_threads()
     fastrnn.set_num_threads(threads)
     _kernels.resume_split()
-    calls = _kernels.path_calls()
+    calls = _testing.path_calls()
     try:
         out, state = model(x, lengths=lengths)
     finally:
         fastrnn.set_num_threads(previous)
     # every layer's call ran on the path forced
-    assert _kernels.path_calls()[each_isa] - calls.get(each_isa, 0) == layers
+    assert _testing.path_calls()[each_isa] - calls.get(each_isa, 0) == layers
     h = state[0] if kind == "lstm" else state
     assert_close(out, ref_out, np.float32, f"{each_isa} output", kind=kind)
     assert_close(h, ref_h, np.float32, f"{each_isa} h_n", kind=kind)
@@ -235,10 +235,10 @@ def test_the_split_runs_on_every_packed_path(kind, each_isa, amx_off, split_unpa
         fastrnn.set_num_threads(1)
         one, _ = model(x)
         fastrnn.set_num_threads(2)
-        splits = _kernels.split_calls()
+        splits = _testing.split_calls()
         two, _ = model(x)
-        split = _kernels.split_calls() - splits
+        split = _testing.split_calls() - splits
     finally:
         fastrnn.set_num_threads(previous)
-    assert split == (1 if _kernels.use_packed_step(12, 16) else 0)
+    assert split == (1 if _testing.use_packed_step(12, 16) else 0)
     assert np.array_equal(one, two)

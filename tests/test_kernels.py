@@ -1,13 +1,11 @@
 """The kernels' one entry, fastrnn._kernels.Layer (through kernel_calls): inconsistent
 weights and calls refused with clear errors instead of reading out of bounds, every path
 against numpy and against each other."""
-import os
-import platform
 
 import numpy as np
 import pytest
 
-from fastrnn import _kernels
+from fastrnn import _testing
 
 import kernel_calls
 
@@ -113,11 +111,11 @@ def test_auto_follows_each_paths_rule(amx_off, each_isa):
     # "auto" takes the packed kernel from 8 rows (L*N) on every path but
     # x86-64's baseline (SSE2), which keeps OpenBLAS
     packed = each_isa != "sse2"
-    assert _kernels.use_packed_step(100, 16) == packed      # N >= 2
-    assert _kernels.use_packed_step(100, 64) == packed
-    assert _kernels.use_packed_step(100, 1) == packed       # one row too, whatever H
-    assert not _kernels.use_packed_step(3, 2)               # too short to pay for packing
-    assert not _kernels.use_packed_step(7, 1)
+    assert _testing.use_packed_step(100, 16) == packed      # N >= 2
+    assert _testing.use_packed_step(100, 64) == packed
+    assert _testing.use_packed_step(100, 1) == packed       # one row too, whatever H
+    assert not _testing.use_packed_step(3, 2)               # too short to pay for packing
+    assert not _testing.use_packed_step(7, 1)
     case = (30, 16, 5, 40, 1, False, True, True, False)
     assert np.array_equal(run_layer("auto", *case)[0],
                           run_layer("packed" if packed else "blas", *case)[0])

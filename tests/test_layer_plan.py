@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import _kernels
+from fastrnn import _kernels, _testing
 
 import kernel_calls
 
@@ -275,7 +275,7 @@ def _split(threads, L, N):
     """Threads a unidirectional float32 layer with large enough steps splits
     into on the current path: only the packed kernel splits (its sums do not
     depend on the slice), and "auto" takes it on every path but SSE2."""
-    return threads if _kernels.use_packed_step(L, N) else 1
+    return threads if _testing.use_packed_step(L, N) else 1
 
 
 def _flat(kind, result):
@@ -306,14 +306,14 @@ def test_hidden_units_split_between_threads_give_the_one_thread_results(
         for layer in model._kernel_layers:
             assert layer.threads_for(L, N) == _split(threads, L, N)
         for call, expected in zip(calls, want):
-            splits = _kernels.split_calls()
+            splits = _testing.split_calls()
             for got, ref in zip(_flat(kind, model(x, **call)), expected):
                 np.testing.assert_array_equal(got, ref)
             # every layer whose plan splits ran split (with lengths the plan
             # follows the rows that run)
             rows = int(np.sum(call["lengths"])) if "lengths" in call else L * N
             planned = sum(layer.threads_for(L, N, rows=rows) > 1 for layer in model._kernel_layers)
-            assert _kernels.split_calls() - splits == planned
+            assert _testing.split_calls() - splits == planned
             if "lengths" not in call:
                 assert planned == (layers if _split(threads, L, N) > 1 else 0)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from reference import TOLERANCE, assert_close
+from reference import assert_close
 
 CLASSES = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
 

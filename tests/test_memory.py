@@ -12,7 +12,6 @@ import sys
 import tracemalloc
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 

@@ -8,7 +8,6 @@ must finish within a timeout (a deadlock would hang instead).
 import threading
 
 import numpy as np
-import pytest
 
 import fastrnn
 

@@ -1,4 +1,4 @@
-"""The measurement behind fastrnn._kernels.use_packed_step ("auto"'s rule).
+"""The measurement behind fastrnn._testing.use_packed_step ("auto"'s rule).
 
     python tools/bench_step.py [--kind rnn|lstm|gru] [--length 200]
 
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from fastrnn import _kernels
+from fastrnn import _kernels, _testing
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -66,7 +66,7 @@ def main():
 
     def rule(L, N, H):
         # the rule looks at the rows alone: L steps of N
-        return _kernels.use_packed_step(L, N)
+        return _testing.use_packed_step(L, N)
     print(f"{args.kind}: OpenBLAS / packed, L={L}; * = auto picks packed")
     for N in args.batch:
         cells = []

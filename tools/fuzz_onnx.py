@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 
 import fastrnn
 import fastrnn.onnx

@@ -12,7 +12,6 @@ shapes the inputs and torch's outputs. With onnxscript installed, each model tor
 dynamo exporter writes right (all but the projected forecaster) is stored too, as
 dynamo-NAME.npz: its file for B=3, L=5 (every shape fixed), with one input case.
 """
-import io
 import pathlib
 import sys
 
