@@ -19,7 +19,7 @@ from fastrnn.onnx._graph import SHAPE_OPS, NodeContext
 from fastrnn.onnx._limits import Budget, shape_text
 from fastrnn.onnx._proto import (
     DEFAULT_DOMAINS, InvalidModelError, NodeReader, UnsupportedModelError,
-    check_unique_names, declared_dims, matmul_shape, node_label, numpy_type,
+    check_unique_names, declared_dims, matmul_shape, node_label,
     runtime_inputs, tensor_value)
 from fastrnn.onnx._rnn_attributes import RECURRENT_OPS, parse_rnn_attributes
 
@@ -297,14 +297,14 @@ class _Walk:
     # -------------------------------------------------------------- stored values
     # A shape op whose inputs are all stored values is computed by the backend's own op
     # (fastrnn/onnx/_graph.py), with its checks and charged to the file's budget: one
-    # reading of the ops for both readers. MatMul stays lazy (a projected LSTM's R is
-    # read through its factors, _Product).
+    # reading of the ops for both readers; the op_ methods below see only values that
+    # depend on the graph's inputs. MatMul stays lazy (a projected LSTM's R is read
+    # through its factors, _Product; a shape op applied to one computes it, charged).
     def _foldable(self, node):
         if node.op_type not in SHAPE_OPS or node.op_type == "MatMul":
             return False
         names = [name for name in node.input if name]
-        return all(isinstance(self.values.get(name), _Const)
-                   and not isinstance(self.values.get(name), _Product) for name in names)
+        return all(isinstance(self.values.get(name), _Const) for name in names)
 
     def _fold(self, node, index):
         constants = {name: self.values[name].array for name in node.input if name}
@@ -337,11 +337,7 @@ class _Walk:
             raise InvalidModelError(f"{reader.label} has no 'to' attribute")
         if isinstance(value, _GraphInput) and value.axes == (0,) and value.rows is None:
             return [_CastInput(value.name, to)]  # lengths for ReverseSequence
-        if not isinstance(value, _Const):
-            self.refuse(reader, value)
-        dtype = numpy_type(to, f"{reader.label}'s target")
-        self.fold(reader, value.array.shape, dtype)
-        return [_Const(value.array.astype(dtype))]
+        self.refuse(reader, value)
 
     def op_ReverseSequence(self, reader):
         """The backward direction's h0 moved from t = 0 to each sequence's last step (how
@@ -360,23 +356,10 @@ class _Walk:
         return [_FirstStep(value.name, value.rows, False, lengths.name)]
 
     def op_Shape(self, reader):
-        value = self.get(reader, 0)
-        if isinstance(value, _Const) and not reader.attribute_names():
-            return [_Const(np.asarray(value.array.shape, np.int64))]
         return [_Dims()]
 
     def op_Gather(self, reader):
-        data, indices = self.get(reader, 0), self.get(reader, 1)
-        if isinstance(data, _Const) and isinstance(indices, _Const):
-            axis = reader.attribute("axis", "int", 0)
-            array, where = data.array, indices.array
-            if where.dtype.kind not in "iu" or not -array.ndim <= axis < max(array.ndim, 1):
-                raise InvalidModelError(f"{reader.label}: Gather of integer indices along an "
-                                        f"axis of the data, got {where.dtype} indices, axis "
-                                        f"{axis} of shape {shape_text(array.shape)}")
-            ax = axis % array.ndim
-            self.fold(reader, array.shape[:ax] + where.shape + array.shape[ax + 1:], array.dtype)
-            return [_Const(np.take(array, where, axis=ax))]
+        data = self.get(reader, 0)
         if isinstance(data, _Dims):
             return [_Dims()]
         self.refuse(reader, data)
@@ -411,19 +394,11 @@ class _Walk:
             new = list(value.axes)
             new.insert(at, NEW_AXIS)
             return [_GraphInput(value.name, new, value.rows, at)]
-        if isinstance(value, _Const) and axes is not None:
-            array = value.array
-            rank = array.ndim + len(axes)
-            for axis in sorted(a % rank for a in axes):
-                array = np.expand_dims(array, axis)
-            return [_Const(array)]
         self.refuse(reader, value)
 
     def op_Squeeze(self, reader):
         value = self.get(reader, 0)
         axes = self.axes(reader)
-        if isinstance(value, _Const):
-            return [_Const(np.squeeze(value.array, axis=None if axes is None else tuple(axes)))]
         if isinstance(value, _Dims):
             return [_Dims()]
         if isinstance(value, (_Seq, _States)) and axes is not None and len(axes) == 1 \
@@ -444,8 +419,6 @@ class _Walk:
 
     def op_Transpose(self, reader):
         value = self.get(reader, 0)
-        if isinstance(value, _Const):
-            return [_Const(np.transpose(value.array, reader.attribute("perm", "ints")))]
         rank = (value.rank if isinstance(value, _GraphInput)
                 else len(value.labels) if isinstance(value, (_Y, _Seq, _States)) else None)
         if rank is None:
@@ -469,8 +442,6 @@ class _Walk:
         shape = self.ints(reader, 1, None, "the shape")
         if shape is None:
             raise InvalidModelError(f"{reader.label} has no shape input")
-        if isinstance(value, _Const):
-            return [_Const(np.reshape(value.array, shape))]
         if isinstance(value, _Dims):
             return [_Dims()]
         if isinstance(value, (_Y, _Seq)) and reader.attribute("allowzero", "int", 0) == 0:
@@ -497,16 +468,6 @@ class _Walk:
                                          and not np.any(v.array)) for v in values) \
                 and any(isinstance(v, _Zeros) for v in values):
             return [_Zeros()]
-        if all(isinstance(v, _Const) for v in values):
-            arrays = [v.array for v in values]
-            rank = arrays[0].ndim
-            if rank == 0 or any(a.ndim != rank for a in arrays) or not -rank <= axis < rank:
-                raise InvalidModelError(f"{reader.label}: Concat along axis {axis} of shapes "
-                                        f"{[shape_text(a.shape) for a in arrays[:4]]}")
-            target = list(arrays[0].shape)
-            target[axis % rank] = sum(a.shape[axis % rank] for a in arrays)
-            self.fold(reader, target, np.result_type(*arrays))
-            return [_Const(np.concatenate(arrays, axis=axis))]
         if all(isinstance(v, (_Const, _Dims)) for v in values):
             return [_Dims()]
         if all(isinstance(v, _States) for v in values):
@@ -565,11 +526,6 @@ class _Walk:
         steps = [1] * len(starts) if steps is None else list(steps)
         if isinstance(value, _Dims):
             return [_Dims()]
-        if isinstance(value, _Const):
-            index = [slice(None)] * value.array.ndim
-            for start, end, axis, step in zip(starts, ends, axes, steps):
-                index[axis] = slice(start, end, step)
-            return [_Const(value.array[tuple(index)])]
         if (isinstance(value, _GraphInput) and value.axes[:1] == (0,) and axes == [0]
                 and steps == [1] and starts[0] >= 0 and ends[0] > starts[0]):
             stop = None if ends[0] >= 2**31 - 1 else ends[0]
