@@ -32,6 +32,48 @@ cdef struct Slice:
     long long starved_ns       # time waited at barriers past the spin budget
 
 
+cdef struct Plan:
+    # What one call runs, decided once by _plan, and where its scratch goes: one
+    # block of `shared` bytes (every direction's gx), then one part of `per`
+    # bytes for each worker (a direction, or a slice of the hidden units), each
+    # buffer at its byte offset within the part (NO_ROOM: none).
+    int threads                # slices of the hidden units (1: directions instead)
+    bint parallel              # the two directions on two threads
+    bint use_packed            # float32 recurrent products on the packed kernel
+    bint packed_input          # the input projection there too (_packed_input)
+    bint amx_steps, amx_input  # products on AMX tiles (_amx_steps, _amx_input)
+    Py_ssize_t packed_first    # floats of the first packed matrix (w_hh or w_rz)
+    size_t shared, per
+    size_t at_gx               # slices: their own (rows, gates*U) projection
+    size_t at_gh, at_bias, at_units, at_w, at_packed
+    size_t at_amx_ih, at_amx_hh, at_amx_second, at_amx_split
+
+
+cdef size_t NO_ROOM = <size_t>-1   # an offset that names no buffer
+
+
+cdef inline void* _room(char* part, size_t at) noexcept nogil:
+    return NULL if at == NO_ROOM else <void*>(part + at)
+
+
+cdef inline size_t _reserve(size_t* end, size_t nbytes) noexcept nogil:
+    """The offset of a buffer of nbytes at *end (64-byte aligned), or NO_ROOM for none."""
+    if nbytes == 0:
+        return NO_ROOM
+    cdef size_t at = end[0]
+    end[0] += _round64(nbytes)
+    return at
+
+
+cdef inline (Py_ssize_t, Py_ssize_t) _slice_units(Py_ssize_t H, Py_ssize_t T,
+                                                   Py_ssize_t k) noexcept nogil:
+    """(first unit, units) of slice k of T: whole 16-unit blocks, as evenly as they go."""
+    cdef Py_ssize_t blocks = (H + 15) // 16
+    cdef Py_ssize_t a = 16 * (k * blocks // T)
+    cdef Py_ssize_t b = H if k == T - 1 else 16 * ((k + 1) * blocks // T)
+    return a, b - a
+
+
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
     return s.path == PATH_PACKED or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N))
@@ -291,59 +333,32 @@ cdef void* _slice_thread(void* arg) noexcept nogil:
     return NULL
 
 
-cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
+cdef int _run_sliced(const Spec* s, const Call* c, const Plan* p,
                      floating* type_tag) except -1:
-    """Run a unidirectional layer on `threads` threads, each owning a slice
-    of the hidden units (multiples of 16 where the size allows). Returns 0,
-    or 1 without running anything when a thread could not be started."""
-    cdef Py_ssize_t H = s.H, P = s.P, I = s.In, N = c.N, T = threads, k
-    cdef Py_ssize_t gates = 0 if s.kind == KIND_RNN else s.G
-    cdef Py_ssize_t U_max = 0, GU
+    """Run a unidirectional layer on p.threads threads, each owning a slice of
+    the hidden units (its units and its part of the scratch: _plan). Returns
+    0, or 1 without running anything when a thread could not be started."""
+    cdef Py_ssize_t H = s.H, P = s.P, I = s.In, T = p.threads, k
     cdef Slice sl[MAX_SLICES]
     cdef pthread_t ids[MAX_SLICES]
     cdef fastrnn_barrier barrier
-    cdef size_t item = sizeof(floating), per = 0
     cdef int threads_started = 0
     cdef char* base
+    cdef char* part
     cdef int start = 0
     cdef long long t0, starved
-    cdef Py_ssize_t blocks = (H + 15) // 16  # whole 16-unit blocks, as evenly as they go
-    for k in range(T):
-        sl[k].a = 16 * (k * blocks // T)
-    for k in range(T):
-        sl[k].U = (sl[k + 1].a if k < T - 1 else H) - sl[k].a
-        U_max = max(U_max, sl[k].U)
-    GU = s.G * U_max
-    if gates:
-        per = (_round64(c.rows * GU * item) + _round64(N * GU * item)
-               + _round64((GU + U_max) * item) + _round64(GU * (I + P) * item))
-    if use_packed:  # w_ih's packing, then w_hh's in the same room
-        per += _round64(max(c.isa.packed_size(GU, P), c.isa.packed_size(GU, I)) * sizeof(float))
-    # AMX: room for the slice's rows of w_ih and w_hh packed, and the split
-    # scratch (RNN: U rows each)
-    cdef bint amx_steps = floating is float and _amx_steps(s, c)
-    cdef bint amx_input = floating is float and _amx_input(s, c)
-    cdef Py_ssize_t M = GU if gates else U_max
-    cdef size_t amx_ih = _round64(fastrnn_amx_packed_size(M, I) * 2) if amx_input else 0
-    cdef size_t amx_hh = _round64(fastrnn_amx_packed_size(M, P) * 2) if amx_steps else 0
-    cdef size_t amx_split = 0
-    if amx_steps or amx_input:
-        amx_split = _round64(fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
-                                                max(I, P)) * 2)
-    cdef size_t amx_at = per
-    per += amx_ih + amx_hh + amx_split
     # A matrix with a weight that is not finite runs in float32 in every
     # slice, as in one thread (run_direction), not only in the slice holding it.
     cdef bint ih_finite = True, hh_finite = True
-    if amx_ih:
+    if p.at_amx_ih != NO_ROOM:
         with nogil:
             ih_finite = fastrnn_amx_finite(<const float*>s.w_ih, s.G * H * I) != 0
-    if amx_hh:
+    if p.at_amx_hh != NO_ROOM:
         with nogil:
             hh_finite = fastrnn_amx_finite(<const float*>s.w_hh, s.G * H * P) != 0
-    cdef void* raw = fastrnn_scratch_take(T * per)
+    cdef void* raw = fastrnn_scratch_take(T * p.per)
     if raw == NULL:
-        raise MemoryError(f"cannot allocate {T * per} bytes of kernel scratch")
+        raise MemoryError(f"cannot allocate {T * p.per} bytes of kernel scratch")
     base = <char*>raw
     fastrnn_barrier_init(&barrier, <int>T)
     try:
@@ -353,19 +368,16 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
                 sl[k].s, sl[k].c, sl[k].barrier, sl[k].f64 = s, c, &barrier, floating is double
                 sl[k].start = &start
                 sl[k].starved_ns = 0
-                sl[k].gx = base + k * per
-                sl[k].gh = <char*>sl[k].gx + (_round64(c.rows * GU * item) if gates else 0)
-                sl[k].bias = <char*>sl[k].gh + (_round64(N * GU * item) if gates else 0)
-                sl[k].w = <char*>sl[k].bias + (_round64((GU + U_max) * item) if gates else 0)
-                sl[k].packed = (<float*>(<char*>sl[k].w + (_round64(GU * (I + P) * item)
-                                                           if gates else 0))
-                                if use_packed else NULL)
-                sl[k].amx_ih = (<uint16_t*>(base + k * per + amx_at)
-                                if amx_ih and ih_finite else NULL)
-                sl[k].amx_hh = (<uint16_t*>(base + k * per + amx_at + amx_ih)
-                                if amx_hh and hh_finite else NULL)
-                sl[k].amx_split = (<uint16_t*>(base + k * per + amx_at + amx_ih + amx_hh)
-                               if amx_split else NULL)
+                sl[k].a, sl[k].U = _slice_units(H, T, k)
+                part = base + k * p.per
+                sl[k].gx = _room(part, p.at_gx)
+                sl[k].gh = _room(part, p.at_gh)
+                sl[k].bias = _room(part, p.at_bias)
+                sl[k].w = _room(part, p.at_w)
+                sl[k].packed = <float*>_room(part, p.at_packed)
+                sl[k].amx_ih = <uint16_t*>_room(part, p.at_amx_ih) if ih_finite else NULL
+                sl[k].amx_hh = <uint16_t*>_room(part, p.at_amx_hh) if hh_finite else NULL
+                sl[k].amx_split = <uint16_t*>_room(part, p.at_amx_split)
             for k in range(1, T):
                 if fastrnn_thread_start(&ids[k], _slice_thread, &sl[k], <int>k) != 0:
                     break
@@ -386,84 +398,115 @@ cdef int _run_sliced(const Spec* s, const Call* c, int threads, bint use_packed,
     return 0 if threads_started == T - 1 else 1
 
 
-cdef void _amx_work(Work* w, char* at, Py_ssize_t ih, Py_ssize_t hh, Py_ssize_t second,
-                    Py_ssize_t a) noexcept nogil:
-    """Point a direction's AMX buffers into its scratch at `at` (sizes in
-    uint16 elements; 0: none)."""
-    w.amx_ih = <uint16_t*>at if ih else NULL
-    at += _round64(ih * 2)
-    w.amx_hh = <uint16_t*>at if hh else NULL
-    at += _round64(hh * 2)
-    w.amx_second = <uint16_t*>at if second else NULL
-    at += _round64(second * 2)
-    w.amx_split = <uint16_t*>at if a else NULL
+cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) except -1:
+    """The one plan of a call: its path, its threads, whether its directions run
+    at once, and every scratch offset (sizes bounded by the checks: L*N and
+    D*G*H below 2**31, no wrap-around)."""
+    cdef size_t item = 8 if f64 else 4, end = 0
+    cdef Py_ssize_t N = c.N, D = s.D, G = s.G * s.H, H = s.H, P = s.P, I = s.In
+    cdef Py_ssize_t U_max = 0, GU, M, k, packed = 0, amx_second = 0
+    cdef bint gates = s.kind != KIND_RNN
+    p.amx_steps = not f64 and _amx_steps(s, c)
+    p.amx_input = not f64 and _amx_input(s, c)
+    p.use_packed = not f64 and not p.amx_steps and _packed_path(s, c)
+    p.packed_input = not f64 and _packed_input(s, c, p.use_packed)
+    p.threads = _split_threads(s, c, f64) if alone else 1
+    if p.threads >= 2 and not fastrnn_split_allowed():
+        p.threads = 1
+    p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
+    p.packed_first = 0
+    p.at_amx_second = NO_ROOM
+    if p.threads >= 2:
+        # one part per slice: its projection, product, biases, rows of w_ih and
+        # w_hh, their packing (w_ih's, then w_hh's in the same room), AMX copies
+        for k in range(p.threads):
+            U_max = max(U_max, _slice_units(H, p.threads, k)[1])
+        GU = s.G * U_max
+        M = GU if gates else U_max
+        p.shared = 0
+        p.at_gx = _reserve(&end, c.rows * GU * item if gates else 0)
+        p.at_gh = _reserve(&end, N * GU * item if gates else 0)
+        p.at_bias = _reserve(&end, (GU + U_max) * item if gates else 0)
+        p.at_units = NO_ROOM
+        p.at_w = _reserve(&end, GU * (I + P) * item if gates else 0)
+        p.at_packed = _reserve(&end, max(c.isa.packed_size(GU, P), c.isa.packed_size(GU, I))
+                                     * 4 if p.use_packed else 0)
+        p.at_amx_ih = _reserve(&end, fastrnn_amx_packed_size(M, I) * 2 if p.amx_input else 0)
+        p.at_amx_hh = _reserve(&end, fastrnn_amx_packed_size(M, P) * 2 if p.amx_steps else 0)
+        p.at_amx_split = _reserve(&end, fastrnn_amx_split_size(
+            _amx_split_rows(c, p.amx_steps, p.amx_input), max(I, P)) * 2
+            if p.amx_steps or p.amx_input else 0)
+        p.per = end
+        return 0
+    # one part per direction: its product, biases, per-unit rows, packed
+    # weights and AMX copies; gx of every direction shared before them
+    if p.use_packed:
+        packed = _packed_floats(c.isa, s, &p.packed_first)
+    p.shared = 0 if not gates else _round64(<size_t>c.rows * <size_t>(D * G) * item)
+    p.at_gx = NO_ROOM
+    p.at_gh = _reserve(&end, N * G * item)
+    p.at_bias = _reserve(&end, (G + H) * item)
+    p.at_units = _reserve(&end, N * H * item)
+    p.at_w = NO_ROOM
+    p.at_packed = _reserve(&end, packed * 4)
+    p.at_amx_ih = _reserve(&end, fastrnn_amx_packed_size(G, I) * 2 if p.amx_input else 0)
+    p.at_amx_hh = p.at_amx_second = NO_ROOM
+    if p.amx_steps:
+        if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
+            p.at_amx_hh = _reserve(&end, fastrnn_amx_packed_size(2 * H, H) * 2)
+            amx_second = fastrnn_amx_packed_size(H, H)
+        else:
+            p.at_amx_hh = _reserve(&end, fastrnn_amx_packed_size(G, P) * 2)
+            if s.w_hr != NULL:
+                amx_second = fastrnn_amx_packed_size(P, H)
+        p.at_amx_second = _reserve(&end, amx_second * 2)
+    p.at_amx_split = _reserve(&end, fastrnn_amx_split_size(
+        _amx_split_rows(c, p.amx_steps, p.amx_input), max(I, max(P, H))) * 2
+        if p.amx_steps or p.amx_input else 0)
+    p.per = end
+    return 0
+
+
+cdef void _carve_work(const Plan* p, char* part, Work* w) noexcept nogil:
+    """A direction's buffers in its part of the scratch."""
+    w.gh = _room(part, p.at_gh)
+    w.bias = _room(part, p.at_bias)
+    w.units = _room(part, p.at_units)
+    w.packed = <float*>_room(part, p.at_packed)
+    w.packed_hh = p.packed_first
+    w.packed_input = p.packed_input
+    w.amx_ih = <uint16_t*>_room(part, p.at_amx_ih)
+    w.amx_hh = <uint16_t*>_room(part, p.at_amx_hh)
+    w.amx_second = <uint16_t*>_room(part, p.at_amx_second)
+    w.amx_split = <uint16_t*>_room(part, p.at_amx_split)
 
 
 cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) except -1:
-    """Allocate one scratch block for the call, then run every direction without the GIL."""
+    """Plan the call, allocate its one scratch block, then run every direction
+    (or every slice of the hidden units) without the GIL."""
     global _split_calls
-    cdef Py_ssize_t L = c.L, N = c.N, D = s.D, G = s.G * s.H, H = s.H, d
-    cdef Py_ssize_t first = 0, packed = 0, P = s.P, I = s.In
-    cdef bint amx_steps = floating is float and _amx_steps(s, c)
-    cdef bint amx_input = floating is float and _amx_input(s, c)
-    cdef bint use_packed = floating is float and not amx_steps and _packed_path(s, c)
-    cdef int threads = _split_threads(s, c, floating is double) if alone else 1
-    cdef bint packed_input = floating is float and _packed_input(s, c, use_packed)
-    if threads >= 2 and fastrnn_split_allowed():
-        if _run_sliced(s, c, threads, use_packed, type_tag) == 0:
+    cdef Py_ssize_t D = s.D, d
+    cdef Plan p
+    _plan(s, c, alone, floating is double, &p)
+    if p.threads >= 2:
+        if _run_sliced(s, c, &p, type_tag) == 0:
             _split_calls += 1
             return 0
-    if use_packed:
-        packed = _packed_floats(c.isa, s, &first)
-    # uint16 elements of the copies packed for AMX: w_ih, w_hh (GRU: w_rz),
-    # w_hr / w_hn, the split scratch
-    cdef Py_ssize_t amx_ih = fastrnn_amx_packed_size(G, I) if amx_input else 0
-    cdef Py_ssize_t amx_hh = 0, amx_second = 0, amx_split = 0
-    if amx_steps:
-        if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
-            amx_hh = fastrnn_amx_packed_size(2 * H, H)
-            amx_second = fastrnn_amx_packed_size(H, H)
-        else:
-            amx_hh = fastrnn_amx_packed_size(G, P)
-            if s.w_hr != NULL:
-                amx_second = fastrnn_amx_packed_size(P, H)
-    if amx_steps or amx_input:
-        amx_split = fastrnn_amx_split_size(_amx_split_rows(c, amx_steps, amx_input),
-                                       max(I, max(P, H)))
-    # Sizes are bounded by the checks (L*N and D*G*H below 2**31): no wrap-around.
-    cdef size_t item = sizeof(floating)
-    cdef size_t gx_bytes = 0 if s.kind == KIND_RNN else _round64(<size_t>c.rows * <size_t>(D * G) * item)
-    cdef size_t gh_bytes = _round64(<size_t>(N * G) * item)
-    cdef size_t bias_bytes = _round64(<size_t>(G + H) * item)
-    cdef size_t units_bytes = _round64(<size_t>(N * H) * item)
-    cdef size_t amx_bytes = (_round64(amx_ih * 2) + _round64(amx_hh * 2) + _round64(amx_second * 2)
-                             + _round64(amx_split * 2))
-    cdef size_t per_dir = (gh_bytes + bias_bytes + units_bytes + _round64(<size_t>packed * sizeof(float))
-                           + amx_bytes)
-    cdef void* raw = fastrnn_scratch_take(gx_bytes + <size_t>D * per_dir)
+        _plan(s, c, False, floating is double, &p)  # a thread did not start: one thread
+    cdef void* raw = fastrnn_scratch_take(p.shared + <size_t>D * p.per)
     if raw == NULL:
-        raise MemoryError(f"cannot allocate {gx_bytes + D * per_dir} bytes of kernel scratch")
+        raise MemoryError(f"cannot allocate {p.shared + D * p.per} bytes of kernel scratch")
     cdef char* base = <char*>raw
     cdef DirectionJob jobs[2]
     cdef pthread_t thread
-    cdef bint parallel = alone and _parallel_directions(s, c)
     cdef bint direction_thread = False
     try:
         with nogil:
             for d in range(D):
                 jobs[d % 2].s, jobs[d % 2].c, jobs[d % 2].d = s, c, d
                 jobs[d % 2].gx, jobs[d % 2].f64 = base, floating is double
-                jobs[d % 2].work.gh = base + gx_bytes + d * per_dir
-                jobs[d % 2].work.bias = <char*>jobs[d % 2].work.gh + gh_bytes
-                jobs[d % 2].work.units = <char*>jobs[d % 2].work.bias + bias_bytes
-                jobs[d % 2].work.packed = (<float*>(<char*>jobs[d % 2].work.units + units_bytes)
-                                           if use_packed else NULL)
-                jobs[d % 2].work.packed_hh = first
-                jobs[d % 2].work.packed_input = packed_input
-                _amx_work(&jobs[d % 2].work,
-                          <char*>jobs[d % 2].work.units + units_bytes + _round64(<size_t>packed * 4),
-                          amx_ih, amx_hh, amx_second, amx_split)
-                if parallel and d == 0:
+                _carve_work(&p, base + p.shared + d * p.per, &jobs[d % 2].work)
+                if p.parallel and d == 0:
                     # direction 0 on its own thread, direction 1 here; each has
                     # its own scratch and writes its own columns and states
                     direction_thread = pthread_create(&thread, NULL, _direction_thread,
