@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, Optional, Tuple, TypeVar
 import numpy as np
 
 from fastrnn import _kernels
+from fastrnn._kinds import MODE_GATES
 from fastrnn._arrays import (INT_MAX, ShapeError, as_real_array, check_layer_sizes, model_dtype,
                              real_array)
 
@@ -31,7 +32,7 @@ class IncompatibleKeys(NamedTuple):
 _Model = TypeVar("_Model", bound="RNNBase")
 
 # Rows of weight_ih / weight_hh / the biases per hidden unit, by torch's mode name.
-GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+GATES = MODE_GATES
 
 
 class StateDictKeyError(KeyError, RuntimeError):

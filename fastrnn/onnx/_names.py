@@ -46,7 +46,9 @@ torch's LSTM and GRU use ONNX's default activations (TORCH_ACTIVATIONS).
 """
 import numpy as np
 
+
 from fastrnn._base import parameter_name
+from fastrnn._kinds import MODE_OPS, OP_GATES
 
 # op_type -> for each ONNX gate block, the index of the torch gate block.
 GATE_ORDER = {
@@ -59,7 +61,7 @@ GATE_ORDER = {
 PEEPHOLE_ORDER = (0, 2, 1)
 
 # torch's mode (fastrnn's model.mode) -> the ONNX op of one of its layers.
-OPS = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+OPS = MODE_OPS
 
 # Lower-case name (a key of fastrnn._kernels.ACTIVATIONS) -> ONNX's spelling,
 # in the order the ONNX operator documents them.
@@ -97,7 +99,8 @@ def onnx_op(mode):
 
 def gate_count(op):
     """G, the number of gate blocks of an op's W, R and half of B."""
-    return len(_gates(op))
+    _gates(op)  # (the op's name checked)
+    return OP_GATES[op]
 
 
 def initializer_names(layer):
