@@ -6,7 +6,7 @@ CPU runs: same results up to summation order, same NaN/Inf pattern."""
 import numpy as np
 import pytest
 
-from test_kernels import gated_call, run_gated
+from kernel_calls import gated_call, run_gated
 
 pytestmark = pytest.mark.usefixtures("each_isa")
 
