@@ -51,6 +51,12 @@ static inline void fastrnn_calls_leave(void)
     __atomic_sub_fetch(&fastrnn_active_calls, 1, __ATOMIC_ACQ_REL);
 }
 
+/* A counter of what the kernels ran (fastrnn._testing), from any thread. */
+static inline void fastrnn_count(long long *counter)
+{
+    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
 /* Threads one kernel call may use (fastrnn.set_num_threads), read once per
  * call. Exported from the module (threadpoolctl's controller calls them,
  * see fastrnn/_threadpool.py). */

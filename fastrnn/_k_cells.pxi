@@ -309,6 +309,7 @@ cdef struct Gates:
     bint input_forget   # LSTM: f = 1 - i
     bint linear_before_reset  # GRU: torch's n gate (r applied after the product)
     bint fast           # float32 sigmoid/tanh(/tanh) without clip etc.: the isa's cells
+    bint force_fused    # the fused one-row steps wherever they apply (path "fused")
     const fastrnn_isa* isa  # the call's float32 kernels (set per run)
 
 
@@ -482,7 +483,9 @@ cdef void lstm_direction(
     # One batch row, no projection: the step kernel with the cell fused
     # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
     cdef bint fused = (floating is float and g.fast and N == 1 and w_hh_packed != NULL
-                       and w_hr__ph == NULL and _fused_lstm(g.isa, H))
+                       and w_hr__ph == NULL and _fused_lstm(g.isa, H, g.force_fused))
+    if fused:
+        fastrnn_count(&_fused_calls)
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
@@ -538,7 +541,9 @@ cdef void gru_direction(
     # One batch row, linear_before_reset: the step kernel with the cell fused
     # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
     cdef bint fused = (floating is float and g.fast and g.linear_before_reset and N == 1
-                       and w_hh_packed != NULL and _fused_gru(g.isa, H))
+                       and w_hh_packed != NULL and _fused_gru(g.isa, H, g.force_fused))
+    if fused:
+        fastrnn_count(&_fused_calls)
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)

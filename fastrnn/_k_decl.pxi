@@ -76,8 +76,12 @@ cdef extern from "_barrier.h" nogil:
     void fastrnn_split_report(long long wall_ns, long long starved_ns, int threads) noexcept
     int fastrnn_start_wait(const int* line) noexcept
     void fastrnn_start_open(int* line, int value) noexcept
+    void fastrnn_count(long long* counter) noexcept
     int fastrnn_calls_enter() noexcept
     void fastrnn_calls_leave() noexcept
+
+# Directions run on the fused one-row steps (fastrnn._testing.fused_calls).
+cdef long long _fused_calls = 0
 
 cdef extern from "_scratch.h" nogil:
     void* fastrnn_scratch_take(size_t size) noexcept

@@ -32,7 +32,9 @@ cdef class Layer:
     linear_before_reset (torch's GRU: n = g(x W_in^T + b_in + r (h W_hn^T +
     b_hn)); without it, ONNX's default, n = g(x W_in^T + b_in + (r h) W_hn^T
     + b_hn)). recurrent picks how float32 computes h @ w_hh.T each step:
-    "packed", "blas", "amx" or "auto" (the measured rule, use_packed_step).
+    "packed", "blas", "amx" or "auto" (the measured rule, use_packed_step);
+    "fused" is "packed" with the fused one-row steps wherever they apply (one
+    batch row, H a multiple of the path's block), for tests and benchmarks.
     The dtype (float32 or float64) is the weights'.
 
     run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a
@@ -136,6 +138,7 @@ cdef class Layer:
             self.gates[d].input_forget = option and k_kind == KIND_LSTM
             self.gates[d].linear_before_reset = option and k_kind == KIND_GRU
             self.gates[d].fast = False
+            self.gates[d].force_fused = False
         # Hold a buffer export of each weight for the layer's life.
         cdef const void** slots[6]
         slots[:] = [&self.spec.w_ih, &self.spec.w_hh, &self.spec.b_ih, &self.spec.b_hh,

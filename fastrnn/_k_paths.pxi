@@ -65,6 +65,11 @@ def path_calls():
     return {_tables[k].name.decode(): _calls_on[k] for k in range(_n_tables)}
 
 
+def fused_calls():
+    """Directions run on the fused one-row steps since import."""
+    return _fused_calls
+
+
 def split_calls():
     """Layer calls whose hidden units were split between threads since import."""
     return _split_calls
@@ -78,15 +83,16 @@ def _init_isa():
 _init_isa()
 
 
-cdef inline bint _fused_lstm(const fastrnn_isa* isa, Py_ssize_t H) noexcept nogil:
+cdef inline bint _fused_lstm(const fastrnn_isa* isa, Py_ssize_t H, bint forced) noexcept nogil:
     """Whether a float32 LSTM row of H units (no projection) takes the fused
-    one-row step on this path (measured: tools/perf_notes.md, fused steps)."""
-    return isa.fused_auto and H % isa.fused_units == 0 and H <= 64
+    one-row step on this path (measured: tools/perf_notes.md, fused steps), or
+    wherever the kernel can when forced (path "fused")."""
+    return H % isa.fused_units == 0 and (forced or isa.fused_auto and H <= 64)
 
 
-cdef inline bint _fused_gru(const fastrnn_isa* isa, Py_ssize_t H) noexcept nogil:
+cdef inline bint _fused_gru(const fastrnn_isa* isa, Py_ssize_t H, bint forced) noexcept nogil:
     """As _fused_lstm, for a GRU with linear_before_reset."""
-    return isa.fused_auto and H % isa.fused_units == 0 and H != 64
+    return H % isa.fused_units == 0 and (forced or isa.fused_auto and H != 64)
 
 
 cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N) noexcept nogil:

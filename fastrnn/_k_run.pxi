@@ -12,6 +12,7 @@ cdef enum Path:
     PATH_PACKED = 1
     PATH_BLAS = 2
     PATH_AMX = 3
+    PATH_FUSED = 4
 
 KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
 
@@ -97,7 +98,8 @@ set_num_threads(_default_threads())
 # about 30 us (see tools/perf_notes.md).
 DEF PARALLEL_MIN_MACS = 4000000
 PARALLEL_MIN_MACS_PER_DIRECTION = PARALLEL_MIN_MACS  # for the tests
-PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS, "amx": PATH_AMX}
+PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS, "amx": PATH_AMX,
+         "fused": PATH_FUSED}
 
 
 cdef struct Spec:
@@ -200,6 +202,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef Py_ssize_t out_ld = D * P, gx_ld = D * G
     cdef Gates g = s.gates[d]
     g.isa = c.isa
+    g.force_fused = s.path == PATH_FUSED
     cdef const floating* x = <const floating*>c.x
     cdef floating* out = <floating*>c.out + d * P
     cdef const floating* w_ih = <const floating*>s.w_ih + d * G * I

@@ -76,7 +76,8 @@ cdef inline (Py_ssize_t, Py_ssize_t) _slice_units(Py_ssize_t H, Py_ssize_t T,
 
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
-    return s.path == PATH_PACKED or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N))
+    return (s.path == PATH_PACKED or s.path == PATH_FUSED
+            or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N)))
 
 
 cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed) except -1:
@@ -551,4 +552,7 @@ cdef inline int _path(recurrent, str fn) except -1:
         return PATH_BLAS
     if recurrent == "amx":
         return PATH_AMX
-    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'blas' or 'amx', got {recurrent!r}")
+    if recurrent == "fused":
+        return PATH_FUSED
+    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'fused', 'blas' or 'amx', "
+                     f"got {recurrent!r}")

@@ -1,18 +1,27 @@
 """The fused one-row steps (_step.h fastrnn_lstm_step_row_f32 /
 fastrnn_gru_step_row_f32: the recurrent product and the cell in one kernel,
-taken for float32, one batch row, H a multiple of the path's block) against
-the OpenBLAS path, whose cell is the separate one, on every kernel path this
-CPU runs: same results up to summation order, same NaN/Inf pattern."""
+for float32, one batch row, H a multiple of the path's block) against the
+OpenBLAS path, whose cell is the separate one, on every kernel path this CPU
+runs: same results up to summation order, same NaN/Inf pattern. The fused
+kernels are forced (recurrent="fused") and counted (fused_calls): every case
+asserts that they ran where they apply and not elsewhere."""
 import numpy as np
 import pytest
 
+from fastrnn import _kernels, _testing
 from kernel_calls import gated_call, run_gated
 
 pytestmark = pytest.mark.usefixtures("each_isa")
 
 
 def _compare(kind, args):
-    packed = run_gated(kind, args, "packed")
+    H = args["hn"].shape[2]
+    D = args["hn"].shape[0]
+    before = _testing.fused_calls()
+    packed = run_gated(kind, args, "fused")
+    block = {"avx512": 32, "avx2": 8, "sse2": 4, "neon": 4}[_kernels.isa()]  # fused_units
+    ran = _testing.fused_calls() - before
+    assert ran == (D if H % block == 0 else 0), (ran, H, _kernels.isa())
     blas = run_gated(kind, args, "blas")
     for got, ref in zip(packed, blas):
         assert np.array_equal(np.isnan(got), np.isnan(ref))
@@ -22,7 +31,7 @@ def _compare(kind, args):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("H", [32, 64, 96, 128])
+@pytest.mark.parametrize("H", [8, 32, 36, 40, 64, 96, 128])
 @pytest.mark.parametrize("D", [1, 2])
 @pytest.mark.parametrize("lens", [None, [9], [4], [0]])
 def test_fused_row_matches_blas(kind, H, D, lens):
