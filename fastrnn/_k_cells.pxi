@@ -294,9 +294,7 @@ cdef void rnn_direction(
                               clip)
         finish_step(c__nh, s, t, rows, state__nh, H, &h_prev__nh, &h_prev_ld)
     if s.lens == NULL:
-        # h_n = the last step's output rows
-        for n in range(s.N):
-            memcpy(state__nh + n * H, c__nh + n * s.out_row, H * sizeof(floating))
+        copy_rows(state__nh, H, c__nh, s.out_row, s.N, H)
 
 
 # ---------------------------------------------------------------- LSTM and GRU
@@ -439,6 +437,15 @@ cdef inline Py_ssize_t _rows_at(const Steps* s, Py_ssize_t t) noexcept nogil:
     return _rows_to_run(s.lens, s.N, t)
 
 
+cdef inline void copy_rows(floating* dst, Py_ssize_t dst_ld, const floating* src,
+                           Py_ssize_t src_ld, Py_ssize_t rows, Py_ssize_t width) noexcept nogil:
+    """h_n from the last step's output rows (without lengths): `rows` rows of
+    `width` values, every direction and slice alike."""
+    cdef Py_ssize_t n
+    for n in range(rows):
+        memcpy(dst + n * dst_ld, src + n * src_ld, width * sizeof(floating))
+
+
 cdef void finish_step(floating* out__np, const Steps* s, Py_ssize_t t, Py_ssize_t rows,
                       floating* h__np, Py_ssize_t P, const floating** h_prev,
                       Py_ssize_t* h_prev_ld) noexcept nogil:
@@ -512,9 +519,7 @@ cdef void lstm_direction(
                            step, amx_hr, amx_split)
         finish_step(out, s, t, rows, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
-        # h_n = the last step's output rows
-        for n in range(N):
-            memcpy(h__np + n * P, out + n * s.out_row, P * sizeof(floating))
+        copy_rows(h__np, P, out, s.out_row, N, P)
 
 
 cdef void gru_direction(
@@ -582,5 +587,4 @@ cdef void gru_direction(
                                h_prev + n * h_prev_ld, out + n * s.out_row, H, g)
         finish_step(out, s, t, rows, h__nh, H, &h_prev, &h_prev_ld)
     if s.lens == NULL:
-        for n in range(N):
-            memcpy(h__nh + n * H, out + n * s.out_row, H * sizeof(floating))
+        copy_rows(h__nh, H, out, s.out_row, N, H)

@@ -319,8 +319,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         # holds the threads' start, not counted as starving)
         fastrnn_barrier_wait(sl.barrier, &sense, &sl.starved_ns if step else &start_wait)
     if c.lens == NULL:
-        for n in range(N):
-            memcpy(hn + n * P + a, o + n * st.out_row + a, U * item)
+        copy_rows(hn + a, P, o + a, st.out_row, N, U)
 
 
 cdef void* _slice_thread(void* arg) noexcept nogil:
