@@ -194,6 +194,28 @@ cdef void _init_states(const Spec* s, const Call* c, Py_ssize_t d,
             memset(<floating*>c.cn + d * N * H, 0, N * H * sizeof(floating))
 
 
+cdef void fold_biases(const Spec* s, bint linear_before_reset, const floating* b_ih,
+                      const floating* b_hh, Py_ssize_t a, Py_ssize_t U,
+                      floating* bias) noexcept nogil:
+    """The cells' biases of units a..a+U-1 (gate blocks U apart; a direction
+    takes all H, a slice its own): b_ih + b_hh, but for a GRU with
+    linear_before_reset b_n = b_in alone and b_hn after the gate blocks (at
+    G*U; zeros without it). Zeros without biases. The one-thread and the split
+    paths both fold them here."""
+    cdef Py_ssize_t G = s.G, H = s.H, k, j
+    for k in range(G):
+        for j in range(U):
+            bias[k * U + j] = 0
+            if b_ih != NULL:
+                bias[k * U + j] = b_ih[k * H + a + j]
+                if s.kind == KIND_LSTM or k < 2 or not linear_before_reset:
+                    bias[k * U + j] = bias[k * U + j] + b_hh[k * H + a + j]
+    if s.kind == KIND_GRU:
+        for j in range(U):
+            bias[G * U + j] = (b_hh[2 * H + a + j] if b_hh != NULL and linear_before_reset
+                               else 0)
+
+
 cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx,
                         const Work* w) noexcept nogil:
     """Every step of direction d: input projection, packing, state init, the loop."""
@@ -258,10 +280,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     if project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
                      packed_ih, amx_ih, w.amx_split):
         _gx_time_major(&st, gx_ld)
+    fold_biases(s, g.linear_before_reset, b_ih, b_hh, 0, H, bias)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
-        for j in range(G):
-            bias[j] = b_ih[j] + b_hh[j] if b_ih != NULL else 0
         g.fast = floating is float and _fast_cells(s, &g)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, G, P, packed)
@@ -274,16 +295,6 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                        hn, cn, <floating*>w.gh, <floating*>w.units, H, P, &g,
                        amx_hh, amx_second, w.amx_split)
         return
-    # GRU: bias = b_ih + b_hh, but b_hn apart (after bias[3H]) with linear_before_reset
-    for j in range(G + H):
-        bias[j] = 0
-    if b_ih != NULL:
-        for j in range(G):
-            bias[j] = b_ih[j]
-            if j < 2 * H or not g.linear_before_reset:
-                bias[j] = bias[j] + b_hh[j]
-            else:
-                bias[H + j] = b_hh[j]
     g.fast = floating is float and _fast_cells(s, &g)
     if packed != NULL:
         if g.linear_before_reset:

@@ -259,16 +259,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih,
                          sl.amx_split)
     else:
-        for k in range(gates):
-            for j in range(U):
-                bias[k * U + j] = 0
-                if b_ih != NULL:
-                    bias[k * U + j] = b_ih[k * H + a + j]
-                    if s.kind == KIND_LSTM or k < 2:
-                        bias[k * U + j] += b_hh[k * H + a + j]
-        if s.kind == KIND_GRU:
-            for j in range(U):
-                bias[GU + j] = b_hh[2 * H + a + j] if b_hh != NULL else 0
+        fold_biases(s, g.linear_before_reset, b_ih, b_hh, a, U, bias)
         # as run_direction: on the packed kernel when the steps run on it
         if project_steps(c.isa, x, w_ih, gx, GU, L, N, c.rows, c.batch_major, GU, I,
                          sl.packed, amx_ih, sl.amx_split):
