@@ -123,9 +123,8 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
 
     On the packed kernel or AMX (w packed once for the whole projection) batch-major
     x (N > 1) is projected into time-major rows, so that the cells read each step's
-    rows as one block (batch-major rows of a step lie L rows apart, which the
-    prefetchers did not follow: an LSTM cell at N=171, H=64 took 2.7x its time on
-    rows in L1): by step, N rows L*I apart, when N >= 6, else by sequence, L rows
+    rows as one block rather than rows L apart (tools/perf_notes.md, input
+    projection): by step, N rows L*I apart, when N >= 6, else by sequence, L rows
     into rows N*gx_ld apart. OpenBLAS packs w again at every call: there, and for
     time-major or packed rows, one call in x's order. `packed` has room for w packed
     (see input_projection)."""

@@ -125,7 +125,5 @@ ACTIVATIONS = {
 
 # Bytes of x per chunk of rows of an input projection on the packed kernel
 # (input_projection): a chunk's rows stay in L2 while every column block of
-# w passes over them. A projection in one piece re-read all of x from L3 for
-# each block of 16-32 columns (LSTM B=64, L=50, I=256, H=512: 10% slower than
-# OpenBLAS; tools/perf_notes.md, "input projections on the packed kernel").
+# w passes over them (tools/perf_notes.md, input projection).
 DEF PROJECT_CHUNK_BYTES = 262144
