@@ -83,10 +83,11 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
 cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed) except -1:
     """Whether a float32 call whose steps run on the packed kernel (use_packed)
     projects its input there too (see input_projection): where that is the
-    faster (I <= min(P, 128); tools/perf_notes.md, input projection), and wherever a call of
-    this shape splits its hidden units when it has threads: the slices must
-    give one thread's bits, and whether a call splits depends on the thread
-    setting and on other calls running, which the projection must not."""
+    faster (I <= min(P, 128); tools/perf_notes.md, input projection), and
+    wherever a call of this shape splits its hidden units when it has threads:
+    the slices must give one thread's bits, and whether a call splits depends
+    on the thread setting and on other calls running, which the projection
+    must not."""
     return use_packed and (s.In <= s.P and s.In <= 128 or _split_eligible(s, c, False))
 
 
