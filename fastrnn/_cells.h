@@ -60,6 +60,16 @@ FASTRNN_INLINE void fastrnn_tail_in(float *buf, const float *src, ptrdiff_t gs, 
         memcpy(buf + g * FASTRNN_VW, src + g * gs + j0, sizeof(float) * n);
 }
 
+/* fastrnn_tail_in of the three gate arrays a row reads: gx, gh and b. */
+FASTRNN_INLINE void fastrnn_tails_in(float *tgx, float *tgh, float *tb, const float *gx,
+                                     const float *gh, const float *b, ptrdiff_t gs, int gates,
+                                     ptrdiff_t j0, ptrdiff_t n)
+{
+    fastrnn_tail_in(tgx, gx, gs, gates, j0, n);
+    fastrnn_tail_in(tgh, gh, gs, gates, j0, n);
+    fastrnn_tail_in(tb, b, gs, gates, j0, n);
+}
+
 /* LSTM cells of n units (a multiple of VW), gates gs apart in gx, gh, b. */
 FASTRNN_INLINE void fastrnn_lstm_cells(const float *restrict gx, const float *restrict gh,
                                        const float *restrict b, float *restrict c,
@@ -97,9 +107,7 @@ FASTRNN_TARGET static void fastrnn_lstm_cell_f32(const float *restrict gx, const
     fastrnn_lstm_cells(gx, gh, b, c, h, full, H);
     if (n == 0)
         return;
-    fastrnn_tail_in(tgx, gx, H, 4, full, n);
-    fastrnn_tail_in(tgh, gh, H, 4, full, n);
-    fastrnn_tail_in(tb, b, H, 4, full, n);
+    fastrnn_tails_in(tgx, tgh, tb, gx, gh, b, H, 4, full, n);
     memcpy(tc, c + full, sizeof(float) * n);
     fastrnn_lstm_cells(tgx, tgh, tb, tc, th, FASTRNN_VW, FASTRNN_VW);
     memcpy(c + full, tc, sizeof(float) * n);
@@ -145,9 +153,7 @@ FASTRNN_TARGET static void fastrnn_gru_cell_f32(const float *restrict gx, const 
         memcpy(h + full, th + FASTRNN_VW - n, sizeof(float) * n);
         return;
     }
-    fastrnn_tail_in(tgx, gx, H, 3, full, n);
-    fastrnn_tail_in(tgh, gh, H, 3, full, n);
-    fastrnn_tail_in(tb, b, H, 3, full, n);
+    fastrnn_tails_in(tgx, tgh, tb, gx, gh, b, H, 3, full, n);
     memcpy(tbn, b_hn + full, sizeof(float) * n);
     memcpy(tp, h_prev + full, sizeof(float) * n);
     fastrnn_gru_cells(tgx, tgh, tb, tbn, tp, th, FASTRNN_VW, FASTRNN_VW);
@@ -181,9 +187,7 @@ FASTRNN_TARGET static void fastrnn_gru_reset_f32(const float *restrict gx, float
     fastrnn_gru_resets(gx, gh, b, h_prev, rh, full, H);
     if (n == 0)
         return;
-    fastrnn_tail_in(tgx, gx, H, 2, full, n);
-    fastrnn_tail_in(tgh, gh, H, 2, full, n);
-    fastrnn_tail_in(tb, b, H, 2, full, n);
+    fastrnn_tails_in(tgx, tgh, tb, gx, gh, b, H, 2, full, n);
     memcpy(tp, h_prev + full, sizeof(float) * n);
     fastrnn_gru_resets(tgx, tgh, tb, tp, trh, FASTRNN_VW, FASTRNN_VW);
     memcpy(gh + H + full, tgh + FASTRNN_VW, sizeof(float) * n);
@@ -214,9 +218,7 @@ FASTRNN_TARGET static void fastrnn_gru_update_f32(const float *restrict gx, cons
     fastrnn_gru_updates(gx, gh, b, h_prev, h, full, H);
     if (n == 0)
         return;
-    fastrnn_tail_in(tgx, gx, H, 3, full, n);
-    fastrnn_tail_in(tgh, gh, H, 3, full, n);
-    fastrnn_tail_in(tb, b, H, 3, full, n);
+    fastrnn_tails_in(tgx, tgh, tb, gx, gh, b, H, 3, full, n);
     memcpy(tp, h_prev + full, sizeof(float) * n);
     fastrnn_gru_updates(tgx, tgh, tb, tp, th, FASTRNN_VW, FASTRNN_VW);
     memcpy(h + full, th, sizeof(float) * n);

@@ -171,7 +171,7 @@ cdef class Layer:
         c.rows = L * N if rows is None else rows
         c.isa = _isa
         if self.spec.D == 1:
-            return _split_threads(&self.spec, &c, self.f64)
+            return _split_threads(&self.spec, _split_eligible(&self.spec, &c, self.f64))
         return 2 if _parallel_directions(&self.spec, &c) else 1
 
     def run(self, x, out, h0, c0, hn, cn, seq_lens, Py_ssize_t L, bint batch_major):

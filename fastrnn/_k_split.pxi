@@ -80,15 +80,15 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
             or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N)))
 
 
-cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed) except -1:
+cdef bint _packed_input(const Spec* s, bint use_packed, bint split_eligible) noexcept nogil:
     """Whether a float32 call whose steps run on the packed kernel (use_packed)
     projects its input there too (see input_projection): where that is the
     faster (I <= min(P, 128); tools/perf_notes.md, input projection), and
     wherever a call of this shape splits its hidden units when it has threads:
     the slices must give one thread's bits, and whether a call splits depends
     on the thread setting and on other calls running, which the projection
-    must not."""
-    return use_packed and (s.In <= s.P and s.In <= 128 or _split_eligible(s, c, False))
+    must not (split_eligible: _split_eligible of the call)."""
+    return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible)
 
 
 # AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
@@ -196,13 +196,11 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
             and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))
 
 
-cdef int _split_threads(const Spec* s, const Call* c, bint f64) except -1:
-    """Threads a call splits its hidden units between when it runs alone
-    (see above), or 1."""
+cdef int _split_threads(const Spec* s, bint split_eligible) noexcept nogil:
+    """Threads a call splits its hidden units between when it runs alone, for a
+    call whose shape splits (split_eligible: _split_eligible of the call), or 1."""
     cdef int threads = min(fastrnn_get_num_threads(), MAX_SLICES, s.H // 16)
-    if threads >= 2 and _split_eligible(s, c, f64):
-        return threads
-    return 1
+    return threads if threads >= 2 and split_eligible else 1
 
 
 cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
@@ -400,8 +398,9 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     p.amx_steps = not f64 and _amx_steps(s, c)
     p.amx_input = not f64 and _amx_input(s, c)
     p.use_packed = not f64 and not p.amx_steps and _packed_path(s, c)
-    p.packed_input = not f64 and _packed_input(s, c, p.use_packed)
-    p.threads = _split_threads(s, c, f64) if alone else 1
+    cdef bint split_eligible = _split_eligible(s, c, f64)
+    p.packed_input = not f64 and _packed_input(s, p.use_packed, split_eligible)
+    p.threads = _split_threads(s, split_eligible) if alone else 1
     if p.threads >= 2 and not fastrnn_split_allowed():
         p.threads = 1
     p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
