@@ -3,6 +3,7 @@
 #define FASTRNN_TARGET __attribute__((target("avx2,fma")))
 #define FASTRNN_VW 8
 #define FASTRNN_VREGS 16
+#define FASTRNN_FMA 1
 #define FASTRNN_ISA_TABLE fastrnn_isa_avx2
 #define FASTRNN_ISA_NAME "avx2"
 #define FASTRNN_PACKED_AUTO 1

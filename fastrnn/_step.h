@@ -35,6 +35,11 @@
 #define FASTRNN_FUSED_U 1
 #endif
 #endif
+/* Blocks of 4 rows x 3 vectors need FMA: 12 sums, 3 vectors of w and a
+ * broadcast fill 16 registers; a multiply then add needs one more. */
+#ifndef FASTRNN_FMA
+#define FASTRNN_FMA 0
+#endif
 /* k per slice of a product: 64 KB of w at PANEL 32 (128 k measured 3-5%
  * slower, from the extra passes over c; 512 no better). */
 #define FASTRNN_KBLOCK 256
@@ -159,12 +164,13 @@ FASTRNN_INLINE void fastrnn_put(float *c, fastrnn_vf a, ptrdiff_t width, int acc
  * the one before), half v % 2 of that panel. */
 #define FASTRNN_VEC(w, next, v) ((w) + ((v) >> 1) * (next) + ((v) & 1) * FASTRNN_VW)
 
-/* Rows n..n+R-1 (R <= 6) against V vectors of columns (V = 2 or 4): each
- * w load feeds R rows, each h value V vectors. Inlined with R and V
- * constants, the R*V sums stay in registers. */
-FASTRNN_INLINE void fastrnn_rows_panels(const float *restrict w, ptrdiff_t next, const int V,
-                                        const float *h, ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
-                                        const int R, ptrdiff_t K, ptrdiff_t width, int accumulate)
+/* Rows n..n+R-1 (R <= 6) against V vectors of columns (V <= 4), vector v
+ * at wv[v] (panel rows PANEL floats apart): each w load feeds R rows, each
+ * h value V vectors. Inlined with R and V constants, the R*V sums stay in
+ * registers. Every column's sum runs over k in order. */
+FASTRNN_INLINE void fastrnn_rows_vectors(const float *const wv[4], const int V, const float *h,
+                                         ptrdiff_t h_ld, float *c, ptrdiff_t c_ld, const int R,
+                                         ptrdiff_t K, ptrdiff_t width, int accumulate)
 {
     fastrnn_vf acc[6][4] = {{{0}}};
     ptrdiff_t k;
@@ -173,12 +179,12 @@ FASTRNN_INLINE void fastrnn_rows_panels(const float *restrict w, ptrdiff_t next,
         fastrnn_vf x[4];
         /* w comes from L2 for the first row block: ask for it 8 k ahead */
         for (v = 0; v < V; v++)
-            __builtin_prefetch(FASTRNN_VEC(w, next, v) + (k + 8) * FASTRNN_PANEL, 0, 3);
+            __builtin_prefetch(wv[v] + (k + 8) * FASTRNN_PANEL, 0, 3);
         /* A volatile load: left to itself GCC folds the load of x[v] into
          * each of the R FMAs that use it (R loads instead of one), and the
          * loop became bound by the loads. */
         for (v = 0; v < V; v++)
-            x[v] = *(const volatile fastrnn_vf *)(FASTRNN_VEC(w, next, v) + k * FASTRNN_PANEL);
+            x[v] = *(const volatile fastrnn_vf *)(wv[v] + k * FASTRNN_PANEL);
         for (r = 0; r < R; r++) {
             float s = h[r * h_ld + k];
             for (v = 0; v < V; v++)
@@ -189,6 +195,19 @@ FASTRNN_INLINE void fastrnn_rows_panels(const float *restrict w, ptrdiff_t next,
         for (v = 0; v < V; v++)
             fastrnn_put(c + r * c_ld + FASTRNN_VW * v, acc[r][v], width - FASTRNN_VW * v,
                         accumulate);
+}
+
+/* fastrnn_rows_vectors on the V vectors of the panels from w on (V / 2
+ * panels, each `next` floats after the one before). */
+FASTRNN_INLINE void fastrnn_rows_panels(const float *restrict w, ptrdiff_t next, const int V,
+                                        const float *h, ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
+                                        const int R, ptrdiff_t K, ptrdiff_t width, int accumulate)
+{
+    const float *wv[4];
+    int v;
+    for (v = 0; v < V; v++)
+        wv[v] = FASTRNN_VEC(w, next, v);
+    fastrnn_rows_vectors(wv, V, h, h_ld, c, c_ld, R, K, width, accumulate);
 }
 
 /* One row against V vectors of columns: two k per turn, 2V sums in flight. */
@@ -340,22 +359,132 @@ FASTRNN_TARGET static void fastrnn_rows_sweep(const float *restrict packed, cons
     }
 }
 
+/* R = 3 or 4 rows against the three vectors of columns at w0, w1, w2 (the
+ * sums of fastrnn_rows_vectors in the same order), written with named sums
+ * and two prefetches (the three vectors lie on two cache lines at every
+ * width), so that GCC's loop is 3 loads, R broadcasts and 3 R FMAs without
+ * register moves: with 16 registers 12 sums, 3 vectors of w and a
+ * broadcast. */
+FASTRNN_INLINE void fastrnn_rows_3v(const float *w0, const float *w1, const float *w2,
+                                    const float *h, ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
+                                    const int R, ptrdiff_t K, ptrdiff_t width, int accumulate)
+{
+    fastrnn_vf a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0};
+    fastrnn_vf d0 = {0}, d1 = {0}, d2 = {0}, e0 = {0}, e1 = {0}, e2 = {0};
+    const float *h0 = h, *h1 = h + h_ld, *h2 = h + 2 * h_ld, *h3 = h + 3 * h_ld;
+    ptrdiff_t k;
+    for (k = 0; k < K; k++) {
+        const ptrdiff_t o = k * FASTRNN_PANEL;
+        fastrnn_vf x0, x1, x2;
+        float s;
+        __builtin_prefetch(w0 + o + 8 * FASTRNN_PANEL, 0, 3);
+        __builtin_prefetch(w2 + o + 8 * FASTRNN_PANEL, 0, 3);
+        x0 = *(const volatile fastrnn_vf *)(w0 + o);
+        x1 = *(const volatile fastrnn_vf *)(w1 + o);
+        x2 = *(const volatile fastrnn_vf *)(w2 + o);
+        s = h0[k];
+        a0 += s * x0;
+        a1 += s * x1;
+        a2 += s * x2;
+        s = h1[k];
+        b0 += s * x0;
+        b1 += s * x1;
+        b2 += s * x2;
+        s = h2[k];
+        d0 += s * x0;
+        d1 += s * x1;
+        d2 += s * x2;
+        if (R == 4) {
+            s = h3[k];
+            e0 += s * x0;
+            e1 += s * x1;
+            e2 += s * x2;
+        }
+    }
+#define FASTRNN_PUT3(x0, x1, x2)                                                \
+    fastrnn_put(c, x0, width, accumulate);                                      \
+    fastrnn_put(c + FASTRNN_VW, x1, width - FASTRNN_VW, accumulate);            \
+    fastrnn_put(c + 2 * FASTRNN_VW, x2, width - 2 * FASTRNN_VW, accumulate);    \
+    c += c_ld;
+    FASTRNN_PUT3(a0, a1, a2)
+    FASTRNN_PUT3(b0, b1, b2)
+    FASTRNN_PUT3(d0, d1, d2)
+    if (R == 4) {
+        FASTRNN_PUT3(e0, e1, e2)
+    }
+#undef FASTRNN_PUT3
+}
+
+/* N rows in blocks of 4 and 3 rows (the blocks of 3 last; N >= 3, N != 5,
+ * and a multiple of 3 without FMA) against blocks of three vectors of
+ * columns: 12 or 9 sums, with 16 registers (tools/perf_notes.md, step
+ * kernel). Vector g of the packed
+ * copy lies in panel g / 2, half g % 2; columns VW g on. */
+FASTRNN_TARGET static void fastrnn_rows_3v_sweep(const float *restrict packed, const float *h,
+                                                 ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
+                                                 ptrdiff_t N, ptrdiff_t M, ptrdiff_t K,
+                                                 int accumulate, int backwards)
+{
+    const ptrdiff_t vectors = (M + FASTRNN_VW - 1) / FASTRNN_VW;
+    const ptrdiff_t blocks = (vectors + 2) / 3;
+    const ptrdiff_t next = K * FASTRNN_PANEL;
+    /* rows in blocks of 4 up to `fours`, then blocks of 3 */
+    const ptrdiff_t fours = FASTRNN_FMA ? N - 3 * ((4 - N % 4) % 4) : 0;
+    ptrdiff_t q, k0, n;
+    int v;
+    for (q = 0; q < blocks; q++) {
+        const ptrdiff_t g0 = 3 * (backwards ? blocks - 1 - q : q);
+        const ptrdiff_t j0 = g0 * FASTRNN_VW, width = M - j0;
+        const int V = vectors - g0 < 3 ? (int)(vectors - g0) : 3;
+        for (k0 = 0; k0 < K; k0 += FASTRNN_KBLOCK) {
+            const ptrdiff_t kb = K - k0 < FASTRNN_KBLOCK ? K - k0 : FASTRNN_KBLOCK;
+            const int acc = accumulate || k0 > 0;
+            const float *wv[4];
+            for (v = 0; v < V; v++) {
+                const ptrdiff_t g = g0 + v;
+                wv[v] = packed + g / 2 * next + g % 2 * FASTRNN_VW + k0 * FASTRNN_PANEL;
+            }
+            for (n = 0; n < N;) {
+                const int R = n < fours ? 4 : 3;
+                const float *hk = h + n * h_ld + k0;
+                float *cj = c + n * c_ld + j0;
+                if (V == 3 && R == 4)
+                    fastrnn_rows_3v(wv[0], wv[1], wv[2], hk, h_ld, cj, c_ld, 4, kb, width, acc);
+                else if (V == 3)
+                    fastrnn_rows_3v(wv[0], wv[1], wv[2], hk, h_ld, cj, c_ld, 3, kb, width, acc);
+                else if (V == 2 && R == 4)
+                    fastrnn_rows_vectors(wv, 2, hk, h_ld, cj, c_ld, 4, kb, width, acc);
+                else if (V == 2)
+                    fastrnn_rows_vectors(wv, 2, hk, h_ld, cj, c_ld, 3, kb, width, acc);
+                else if (R == 4)
+                    fastrnn_rows_vectors(wv, 1, hk, h_ld, cj, c_ld, 4, kb, width, acc);
+                else
+                    fastrnn_rows_vectors(wv, 1, hk, h_ld, cj, c_ld, 3, kb, width, acc);
+                n += R;
+            }
+        }
+    }
+}
+
 FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict packed, const float *h, ptrdiff_t h_ld,
                                        float *c, ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
                                        ptrdiff_t K, int accumulate, int backwards)
 {
-    /* Panels per column block, and rows per block: with 32 registers two
-     * panels and 6 rows (24 sums); with 16 one panel and 6 rows (12 sums),
-     * but two panels 2 rows at a time (8 sums) for up to 3 rows, and for
-     * the 1 or 2 rows left after blocks of 6: one panel of 1-2 rows leaves
-     * too few sums in flight. Every column's sums are the same whichever
-     * block holds its row. */
+    /* Rows per block and vectors of columns per block: with 32 registers 6
+     * rows x 4 vectors (24 sums). With 16 and FMA: blocks of 4 and 3 rows
+     * x 3 vectors (12 and 9 sums); 5 or 6 rows x 2 vectors (10 or 12); 2
+     * rows x 4 vectors (8). Without FMA (SSE2): 3 rows x 3 vectors where
+     * N is a multiple of 3, else blocks of 6 rows x 2 vectors and the 1-2
+     * rows left (or N <= 3) x 4 vectors. Every column's sum runs over k in the same order
+     * whichever block holds its row. */
     if (N == 1) {
         fastrnn_row_step_f32(packed, h, c, M, K, accumulate, backwards);
         return;
     }
     if (FASTRNN_ROWS_V == 4) {
         fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, N, M, K, accumulate, backwards, 2, 6);
+    } else if (FASTRNN_FMA ? N != 2 && N != 5 && N != 6 : N % 3 == 0) {
+        fastrnn_rows_3v_sweep(packed, h, h_ld, c, c_ld, N, M, K, accumulate, backwards);
     } else if (N <= 3) {
         fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, N, M, K, accumulate, backwards, 2, 2);
     } else {

@@ -100,10 +100,10 @@ int main(int argc, char **argv)
         for (int s = 0; s < ns; s++) {
             ptrdiff_t H = sizes[s], M = 4 * H;
             float *w = alloc(M * H), *packed = alloc(k->packed_size(M, H));
-            float *h = alloc(16 * H), *c = alloc(16 * M);
+            float *h = alloc(64 * H), *c = alloc(64 * M);
             k->pack(w, M, H, packed);
             printf("%-6s step H=%4td", k->name, H);
-            for (ptrdiff_t N = 1; N <= 16; N = N < 4 ? N + 1 : N * 2) {
+            for (ptrdiff_t N = 1; N <= 64; N = N < 10 ? N + 1 : N == 10 ? 16 : 2 * N) {
                 int reps = (int)(2e7 / (N * M * H)) + 10;
                 double best = 1e9;
                 for (int r = 0; r < 7; r++) {

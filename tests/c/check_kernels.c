@@ -212,7 +212,7 @@ int main(void)
 {
     const fastrnn_isa *tables[4];
     int count = fastrnn_isa_supported(tables, 4), i;
-    static const ptrdiff_t rows[] = {1, 2, 3, 5, 6, 7, 13};
+    static const ptrdiff_t rows[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13};
     static const ptrdiff_t widths[] = {1, 7, 8, 16, 17, 31, 33, 64, 100, 129};
     static const ptrdiff_t depths[] = {1, 2, 5, 64, 257, 300};
     static const ptrdiff_t hidden[] = {5, 8, 16, 32, 40, 64, 96, 100, 128, 256};
