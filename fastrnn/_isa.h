@@ -43,6 +43,17 @@ typedef struct fastrnn_isa {
     void (*activation_array)(const float *x, float *out, ptrdiff_t n, int which);
 } fastrnn_isa;
 
+/* Ask the caches for `bytes` from p on, a prefetch per 64-byte line: the
+ * cells' input projection rows at large batches come from L3 (tools/
+ * perf_notes.md, cells). */
+static inline void fastrnn_prefetch(const void *p, ptrdiff_t bytes)
+{
+    const char *b = (const char *)p;
+    ptrdiff_t i;
+    for (i = 0; i < bytes; i += 64)
+        __builtin_prefetch(b + i, 0, 3);
+}
+
 /* The table named (NULL: the best this CPU runs); NULL, with *why set to a
  * sentence, when the name is unknown or the CPU lacks what the path needs. */
 const fastrnn_isa *fastrnn_isa_find(const char *name, const char **why);

@@ -508,6 +508,9 @@ cdef void lstm_direction(
             hidden_product(g.isa, w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
                            False, step, amx_hh, amx_split)
         for n in range(rows):
+            if n + 1 < rows:
+                # the next row's gx: from L3 at large batches (tools/perf_notes.md, cells)
+                fastrnn_prefetch(gx + (n + 1) * s.gx_row, G * sizeof(floating))
             if s.lens != NULL and t >= s.lens[n]:
                 continue
             lstm_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, peep__3h, c__nh + n * H,
@@ -566,6 +569,8 @@ cdef void gru_direction(
             hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
                            False, step, amx_hh, amx_split)
             for n in range(rows):
+                if n + 1 < rows:
+                    fastrnn_prefetch(gx + (n + 1) * s.gx_row, G * sizeof(floating))
                 if s.lens == NULL or t < s.lens[n]:
                     gru_cell(gx + n * s.gx_row, gh__ng + n * G, b__g, b_hn__h,
                              h_prev + n * h_prev_ld, out + n * s.out_row, H, g)

@@ -50,6 +50,7 @@ cdef extern from "_isa.h" nogil:
         void (*bias_tanh)(float* row, const float* b_ih, const float* b_hh, Py_ssize_t n) noexcept nogil
         void (*bias_relu)(float* row, const float* b_ih, const float* b_hh, Py_ssize_t n) noexcept nogil
         void (*activation_array)(const float* x, float* out, Py_ssize_t n, int which) noexcept nogil
+    void fastrnn_prefetch(const void* p, Py_ssize_t bytes) noexcept
     const fastrnn_isa* fastrnn_isa_find(const char* name, const char** why) noexcept
     int fastrnn_isa_supported(const fastrnn_isa** out, int max) noexcept
 
