@@ -82,11 +82,6 @@ def check_hx_ndim(hx, batched):
     return h
 
 
-def _is_packed_sequence(obj):
-    """Whether obj is a torch PackedSequence (without importing torch)."""
-    return type(obj).__name__ == "PackedSequence" and type(obj).__module__.startswith("torch")
-
-
 def _check_size(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
@@ -180,7 +175,6 @@ class RNNBase:
         for name, view in params.items():
             init(self, name, view)
         init(self, "_reverse", np.array([0, 1][:D], np.int32))
-        init(self, "_no_states", [None] * (2 if mode == "LSTM" else 1))
         # For forward: D * G * H bounds every row stride a kernel passes BLAS.
         init(self, "_gate_width", D * G * max(H, input_size))
         init(self, "_state_rows", D * num_layers)  # rows of h_0, h_n (and c_0, c_n)
@@ -402,10 +396,6 @@ class RNNBase:
         return [self._check_state(check_hx_ndim(hx, batched), "hx", self.hidden_size, batched, N,
                                   "Expected hidden size {}, got {}")]
 
-    def _format_states(self, finals, batched):
-        """What forward returns beside the output: h_n (LSTM: (h_n, c_n))."""
-        return finals[0] if batched else finals[0][:, 0, :]
-
     def _check_lengths(self, lengths, N, L):
         """lengths as an int32 array of N values in 1..L, or None."""
         if lengths is None:
@@ -448,40 +438,6 @@ class RNNBase:
         init(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
         init(self, "_stack", _kernels.Stack(self._kernel_layers))
 
-    def _run_layers(self, x, states0, seq_lens, batch_major, L, N, packed=False):
-        """Run every layer; returns (output rows, [final state per kind]).
-
-        x: (L, N, I) or (N, L, I) as the layout says, cast and C-contiguous;
-        packed: (sum(seq_lens), I), the rows that run, step after step, for
-        seq_lens in decreasing order. states0: one (D * num_layers, N, size)
-        array or None per state kind (h; h and c for LSTM), already cast.
-        """
-        out, hn, cn = self._stack.run(x, states0[0], states0[1] if len(states0) > 1 else None,
-                                      seq_lens, L, N, batch_major, packed)
-        return out, ([hn] if cn is None else [hn, cn])
-
-    def _run_lengths(self, x, states0, seq_lens, batch_major, L, N):
-        """_run_layers on the rows that run only, as torch's PackedSequence:
-        the batch ordered by decreasing length (stable), step t's rows those
-        still running. The input projections and the recurrence then cover
-        sum(lengths) rows rather than N * L; the output is scattered back to
-        the caller's layout with zeros past each length."""
-        order = np.argsort(-seq_lens, kind="stable")
-        lens = seq_lens[order]
-        # (t, j) of every row that runs, t-major: PackedSequence.data's order
-        t, j = np.nonzero(lens > np.arange(L)[:, None])
-        n = order[j]
-        rows = n * L + t if batch_major else t * N + n
-        packed = np.take(x.reshape(L * N, -1), rows, axis=0)
-        states0 = [None if s is None else np.take(s, order, axis=1) for s in states0]
-        out, finals = self._run_layers(packed, states0, lens, False, L, N, packed=True)
-        output = np.zeros((L * N, out.shape[1]), self.dtype)
-        output[rows] = out
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(N)
-        finals = [np.take(f, inverse, axis=1) for f in finals]
-        return output.reshape(x.shape[:2] + (out.shape[1],)), finals
-
     def forward(self, input: Any, hx: Any = None, lengths: Optional[ArrayLike] = None) -> Any:
         """Run the model; see the class docstring for shapes and arguments.
 
@@ -496,40 +452,19 @@ class RNNBase:
         PackedSequence input (with torch installed) gives a PackedSequence
         output, as in torch; the states are numpy arrays either way.
         """
-        if lengths is None:
-            # The common call (streaming included) is taken whole by the
-            # kernels' Stack, which returns None for anything to cast, check
-            # or explain below.
-            result = _stack_forward(self._stack, input, hx, self.batch_first)
-            if result is not None:
-                return result
-        if type(input) is not np.ndarray and _is_packed_sequence(input):
-            if lengths is not None:
-                raise ValueError("give lengths or a PackedSequence, not both")
-            return self._forward_packed(input, hx)
-        # Shapes are checked on the arrays as given, before any cast or copy.
-        x, batched, batch_major, L, N = self._check_input(input)
-        if hx is None:
-            states0 = self._no_states
-        else:
-            states0 = self._check_hx(hx, batched, N)
-            for i, state in enumerate(states0):
-                if state.dtype != self.dtype or not state.flags.c_contiguous:
-                    states0[i] = np.asarray(state, self.dtype, order="C")
-        seq_lens = None if lengths is None else self._check_lengths(lengths, N, L)
-        if x.dtype != self.dtype or not x.flags.c_contiguous:
-            x = np.asarray(x, self.dtype, order="C")
-        if seq_lens is not None and (seq_lens < L).any():
-            output, finals = self._run_lengths(x, states0, seq_lens, batch_major, L, N)
-        else:
-            output, finals = self._run_layers(x, states0, None, batch_major, L, N)
-        if not batched:
-            output = output[:, 0, :]
-        return output, self._format_states(finals, batched)
+        # The kernels' Stack runs the call: as it came when it is the common
+        # one, else after the checks above (_check_input, _check_hx,
+        # _check_lengths), before any cast or kernel; a PackedSequence goes to
+        # _forward_packed.
+        return _stack_forward(self._stack, self, input, hx, lengths, self.batch_first)
 
-    def _forward_packed(self, packed, hx):
+    def _forward_packed(self, packed, hx, lengths):
+        """forward of a torch PackedSequence: padded, run, packed again."""
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
         import torch
+
+        if lengths is not None:
+            raise ValueError("give lengths or a PackedSequence, not both")
 
         padded, lengths = pad_packed_sequence(packed, batch_first=self.batch_first)
         output, states = self.forward(padded, hx, lengths.numpy())

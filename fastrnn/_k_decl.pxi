@@ -83,6 +83,7 @@ cdef extern from "_barrier.h" nogil:
 
 # Directions run on the fused one-row steps (fastrnn._testing.fused_calls).
 cdef long long _fused_calls = 0
+cdef long long _common_calls = 0
 
 cdef extern from "_scratch.h" nogil:
     void* fastrnn_scratch_take(size_t size) noexcept

@@ -226,7 +226,7 @@ cdef class Layer:
             if seq_lens is not None:
                 _acquire(seq_lens, &v[n], flags, 1, b'i', "seq_lens")
                 n += 1
-                c.lens = _checked_lens(&v[n - 1], N, L, False, "Layer.run")
+                c.lens = _checked_lens(&v[n - 1], N, L, "Layer.run")
             c.L, c.N, c.batch_major = L, N, batch_major
             c.rows, c.offs = rows, NULL
             run_layer(&self.spec, &c, self.f64)
@@ -238,18 +238,16 @@ cdef class Layer:
         raise TypeError("a Layer is rebuilt with its model, not pickled")
 
 
-cdef const int* _checked_lens(const Py_buffer* v, Py_ssize_t N, Py_ssize_t L, bint packed,
+cdef const int* _checked_lens(const Py_buffer* v, Py_ssize_t N, Py_ssize_t L,
                               str fn) except? NULL:
-    """The lengths in an acquired int32 buffer: N of them, each in 0..L (and
-    in decreasing order for packed rows)."""
+    """The lengths in an acquired int32 buffer: N of them, each in 0..L."""
     cdef const int* lens = <const int*>v.buf
     cdef Py_ssize_t k
     if v.shape[0] != N or v.itemsize != 4:
         raise ValueError(f"{fn}: seq_lens must have shape ({N},), got {_shape_str(v)}")
     for k in range(N):
-        if not 0 <= lens[k] <= L or packed and k and lens[k] > lens[k - 1]:
-            raise ValueError(f"{fn}: seq_lens[{k}] = {lens[k]} is outside 0..{L}"
-                             + (" or out of order" if packed else ""))
+        if not 0 <= lens[k] <= L:
+            raise ValueError(f"{fn}: seq_lens[{k}] = {lens[k]} is outside 0..{L}")
     return lens
 
 
@@ -281,21 +279,12 @@ cdef int _view(obj, Py_buffer* v, char code) except -1:
 cdef class Stack:
     """A model's layers in order: the one place a model's forward runs them.
 
-    run(x, h0, c0, seq_lens, L, N, batch_major, packed) checks what the call
-    brings, allocates the results and runs every layer without the GIL; the
-    outputs between layers go to one raw scratch block, not to numpy arrays.
-    Returns (out, hn, cn), cn None except for LSTM. x: (L*N, I) rows, or 3-D
-    with L*N rows in the layout's order; h0 (D*layers, N, P) and c0
-    (D*layers, N, H) or None; seq_lens int32 (N,) or None. packed: x holds
-    only the rows that run, step after step (torch's PackedSequence.data
-    order), for seq_lens in decreasing order (time-major); out then holds the
-    same rows.
-
-    forward(input, hx, batch_first) is the model's common call taken whole
-    here, the streaming call included: a C-contiguous input (batched or not)
-    of the layers' dtype and width, hx None or states exactly as forward
-    returns them. It returns forward's result, or None for anything else, which the
-    model's Python forward then casts, checks and explains.
+    forward(model, input, hx, lengths, batch_first) is the model's call, the
+    one way in: the common call (see _common) runs as it came; anything else
+    is checked once by the model's named checks, cast and run
+    (_checked_forward, _k_call.pxi). Either way the results are allocated
+    here and every layer runs without the GIL, the outputs between layers in
+    one raw scratch block, not in numpy arrays.
 
     Thread-safe: a run only reads the layers.
     """
@@ -346,7 +335,21 @@ cdef class Stack:
         PyBuffer_Release(v)
         return False
 
-    def forward(self, input, hx, bint batch_first):
+    def forward(self, model, input, hx, lengths, bint batch_first):
+        """model(input, hx, lengths=lengths): (output, h_n), (output, (h_n, c_n)) for LSTM."""
+        if lengths is None:
+            result = self._common(input, hx, batch_first)
+            if result is not None:
+                global _common_calls
+                _common_calls += 1  # (the GIL held)
+                return result
+        return _checked_forward(self, model, input, hx, lengths, batch_first)
+
+    cdef object _common(self, input, hx, bint batch_first):
+        """The common call run as it came, or None: a C-contiguous input
+        (batched or not) of the layers' dtype and width, without lengths, hx
+        None or states exactly as forward returns them. Anything else is
+        _checked_forward's."""
         cdef Py_buffer v[3]
         cdef int n = 0, k
         cdef Py_ssize_t L, N
@@ -395,47 +398,32 @@ cdef class Stack:
             for k in range(n):
                 PyBuffer_Release(&v[k])
 
-    def run(self, x, h0, c0, seq_lens, Py_ssize_t L, Py_ssize_t N, bint batch_major,
-            bint packed=False):
+    cdef tuple _run_arrays(self, x, h0, c0, lens, Py_ssize_t L, Py_ssize_t N,
+                           bint batch_major, bint packed):
+        """_execute on arrays _checked_forward has checked and cast (C order,
+        the layers' dtype): x (L, N, I) in the layout's order, or with packed
+        the rows that run for lens (int32, decreasing); h0, c0 3-D or None."""
         cdef Py_buffer v[4]
-        cdef int n = 0, flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
-        cdef Py_ssize_t rows, k, S = self.D * self.n_layers
-        cdef const int* lens = NULL
+        cdef int n = 0, k
+        cdef Py_ssize_t rows = L * N
+        cdef const int* lens_ptr = NULL
         cdef Py_ssize_t* offs = NULL
-        cdef char* h0_ptr = NULL
-        cdef char* c0_ptr = NULL
-        if not self._sizes_fit(L, N, batch_major):
-            raise ValueError(f"Stack.run: L={L}, N={N} must be positive and fit BLAS's "
-                             "32-bit integers")
-        if c0 is not None and not self.lstm:
-            raise ValueError("Stack.run: c0 is for LSTM layers only")
+        cdef char* ptrs[3]
         try:
-            rows = L * N
-            if seq_lens is not None:
-                _acquire(seq_lens, &v[n], flags, 1, b'i', "seq_lens")
-                n += 1
-                lens = _checked_lens(&v[n - 1], N, L, packed, "Stack.run")
+            for k, a in enumerate((x, h0, c0)):
+                ptrs[k] = NULL
+                if a is not None:
+                    PyObject_GetBuffer(a, &v[n], PyBUF_C_CONTIGUOUS)
+                    ptrs[k] = <char*>v[n].buf
+                    n += 1
             if packed:
-                if lens == NULL or batch_major:
-                    raise ValueError("Stack.run: packed rows need seq_lens, time-major")
-                offs = _packed_offsets(lens, N, L)
+                PyObject_GetBuffer(lens, &v[n], PyBUF_C_CONTIGUOUS)
+                n += 1
+                lens_ptr = <const int*>v[n - 1].buf
+                offs = _packed_offsets(lens_ptr, N, L)
                 rows = offs[L]
-            _acquire(x, &v[n], flags, 0, self.typecode, "x")
-            n += 1
-            _check_rows(&v[n - 1], "x", rows, self.In)
-            shape = tuple([v[n - 1].shape[k] for k in range(v[n - 1].ndim - 1)])
-            x_ptr = <char*>v[n - 1].buf
-            if h0 is not None:
-                _acquire(h0, &v[n], flags, 3, self.typecode, "h0")
-                n += 1
-                _check_dims(&v[n - 1], "h0", S, N, self.P)
-                h0_ptr = <char*>v[n - 1].buf
-            if c0 is not None:
-                _acquire(c0, &v[n], flags, 3, self.typecode, "c0")
-                n += 1
-                _check_dims(&v[n - 1], "c0", S, N, self.H)
-                c0_ptr = <char*>v[n - 1].buf
-            return self._execute(x_ptr, shape, h0_ptr, c0_ptr, lens, offs, L, N, rows,
+            shape = (rows,) if packed else tuple(x.shape[:2])
+            return self._execute(ptrs[0], shape, ptrs[1], ptrs[2], lens_ptr, offs, L, N, rows,
                                  batch_major, True)
         finally:
             for k in range(n):

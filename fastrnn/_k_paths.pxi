@@ -58,6 +58,7 @@ cdef const fastrnn_isa* _tables[4]
 cdef int _n_tables = fastrnn_isa_supported(_tables, 4)
 cdef long long _calls_on[4]
 cdef long long _split_calls = 0
+cdef long long _rows_run = 0
 
 
 def path_calls():
@@ -68,6 +69,16 @@ def path_calls():
 def fused_calls():
     """Directions run on the fused one-row steps since import."""
     return _fused_calls
+
+
+def rows_run():
+    """Rows (time step, batch item) given to layer calls since import, summed over calls."""
+    return _rows_run
+
+
+def common_calls():
+    """Model calls since import that Stack.forward ran as they came (its common path)."""
+    return _common_calls
 
 
 def split_calls():

@@ -521,6 +521,8 @@ cdef int run_layer(const Spec* s, const Call* call, bint f64) except -1:
     for k in range(_n_tables):
         if _tables[k] == on_path.isa:
             _calls_on[k] += 1
+    global _rows_run
+    _rows_run += call.rows
     # Threads beyond the caller's only for a call that runs alone (see _barrier.h):
     # two Python threads calling at once then use one core each.
     cdef bint alone = fastrnn_calls_enter() == 1

@@ -4,8 +4,8 @@ One way in. `Layer` checks a layer's weights and settings once, when it is
 built (by a model's constructor, by the ONNX backend at prepare, or for one
 run of a node whose weights come at run time); `Layer.run` checks only what a
 call brings and runs the layer on buffers the caller gives. A model holds its
-layers in a `Stack`, whose `run` and `forward` check a call's arrays once,
-allocate the results and run the layers in turn. Both fill a `Spec` (the
+layers in a `Stack`, whose `forward` is the model's call: it checks the call
+once, allocates the results and runs the layers in turn. Both fill a `Spec` (the
 layer) and a `Call` (its buffers) and run `run_layer`: one scratch block per
 call (kept for the next, see _scratch.h), then every direction in one
 `with nogil:` block (the two directions of a bidirectional layer on two
@@ -27,7 +27,8 @@ The source, by concern, in the order it is included: _k_decl.pxi (C
 declarations), _k_cells.pxi (a direction's loops and cells), _k_paths.pxi
 (which kernels a call takes), _k_run.pxi (Spec, Call, one direction),
 _k_split.pxi (threads, AMX, the scratch of a call, run_layer), _k_layer.pxi
-(Layer, Stack, the buffer checks). The float32 kernels themselves are C:
+(Layer, Stack, the buffer checks), _k_call.pxi (a model's call checked and
+run). The float32 kernels themselves are C:
 _isa.h and the files it names.
 """
 
@@ -37,3 +38,4 @@ include "_k_paths.pxi"
 include "_k_run.pxi"
 include "_k_split.pxi"
 include "_k_layer.pxi"
+include "_k_call.pxi"

@@ -152,10 +152,6 @@ class LSTM(RNNBase):
                                "Expected hidden[1] size {}, got {}")
         return [h0, c0]
 
-    def _format_states(self, finals, batched):
-        h_n, c_n = finals
-        return (h_n, c_n) if batched else (h_n[:, 0, :], c_n[:, 0, :])
-
     def _kernel_layer(self, block):
         return _kernels.Layer("lstm", block["weight_ih"], block["weight_hh"], block["bias_ih"],
                               block["bias_hh"], block["weight_hr"], reverse=self._reverse,

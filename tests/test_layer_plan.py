@@ -129,9 +129,29 @@ def test_bad_layers_are_refused(kwargs, message):
                        args.pop("b_hh"), **args)
 
 
+def _layers_in_turn(model, x, h0, c0, seq_lens, L, batch_major):
+    """Every kernel Layer of model run in turn on x (L * N rows in the
+    layout's order) by Layer.run itself: the padded batch, with seq_lens
+    unsorted when given."""
+    D, H, P = model.num_directions, model.hidden_size, model.output_size
+    rows = x.shape[0] * x.shape[1]
+    N = rows // L
+    layer_in, hns, cns = x, [], []
+    for k, layer in enumerate(model._kernel_layers):
+        out = np.empty(x.shape[:2] + (D * P,), model.dtype)
+        hn, cn = np.empty((D, N, P), model.dtype), np.empty((D, N, H), model.dtype)
+        layer.run(layer_in, out, None if h0 is None else h0[D * k:D * k + D],
+                  None if c0 is None else c0[D * k:D * k + D], hn,
+                  cn if c0 is not None or model.mode == "LSTM" else None, seq_lens, L, batch_major)
+        hns.append(hn)
+        cns.append(cn)
+        layer_in = out
+    return layer_in, np.concatenate(hns), np.concatenate(cns)
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_lengths_run_packed_and_match_the_unsorted_kernel(kind, batch_first, monkeypatch):
+def test_lengths_run_packed_and_match_the_unsorted_kernel(kind, batch_first):
     # forward hands the kernels only the rows that run (sum(lengths) of
     # them, ordered by decreasing length as torch's PackedSequence); the
     # kernel given the padded batch and its lengths unsorted computes every
@@ -143,49 +163,15 @@ def test_lengths_run_packed_and_match_the_unsorted_kernel(kind, batch_first, mon
     N, L = 7, 9
     x = rng.standard_normal((N, L, 3) if batch_first else (L, N, 3)).astype(F)
     lengths = np.array([3, 9, 1, 9, 5, 2, 7])
-    rows_run = []
-    real = type(model)._run_layers
-    monkeypatch.setattr(type(model), "_run_layers",
-                        lambda self, x, *a, **k: rows_run.append(x.shape[0]) or real(self, x, *a, **k))
+    before = _testing.rows_run()
     out, state = model(x, lengths=lengths)
-    assert rows_run == [lengths.sum()]
-    monkeypatch.setattr(type(model), "_run_lengths",
-                        lambda self, x, s, lens, bm, L, N: real(self, x, s, lens, bm, L, N))
-    out2, state2 = model(x, lengths=lengths)
-    assert rows_run == [lengths.sum()]  # the padded batch went straight to the kernel
+    assert _testing.rows_run() - before == 2 * lengths.sum()  # two layers
     assert out.flags.c_contiguous
-    np.testing.assert_allclose(out, out2, rtol=0, atol=1e-6)
-    for a, b in zip(np.atleast_3d(state) if kind != "lstm" else state,
-                    np.atleast_3d(state2) if kind != "lstm" else state2):
+    padded, hn, cn = _layers_in_turn(model, x, None, None, lengths.astype(np.int32), L,
+                                     batch_first)
+    np.testing.assert_allclose(out, padded, rtol=0, atol=1e-6)
+    for a, b in zip(state if kind == "lstm" else [state], [hn, cn]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
-
-
-def _stack(kind="lstm", layers=2):
-    cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
-    return cls(4, 5, num_layers=layers, bidirectional=True, seed=0)._stack
-
-
-@pytest.mark.parametrize("args, message", [
-    (dict(packed=True, seq_lens=None), "packed rows need seq_lens"),
-    (dict(packed=True, batch_major=True), "packed rows need seq_lens, time-major"),
-    (dict(packed=True, seq_lens=np.array([1, 3], np.int32)), r"seq_lens\[1\] = 3 .* out of order"),
-    (dict(packed=True, seq_lens=np.array([3, 4], np.int32)), r"seq_lens\[1\] = 4 is outside 0..3"),
-    (dict(packed=True, x=np.zeros((6, 4), F)), r"x must have shape \(5, 4\)"),
-    (dict(seq_lens=np.array([2], np.int32)), r"seq_lens must have shape \(2,\)"),
-    (dict(L=0), "must be positive"),
-    (dict(h0=np.zeros((2, 2, 5), F)), r"h0 must have shape \(4, 2, 5\)"),
-    (dict(c0=np.zeros((4, 2, 4), F)), r"c0 must have shape \(4, 2, 5\)"),
-    (dict(x=np.zeros((6, 4), np.float64)), "format 'f'"),
-])
-def test_bad_stack_runs_are_refused(args, message):
-    # packed rows: lengths (3, 2) run 2 + 2 + 1 = 5 rows over L = 3 steps
-    call = dict(x=np.zeros((5, 4), F), h0=None, c0=None, seq_lens=np.array([3, 2], np.int32),
-                L=3, N=2, batch_major=False, packed=False)
-    if not args.get("packed"):
-        call["x"] = np.zeros((6, 4), F)
-    call.update(args)
-    with pytest.raises(ValueError, match=message):
-        _stack().run(**call)
 
 
 def test_stack_runs_equal_one_layer_run_after_another():
@@ -193,15 +179,11 @@ def test_stack_runs_equal_one_layer_run_after_another():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 2, 4)).astype(F)
     h0 = rng.standard_normal((6, 2, 5)).astype(F)
-    out, hn, cn = model._stack.run(x, h0, None, None, 6, 2, False)
-    assert cn is None and out.shape == (6, 2, 10) and hn.shape == (6, 2, 5)
-    layer_in = x
-    for k, layer in enumerate(model._kernel_layers):
-        layer_out, layer_hn = np.empty((6, 2, 10), F), np.empty((2, 2, 5), F)
-        layer.run(layer_in, layer_out, h0[2 * k:2 * k + 2], None, layer_hn, None, None, 6, False)
-        np.testing.assert_array_equal(layer_hn, hn[2 * k:2 * k + 2])
-        layer_in = layer_out
-    np.testing.assert_array_equal(layer_in, out)
+    out, hn = model(x, h0)
+    assert out.shape == (6, 2, 10) and hn.shape == (6, 2, 5)
+    layer_out, layer_hn, _ = _layers_in_turn(model, x, h0, None, None, 6, False)
+    np.testing.assert_array_equal(layer_hn, hn)
+    np.testing.assert_array_equal(layer_out, out)
     with pytest.raises(ValueError, match="does not follow layer 0"):
         _kernels.Stack([model._kernel_layers[0], fastrnn.GRU(4, 5, seed=0)._kernel_layers[0]])
     with pytest.raises(ValueError, match="non-empty list of Layer"):
@@ -408,10 +390,6 @@ def test_parallel_calls_from_python_threads_equal_serial_ones(make, restore_thre
 
 
 # ---------------------------------------------------------------- forward's first try
-def _general_path_only(monkeypatch):
-    monkeypatch.setattr(fastrnn._base, "_stack_forward", lambda *args: None)
-
-
 FAST_CASES = [
     ("rnn", dict(), False),
     ("gru", dict(num_layers=3, bidirectional=True), True),
@@ -424,21 +402,21 @@ FAST_CASES = [
 @pytest.mark.parametrize("kind, kwargs, with_hx", FAST_CASES)
 @pytest.mark.parametrize("batched", [True, False])
 def test_the_stack_takes_common_calls_and_gives_the_general_paths_results(kind, kwargs,
-                                                                          with_hx, batched,
-                                                                          monkeypatch):
+                                                                          with_hx, batched):
     cls = {"rnn": fastrnn.RNN, "lstm": fastrnn.LSTM, "gru": fastrnn.GRU}[kind]
     model = cls(4, 5, seed=0, **kwargs)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 6, 4) if batched else (3, 4)).astype(model.dtype)
     _, state = model(x)
     hx = state if with_hx else None
-    taken = fastrnn._base._stack_forward(model._stack, x, hx, model.batch_first)
-    assert taken is not None
     x_before = x.copy()
     states_before = [s.copy() for s in (state if kind == "lstm" else [state])]
+    common = _testing.common_calls()
     fast = model(x, hx)
-    _general_path_only(monkeypatch)
-    general = model(x, hx)
+    assert _testing.common_calls() == common + 1
+    # the same values in Fortran order: checked and cast by the model first
+    general = model(np.asfortranarray(x), hx)
+    assert _testing.common_calls() == common + 1
     np.testing.assert_array_equal(x, x_before)  # the caller's arrays are not modified
     for s, before in zip(state if kind == "lstm" else [state], states_before):
         np.testing.assert_array_equal(s, before)
@@ -452,7 +430,14 @@ def test_the_stack_takes_common_calls_and_gives_the_general_paths_results(kind, 
 
 
 def _declined(model, x, hx):
-    return fastrnn._base._stack_forward(model._stack, x, hx, model.batch_first) is None
+    """Whether model(x, hx) did not run on the Stack's common path (it ran
+    checked and cast, or raised)."""
+    common = _testing.common_calls()
+    try:
+        model(x, hx)
+    except (ValueError, TypeError):
+        pass
+    return _testing.common_calls() == common
 
 
 def test_the_stack_declines_what_the_general_path_must_cast_or_check():
