@@ -216,6 +216,16 @@ cdef void fold_biases(const Spec* s, bint linear_before_reset, const floating* b
                                else 0)
 
 
+cdef inline uint16_t* amx_packed(const float* w, Py_ssize_t M, Py_ssize_t K,
+                                  uint16_t* room) noexcept nogil:
+    """w (M, K) packed for AMX into room, or NULL: without room (this call's
+    products do not run on AMX), or when w holds a weight that is not finite
+    (see _amx.h): that matrix's products run in float32."""
+    if room != NULL and fastrnn_amx_pack(w, M, K, room) == 0:
+        return room
+    return NULL
+
+
 cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx,
                         const Work* w) noexcept nogil:
     """Every step of direction d: input projection, packing, state init, the loop."""
@@ -245,22 +255,14 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         b_hh = <const floating*>s.b_hh + d * G
     _init_states(s, c, d, gx)
     if floating is float:
-        # Copies packed for AMX, but none of a matrix with a weight that is
-        # not finite (see _amx.h): that one's products run in float32.
-        if w.amx_ih != NULL and fastrnn_amx_pack(<const float*>w_ih, G, I, w.amx_ih) == 0:
-            amx_ih = w.amx_ih
-        if w.amx_hh != NULL:
-            if s.kind == KIND_GRU and not g.linear_before_reset:
-                if fastrnn_amx_pack(<const float*>w_hh, 2 * H, H, w.amx_hh) == 0:
-                    amx_hh = w.amx_hh
-                if fastrnn_amx_pack(<const float*>w_hh + 2 * H * H, H, H, w.amx_second) == 0:
-                    amx_second = w.amx_second
-            else:
-                if fastrnn_amx_pack(<const float*>w_hh, G, P, w.amx_hh) == 0:
-                    amx_hh = w.amx_hh
-                if (s.kind == KIND_LSTM and s.w_hr != NULL and fastrnn_amx_pack(
-                        <const float*>s.w_hr + d * P * H, P, H, w.amx_second) == 0):
-                    amx_second = w.amx_second
+        amx_ih = amx_packed(<const float*>w_ih, G, I, w.amx_ih)
+        if s.kind == KIND_GRU and not g.linear_before_reset:
+            amx_hh = amx_packed(<const float*>w_hh, 2 * H, H, w.amx_hh)
+            amx_second = amx_packed(<const float*>w_hh + 2 * H * H, H, H, w.amx_second)
+        else:
+            amx_hh = amx_packed(<const float*>w_hh, G, P, w.amx_hh)
+            if s.kind == KIND_LSTM and s.w_hr != NULL:
+                amx_second = amx_packed(<const float*>s.w_hr + d * P * H, P, H, w.amx_second)
     # The input projection of every row at once, into the output (RNN, in x's row
     # order) or gx (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T, time-major: project_steps);
     # on the packed kernel as _packed_input says, w_ih packed where w_hh's packing

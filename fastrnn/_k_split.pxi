@@ -247,10 +247,8 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                    U * P * item)
     if floating is float:
         # as run_direction: each column's sums are those of one thread
-        if sl.amx_ih != NULL and fastrnn_amx_pack(<const float*>w_ih, M, I, sl.amx_ih) == 0:
-            amx_ih = sl.amx_ih
-        if sl.amx_hh != NULL and fastrnn_amx_pack(<const float*>w_hh, M, P, sl.amx_hh) == 0:
-            amx_hh = sl.amx_hh
+        amx_ih = amx_packed(<const float*>w_ih, M, I, sl.amx_ih)
+        amx_hh = amx_packed(<const float*>w_hh, M, P, sl.amx_hh)
     if s.kind == KIND_RNN:
         if sl.packed != NULL:
             c.isa.pack(<const float*>w_ih, U, I, sl.packed)
