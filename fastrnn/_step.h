@@ -386,7 +386,7 @@ FASTRNN_INLINE void fastrnn_rows_3v(const float *w0, const float *w1, const floa
 {
     fastrnn_vf a0 = {0}, a1 = {0}, a2 = {0}, b0 = {0}, b1 = {0}, b2 = {0};
     fastrnn_vf d0 = {0}, d1 = {0}, d2 = {0}, e0 = {0}, e1 = {0}, e2 = {0};
-    const float *h0 = h, *h1 = h + h_ld, *h2 = h + 2 * h_ld, *h3 = h + 3 * h_ld;
+    const float *h0 = h, *h1 = h + h_ld, *h2 = h + 2 * h_ld, *h3 = R == 4 ? h + 3 * h_ld : h;
     ptrdiff_t k;
     for (k = 0; k < K; k++) {
         const ptrdiff_t o = k * FASTRNN_PANEL;
@@ -433,8 +433,8 @@ FASTRNN_INLINE void fastrnn_rows_3v(const float *w0, const float *w1, const floa
 /* N rows in blocks of 4 and 3 rows (the blocks of 3 last; N >= 3, N != 5,
  * and a multiple of 3 without FMA) against blocks of three vectors of
  * columns: 12 or 9 sums, with 16 registers (tools/perf_notes.md, step
- * kernel). Vector g of the packed
- * copy lies in panel g / 2, half g % 2; columns VW g on. */
+ * kernel). Vector g of the packed copy lies in panel g / 2, half g % 2;
+ * columns VW g on. */
 FASTRNN_TARGET static void fastrnn_rows_3v_sweep(const float *restrict packed, const float *h,
                                                  ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
                                                  ptrdiff_t N, ptrdiff_t M, ptrdiff_t K,
@@ -490,8 +490,9 @@ FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict pack
      * x 3 vectors (12 and 9 sums); 5 or 6 rows x 2 vectors (10 or 12); 2
      * rows x 4 vectors (8). Without FMA (SSE2): 3 rows x 3 vectors where
      * N is a multiple of 3, else blocks of 6 rows x 2 vectors and the 1-2
-     * rows left (or N <= 3) x 4 vectors. Every column's sum runs over k in the same order
-     * whichever block holds its row. */
+     * rows left (or N <= 3) x 4 vectors. A block of rows sums each column
+     * over k in one order; a row on its own (N = 1, or one row left) in two
+     * chains (even and odd k) added at the end. */
     if (N == 1) {
         fastrnn_row_step_f32(packed, h, c, M, K, accumulate, backwards);
         return;
