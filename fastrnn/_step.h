@@ -104,11 +104,11 @@ FASTRNN_INLINE void fastrnn_transpose(const float *src, ptrdiff_t src_ld, float 
 {
     fastrnn_vfn x[FASTRNN_VW];
     int r;
-    /* On AVX2 a memcpy into x became two 16-byte halves through the stack,
-     * reloaded whole (a failed store-to-load forward per row): loads through
-     * the 4-byte-aligned vector type there, 3.3x faster; memcpy elsewhere,
-     * where it measured 1.2-1.5x faster than those loads (tools/
-     * perf_notes.md, step kernel). */
+    /* On AVX2 GCC makes a memcpy into x two 16-byte halves through the
+     * stack, reloaded whole (a failed store-to-load forward per row): there
+     * the rows go through the 4-byte-aligned vector type (3.3x faster);
+     * elsewhere memcpy measures 1.2-1.5x faster than those loads (tools/
+     * perf_notes.md, paths: AVX2). */
 #if FASTRNN_VW == 8
     for (r = 0; r < FASTRNN_VW; r++)
         x[r] = fastrnn_load(src + r * src_ld);
@@ -432,8 +432,8 @@ FASTRNN_INLINE void fastrnn_rows_3v(const float *w0, const float *w1, const floa
 
 /* N rows in blocks of 4 and 3 rows (the blocks of 3 last; N >= 3, N != 5,
  * and a multiple of 3 without FMA) against blocks of three vectors of
- * columns: 12 or 9 sums, with 16 registers (tools/perf_notes.md, step
- * kernel). Vector g of the packed copy lies in panel g / 2, half g % 2;
+ * columns: 12 or 9 sums, with 16 registers (tools/perf_notes.md, paths:
+ * AVX2). Vector g of the packed copy lies in panel g / 2, half g % 2;
  * columns VW g on. */
 FASTRNN_TARGET static void fastrnn_rows_3v_sweep(const float *restrict packed, const float *h,
                                                  ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
