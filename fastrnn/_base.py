@@ -456,7 +456,7 @@ class RNNBase:
         # one, else after the checks above (_check_input, _check_hx,
         # _check_lengths), before any cast or kernel; a PackedSequence goes to
         # _forward_packed.
-        return _stack_forward(self._stack, self, input, hx, lengths, self.batch_first)
+        return _kernels.model_forward(self, input, hx, lengths)
 
     def _forward_packed(self, packed, hx, lengths):
         """forward of a torch PackedSequence: padded, run, packed again."""
@@ -474,8 +474,9 @@ class RNNBase:
                                       enforce_sorted=packed.sorted_indices is None)
         return output, states
 
-    # Not a method that calls forward: one Python call less per step when streaming.
-    __call__ = forward
+    # forward's body, without forward's Python frame: one call less per step
+    # when streaming.
+    __call__ = _kernels.model_forward
 
     # ------------------------------------------------------------ pickling
     def _init_args(self):
@@ -508,10 +509,6 @@ class RNNBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
-
-
-# forward's first try (a module name: tests wrap it to see what it accepts)
-_stack_forward = _kernels.Stack.forward
 
 
 def _rebuild(cls, kwargs, state):

@@ -1,9 +1,18 @@
-# A model's call, the one way into its layers: Stack.forward takes the common
-# call whole; anything else goes through _checked_forward, which checks it once
-# with the model's named checks (torch's errors and messages), casts it and
-# runs it. Included by fastrnn/_kernels.pyx, after _k_layer.pxi.
+# A model's call, the one way into its layers: model_forward hands it to the
+# model's Stack, whose forward takes the common call whole; anything else goes
+# through _checked_forward, which checks it once with the model's named checks
+# (torch's errors and messages), casts it and runs it. Included by
+# fastrnn/_kernels.pyx, after _k_layer.pxi.
 
 import numpy as _np
+
+
+def model_forward(model, input, hx=None, lengths=None):
+    """model(input, hx=None, lengths=None) of a fastrnn model: its Stack's
+    forward. The models' __call__ (a method, as this function binds like
+    one): no Python frame between the call and the kernels' checks."""
+    cdef Stack s = model._stack
+    return s.forward(model, input, hx, lengths, model.batch_first)
 
 
 cdef object _checked_forward(Stack s, model, input, hx, lengths, bint batch_first):

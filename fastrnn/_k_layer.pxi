@@ -279,8 +279,9 @@ cdef int _view(obj, Py_buffer* v, char code) except -1:
 cdef class Stack:
     """A model's layers in order: the one place a model's forward runs them.
 
-    forward(model, input, hx, lengths, batch_first) is the model's call, the
-    one way in: the common call (see _common) runs as it came; anything else
+    forward(model, input, hx, lengths, batch_first) runs the model's call
+    (model_forward, _k_call.pxi, is the way in): the common call (see
+    _common) runs as it came; anything else
     is checked once by the model's named checks, cast and run
     (_checked_forward, _k_call.pxi). Either way the results are allocated
     here and every layer runs without the GIL, the outputs between layers in
@@ -335,7 +336,7 @@ cdef class Stack:
         PyBuffer_Release(v)
         return False
 
-    def forward(self, model, input, hx, lengths, bint batch_first):
+    cdef object forward(self, model, input, hx, lengths, bint batch_first):
         """model(input, hx, lengths=lengths): (output, h_n), (output, (h_n, c_n)) for LSTM."""
         if lengths is None:
             result = self._common(input, hx, batch_first)

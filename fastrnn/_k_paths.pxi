@@ -77,7 +77,7 @@ def rows_run():
 
 
 def common_calls():
-    """Model calls since import that Stack.forward ran as they came (its common path)."""
+    """Model calls since import that the Stack ran as they came (its common path)."""
     return _common_calls
 
 
