@@ -14,39 +14,77 @@
 
 #include "_simd.h"
 
-/* LSTM cell of VW units from pre-activations p (i, f, g, o): c in place,
- * h written. c = sigmoid(f) c + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c),
- * every activation a fraction (_simd.h): 2 divisions per unit instead of 5.
- * The coefficients of c are formed before c multiplies them, so a large c
- * does not overflow where torch's does not. */
-FASTRNN_INLINE void fastrnn_lstm_vcell(const fastrnn_vf p[4], float *restrict c, float *restrict h)
+/* LSTM cells of U (1 or 2) vectors of units from pre-activations p (i, f,
+ * g, o of vector u at p[4u..4u+3]): c in place, h written.
+ * c = sigmoid(f) c + sigmoid(i) tanh(g), h = sigmoid(o) tanh(c), every
+ * activation a fraction (_simd.h): 2 divisions per unit instead of 5. The
+ * coefficients of c are formed before c multiplies them, so a large c does
+ * not overflow where torch's does not. Each stage runs for every u before
+ * the next: a cell is one long chain (two divisions, tanh(c) after c), and
+ * two chains side by side keep the units busy (tools/perf_notes.md, cells);
+ * a unit's operations are the same for any U. */
+FASTRNN_INLINE void fastrnn_lstm_vcells(const fastrnn_vf *p, float *restrict c,
+                                        float *restrict h, const int U)
 {
-    fastrnn_vf in, id, fn, fd, gn, gd, on, od, tn, td;
-    fastrnn_vsigmoid_frac(p[0], &in, &id);
-    fastrnn_vsigmoid_frac(p[1], &fn, &fd);
-    fastrnn_vtanh_frac(p[2], 1.0f, &gn, &gd);
-    fastrnn_vsigmoid_frac(p[3], &on, &od);
-    fastrnn_vf dig = id * gd;
-    fastrnn_vf inv = 1.0f / (fd * dig);
-    fastrnn_vf cj = (fn * dig * inv) * fastrnn_load(c) + (in * gn) * (fd * inv);
-    fastrnn_store(c, cj);
-    fastrnn_vtanh_frac(cj, 1.0f, &tn, &td);
-    fastrnn_store(h, (on * tn) / (od * td));
+    fastrnn_vf in[2], id[2], fn[2], fd[2], gn[2], gd[2], on[2], od[2], tn[2], td[2];
+    fastrnn_vf dig[2], inv[2], cj[2];
+    int u;
+    for (u = 0; u < U; u++) {
+        fastrnn_vsigmoid_frac(p[4 * u], &in[u], &id[u]);
+        fastrnn_vsigmoid_frac(p[4 * u + 1], &fn[u], &fd[u]);
+        fastrnn_vtanh_frac(p[4 * u + 2], 1.0f, &gn[u], &gd[u]);
+        fastrnn_vsigmoid_frac(p[4 * u + 3], &on[u], &od[u]);
+    }
+    for (u = 0; u < U; u++) {
+        dig[u] = id[u] * gd[u];
+        inv[u] = 1.0f / (fd[u] * dig[u]);
+    }
+    for (u = 0; u < U; u++) {
+        cj[u] = (fn[u] * dig[u] * inv[u]) * fastrnn_load(c + u * FASTRNN_VW)
+                + (in[u] * gn[u]) * (fd[u] * inv[u]);
+        fastrnn_store(c + u * FASTRNN_VW, cj[u]);
+    }
+    for (u = 0; u < U; u++)
+        fastrnn_vtanh_frac(cj[u], 1.0f, &tn[u], &td[u]);
+    for (u = 0; u < U; u++)
+        fastrnn_store(h + u * FASTRNN_VW, (on[u] * tn[u]) / (od[u] * td[u]));
 }
 
-/* GRU cell (linear_before_reset) of VW units: p = (r, z, gx_n + b_in,
- * gh_n + b_hn); n = tanh(p2 + r p3), h = (1 - z) n + z h_prev, with
+/* One vector of LSTM cells (the fused steps of _step.h). */
+FASTRNN_INLINE void fastrnn_lstm_vcell(const fastrnn_vf p[4], float *restrict c, float *restrict h)
+{
+    fastrnn_lstm_vcells(p, c, h, 1);
+}
+
+/* GRU cells (linear_before_reset) of U (1 or 2) vectors of units, in
+ * stages as the LSTM's: p (r, z, gx_n + b_in, gh_n + b_hn of vector u at
+ * p[4u..4u+3]); n = tanh(p2 + r p3), h = (1 - z) n + z h_prev, with
  * sigmoid(z) = zn / zd and tanh = nn / nd under one division:
  * h = ((zd - zn) nn + zn nd h_prev) / (zd nd). */
+FASTRNN_INLINE void fastrnn_gru_vcells(const fastrnn_vf *p, const float *restrict h_prev,
+                                       float *restrict h, const int U)
+{
+    fastrnn_vf rn[2], rd[2], zn[2], zd[2], nn[2], nd[2], inv[2];
+    int u;
+    for (u = 0; u < U; u++) {
+        fastrnn_vsigmoid_frac(p[4 * u], &rn[u], &rd[u]);
+        fastrnn_vsigmoid_frac(p[4 * u + 1], &zn[u], &zd[u]);
+    }
+    for (u = 0; u < U; u++)
+        fastrnn_vtanh_frac(p[4 * u + 2] + (rn[u] / rd[u]) * p[4 * u + 3], 1.0f, &nn[u], &nd[u]);
+    for (u = 0; u < U; u++)
+        inv[u] = 1.0f / (zd[u] * nd[u]);
+    for (u = 0; u < U; u++)
+        fastrnn_store(h + u * FASTRNN_VW,
+                      ((zd[u] - zn[u]) * nn[u]) * inv[u]
+                      + (zn[u] * nd[u] * inv[u]) * fastrnn_load(h_prev + u * FASTRNN_VW));
+}
+
+/* One vector of GRU cells (the fused steps of _step.h). */
 FASTRNN_INLINE void fastrnn_gru_vcell(const fastrnn_vf p[4], const float *restrict h_prev,
                                       float *restrict h)
 {
-    fastrnn_vf rn, rd, zn, zd, nn, nd;
-    fastrnn_vsigmoid_frac(p[0], &rn, &rd);
-    fastrnn_vsigmoid_frac(p[1], &zn, &zd);
-    fastrnn_vtanh_frac(p[2] + (rn / rd) * p[3], 1.0f, &nn, &nd);
-    fastrnn_vf inv = 1.0f / (zd * nd);
-    fastrnn_store(h, ((zd - zn) * nn) * inv + (zn * nd * inv) * fastrnn_load(h_prev));
+    fastrnn_gru_vcells(p, h_prev, h, 1);
 }
 
 /* Copy columns [j0, j0 + n) of `gates` gate blocks, gs apart, into a
@@ -76,13 +114,21 @@ FASTRNN_INLINE void fastrnn_lstm_cells(const float *restrict gx, const float *re
                                        float *restrict h, ptrdiff_t n, ptrdiff_t gs)
 {
     ptrdiff_t j;
-    int g;
-    fastrnn_vf p[4];
-    for (j = 0; j < n; j += FASTRNN_VW) {
+    int g, u;
+    fastrnn_vf p[8];
+    for (j = 0; j + 2 * FASTRNN_VW <= n; j += 2 * FASTRNN_VW) {
+        for (u = 0; u < 2; u++)
+            for (g = 0; g < 4; g++)
+                p[4 * u + g] = (fastrnn_load(gx + g * gs + j + u * FASTRNN_VW)
+                                + fastrnn_load(gh + g * gs + j + u * FASTRNN_VW))
+                               + fastrnn_load(b + g * gs + j + u * FASTRNN_VW);
+        fastrnn_lstm_vcells(p, c + j, h + j, 2);
+    }
+    if (j < n) {
         for (g = 0; g < 4; g++)
             p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
                    + fastrnn_load(b + g * gs + j);
-        fastrnn_lstm_vcell(p, c + j, h + j);
+        fastrnn_lstm_vcells(p, c + j, h + j, 1);
     }
 }
 
@@ -120,16 +166,23 @@ FASTRNN_INLINE void fastrnn_gru_cells(const float *restrict gx, const float *res
                                       const float *restrict h_prev, float *restrict h,
                                       ptrdiff_t n, ptrdiff_t gs)
 {
-    ptrdiff_t j;
-    int g;
-    fastrnn_vf p[4];
-    for (j = 0; j < n; j += FASTRNN_VW) {
-        for (g = 0; g < 2; g++)
-            p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
-                   + fastrnn_load(b + g * gs + j);
-        p[2] = fastrnn_load(gx + 2 * gs + j) + fastrnn_load(b + 2 * gs + j);
-        p[3] = fastrnn_load(gh + 2 * gs + j) + fastrnn_load(b_hn + j);
-        fastrnn_gru_vcell(p, h_prev + j, h + j);
+    ptrdiff_t j, k;
+    int g, u, U;
+    fastrnn_vf p[8];
+    for (j = 0; j < n; j += U * FASTRNN_VW) {
+        U = j + 2 * FASTRNN_VW <= n ? 2 : 1;
+        for (u = 0; u < U; u++) {
+            k = j + u * FASTRNN_VW;
+            for (g = 0; g < 2; g++)
+                p[4 * u + g] = (fastrnn_load(gx + g * gs + k) + fastrnn_load(gh + g * gs + k))
+                               + fastrnn_load(b + g * gs + k);
+            p[4 * u + 2] = fastrnn_load(gx + 2 * gs + k) + fastrnn_load(b + 2 * gs + k);
+            p[4 * u + 3] = fastrnn_load(gh + 2 * gs + k) + fastrnn_load(b_hn + k);
+        }
+        if (U == 2)
+            fastrnn_gru_vcells(p, h_prev + j, h + j, 2);
+        else
+            fastrnn_gru_vcells(p, h_prev + j, h + j, 1);
     }
 }
 
