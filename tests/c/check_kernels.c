@@ -215,7 +215,7 @@ int main(void)
     static const ptrdiff_t rows[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13};
     static const ptrdiff_t widths[] = {1, 7, 8, 16, 17, 31, 33, 64, 100, 129};
     static const ptrdiff_t depths[] = {1, 2, 5, 64, 257, 300};
-    static const ptrdiff_t hidden[] = {5, 8, 16, 32, 40, 64, 96, 100, 128, 256};
+    static const ptrdiff_t hidden[] = {5, 8, 16, 32, 40, 48, 64, 96, 100, 128, 256};
     for (i = 0; i < count; i++) {
         const fastrnn_isa *t = tables[i];
         double worst = 0;
