@@ -27,9 +27,14 @@
 #error "define FASTRNN_VW (vector lanes) before including _simd.h"
 #endif
 
-#define FASTRNN_INLINE static inline __attribute__((always_inline))
 #ifndef FASTRNN_TARGET
 #define FASTRNN_TARGET
+#endif
+/* (under the file's target: some helpers use its instructions directly) */
+#define FASTRNN_INLINE static inline __attribute__((always_inline)) FASTRNN_TARGET
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 typedef float fastrnn_vf __attribute__((vector_size(4 * FASTRNN_VW), aligned(4)));
@@ -61,11 +66,42 @@ FASTRNN_INLINE fastrnn_vf fastrnn_vsel(fastrnn_vi m, fastrnn_vf a, fastrnn_vf b)
     return (fastrnn_vf)((m & (fastrnn_vi)a) | (~m & (fastrnn_vi)b));
 }
 
-/* |x| capped at cap; NaN -> cap */
+/* x clamped to [-lim, lim], NaN passed through: the selects
+ * (x > lim ? lim : x), then (y < -lim ? -lim : y). On x86 each is one
+ * min/max instruction instead of a comparison and a blend: min(a, b) and
+ * max(a, b) return their second operand when either is NaN, so x goes
+ * second and every input, NaN and signed zeros included, gives the bits the
+ * selects give. */
+FASTRNN_INLINE fastrnn_vf fastrnn_vclamp(fastrnn_vf x, float lim)
+{
+#if defined(__x86_64__) && FASTRNN_VW == 16
+    return (fastrnn_vf)_mm512_max_ps(_mm512_set1_ps(-lim),
+                                     _mm512_min_ps(_mm512_set1_ps(lim), (__m512)x));
+#elif defined(__x86_64__) && FASTRNN_VW == 8
+    return (fastrnn_vf)_mm256_max_ps(_mm256_set1_ps(-lim),
+                                     _mm256_min_ps(_mm256_set1_ps(lim), (__m256)x));
+#elif defined(__x86_64__) && FASTRNN_VW == 4
+    return (fastrnn_vf)_mm_max_ps(_mm_set1_ps(-lim), _mm_min_ps(_mm_set1_ps(lim), (__m128)x));
+#else
+    fastrnn_vf y = fastrnn_vsel(x > lim, fastrnn_splat(lim), x);
+    return fastrnn_vsel(y < -lim, fastrnn_splat(-lim), y);
+#endif
+}
+
+/* |x| capped at cap; NaN -> cap: (a < cap ? a : cap), on x86 one min
+ * (NaN: its second operand, cap) */
 FASTRNN_INLINE fastrnn_vf fastrnn_vabs_cap(fastrnn_vf x, float cap)
 {
     fastrnn_vf a = (fastrnn_vf)((fastrnn_vi)x & 0x7fffffff), c = fastrnn_splat(cap);
+#if defined(__x86_64__) && FASTRNN_VW == 16
+    return (fastrnn_vf)_mm512_min_ps((__m512)a, (__m512)c);
+#elif defined(__x86_64__) && FASTRNN_VW == 8
+    return (fastrnn_vf)_mm256_min_ps((__m256)a, (__m256)c);
+#elif defined(__x86_64__) && FASTRNN_VW == 4
+    return (fastrnn_vf)_mm_min_ps((__m128)a, (__m128)c);
+#else
     return fastrnn_vsel(a < c, a, c);
+#endif
 }
 
 /* exp(y) for y in [-80, 0]: y = k ln2 + r with |r| <= ln2/2, then 2^k times
@@ -129,8 +165,7 @@ FASTRNN_INLINE void fastrnn_vtanh_frac(fastrnn_vf x, const float s, fastrnn_vf *
                                        fastrnn_vf *den)
 {
     const float lim = 7.9f / s, s2 = s * s;
-    fastrnn_vf y = fastrnn_vsel(x > lim, fastrnn_splat(lim), x);
-    y = fastrnn_vsel(y < -lim, fastrnn_splat(-lim), y);
+    fastrnn_vf y = fastrnn_vclamp(x, lim);
     fastrnn_vf y2 = y * y;
     fastrnn_vf p = y2 * (1.14151471e-05f * s2 * s2 * s2) + 2.94855493e-03f * s2 * s2;
     p = p * y2 + 1.29227251e-01f * s2;
