@@ -3,9 +3,12 @@
 Mixed shapes (batched, unbatched, batch sizes 1-5, lengths 1-12), initial
 states and lengths, float32 and float64 models: every concurrent result must
 equal, bitwise, the result of the same call made serially, and the whole run
-must finish within a timeout (a deadlock would hang instead).
+must keep finishing calls (a deadlock would hang instead: the test fails
+when no call finishes for STALL seconds).
 """
+import os
 import threading
+import time
 
 import numpy as np
 
@@ -14,6 +17,9 @@ import fastrnn
 THREADS = 8
 CALLS = 1000
 TIMEOUT = 120  # seconds for all threads together; the run takes about 2 s
+STALL = 30     # seconds without a finished call: a deadlock, not a slow machine
+if os.environ.get("FASTRNN_ASAN") == "1":  # tools/asan.sh, tools/tsan.sh: 30-100x slower
+    TIMEOUT *= 20
 
 
 def _models():
@@ -62,6 +68,7 @@ def test_threads_times_calls_equal_serial_results():
     expected = [[_flat(models[m](*args, **kwargs)) for m, args, kwargs in plan]
                 for plan in plans]
     mismatches, errors = [], []
+    done = [0] * THREADS  # calls each thread has finished
     start = threading.Barrier(THREADS)
 
     def worker(t):
@@ -71,14 +78,22 @@ def test_threads_times_calls_equal_serial_results():
                 got = _flat(models[m](*args, **kwargs))
                 if not all(np.array_equal(g, e) for g, e in zip(got, expected[t][i])):
                     mismatches.append((t, i))
+                done[t] += 1
         except Exception as exc:  # reported below; a thread must not die silently
             errors.append((t, repr(exc)))
 
     threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(THREADS)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "threads still running: deadlock?"
+    began = last_change = time.monotonic()
+    last = 0
+    while any(thread.is_alive() for thread in threads):
+        time.sleep(0.05)
+        now = time.monotonic()
+        if sum(done) != last:
+            last, last_change = sum(done), now
+        assert now - last_change < STALL, f"no call finished for {STALL} s (deadlock?): {done}"
+        assert now - began < TIMEOUT, f"not done after {TIMEOUT} s: calls finished {done}"
     assert errors == []
     assert mismatches == []
+    assert done == [CALLS] * THREADS

@@ -15,6 +15,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
+# (a path relative to where the script was started: it runs in a scratch copy)
+case "$python" in */*) python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")" ;; esac
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
