@@ -108,26 +108,33 @@ FASTRNN_INLINE void fastrnn_tails_in(float *tgx, float *tgh, float *tb, const fl
     fastrnn_tail_in(tb, b, gs, gates, j0, n);
 }
 
-/* LSTM cells of n units (a multiple of VW), gates gs apart in gx, gh, b. */
+/* The pre-activations of the LSTM cells of columns [j, j + VW): p[g] =
+ * gx + gh + b of gate g (gates gs apart). */
+FASTRNN_INLINE void fastrnn_lstm_pre(const float *restrict gx, const float *restrict gh,
+                                     const float *restrict b, ptrdiff_t gs, ptrdiff_t j,
+                                     fastrnn_vf *p)
+{
+    int g;
+    for (g = 0; g < 4; g++)
+        p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
+               + fastrnn_load(b + g * gs + j);
+}
+
+/* LSTM cells of n units (a multiple of VW), gates gs apart in gx, gh, b:
+ * two vectors at a time, then the last one. */
 FASTRNN_INLINE void fastrnn_lstm_cells(const float *restrict gx, const float *restrict gh,
                                        const float *restrict b, float *restrict c,
                                        float *restrict h, ptrdiff_t n, ptrdiff_t gs)
 {
     ptrdiff_t j;
-    int g, u;
     fastrnn_vf p[8];
     for (j = 0; j + 2 * FASTRNN_VW <= n; j += 2 * FASTRNN_VW) {
-        for (u = 0; u < 2; u++)
-            for (g = 0; g < 4; g++)
-                p[4 * u + g] = (fastrnn_load(gx + g * gs + j + u * FASTRNN_VW)
-                                + fastrnn_load(gh + g * gs + j + u * FASTRNN_VW))
-                               + fastrnn_load(b + g * gs + j + u * FASTRNN_VW);
+        fastrnn_lstm_pre(gx, gh, b, gs, j, p);
+        fastrnn_lstm_pre(gx, gh, b, gs, j + FASTRNN_VW, p + 4);
         fastrnn_lstm_vcells(p, c + j, h + j, 2);
     }
     if (j < n) {
-        for (g = 0; g < 4; g++)
-            p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
-                   + fastrnn_load(b + g * gs + j);
+        fastrnn_lstm_pre(gx, gh, b, gs, j, p);
         fastrnn_lstm_vcells(p, c + j, h + j, 1);
     }
 }
@@ -160,29 +167,37 @@ FASTRNN_TARGET static void fastrnn_lstm_cell_f32(const float *restrict gx, const
     memcpy(h + full, th, sizeof(float) * n);
 }
 
-/* GRU cells of n units (a multiple of VW); b_n = b_in, b_hn apart. */
+/* The pre-activations of the GRU cells of columns [j, j + VW): r, z (gx +
+ * gh + b), gx_n + b_in and gh_n + b_hn (gates gs apart). */
+FASTRNN_INLINE void fastrnn_gru_pre(const float *restrict gx, const float *restrict gh,
+                                    const float *restrict b, const float *restrict b_hn,
+                                    ptrdiff_t gs, ptrdiff_t j, fastrnn_vf *p)
+{
+    int g;
+    for (g = 0; g < 2; g++)
+        p[g] = (fastrnn_load(gx + g * gs + j) + fastrnn_load(gh + g * gs + j))
+               + fastrnn_load(b + g * gs + j);
+    p[2] = fastrnn_load(gx + 2 * gs + j) + fastrnn_load(b + 2 * gs + j);
+    p[3] = fastrnn_load(gh + 2 * gs + j) + fastrnn_load(b_hn + j);
+}
+
+/* GRU cells of n units (a multiple of VW); b_n = b_in, b_hn apart: two
+ * vectors at a time, then the last one. */
 FASTRNN_INLINE void fastrnn_gru_cells(const float *restrict gx, const float *restrict gh,
                                       const float *restrict b, const float *restrict b_hn,
                                       const float *restrict h_prev, float *restrict h,
                                       ptrdiff_t n, ptrdiff_t gs)
 {
-    ptrdiff_t j, k;
-    int g, u, U;
+    ptrdiff_t j;
     fastrnn_vf p[8];
-    for (j = 0; j < n; j += U * FASTRNN_VW) {
-        U = j + 2 * FASTRNN_VW <= n ? 2 : 1;
-        for (u = 0; u < U; u++) {
-            k = j + u * FASTRNN_VW;
-            for (g = 0; g < 2; g++)
-                p[4 * u + g] = (fastrnn_load(gx + g * gs + k) + fastrnn_load(gh + g * gs + k))
-                               + fastrnn_load(b + g * gs + k);
-            p[4 * u + 2] = fastrnn_load(gx + 2 * gs + k) + fastrnn_load(b + 2 * gs + k);
-            p[4 * u + 3] = fastrnn_load(gh + 2 * gs + k) + fastrnn_load(b_hn + k);
-        }
-        if (U == 2)
-            fastrnn_gru_vcells(p, h_prev + j, h + j, 2);
-        else
-            fastrnn_gru_vcells(p, h_prev + j, h + j, 1);
+    for (j = 0; j + 2 * FASTRNN_VW <= n; j += 2 * FASTRNN_VW) {
+        fastrnn_gru_pre(gx, gh, b, b_hn, gs, j, p);
+        fastrnn_gru_pre(gx, gh, b, b_hn, gs, j + FASTRNN_VW, p + 4);
+        fastrnn_gru_vcells(p, h_prev + j, h + j, 2);
+    }
+    if (j < n) {
+        fastrnn_gru_pre(gx, gh, b, b_hn, gs, j, p);
+        fastrnn_gru_vcells(p, h_prev + j, h + j, 1);
     }
 }
 

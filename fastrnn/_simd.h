@@ -66,42 +66,45 @@ FASTRNN_INLINE fastrnn_vf fastrnn_vsel(fastrnn_vi m, fastrnn_vf a, fastrnn_vf b)
     return (fastrnn_vf)((m & (fastrnn_vi)a) | (~m & (fastrnn_vi)b));
 }
 
-/* x clamped to [-lim, lim], NaN passed through: the selects
- * (x > lim ? lim : x), then (y < -lim ? -lim : y). On x86 each is one
- * min/max instruction instead of a comparison and a blend: min(a, b) and
- * max(a, b) return their second operand when either is NaN, so x goes
- * second and every input, NaN and signed zeros included, gives the bits the
- * selects give. */
-FASTRNN_INLINE fastrnn_vf fastrnn_vclamp(fastrnn_vf x, float lim)
+/* min(a, b) = (a < b ? a : b) and max(a, b) = (a > b ? a : b): when either
+ * is NaN, b (x86's minps/maxps, one instruction each; elsewhere the select).
+ * Callers put the value that may be NaN second to pass it through. */
+FASTRNN_INLINE fastrnn_vf fastrnn_vmin(fastrnn_vf a, fastrnn_vf b)
 {
 #if defined(__x86_64__) && FASTRNN_VW == 16
-    return (fastrnn_vf)_mm512_max_ps(_mm512_set1_ps(-lim),
-                                     _mm512_min_ps(_mm512_set1_ps(lim), (__m512)x));
+    return (fastrnn_vf)_mm512_min_ps((__m512)a, (__m512)b);
 #elif defined(__x86_64__) && FASTRNN_VW == 8
-    return (fastrnn_vf)_mm256_max_ps(_mm256_set1_ps(-lim),
-                                     _mm256_min_ps(_mm256_set1_ps(lim), (__m256)x));
+    return (fastrnn_vf)_mm256_min_ps((__m256)a, (__m256)b);
 #elif defined(__x86_64__) && FASTRNN_VW == 4
-    return (fastrnn_vf)_mm_max_ps(_mm_set1_ps(-lim), _mm_min_ps(_mm_set1_ps(lim), (__m128)x));
+    return (fastrnn_vf)_mm_min_ps((__m128)a, (__m128)b);
 #else
-    fastrnn_vf y = fastrnn_vsel(x > lim, fastrnn_splat(lim), x);
-    return fastrnn_vsel(y < -lim, fastrnn_splat(-lim), y);
+    return fastrnn_vsel(a < b, a, b);
 #endif
 }
 
-/* |x| capped at cap; NaN -> cap: (a < cap ? a : cap), on x86 one min
- * (NaN: its second operand, cap) */
+FASTRNN_INLINE fastrnn_vf fastrnn_vmax(fastrnn_vf a, fastrnn_vf b)
+{
+#if defined(__x86_64__) && FASTRNN_VW == 16
+    return (fastrnn_vf)_mm512_max_ps((__m512)a, (__m512)b);
+#elif defined(__x86_64__) && FASTRNN_VW == 8
+    return (fastrnn_vf)_mm256_max_ps((__m256)a, (__m256)b);
+#elif defined(__x86_64__) && FASTRNN_VW == 4
+    return (fastrnn_vf)_mm_max_ps((__m128)a, (__m128)b);
+#else
+    return fastrnn_vsel(a > b, a, b);
+#endif
+}
+
+/* x clamped to [-lim, lim]; NaN passes through (x goes second) */
+FASTRNN_INLINE fastrnn_vf fastrnn_vclamp(fastrnn_vf x, float lim)
+{
+    return fastrnn_vmax(fastrnn_splat(-lim), fastrnn_vmin(fastrnn_splat(lim), x));
+}
+
+/* |x| capped at cap; NaN -> cap (cap goes second) */
 FASTRNN_INLINE fastrnn_vf fastrnn_vabs_cap(fastrnn_vf x, float cap)
 {
-    fastrnn_vf a = (fastrnn_vf)((fastrnn_vi)x & 0x7fffffff), c = fastrnn_splat(cap);
-#if defined(__x86_64__) && FASTRNN_VW == 16
-    return (fastrnn_vf)_mm512_min_ps((__m512)a, (__m512)c);
-#elif defined(__x86_64__) && FASTRNN_VW == 8
-    return (fastrnn_vf)_mm256_min_ps((__m256)a, (__m256)c);
-#elif defined(__x86_64__) && FASTRNN_VW == 4
-    return (fastrnn_vf)_mm_min_ps((__m128)a, (__m128)c);
-#else
-    return fastrnn_vsel(a < c, a, c);
-#endif
+    return fastrnn_vmin((fastrnn_vf)((fastrnn_vi)x & 0x7fffffff), fastrnn_splat(cap));
 }
 
 /* exp(y) for y in [-80, 0]: y = k ln2 + r with |r| <= ln2/2, then 2^k times

@@ -6,23 +6,13 @@
  *   /tmp/bench_cells [H ...] */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "_isa.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "bench_util.h"
 
 static float *alloc(size_t n)
 {
-    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)(rand() / (double)RAND_MAX - 0.5) * 3.0f;
-    return p;
+    return alloc_filled(n, 3.0f);
 }
 
 int main(int argc, char **argv)
