@@ -115,6 +115,19 @@ def _per_call(fn, calls):
     return (time.perf_counter() - start) / calls
 
 
+def wait_for_quiet_cores(window=0.01, timeout=1.0):
+    """Sleep until this process's threads use no CPU for a window of seconds
+    (at most timeout): onnxruntime's pool spins for ~50 ms after a call and
+    torch's for ~10 ms (measured with time.process_time on both engines'
+    two-thread calls), on cores the next engine's round needs."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        used = time.process_time()
+        time.sleep(window)
+        if time.process_time() - used < 0.1 * window or time.perf_counter() > deadline:
+            return
+
+
 def _torch_engine(kind, config, model, x, threads):
     try:
         import torch
@@ -175,11 +188,11 @@ def bench_row(row, rounds, seconds_per_round=0.02):
     for _ in range(rounds):
         for name, fn in engines.items():
             if threads > 1:
-                # onnxruntime's and torch's pools keep spinning for a while
-                # after a call; a split fastrnn layer starved by them would
-                # pause its splitting (see fastrnn/_barrier.h). Each engine
-                # starts its round on quiet cores.
-                time.sleep(0.02)
+                # onnxruntime's and torch's pools keep spinning after a call;
+                # a split fastrnn layer starved by them would pause its
+                # splitting (see fastrnn/_barrier.h). Each engine starts its
+                # round on quiet cores.
+                wait_for_quiet_cores()
                 _kernels.resume_split()
             times[name].append(_per_call(fn, calls))
     ms = {name: float(np.median(t)) * 1e3 for name, t in times.items()}

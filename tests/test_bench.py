@@ -98,3 +98,28 @@ def test_sweep_tool_runs_a_small_grid():
     line = result.stdout.strip()
     assert line.startswith("gru  H=8") and "onnxruntime / fastrnn" in line
     assert float(line.split("onnxruntime / fastrnn")[1].split()[0]) > 0
+
+
+def test_an_engine_waits_for_the_threads_a_peer_left_spinning():
+    # a peer's pool that spins for 0.15 s after its call (onnxruntime's spins
+    # ~50 ms): the next engine's round starts only once it has stopped
+    import threading
+    import time
+
+    def spin(seconds):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    spinner = threading.Thread(target=spin, args=(0.15,))
+    start = time.perf_counter()
+    spinner.start()
+    bench.wait_for_quiet_cores()
+    waited = time.perf_counter() - start
+    spinner.join()
+    assert 0.14 <= waited < 1.0
+    # a quiet process waits a window or a few (a peer engine of an earlier
+    # test may still be spinning down)
+    start = time.perf_counter()
+    bench.wait_for_quiet_cores()
+    assert time.perf_counter() - start < 0.5
