@@ -723,6 +723,53 @@ def test_stored_weights_are_prepared_once_and_overridable_ones_are_not():
         backend.prepare(loose).run([arrays["X"].astype(np.float64)])
 
 
+
+def test_a_repeated_call_of_a_stored_node_skips_only_checks_it_passed(monkeypatch):
+    """A node with stored weights that ran X of a shape and dtype with nothing else
+    skips the checks for that X the next time (they depend on it alone): the same
+    results, while states, lengths, another shape, another dtype or a lower run
+    limit take the checked way again."""
+    import fastrnn.onnx
+
+    checked = []
+    real = backend.check_layer_sizes
+    monkeypatch.setattr(backend, "check_layer_sizes",
+                        lambda *args: (checked.append(args), real(*args)))
+    attributes = dict(direction="bidirectional", hidden_size=4)
+    arrays = rnn_arrays(np.random.default_rng(15), 5, 2, 3, 4, 2, np.float32)
+    stored, _ = rnn_model(arrays, attributes, initializers=("W", "R", "B"))
+    rep = backend.prepare(stored)
+    x = arrays["X"]
+    first = rep.run([x])
+    assert len(checked) == 1
+    again = rep.run([x.copy()])
+    assert len(checked) == 1  # the shape it checked: straight to the kernels
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    rep.run([x[:, :1]])  # another shape is checked (and then known too)
+    rep.run([x[:, :1]])
+    assert len(checked) == 2
+    with pytest.raises(TypeError, match=r"must be tensor\(float\)"):  # as on a first call
+        rep.run([x.astype(np.float64)])
+    # a lower run limit is honoured for a shape that passed under the higher one
+    previous = fastrnn.onnx.set_limits(run_elements=8)
+    try:
+        with pytest.raises(fastrnn.onnx.LimitError, match="more than the 8 a run makes"):
+            rep.run([x])
+    finally:
+        fastrnn.onnx.set_limits(**previous)
+    np.testing.assert_array_equal(rep.run([x])[0], first[0])
+    # with a state, every call is checked, and a wrong state is refused
+    with_h0 = rnn_arrays(np.random.default_rng(15), 5, 2, 3, 4, 2, np.float32, h0=True)
+    model, feeds = rnn_model(with_h0, attributes, initializers=("W", "R", "B"))
+    rep = backend.prepare(model)
+    checked.clear()
+    for _ in range(2):
+        rep.run(feeds)
+    assert len(checked) == 2
+    with pytest.raises(ValueError, match="initial_h must have shape"):
+        rep.run(dict(feeds, initial_h=feeds["initial_h"][:, :1]))
+
 def test_stored_shapes_and_bounds_are_read_when_prepared():
     """Reshape shapes and Slice bounds in the model (initializers or Constant nodes) are
     read and checked once: a bad one fails prepare, not every run."""

@@ -235,7 +235,10 @@ def op_gather(ctx):
         data, indices = np.asarray(inputs[0]), np.asarray(inputs[1])
         if indices.dtype.kind not in "iu":
             raise ctx.error(f"indices must be integers, got {indices.dtype}", TypeError)
-        ax = _data_axis(ctx, axis, data)
+        rank = data.ndim
+        ax = axis + rank if -rank <= axis < 0 else axis
+        if not 0 <= ax < rank:
+            ax = _data_axis(ctx, axis, data)  # (raises)
         size = data.shape[ax]
         if indices.size <= 8:  # (Python's min and max are faster on a few values)
             values = indices.reshape(-1).tolist()
@@ -247,7 +250,9 @@ def op_gather(ctx):
                             f"shape {data.shape}", ValueError)
         check_result_size(ctx, data.shape[:ax] + indices.shape + data.shape[ax + 1:],
                            data.dtype)
-        return [np.take(data, indices.astype(np.intp), axis=ax)]
+        # (the method: np.take's dispatch costs 4x the copy of a few rows)
+        return [data.take(indices if indices.dtype == np.intp else indices.astype(np.intp),
+                          axis=ax)]
     return run
 
 
@@ -732,7 +737,7 @@ class Graph:
                 last_use[name] = position
         self._release = [[] for _ in self.steps]
         for name, position in last_use.items():
-            if name not in keep and name not in self.initializers:
+            if name and name not in keep and name not in self.initializers:
                 self._release[position].append(name)
         # (position, step, release) of every step, and of those a known shape leaves
         shape_steps = set(self._shape_steps)
@@ -793,14 +798,18 @@ class Graph:
         as C-contiguous arrays the caller owns."""
         env = dict(self.initializers)
         env.update(feeds)
-        key = tuple((name, value.shape, value.dtype.str) for name, value in feeds.items())
-        known = self._by_shape.get(key)
-        if known is not None:
-            env.update(known)
+        key = known = None
+        if self._shape_steps:
+            key = tuple((name, value.shape, value.dtype) for name, value in feeds.items())
+            known = self._by_shape.get(key)
+            if known is not None:
+                env.update(known)
+        env[""] = None  # an absent input (no name) reads as None
+        value_of = env.__getitem__
         for position, (input_names, output_names, label, run), release in (
                 self._all_steps if known is None else self._value_steps):
             try:
-                results = run([env[name] if name else None for name in input_names])
+                results = run(list(map(value_of, input_names)))
             except (ValueError, TypeError, IndexError, KeyError) as exc:
                 if str(exc).startswith(label) or isinstance(exc, UnsupportedModelError):
                     raise
@@ -834,7 +843,8 @@ class Graph:
             base = value.base
             if (not value.flags.writeable or not value.flags.c_contiguous
                     or (isinstance(base, np.ndarray) and base.nbytes > value.nbytes)
-                    or any(np.may_share_memory(value, given) for given in outputs)):
+                    or (outputs and any(np.may_share_memory(value, given)
+                                        for given in outputs))):
                 value = np.array(value, order="C")
             outputs.append(value)
         return outputs

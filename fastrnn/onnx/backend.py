@@ -98,6 +98,7 @@ from fastrnn import _kernels
 from fastrnn._arrays import ShapeError, check_layer_sizes
 from fastrnn.onnx import _names
 from fastrnn.onnx._graph import SHAPE_OPS, Graph, check_result_size
+from fastrnn.onnx._limits import limit
 from fastrnn.onnx._ops import MATH_OPS
 from fastrnn.onnx._proto import InvalidModelError, read_model
 from fastrnn.onnx._rnn_attributes import parse_rnn_attributes
@@ -177,6 +178,7 @@ class RecurrentNode:
         # With every weight stored, the kernels' Layer holds them, checked once: a run
         # then checks only what it brings (as fastrnn.RNN, LSTM and GRU run).
         self._layer = None
+        self._ran = None  # (shape, dtype, run limit) of X a run with only X passed
         names = list(ctx.node.input)
 
         def stored_or_absent(position, value):
@@ -252,6 +254,16 @@ class RecurrentNode:
 
     # -------------------------------------------------------------- run
     def __call__(self, inputs):
+        # A node with stored weights that ran X of this shape and dtype before, under the
+        # same run limit, with no states and no lengths: every check below depends on
+        # those alone and passed then (about 2 of the 4 us this method adds at batch 1).
+        ran = self._ran
+        if (ran is not None and len(inputs) > 0 and type(inputs[0]) is np.ndarray
+                and (inputs[0].shape, inputs[0].dtype, limit("run_elements")) == ran
+                and all(v is None for v in inputs[4:7])):
+            X = inputs[0]
+            T, N, I = X.shape if self.layout == 0 else (X.shape[1], X.shape[0], X.shape[2])
+            return self._execute(self._layer, X, T, N, I, self._H, None, None, None)
         X, W, R, B, seq_lens, h0, c0, P = list(inputs) + [None] * (8 - len(inputs))
         D, G, layout = self.num_directions, self.gates, self.layout
 
@@ -327,6 +339,22 @@ class RecurrentNode:
         check_result_size(self.ctx, (T * N, D * H), dtype, "Y")
         check_result_size(self.ctx, (T * N, D * G * H), dtype, "the kernel scratch")
 
+        layer = self._layer
+        if T > 0 and N > 0 and (layer is None or w_ih is not self._W or dtype != self._W.dtype):
+            # weights given at run time: a Layer for this run (the same kernels)
+            b_ih, b_hh = biases if biases is not None else (None, None)
+            layer = self._kernel_layer(w_ih, w_hh, b_ih, b_hh, peepholes)
+        results = self._execute(layer, X, T, N, I, H, h0, c0, seq_lens)
+        if (layer is self._layer and T > 0 and N > 0 and type(X) is np.ndarray
+                and h0 is None and c0 is None and seq_lens is None):
+            self._ran = (X.shape, X.dtype, limit("run_elements"))
+        return results
+
+    def _execute(self, layer, X, T, N, I, H, h0, c0, seq_lens):
+        """Run a checked call on the kernels' layer (None without steps or rows); the
+        node's results."""
+        D, layout = self.num_directions, self.layout
+        dtype = X.dtype
         # Kernel arrays. Row (t, n) of x__ri and out__ro is t*N+n for layout 0 and
         # n*T+t for layout 1, so both layouts read X and fill Y without a transpose.
         # The kernel writes every element of out__ro, hn__dnh and cn__dnh (the states
@@ -336,45 +364,40 @@ class RecurrentNode:
         hn__dnh = np.empty((D, N, H), dtype)
         cn__dnh = np.empty((D, N, H), dtype) if self.op == "LSTM" else None
         if T > 0 and N > 0:
-            def kernel_state(state):
-                if state is None:
-                    return None
-                return np.ascontiguousarray(state if layout == 0 else state.transpose(1, 0, 2))
-            b_ih, b_hh = biases if biases is not None else (None, None)
-            x__ri = np.ascontiguousarray(X).reshape(T * N, I)
-            lens = None if seq_lens is None else np.ascontiguousarray(seq_lens)
-            layer = self._layer
-            if layer is None or w_ih is not self._W or dtype != self._W.dtype:
-                # weights given at run time: a Layer for this run (the same kernels)
-                layer = self._kernel_layer(w_ih, w_hh, b_ih, b_hh, peepholes)
-            layer.run(x__ri, out__ro, kernel_state(h0), kernel_state(c0), hn__dnh, cn__dnh,
-                      lens, T, layout == 1)
-
-        # Y_h (and Y_c) hold each sequence's last step. A sequence without steps
-        # (length 0, or T = 0) has none, so its states are zero as in onnxruntime;
-        # the kernel leaves such a state at its initial value (or does not run).
-        states = [hn__dnh] if cn__dnh is None else [hn__dnh, cn__dnh]
-        for state in states:
-            if T == 0:
-                state.fill(0)
-            elif seq_lens is not None:
-                empty = seq_lens == 0
-                if empty.any():
-                    state[:, empty] = 0
+            layer.run(np.ascontiguousarray(X).reshape(T * N, I), out__ro,
+                      _kernel_state(h0, layout), _kernel_state(c0, layout), hn__dnh, cn__dnh,
+                      None if seq_lens is None else np.ascontiguousarray(seq_lens), T,
+                      layout == 1)
+        states = (hn__dnh,) if cn__dnh is None else (hn__dnh, cn__dnh)
+        if T == 0 or seq_lens is not None:
+            # Y_h (and Y_c) hold each sequence's last step. A sequence without steps
+            # (length 0, or T = 0) has none, so its states are zero as in onnxruntime;
+            # the kernel leaves such a state at its initial value (or does not run).
+            empty = slice(None) if T == 0 else seq_lens == 0
+            for state in states:
+                state[:, empty] = 0
         # Views, not copies: a next node (the exporters' Transpose back to
         # [T, N, D, H]) often undoes the transpose, and the graph copies an
         # output the caller gets only when it is not C-contiguous.
-        results = [None] * len(self.wanted)
-        if self.wanted[0]:
+        wanted = self.wanted
+        results = [None] * len(wanted)
+        if wanted[0]:
             if layout == 0:  # rows (t, n), columns (d, h) -> [T, D, N, H]
                 results[0] = out__ro.reshape(T, N, D, H).transpose(0, 2, 1, 3)
             else:  # rows (n, t) -> [N, T, D, H] as it is
                 results[0] = out__ro.reshape(N, T, D, H)
-        for position, state in enumerate(states, 1):
-            if self.wanted[position]:
-                results[position] = state if layout == 0 else state.transpose(1, 0, 2)
+        if wanted[1]:
+            results[1] = hn__dnh if layout == 0 else hn__dnh.transpose(1, 0, 2)
+        if cn__dnh is not None and wanted[2]:
+            results[2] = cn__dnh if layout == 0 else cn__dnh.transpose(1, 0, 2)
         return results
 
+
+def _kernel_state(state, layout):
+    """An initial state in the kernels' [D, N, H] order, contiguous (or None)."""
+    if state is None:
+        return None
+    return np.ascontiguousarray(state if layout == 0 else state.transpose(1, 0, 2))
 
 OPS = dict(SHAPE_OPS, **MATH_OPS, RNN=RecurrentNode, GRU=RecurrentNode, LSTM=RecurrentNode)
 
