@@ -66,17 +66,23 @@ FASTRNN_INLINE fastrnn_vf fastrnn_vsel(fastrnn_vi m, fastrnn_vf a, fastrnn_vf b)
     return (fastrnn_vf)((m & (fastrnn_vi)a) | (~m & (fastrnn_vi)b));
 }
 
+/* FASTRNN_X86_PS(op, a, b): x86's packed-single instruction `op` (min, max)
+ * at this file's vector width. */
+#if defined(__x86_64__) && FASTRNN_VW == 16
+#define FASTRNN_X86_PS(op, a, b) ((fastrnn_vf)_mm512_##op##_ps((__m512)(a), (__m512)(b)))
+#elif defined(__x86_64__) && FASTRNN_VW == 8
+#define FASTRNN_X86_PS(op, a, b) ((fastrnn_vf)_mm256_##op##_ps((__m256)(a), (__m256)(b)))
+#elif defined(__x86_64__) && FASTRNN_VW == 4
+#define FASTRNN_X86_PS(op, a, b) ((fastrnn_vf)_mm_##op##_ps((__m128)(a), (__m128)(b)))
+#endif
+
 /* min(a, b) = (a < b ? a : b) and max(a, b) = (a > b ? a : b): when either
  * is NaN, b (x86's minps/maxps, one instruction each; elsewhere the select).
  * Callers put the value that may be NaN second to pass it through. */
 FASTRNN_INLINE fastrnn_vf fastrnn_vmin(fastrnn_vf a, fastrnn_vf b)
 {
-#if defined(__x86_64__) && FASTRNN_VW == 16
-    return (fastrnn_vf)_mm512_min_ps((__m512)a, (__m512)b);
-#elif defined(__x86_64__) && FASTRNN_VW == 8
-    return (fastrnn_vf)_mm256_min_ps((__m256)a, (__m256)b);
-#elif defined(__x86_64__) && FASTRNN_VW == 4
-    return (fastrnn_vf)_mm_min_ps((__m128)a, (__m128)b);
+#ifdef FASTRNN_X86_PS
+    return FASTRNN_X86_PS(min, a, b);
 #else
     return fastrnn_vsel(a < b, a, b);
 #endif
@@ -84,12 +90,8 @@ FASTRNN_INLINE fastrnn_vf fastrnn_vmin(fastrnn_vf a, fastrnn_vf b)
 
 FASTRNN_INLINE fastrnn_vf fastrnn_vmax(fastrnn_vf a, fastrnn_vf b)
 {
-#if defined(__x86_64__) && FASTRNN_VW == 16
-    return (fastrnn_vf)_mm512_max_ps((__m512)a, (__m512)b);
-#elif defined(__x86_64__) && FASTRNN_VW == 8
-    return (fastrnn_vf)_mm256_max_ps((__m256)a, (__m256)b);
-#elif defined(__x86_64__) && FASTRNN_VW == 4
-    return (fastrnn_vf)_mm_max_ps((__m128)a, (__m128)b);
+#ifdef FASTRNN_X86_PS
+    return FASTRNN_X86_PS(max, a, b);
 #else
     return fastrnn_vsel(a > b, a, b);
 #endif

@@ -18,11 +18,7 @@ static float *alloc(size_t n)
 int main(int argc, char **argv)
 {
     int sizes[16] = {64, 100, 256, 1024}, ns = 4;
-    if (argc > 1) {
-        ns = 0;
-        for (int i = 1; i < argc && ns < 16; i++)
-            sizes[ns++] = atoi(argv[i]);
-    }
+    ns = read_sizes(argc, argv, sizes, ns, 16);
     const fastrnn_isa *paths[8];
     int np = fastrnn_isa_supported(paths, 8);
     for (int p = 0; p < np; p++) {

@@ -45,11 +45,7 @@ static void run(const fastrnn_isa *k, int G, ptrdiff_t H, int fused, int steps, 
 int main(int argc, char **argv)
 {
     int sizes[16] = {64, 128, 256, 512}, ns = 4;
-    if (argc > 1) {
-        ns = 0;
-        for (int i = 1; i < argc && ns < 16; i++)
-            sizes[ns++] = atoi(argv[i]);
-    }
+    ns = read_sizes(argc, argv, sizes, ns, 16);
     const fastrnn_isa *tables[4];
     int count = fastrnn_isa_supported(tables, 4);
     for (int t = 0; t < count; t++) {

@@ -11,8 +11,9 @@
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+1e-9*t.tv_nsec;}
+
+#include "bench_util.h"
+
 #define M 512
 #define K 128
 #define R 4

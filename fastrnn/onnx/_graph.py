@@ -111,7 +111,10 @@ def check_result_size(ctx, shape, dtype, what="the result"):
 
 def _data_axis(ctx, axis, data):
     """`axis` of an input that must have rank >= 1, normalized to 0..rank-1."""
-    if data.ndim == 0:
+    rank = data.ndim
+    if -rank <= axis < rank:  # (a run's common case, without _axes' lists and sets)
+        return axis % rank
+    if rank == 0:
         raise ctx.error(f"the input must have rank >= 1 to have an axis {axis}, got a "
                         "scalar", ShapeError)
     (ax,) = _axes(ctx, [axis], data.ndim, "axis")
@@ -235,10 +238,7 @@ def op_gather(ctx):
         data, indices = np.asarray(inputs[0]), np.asarray(inputs[1])
         if indices.dtype.kind not in "iu":
             raise ctx.error(f"indices must be integers, got {indices.dtype}", TypeError)
-        rank = data.ndim
-        ax = axis + rank if -rank <= axis < 0 else axis
-        if not 0 <= ax < rank:
-            ax = _data_axis(ctx, axis, data)  # (raises)
+        ax = _data_axis(ctx, axis, data)
         size = data.shape[ax]
         if indices.size <= 8:  # (Python's min and max are faster on a few values)
             values = indices.reshape(-1).tolist()
