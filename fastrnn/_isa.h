@@ -12,12 +12,39 @@
 
 #include <stddef.h>
 
+/* Rows of an input projection that a one-row step computes a slice of as it
+ * goes (row_step_ahead): gx[r * gx_ld + j] = x_r @ w[j] for the `rows` rows
+ * (1..4) and the columns of panels [p0, p1) of w, M x K packed by the table's
+ * pack (K <= 256). x holds the rows' features side by side, x[4 k + r] (see
+ * fastrnn_ahead_rows). */
+typedef struct fastrnn_ahead {
+    const float *packed;
+    const float *x;
+    float *gx;
+    ptrdiff_t gx_ld;
+    ptrdiff_t rows, M, K, p0, p1;
+} fastrnn_ahead;
+
+/* xt[4 k + r] = x[r * x_ld + k] for k < K and r < 4, rows past `rows` (1..4)
+ * repeating the last: a block's x for row_step_ahead, built once per block. */
+static inline void fastrnn_ahead_rows(const float *x, ptrdiff_t x_ld, ptrdiff_t rows,
+                                      ptrdiff_t K, float *xt)
+{
+    ptrdiff_t k, r;
+    for (r = 0; r < 4; r++) {
+        const float *xr = x + (r < rows ? r : rows - 1) * x_ld;
+        for (k = 0; k < K; k++)
+            xt[4 * k + r] = xr[k];
+    }
+}
+
 typedef struct fastrnn_isa {
     const char *name;          /* "avx512", "avx2", "sse2", "neon" */
     int lanes;                 /* floats per vector */
     int fused_units;           /* the fused one-row steps need H % fused_units == 0 */
     int packed_auto;           /* whether "auto" runs recurrent products on the packed kernel */
     int fused_auto;            /* whether one-row LSTM/GRU steps take the fused kernels */
+    int ahead_auto;            /* whether one-row steps project later rows (row_step_ahead) */
     ptrdiff_t (*packed_size)(ptrdiff_t M, ptrdiff_t K);
     void (*pack)(const float *w, ptrdiff_t M, ptrdiff_t K, float *packed);
     void (*recurrent_step)(const float *packed, const float *h, ptrdiff_t h_ld, float *c,
@@ -25,6 +52,10 @@ typedef struct fastrnn_isa {
                            int accumulate, int backwards);
     void (*lstm_step_row)(const float *packed, const float *h_prev, const float *gx,
                           const float *b, float *c, float *h, ptrdiff_t H, int backwards);
+    /* recurrent_step of one row (c = h @ w.T, the same bits) with the
+     * projection `ahead` describes in among its sums */
+    void (*row_step_ahead)(const float *packed, const float *h, float *c, ptrdiff_t M,
+                           ptrdiff_t K, int backwards, const fastrnn_ahead *ahead);
     void (*gru_step_row)(const float *packed, const float *h_prev, const float *gx,
                          const float *b, const float *b_hn, float *h, ptrdiff_t H,
                          int backwards);

@@ -464,21 +464,75 @@ cdef void finish_step(floating* out__np, const Steps* s, Py_ssize_t t, Py_ssize_
             memset(out__np + n * s.out_row, 0, P * sizeof(floating))
 
 
+cdef struct Ahead:
+    # The input projection inside a one-row direction's steps (isa.row_step_ahead):
+    # the rows of travel steps 4b..4b+3 (block b) are projected during the four
+    # steps of block b - 1, block 0 before the first step.
+    const float* packed_ih     # w_ih packed by the call's isa (M x I)
+    const float* x             # the input, rows I apart
+    float* xt                  # (4 I) the next block's rows side by side (fastrnn_ahead_rows)
+    Py_ssize_t In, M           # features, gate columns
+
+
+cdef inline void _ahead_rows(const Ahead* a, const Steps* s, Py_ssize_t block, float* gx__rg,
+                             fastrnn_ahead* rows) noexcept nogil:
+    """Block `block` of the travel order as rows of x and gx (lowest row first)."""
+    cdef Py_ssize_t n = min(4, s.L - 4 * block)
+    cdef Py_ssize_t lo = s.L - 4 * block - n if s.reverse else 4 * block
+    rows.packed = a.packed_ih
+    rows.x = a.x + lo * a.In   # (row_step_ahead takes a.xt, built from these rows)
+    rows.gx = gx__rg + _gx_at(s, lo)
+    rows.gx_ld = s.gx_step
+    rows.rows = n
+    rows.M = a.M
+    rows.K = a.In
+
+
+cdef void ahead_first(const fastrnn_isa* isa, const Ahead* a, const Steps* s,
+                      float* gx__rg) noexcept nogil:
+    """The projection of block 0, before the first step (the row blocks' kernel)."""
+    cdef fastrnn_ahead r
+    _ahead_rows(a, s, 0, gx__rg, &r)
+    isa.recurrent_step(a.packed_ih, r.x, a.In, r.gx, r.gx_ld, r.rows, a.M, a.In, False, False)
+
+
+cdef void ahead_step(const fastrnn_isa* isa, Ahead* a, const Steps* s, Py_ssize_t step,
+                     const float* packed_hh, const float* h_prev, float* gh, float* gx__rg,
+                     Py_ssize_t M, Py_ssize_t K) noexcept nogil:
+    """gh = h_prev @ w_hh.T (M x K, packed) for travel step `step`, with the panels
+    of quarter step % 4 of block step // 4 + 1's projection among its sums."""
+    cdef fastrnn_ahead r
+    cdef Py_ssize_t block = step // 4 + 1, part = step % 4
+    cdef Py_ssize_t panels = isa.packed_size(a.M, 1) // (2 * isa.lanes)
+    if 4 * block >= s.L:
+        isa.recurrent_step(packed_hh, h_prev, K, gh, M, 1, M, K, False, step & 1)
+        return
+    _ahead_rows(a, s, block, gx__rg, &r)
+    if part == 0:
+        fastrnn_ahead_rows(r.x, a.In, r.rows, a.In, a.xt)
+    r.x = a.xt
+    r.p0 = part * panels // 4
+    r.p1 = (part + 1) * panels // 4
+    isa.row_step_ahead(packed_hh, h_prev, gh, M, K, step & 1, &r)
+
+
 cdef void lstm_direction(
         const floating* gx__rg, floating* out__ro, const Steps* s,
         const floating* w_hh__gp, const float* w_hh_packed,
         const floating* w_hr__ph, const float* w_hr_packed,
         const floating* b__g, const floating* peep__3h,
         floating* h__np, floating* c__nh, floating* gh__ng, floating* hc__nh,
-        Py_ssize_t H, Py_ssize_t P, const Gates* g,
+        Py_ssize_t H, Py_ssize_t P, const Gates* g, bint fused, Ahead* ahead,
         const uint16_t* amx_hh, const uint16_t* amx_hr, uint16_t* amx_split) noexcept nogil:
     """Run one LSTM direction over all steps.
 
     gx__rg: this direction's input projection (x @ w_ih.T) in the input's row
-    order; h__np, c__nh: h0, c0 on entry, h_n, c_n on exit. gh__ng (N, 4H) and
+    order, or room for it that the steps fill (ahead, see ahead_first);
+    h__np, c__nh: h0, c0 on entry, h_n, c_n on exit. gh__ng (N, 4H) and
     hc__nh (N, H, with w_hr only: o * h(c) before the projection) are scratch.
     w_hr__ph may be NULL; the packed copies (float32) may be NULL, and so
     may the copies packed for AMX (amx_hh, amx_hr; see input_projection).
+    fused: one row's steps on the isa's fused step and cell (_fused_row).
     """
     cdef Py_ssize_t step, t, n, rows, G = 4 * H
     cdef Py_ssize_t N = s.N
@@ -486,12 +540,10 @@ cdef void lstm_direction(
     cdef floating* out = out__ro
     cdef const floating* h_prev = h__np
     cdef Py_ssize_t h_prev_ld = P
-    # One batch row, no projection: the step kernel with the cell fused
-    # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
-    cdef bint fused = (floating is float and g.fast and N == 1 and w_hh_packed != NULL
-                       and w_hr__ph == NULL and _fused_lstm(g.isa, H, g.force_fused))
     if fused:
         fastrnn_count(&_fused_calls)
+    if floating is float and ahead != NULL:
+        ahead_first(g.isa, ahead, s, <float*>gx__rg)
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
@@ -503,7 +555,11 @@ cdef void lstm_direction(
                 g.isa.lstm_step_row(w_hh_packed, h_prev, gx, b__g, c__nh, out, H, step & 1)
                 finish_step(out, s, t, 1, h__np, P, &h_prev, &h_prev_ld)
                 continue
-        if rows > 0:
+        if ahead != NULL:
+            # gh = h_{t-1} @ w_hh.T, and a quarter of the next block's projection
+            ahead_step(g.isa, ahead, s, step, w_hh_packed, <const float*>h_prev,
+                       <float*>gh__ng, <float*>gx__rg, G, P)
+        elif rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(g.isa, w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
                            False, step, amx_hh, amx_split)
@@ -529,11 +585,11 @@ cdef void gru_direction(
         const floating* w_hh__gh, const float* w_hh_packed, const float* w_hn_packed,
         const floating* b__g, const floating* b_hn__h,
         floating* h__nh, floating* gh__ng, floating* rh__nh,
-        Py_ssize_t H, const Gates* g,
+        Py_ssize_t H, const Gates* g, bint fused, Ahead* ahead,
         const uint16_t* amx_hh, const uint16_t* amx_hn, uint16_t* amx_split) noexcept nogil:
     """Run one GRU direction over all steps.
 
-    As lstm_direction; b__g holds b_ih + b_hh for r and z, and for n b_in
+    As lstm_direction (ahead only with linear_before_reset); b__g holds b_ih + b_hh for r and z, and for n b_in
     (linear_before_reset, with b_hn__h beside it) or b_in + b_hn. Without
     linear_before_reset w_hh_packed holds the r, z rows and w_hn_packed the
     n rows; rh__nh (N, H) is scratch for r * h_{t-1}. amx_hh, amx_hn: the same
@@ -545,12 +601,10 @@ cdef void gru_direction(
     cdef floating* out = out__ro
     cdef const floating* h_prev = h__nh
     cdef Py_ssize_t h_prev_ld = H
-    # One batch row, linear_before_reset: the step kernel with the cell fused
-    # (_fused_lstm / _fused_gru: as measured per path, tools/perf_notes.md)
-    cdef bint fused = (floating is float and g.fast and g.linear_before_reset and N == 1
-                       and w_hh_packed != NULL and _fused_gru(g.isa, H, g.force_fused))
     if fused:
         fastrnn_count(&_fused_calls)
+    if floating is float and ahead != NULL:
+        ahead_first(g.isa, ahead, s, <float*>gx__rg)
     for step in range(s.L):
         t = s.L - 1 - step if s.reverse else step
         gx = gx__rg + _gx_at(s, t)
@@ -565,9 +619,14 @@ cdef void gru_direction(
         if rows == 0:
             pass
         elif g.linear_before_reset:
-            # gh = h_{t-1} @ w_hh.T, all three gates in one product
-            hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, G, H,
-                           False, step, amx_hh, amx_split)
+            if ahead != NULL:
+                # gh = h_{t-1} @ w_hh.T, and a quarter of the next block's projection
+                ahead_step(g.isa, ahead, s, step, w_hh_packed, <const float*>h_prev,
+                           <float*>gh__ng, <float*>gx__rg, G, H)
+            else:
+                # gh = h_{t-1} @ w_hh.T, all three gates in one product
+                hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows,
+                               G, H, False, step, amx_hh, amx_split)
             for n in range(rows):
                 if n + 1 < rows:
                     fastrnn_prefetch(gx + (n + 1) * s.gx_row, G * sizeof(floating))

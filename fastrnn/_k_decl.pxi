@@ -22,12 +22,19 @@ from fastrnn._blas cimport (
 scipy_openblas_set_num_threads(1)
 
 cdef extern from "_isa.h" nogil:
+    ctypedef struct fastrnn_ahead:
+        const float* packed
+        const float* x
+        float* gx
+        Py_ssize_t gx_ld
+        Py_ssize_t rows, M, K, p0, p1
     ctypedef struct fastrnn_isa:
         const char* name
         int lanes
         int fused_units
         int packed_auto
         int fused_auto
+        int ahead_auto
         Py_ssize_t (*packed_size)(Py_ssize_t M, Py_ssize_t K) noexcept nogil
         void (*pack)(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept nogil
         void (*recurrent_step)(const float* packed, const float* h, Py_ssize_t h_ld, float* c,
@@ -36,6 +43,8 @@ cdef extern from "_isa.h" nogil:
         void (*lstm_step_row)(const float* packed, const float* h_prev, const float* gx,
                               const float* b, float* c, float* h, Py_ssize_t H,
                               int backwards) noexcept nogil
+        void (*row_step_ahead)(const float* packed, const float* h, float* c, Py_ssize_t M,
+                               Py_ssize_t K, int backwards, const fastrnn_ahead* ahead) noexcept nogil
         void (*gru_step_row)(const float* packed, const float* h_prev, const float* gx,
                              const float* b, const float* b_hn, float* h, Py_ssize_t H,
                              int backwards) noexcept nogil
@@ -51,6 +60,8 @@ cdef extern from "_isa.h" nogil:
         void (*bias_relu)(float* row, const float* b_ih, const float* b_hh, Py_ssize_t n) noexcept nogil
         void (*activation_array)(const float* x, float* out, Py_ssize_t n, int which) noexcept nogil
     void fastrnn_prefetch(const void* p, Py_ssize_t bytes) noexcept
+    void fastrnn_ahead_rows(const float* x, Py_ssize_t x_ld, Py_ssize_t rows, Py_ssize_t K,
+                            float* xt) noexcept
     const fastrnn_isa* fastrnn_isa_find(const char* name, const char** why) noexcept
     int fastrnn_isa_supported(const fastrnn_isa** out, int max) noexcept
 
@@ -83,6 +94,8 @@ cdef extern from "_barrier.h" nogil:
 
 # Directions run on the fused one-row steps (fastrnn._testing.fused_calls).
 cdef long long _fused_calls = 0
+# Directions whose input projection ran inside their steps (ahead_calls).
+cdef long long _ahead_calls = 0
 cdef long long _common_calls = 0
 
 cdef extern from "_scratch.h" nogil:

@@ -34,7 +34,9 @@ cdef class Layer:
     + b_hn)). recurrent picks how float32 computes h @ w_hh.T each step:
     "packed", "blas", "amx" or "auto" (the measured rule, use_packed_step);
     "fused" is "packed" with the fused one-row steps wherever they apply (one
-    batch row, H a multiple of the path's block), for tests and benchmarks.
+    batch row, H a multiple of the path's block), "ahead" "packed" with the
+    input projection inside the one-row steps wherever it applies (_ahead),
+    both for tests and benchmarks.
     The dtype (float32 or float64) is the weights'.
 
     run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a

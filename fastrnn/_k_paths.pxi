@@ -71,6 +71,11 @@ def fused_calls():
     return _fused_calls
 
 
+def ahead_calls():
+    """Directions whose input projection ran inside their one-row steps since import."""
+    return _ahead_calls
+
+
 def rows_run():
     """Rows (time step, batch item) given to layer calls since import, summed over calls."""
     return _rows_run

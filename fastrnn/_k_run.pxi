@@ -13,6 +13,7 @@ cdef enum Path:
     PATH_BLAS = 2
     PATH_AMX = 3
     PATH_FUSED = 4
+    PATH_AHEAD = 5
 
 KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
 
@@ -99,7 +100,7 @@ set_num_threads(_default_threads())
 DEF PARALLEL_MIN_MACS = 4000000
 PARALLEL_MIN_MACS_PER_DIRECTION = PARALLEL_MIN_MACS  # for the tests
 PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS, "amx": PATH_AMX,
-         "fused": PATH_FUSED}
+         "fused": PATH_FUSED, "ahead": PATH_AHEAD}
 
 
 cdef struct Spec:
@@ -141,6 +142,7 @@ cdef struct Work:
     float* packed              # packed w_hh (and w_hr / w_hn), float32 only
     Py_ssize_t packed_hh       # floats of the first packed matrix
     bint packed_input          # the input projection on the packed kernel (_packed_input)
+    float* packed_ih           # w_ih packed apart, then 4 I floats: the projection inside the steps (_ahead)
     uint16_t* amx_ih           # w_ih packed for AMX, or NULL (float32 only)
     uint16_t* amx_hh           # w_hh (GRU: w_rz) packed for AMX, or NULL
     uint16_t* amx_second            # w_hr (LSTM) or w_hn (GRU) packed for AMX, or NULL
@@ -175,6 +177,19 @@ cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
         return (g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and g.act[2] == ACT_TANH
                 and not g.clip < INFINITY and s.peep == NULL and not g.input_forget)
     return g.act[0] == ACT_SIGMOID and g.act[1] == ACT_TANH and not g.clip < INFINITY
+
+
+cdef inline bint _fused_row(const Spec* s, const Call* c, const Gates* g,
+                            bint packed) noexcept nogil:
+    """Whether a direction's one-row steps run on the isa's fused step and cell:
+    float32 LSTM without projection or GRU with linear_before_reset, torch's
+    cells, packed w_hh, as measured per path (_fused_lstm / _fused_gru,
+    tools/perf_notes.md), not on path "ahead"."""
+    if not (g.fast and c.N == 1 and packed) or s.path == PATH_AHEAD:
+        return False
+    if s.kind == KIND_LSTM:
+        return s.w_hr == NULL and _fused_lstm(c.isa, s.H, g.force_fused)
+    return g.linear_before_reset and _fused_gru(c.isa, s.H, g.force_fused)
 
 
 cdef void _init_states(const Spec* s, const Call* c, Py_ssize_t d,
@@ -250,6 +265,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef uint16_t* amx_second = NULL
     cdef Steps st = _steps(L, N, gx_ld, out_ld, c.batch_major, s.reverse[d] != 0, c.lens,
                            c.offs)
+    cdef bint fused
+    cdef Ahead ahead
+    cdef Ahead* ahead_p = NULL
     if s.b_ih != NULL:
         b_ih = <const floating*>s.b_ih + d * G
         b_hh = <const floating*>s.b_hh + d * G
@@ -279,13 +297,22 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
                       amx_hh, w.amx_split)
         return
-    if project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
-                     packed_ih, amx_ih, w.amx_split):
+    g.fast = floating is float and _fast_cells(s, &g)
+    fused = _fused_row(s, c, &g, packed != NULL)
+    if floating is float and w.packed_ih != NULL and not fused:
+        # the projection inside the steps (the plan's _ahead): only w_ih's packing now
+        c.isa.pack(<const float*>w_ih, G, I, w.packed_ih)
+        ahead.packed_ih, ahead.x, ahead.In, ahead.M = w.packed_ih, <const float*>x, I, G
+        ahead.xt = w.packed_ih + c.isa.packed_size(G, I)
+        ahead_p = &ahead
+        _gx_time_major(&st, gx_ld)
+        fastrnn_count(&_ahead_calls)
+    elif project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
+                       packed_ih, amx_ih, w.amx_split):
         _gx_time_major(&st, gx_ld)
     fold_biases(s, g.linear_before_reset, b_ih, b_hh, 0, H, bias)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
-        g.fast = floating is float and _fast_cells(s, &g)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, G, P, packed)
             if s.w_hr != NULL:
@@ -294,10 +321,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                        <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
                        packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
                        bias, <const floating*>s.peep + d * 3 * H if s.peep != NULL else NULL,
-                       hn, cn, <floating*>w.gh, <floating*>w.units, H, P, &g,
+                       hn, cn, <floating*>w.gh, <floating*>w.units, H, P, &g, fused, ahead_p,
                        amx_hh, amx_second, w.amx_split)
         return
-    g.fast = floating is float and _fast_cells(s, &g)
     if packed != NULL:
         if g.linear_before_reset:
             c.isa.pack(<const float*>w_hh, G, H, packed)
@@ -306,7 +332,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
             c.isa.pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
     gru_direction(gx + d * G, out, &st, w_hh, packed,
                   packed + w.packed_hh if packed != NULL and not g.linear_before_reset else NULL,
-                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.units, H, &g,
+                  bias, bias + G, hn, <floating*>w.gh, <floating*>w.units, H, &g, fused, ahead_p,
                   amx_hh, amx_second, w.amx_split)
 
 

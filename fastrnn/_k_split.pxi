@@ -41,11 +41,12 @@ cdef struct Plan:
     bint parallel              # the two directions on two threads
     bint use_packed            # float32 recurrent products on the packed kernel
     bint packed_input          # the input projection there too (_packed_input)
+    bint ahead                 # and inside the one-row steps (_ahead)
     bint amx_steps, amx_input  # products on AMX tiles (_amx_steps, _amx_input)
     Py_ssize_t packed_first    # floats of the first packed matrix (w_hh or w_rz)
     size_t shared, per
     size_t at_gx               # slices: their own (rows, gates*U) projection
-    size_t at_gh, at_bias, at_units, at_w, at_packed
+    size_t at_gh, at_bias, at_units, at_w, at_packed, at_packed_ih
     size_t at_amx_ih, at_amx_hh, at_amx_second, at_amx_split
 
 
@@ -76,8 +77,18 @@ cdef inline (Py_ssize_t, Py_ssize_t) _slice_units(Py_ssize_t H, Py_ssize_t T,
 
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
-    return (s.path == PATH_PACKED or s.path == PATH_FUSED
+    return (s.path == PATH_PACKED or s.path == PATH_FUSED or s.path == PATH_AHEAD
             or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N)))
+
+
+# Features up to which the projection can run inside the one-row steps (one
+# slice of k in fastrnn_row_step_ahead_f32: FASTRNN_KBLOCK), and steps from
+# which it does (two blocks of four).
+DEF AHEAD_MAX_IN = 256
+DEF AHEAD_MIN_L = 8
+# Floats of w_hh up to which "auto" takes it where the path does (measured on
+# AVX-512: 1.06-1.16x at H <= 128, none from H = 160 on; tools/perf_notes.md).
+DEF AHEAD_MAX_AUTO_HH = 65536
 
 
 cdef bint _packed_input(const Spec* s, bint use_packed, bint split_eligible) noexcept nogil:
@@ -88,7 +99,29 @@ cdef bint _packed_input(const Spec* s, bint use_packed, bint split_eligible) noe
     the slices must give one thread's bits, and whether a call splits depends
     on the thread setting and on other calls running, which the projection
     must not (split_eligible: _split_eligible of the call)."""
-    return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible)
+    return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible
+                           or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN)
+
+
+cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) noexcept nogil:
+    """Whether a float32 call on the packed kernel projects its input inside
+    its steps (isa.row_step_ahead, see Ahead): one batch row without lengths,
+    one thread per direction, an LSTM without projection or a GRU with
+    linear_before_reset: on path "auto" where the path measured it faster
+    (isa.ahead_auto; tools/perf_notes.md, "The input projection inside the
+    one-row step"), on path "ahead" wherever it can; path "packed" projects
+    before the steps. A direction whose steps are fused (_fused_row) projects
+    before them too."""
+    if not packed_input or threads != 1 or c.N != 1 or c.lens != NULL or c.offs != NULL:
+        return False
+    if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN:
+        return False
+    if s.kind == KIND_LSTM and s.w_hr != NULL or s.kind == KIND_RNN:
+        return False
+    if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
+        return False
+    return s.path == PATH_AHEAD or (s.path == PATH_AUTO and c.isa.ahead_auto != 0
+                                    and s.G * s.H * s.P <= AHEAD_MAX_AUTO_HH)
 
 
 # AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
@@ -402,8 +435,9 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     if p.threads >= 2 and not fastrnn_split_allowed():
         p.threads = 1
     p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
+    p.ahead = not f64 and _ahead(s, c, p.packed_input, p.threads)
     p.packed_first = 0
-    p.at_amx_second = NO_ROOM
+    p.at_amx_second = p.at_packed_ih = NO_ROOM
     if p.threads >= 2:
         # one part per slice: its projection, product, biases, rows of w_ih and
         # w_hh, their packing (w_ih's, then w_hh's in the same room), AMX copies
@@ -437,6 +471,7 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     p.at_units = _reserve(&end, N * H * item)
     p.at_w = NO_ROOM
     p.at_packed = _reserve(&end, packed * 4)
+    p.at_packed_ih = _reserve(&end, (c.isa.packed_size(G, I) + 4 * I) * 4 if p.ahead else 0)
     p.at_amx_ih = _reserve(&end, fastrnn_amx_packed_size(G, I) * 2 if p.amx_input else 0)
     p.at_amx_hh = p.at_amx_second = NO_ROOM
     if p.amx_steps:
@@ -463,6 +498,7 @@ cdef void _carve_work(const Plan* p, char* part, Work* w) noexcept nogil:
     w.packed = <float*>_room(part, p.at_packed)
     w.packed_hh = p.packed_first
     w.packed_input = p.packed_input
+    w.packed_ih = <float*>_room(part, p.at_packed_ih)
     w.amx_ih = <uint16_t*>_room(part, p.at_amx_ih)
     w.amx_hh = <uint16_t*>_room(part, p.at_amx_hh)
     w.amx_second = <uint16_t*>_room(part, p.at_amx_second)
@@ -543,5 +579,7 @@ cdef inline int _path(recurrent, str fn) except -1:
         return PATH_AMX
     if recurrent == "fused":
         return PATH_FUSED
-    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'fused', 'blas' or 'amx', "
-                     f"got {recurrent!r}")
+    if recurrent == "ahead":
+        return PATH_AHEAD
+    raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'fused', 'ahead', 'blas' or "
+                     f"'amx', got {recurrent!r}")

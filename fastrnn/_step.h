@@ -330,6 +330,146 @@ static void fastrnn_row_step_f32(const float *restrict packed, const float *h, f
     }
 }
 
+/* The one-row step with an input projection among its sums (the table's
+ * row_step_ahead). At one batch row the step streams w from L2 (an LSTM's
+ * 4H x H w_hh is 256 KB at H = 128) and its FMAs wait on those loads, while
+ * the projection of later rows runs from L1 as fast as the FMA units go: one
+ * after the other their times add up. Here, every `every` turns of the step's
+ * loop (two k), one k of a 4-row panel of the projection follows, its 8 sums
+ * kept in registers across the step's panels, so that its few loads come
+ * between the stream's (tools/perf_notes.md, "The input projection inside the
+ * one-row step"). The step takes one panel at a time (4 sums), which leaves
+ * the registers for it with 16. Each column's sums are fastrnn_row_step_f32's
+ * (even and odd k apart, per slice of FASTRNN_KBLOCK k), each projection's
+ * those of the row blocks (one chain over k from 0; K <= FASTRNN_KBLOCK): the
+ * results keep their bits. What the loop leaves of the projection runs after
+ * it. */
+
+/* One k of the projection: the panel's w at wa, the rows' x at xk (the four
+ * rows' k-th features side by side); at the panel's end its sums into gx and
+ * the next panel (the packed panels follow each other: wa runs on). */
+#define FASTRNN_AHEAD_K()                                                              \
+    do {                                                                               \
+        const fastrnn_vf w0_ = *(const volatile fastrnn_vf *)wa;                       \
+        const fastrnn_vf w1_ = *(const volatile fastrnn_vf *)(wa + FASTRNN_VW);        \
+        float s_ = xk[0];                                                              \
+        p00 += s_ * w0_;                                                               \
+        p01 += s_ * w1_;                                                               \
+        s_ = xk[1];                                                                    \
+        p10 += s_ * w0_;                                                               \
+        p11 += s_ * w1_;                                                               \
+        s_ = xk[2];                                                                    \
+        p20 += s_ * w0_;                                                               \
+        p21 += s_ * w1_;                                                               \
+        s_ = xk[3];                                                                    \
+        p30 += s_ * w0_;                                                               \
+        p31 += s_ * w1_;                                                               \
+        wa += FASTRNN_PANEL;                                                           \
+        xk += 4;                                                                       \
+        left--;                                                                        \
+        if (xk == xend) {                                                              \
+            fastrnn_ahead_put(ahead, q++, p00, p01, p10, p11, p20, p21, p30, p31);     \
+            p00 = p01 = p10 = p11 = p20 = p21 = p30 = p31 = zero;                      \
+            xk = xt;                                                                   \
+        }                                                                              \
+    } while (0)
+
+/* gx's columns of panel q for the projection's rows, from their sums. */
+FASTRNN_INLINE void fastrnn_ahead_put(const fastrnn_ahead *a, ptrdiff_t q, fastrnn_vf p00,
+                                      fastrnn_vf p01, fastrnn_vf p10, fastrnn_vf p11,
+                                      fastrnn_vf p20, fastrnn_vf p21, fastrnn_vf p30,
+                                      fastrnn_vf p31)
+{
+    const ptrdiff_t j = q * FASTRNN_PANEL, width = a->M - j;
+    float *g = a->gx + j;
+    fastrnn_put(g, p00, width, 0);
+    fastrnn_put(g + FASTRNN_VW, p01, width - FASTRNN_VW, 0);
+    if (a->rows > 1) {
+        fastrnn_put(g + a->gx_ld, p10, width, 0);
+        fastrnn_put(g + a->gx_ld + FASTRNN_VW, p11, width - FASTRNN_VW, 0);
+    }
+    if (a->rows > 2) {
+        fastrnn_put(g + 2 * a->gx_ld, p20, width, 0);
+        fastrnn_put(g + 2 * a->gx_ld + FASTRNN_VW, p21, width - FASTRNN_VW, 0);
+    }
+    if (a->rows > 3) {
+        fastrnn_put(g + 3 * a->gx_ld, p30, width, 0);
+        fastrnn_put(g + 3 * a->gx_ld + FASTRNN_VW, p31, width - FASTRNN_VW, 0);
+    }
+}
+
+/* The kernel with E turns of the step per k of the projection (a constant). */
+FASTRNN_INLINE void fastrnn_row_step_ahead(const int E, const float *restrict packed,
+                                           const float *restrict h, float *restrict c,
+                                           ptrdiff_t M, ptrdiff_t K, int backwards,
+                                           const fastrnn_ahead *restrict ahead,
+                                           const float *restrict xt)
+{
+    const ptrdiff_t P = FASTRNN_PANEL, VW = FASTRNN_VW;
+    const ptrdiff_t panels = (M + P - 1) / P;
+    const float *wa = ahead->packed + ahead->p0 * ahead->K * P;
+    const float *xk = xt, *const xend = xt + 4 * ahead->K;
+    const fastrnn_vf zero = {0};
+    fastrnn_vf p00 = zero, p01 = zero, p10 = zero, p11 = zero;
+    fastrnn_vf p20 = zero, p21 = zero, p30 = zero, p31 = zero;
+    ptrdiff_t q = ahead->p0, left = (ahead->p1 - ahead->p0) * ahead->K;
+    ptrdiff_t b, e, groups;
+    for (b = 0; b < panels; b++) {
+        const ptrdiff_t p = backwards ? panels - 1 - b : b;
+        const float *wk = packed + p * K * P, *hk = h, *const hend = h + K;
+        fastrnn_vf a0 = zero, a1 = zero, b0 = zero, b1 = zero;
+#define FASTRNN_TURN()                                                                 \
+        a0 += hk[0] * fastrnn_load(wk);                                                \
+        a1 += hk[0] * fastrnn_load(wk + VW);                                           \
+        b0 += hk[1] * fastrnn_load(wk + P);                                            \
+        b1 += hk[1] * fastrnn_load(wk + P + VW);                                       \
+        hk += 2;                                                                       \
+        wk += 2 * P;
+        groups = K / (2 * E) < left ? K / (2 * E) : left;
+        for (; groups > 0; groups--) {
+            for (e = 0; e < E; e++) {
+                FASTRNN_TURN()
+            }
+            FASTRNN_AHEAD_K();
+        }
+        while (hk + 2 <= hend) {
+            FASTRNN_TURN()
+        }
+#undef FASTRNN_TURN
+        if (hk < hend) {
+            a0 += hk[0] * fastrnn_load(wk);
+            a1 += hk[0] * fastrnn_load(wk + VW);
+        }
+        fastrnn_put(c + p * P, a0 + b0, M - p * P, 0);
+        fastrnn_put(c + p * P + VW, a1 + b1, M - p * P - VW, 0);
+    }
+    while (left > 0)
+        FASTRNN_AHEAD_K();
+}
+#undef FASTRNN_AHEAD_K
+
+FASTRNN_ALIGN_LOOPS FASTRNN_TARGET
+static void fastrnn_row_step_ahead_f32(const float *restrict packed, const float *restrict h,
+                                       float *restrict c, ptrdiff_t M, ptrdiff_t K,
+                                       int backwards, const fastrnn_ahead *restrict ahead)
+{
+    /* (K <= FASTRNN_KBLOCK: the step in one slice of k, as fastrnn_row_step_f32 sums it) */
+    /* the turns per k that spread the projection over the step (what the
+     * loop leaves of it runs after) */
+    const ptrdiff_t turns = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL * (K / 2);
+    const ptrdiff_t work = (ahead->p1 - ahead->p0) * ahead->K;
+    const ptrdiff_t every = work > 0 ? turns / work : 0;
+    const float *xt = ahead->x;
+    if (every >= 8)
+        fastrnn_row_step_ahead(8, packed, h, c, M, K, backwards, ahead, xt);
+    else if (every >= 4)
+        fastrnn_row_step_ahead(4, packed, h, c, M, K, backwards, ahead, xt);
+    else if (every >= 2)
+        fastrnn_row_step_ahead(2, packed, h, c, M, K, backwards, ahead, xt);
+    else
+        fastrnn_row_step_ahead(1, packed, h, c, M, K, backwards, ahead, xt);
+}
+
 /* Rows [0, N) against every column block of `per` panels, rmax rows at a time. */
 FASTRNN_TARGET static void fastrnn_rows_sweep(const float *restrict packed, const float *h,
                                               ptrdiff_t h_ld, float *c, ptrdiff_t c_ld,
@@ -340,7 +480,7 @@ FASTRNN_TARGET static void fastrnn_rows_sweep(const float *restrict packed, cons
     const ptrdiff_t panels = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL;
     const ptrdiff_t blocks = (panels + per - 1) / per;
     const ptrdiff_t next = K * FASTRNN_PANEL;
-    ptrdiff_t n, q, k0;
+    ptrdiff_t n, q, k0, rows;
     for (q = 0; q < blocks; q++) {
         const ptrdiff_t p = per * (backwards ? blocks - 1 - q : q);
         const ptrdiff_t j0 = p * FASTRNN_PANEL, width = M - j0;
@@ -349,8 +489,10 @@ FASTRNN_TARGET static void fastrnn_rows_sweep(const float *restrict packed, cons
             const ptrdiff_t kb = K - k0 < FASTRNN_KBLOCK ? K - k0 : FASTRNN_KBLOCK;
             const float *w = packed + p * next + k0 * FASTRNN_PANEL;
             const int acc = accumulate || k0 > 0;
-            for (n = 0; n < N; n += rmax) {
-                const ptrdiff_t rows = N - n < rmax ? N - n : rmax;
+            for (n = 0; n < N; n += rows) {
+                /* (no row alone at the end: 5 + 2 rather than 6 + 1, so that
+                 * every row of a block sums in one chain) */
+                rows = N - n < rmax ? N - n : N - n == rmax + 1 && rmax > 2 ? rmax - 1 : rmax;
                 const float *hn = h + n * h_ld + k0;
                 float *cn = c + n * c_ld + j0;
 #define FASTRNN_ROWS(R) (V == 4 ? fastrnn_rows_panels(w, next, 4, hn, h_ld, cn, c_ld, R, kb, width, acc) \
@@ -489,10 +631,12 @@ FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict pack
      * rows x 4 vectors (24 sums). With 16 and FMA: blocks of 4 and 3 rows
      * x 3 vectors (12 and 9 sums); 5 or 6 rows x 2 vectors (10 or 12); 2
      * rows x 4 vectors (8). Without FMA (SSE2): 3 rows x 3 vectors where
-     * N is a multiple of 3, else blocks of 6 rows x 2 vectors and the 1-2
-     * rows left (or N <= 3) x 4 vectors. A block of rows sums each column
-     * over k in one order; a row on its own (N = 1, or one row left) in two
-     * chains (even and odd k) added at the end. */
+     * N is a multiple of 3, else blocks of 6 rows x 2 vectors (the last
+     * two 5 and 2 where one row would be left) and 2 rows left (or N <= 3)
+     * x 4 vectors. A block of rows sums each column over k in one order, so
+     * every row of a product of N >= 2 rows has the same sums whatever the
+     * blocks (fastrnn_row_step_ahead_f32 counts on it); a row alone (N = 1)
+     * in two chains (even and odd k) added at the end. */
     if (N == 1) {
         fastrnn_row_step_f32(packed, h, c, M, K, accumulate, backwards);
         return;
@@ -504,7 +648,7 @@ FASTRNN_TARGET static void fastrnn_recurrent_step_f32(const float *restrict pack
     } else if (N <= 3) {
         fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, N, M, K, accumulate, backwards, 2, 2);
     } else {
-        const ptrdiff_t tail = N % 6 <= 2 ? N % 6 : 0, main = N - tail;
+        const ptrdiff_t tail = N % 6 == 2 ? 2 : 0, main = N - tail;
         fastrnn_rows_sweep(packed, h, h_ld, c, c_ld, main, M, K, accumulate, backwards, 1, 6);
         if (tail)
             fastrnn_rows_sweep(packed, h + main * h_ld, h_ld, c + main * c_ld, c_ld, tail, M, K,

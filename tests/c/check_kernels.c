@@ -1,7 +1,10 @@
 /* A C check of every float32 kernel table this machine runs (_isa.h)
  * against a plain scalar reference in double: the packed product (every
  * row count 1..13, widths across panel edges, both sweep directions,
- * accumulate or not), the fused one-row LSTM and GRU steps, the unfused
+ * accumulate or not), the one-row step with a projection inside it
+ * (row_step_ahead: its product bitwise the one-row step's, its projection
+ * the row blocks', nothing outside its panels and rows written), the fused
+ * one-row LSTM and GRU steps, the unfused
  * cells, and the activations. Built natively and, for ARM64, with
  * aarch64-linux-gnu-gcc and run under qemu-aarch64 (tests/test_isa.py).
  *
@@ -90,6 +93,65 @@ static double check_step(const fastrnn_isa *t, ptrdiff_t N, ptrdiff_t M, ptrdiff
     }
     free(w); free(h); free(c); free(c0); free(packed);
     return err;
+}
+
+/* row_step_ahead on an M x K w_hh and the panels [p0, p1) of an M x I w_ih
+ * for `rows` rows: 1 when it all holds (see the file's comment), else 0;
+ * *err: its projection against double sums. */
+static int check_ahead(const fastrnn_isa *t, ptrdiff_t M, ptrdiff_t K, ptrdiff_t I,
+                       ptrdiff_t rows, ptrdiff_t p0, ptrdiff_t p1, int backwards, double *err)
+{
+    const ptrdiff_t P = 2 * t->lanes, gx_ld = M + 3;
+    float *w = alloc64(sizeof(float) * M * K), *wi = alloc64(sizeof(float) * M * I);
+    float *packed = alloc64(sizeof(float) * t->packed_size(M, K));
+    float *packed_ih = alloc64(sizeof(float) * t->packed_size(M, I));
+    float *h = alloc64(sizeof(float) * K), *x = alloc64(sizeof(float) * 4 * I);
+    float *c = alloc64(sizeof(float) * M), *c_ref = alloc64(sizeof(float) * M);
+    float *gx = alloc64(sizeof(float) * 5 * gx_ld), *gx_ref = alloc64(sizeof(float) * 5 * gx_ld);
+    ptrdiff_t r, j, k;
+    int ok = 1;
+    fill(w, M * K, 1.0f);
+    fill(wi, M * I, 1.0f);
+    fill(h, K, 1.0f);
+    fill(x, 4 * I, 1.0f);
+    for (j = 0; j < 5 * gx_ld; j++)
+        gx[j] = gx_ref[j] = 1234.5f;  /* what must stay */
+    t->pack(w, M, K, packed);
+    t->pack(wi, M, I, packed_ih);
+    float *xt = alloc64(sizeof(float) * 4 * I);
+    fastrnn_ahead_rows(x, I, rows, I, xt);
+    fastrnn_ahead a = {packed_ih, xt, gx, gx_ld, rows, M, I, p0, p1};
+    t->row_step_ahead(packed, h, c, M, K, backwards, &a);
+    t->recurrent_step(packed, h, K, c_ref, M, 1, M, K, 0, backwards);
+    ok &= memcmp(c, c_ref, sizeof(float) * M) == 0;
+    if (rows >= 2) {
+        /* the row blocks' kernel on these rows, kept where the panels are */
+        float *all = alloc64(sizeof(float) * rows * gx_ld);
+        t->recurrent_step(packed_ih, x, I, all, gx_ld, rows, M, I, 0, 0);
+        for (r = 0; r < rows; r++)
+            for (j = p0 * P; j < p1 * P && j < M; j++)
+                gx_ref[r * gx_ld + j] = all[r * gx_ld + j];
+        free(all);
+        ok &= memcmp(gx, gx_ref, sizeof(float) * 5 * gx_ld) == 0;
+    }
+    *err = 0;
+    for (r = 0; r < 5; r++)
+        for (j = 0; j < gx_ld; j++) {
+            const int inside = r < rows && j >= p0 * P && j < p1 * P && j < M;
+            double want = 1234.5, scale = 1.0;
+            if (inside) {
+                want = 0;
+                for (k = 0; k < I; k++) {
+                    want += (double)x[r * I + k] * wi[j * I + k];
+                    scale += fabs((double)x[r * I + k] * wi[j * I + k]);
+                }
+            }
+            *err = fmax(*err, fabs(gx[r * gx_ld + j] - want) / scale);
+            ok &= inside || gx[r * gx_ld + j] == 1234.5f;
+        }
+    free(w); free(wi); free(packed); free(packed_ih); free(h); free(x); free(c); free(c_ref);
+    free(gx); free(gx_ref); free(xt);
+    return ok;
 }
 
 /* LSTM / GRU rows: the unfused cell after a reference product, and the
@@ -230,6 +292,29 @@ int main(void)
         snprintf(what, sizeof what, "packed step, %d shapes", (int)(4 * sizeof rows / sizeof *rows
                  * sizeof widths / sizeof *widths * sizeof depths / sizeof *depths));
         report(t->name, what, worst, 1e-6);
+        {
+            /* (M, K, I): LSTM and GRU shapes, panels across M's edge, odd K */
+            static const ptrdiff_t shapes[][3] = {{32, 8, 1}, {96, 24, 16}, {256, 64, 40},
+                                                  {400, 100, 100}, {512, 128, 128},
+                                                  {300, 100, 3}, {36, 9, 256}, {200, 51, 7}};
+            int bad = 0, n = 0;
+            worst = 0;
+            for (a = 0; a < sizeof shapes / sizeof *shapes; a++) {
+                const ptrdiff_t M = shapes[a][0], panels = t->packed_size(M, 1) / (2 * t->lanes);
+                for (ptrdiff_t r = 1; r <= 4; r++)
+                    for (ptrdiff_t part = 0; part < 4; part++)
+                        for (int back = 0; back < 2; back++) {
+                            double e;
+                            bad += !check_ahead(t, M, shapes[a][1], shapes[a][2], r,
+                                                part * panels / 4, (part + 1) * panels / 4,
+                                                back, &e);
+                            worst = fmax(worst, e);
+                            n++;
+                        }
+            }
+            snprintf(what, sizeof what, "row step with projection, %d cases", n);
+            report(t->name, what, bad ? INFINITY : worst, 1e-6);
+        }
         for (a = 0; a < sizeof hidden / sizeof *hidden; a++)
             check_rows(t, hidden[a]);
         check_activations(t);
