@@ -298,8 +298,10 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                       amx_hh, w.amx_split)
         return
     g.fast = floating is float and _fast_cells(s, &g)
-    fused = _fused_row(s, c, &g, packed != NULL)
-    if floating is float and w.packed_ih != NULL and not fused:
+    # the projection inside the steps where the plan has it (in the place of the
+    # fused steps too: GRU H=128 1.14-1.16x faster, LSTM H=64 level)
+    fused = w.packed_ih == NULL and _fused_row(s, c, &g, packed != NULL)
+    if floating is float and w.packed_ih != NULL:
         # the projection inside the steps (the plan's _ahead): only w_ih's packing now
         c.isa.pack(<const float*>w_ih, G, I, w.packed_ih)
         ahead.packed_ih, ahead.x, ahead.In, ahead.M = w.packed_ih, <const float*>x, I, G

@@ -110,8 +110,8 @@ cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) n
     linear_before_reset: on path "auto" where the path measured it faster
     (isa.ahead_auto; tools/perf_notes.md, "The input projection inside the
     one-row step"), on path "ahead" wherever it can; path "packed" projects
-    before the steps. A direction whose steps are fused (_fused_row) projects
-    before them too."""
+    before the steps. Where it runs, the fused one-row steps (_fused_row) do
+    not."""
     if not packed_input or threads != 1 or c.N != 1 or c.lens != NULL or c.offs != NULL:
         return False
     if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN:
