@@ -127,3 +127,47 @@ def test_ahead_gives_the_bits_of_a_split_call(kind, H, split_unpaused):
     split = run_gated(kind, args, "packed")
     assert _testing.split_calls() - before == 1
     _same(got, split)
+
+
+def test_ahead_in_both_directions_at_once():
+    # a bidirectional layer's directions on two threads, each projecting inside its steps
+    args = gated_call("lstm", np.float32, L=100, N=1, I=128, H=128, D=2, seed=12)
+    one, ran = _run_ahead("lstm", args)
+    assert ran == 2
+    fastrnn.set_num_threads(2)
+    two, ran = _run_ahead("lstm", args)
+    assert ran == 2
+    _same(two, one)
+
+
+def test_python_threads_on_one_layer_with_ahead():
+    # several Python threads running one Layer on the plan at once: the serial results
+    import threading
+    args = gated_call("gru", np.float32, L=40, N=1, I=64, H=96, seed=13)
+    layer = _kernels.Layer("gru", args["w_ih"], args["w_hh"], args["b_ih"], args["b_hh"],
+                           reverse=args["reverse"], act=args["act"], alpha=args["alpha"],
+                           beta=args["beta"], clip=args["clip"], option=True, recurrent="ahead")
+    xs = [np.random.default_rng(s).standard_normal(args["x"].shape).astype(np.float32)
+          for s in range(6)]
+
+    def run(x):
+        out, hn = np.empty_like(args["out"]), np.empty_like(args["hn"])
+        layer.run(x, out, None, None, hn, None, None, 40, False)
+        return out, hn
+
+    serial = [run(x) for x in xs]
+    got = [None] * len(xs)
+    before = _testing.ahead_calls()
+
+    def worker(i):
+        for _ in range(20):
+            got[i] = run(xs[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _testing.ahead_calls() - before == 20 * len(xs)
+    for g, s in zip(got, serial):
+        _same(g, s)
