@@ -81,9 +81,10 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
             or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N)))
 
 
-# Features up to which the projection can run inside the one-row steps (one
-# slice of k in fastrnn_row_step_ahead_f32: FASTRNN_KBLOCK), and steps from
-# which it does (two blocks of four).
+# Features and hidden (projected) units up to which the projection can run
+# inside the one-row steps (fastrnn_row_step_ahead_f32 sums both products in one
+# slice of k, FASTRNN_KBLOCK, as the other kernels do up to there), and steps
+# from which it does (two blocks of four).
 DEF AHEAD_MAX_IN = 256
 DEF AHEAD_MIN_L = 8
 # Floats of w_hh up to which "auto" takes it where the path does (measured on
@@ -114,7 +115,7 @@ cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) n
     not."""
     if not packed_input or threads != 1 or c.N != 1 or c.lens != NULL or c.offs != NULL:
         return False
-    if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN:
+    if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN or s.P > AHEAD_MAX_IN:
         return False
     if s.kind == KIND_LSTM and s.w_hr != NULL or s.kind == KIND_RNN:
         return False

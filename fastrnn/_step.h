@@ -332,18 +332,20 @@ static void fastrnn_row_step_f32(const float *restrict packed, const float *h, f
 
 /* The one-row step with an input projection among its sums (the table's
  * row_step_ahead). At one batch row the step streams w from L2 (an LSTM's
- * 4H x H w_hh is 256 KB at H = 128) and its FMAs wait on those loads, while
- * the projection of later rows runs from L1 as fast as the FMA units go: one
- * after the other their times add up. Here, every `every` turns of the step's
- * loop (two k), one k of a 4-row panel of the projection follows, its 8 sums
- * kept in registers across the step's panels, so that its few loads come
- * between the stream's (tools/perf_notes.md, "The input projection inside the
- * one-row step"). The step takes one panel at a time (4 sums), which leaves
- * the registers for it with 16. Each column's sums are fastrnn_row_step_f32's
- * (even and odd k apart, per slice of FASTRNN_KBLOCK k), each projection's
- * those of the row blocks (one chain over k from 0; K <= FASTRNN_KBLOCK): the
- * results keep their bits. What the loop leaves of the projection runs after
- * it. */
+ * 4H x H w_hh is 256 KB at H = 128) and uses about half the FMA slots, while
+ * the projection of later rows is all FMAs: one after the other their times
+ * add up. Here, every `every` turns of the step's loop (two k), one k of a
+ * 4-row block of two vectors of the projection follows, its 8 sums kept in
+ * registers across the step's panels, so that its few loads come between the
+ * stream's. The step takes one panel at a time (4 sums), which leaves the
+ * registers for it with 16. Where it gains is measured per path (tools/
+ * perf_notes.md, "The projection inside the one-row step, built": AVX-512 up
+ * to 1.16x; on AVX2 the two fill the FMA ports and L2 together, no gain).
+ * Both products are taken in one slice of k (K <= FASTRNN_KBLOCK, as the plan
+ * holds them): each column's step sums are then fastrnn_row_step_f32's (even
+ * and odd k apart), each projection's those of the row blocks (one chain over
+ * k from 0), and the results keep their bits. What the loop leaves of the
+ * projection runs after it. */
 
 /* One k of the projection: the panel's w at wa, the rows' x at xk (the four
  * rows' k-th features side by side); at the panel's end its sums into gx and
@@ -453,7 +455,6 @@ static void fastrnn_row_step_ahead_f32(const float *restrict packed, const float
                                        float *restrict c, ptrdiff_t M, ptrdiff_t K,
                                        int backwards, const fastrnn_ahead *restrict ahead)
 {
-    /* (K <= FASTRNN_KBLOCK: the step in one slice of k, as fastrnn_row_step_f32 sums it) */
     /* the turns per k that spread the projection over the step (what the
      * loop leaves of it runs after) */
     const ptrdiff_t turns = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL * (K / 2);

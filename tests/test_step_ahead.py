@@ -78,7 +78,7 @@ def test_ahead_nan_inf_as_before(kind, bad):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("case", ["lens", "short", "two rows", "f64", "not lbr", "proj",
-                                  "too many features"])
+                                  "too many features", "too many units"])
 def test_ahead_only_where_it_applies(kind, case):
     kw = dict(L=12, N=1, I=16, H=32)
     dtype = np.float32
@@ -98,8 +98,10 @@ def test_ahead_only_where_it_applies(kind, case):
         if kind == "gru":
             pytest.skip("LSTM only")
         kw["proj"] = 8
-    else:
+    elif case == "too many features":
         kw["I"] = 257
+    else:
+        kw["H"] = 257
     args = gated_call(kind, dtype, **kw)
     got, ran = _run_ahead(kind, args)
     assert ran == 0
