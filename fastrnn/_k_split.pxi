@@ -104,6 +104,13 @@ cdef bint _packed_input(const Spec* s, bint use_packed, bint split_eligible) noe
                            or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN)
 
 
+def one_row_rules():
+    """What "auto" runs at one batch row on the current path, for `fastrnn info`:
+    (the fused one-row steps, the input projection inside the steps: the largest
+    W_hh in values where it does, 0 where it does not)."""
+    return (bool(_isa.fused_auto), AHEAD_MAX_AUTO_HH if _isa.ahead_auto else 0)
+
+
 cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) noexcept nogil:
     """Whether a float32 call on the packed kernel projects its input inside
     its steps (isa.row_step_ahead, see Ahead): one batch row without lengths,

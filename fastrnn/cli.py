@@ -453,6 +453,12 @@ def info(args):
     print(f"path: {_kernels.isa()} ({_kernels.isa_reason()}); this CPU runs "
           f"{', '.join(_kernels.isa_paths())} (FASTRNN_ISA=... forces one); recurrent products "
           + ("on fastrnn's packed step kernel" if packed else "on OpenBLAS"))
+    fused, ahead = _kernels.one_row_rules()
+    print("batch 1: "
+          + (f"the input projection inside the steps where W_hh holds at most {ahead} values; "
+             if ahead else "the input projection before the steps; ")
+          + ("elsewhere LSTM (H <= 64) and GRU (H != 64) cells inside the step kernel"
+             if fused else "the cells after the step kernel"))
     rows, input_rows, depth = _kernels._amx_thresholds()
     if _kernels.amx_enabled() and _kernels.isa() != "avx512":
         print(f"amx: not used on the {_kernels.isa()} path (AMX runs with the avx512 path)")

@@ -107,6 +107,10 @@ def test_info_names_version_blas_threads_and_cpu():
     assert "cpu: " in out and "onnxruntime: " in out
     from fastrnn import _kernels
     assert ("amx: float32 products on AMX tiles" in out) == _kernels.AMX
+    # the one-row plan of this path (avx512: both; the others: neither, as measured)
+    on = _kernels.isa() == "avx512"
+    assert ("inside the steps where W_hh holds at most 65536 values" in out) == on
+    assert ("cells inside the step kernel" in out) == on
 
 
 MODELS = [
