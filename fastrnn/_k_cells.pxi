@@ -472,6 +472,7 @@ cdef struct Ahead:
     const float* x             # the input, rows I apart
     float* xt                  # (4 I) the next block's rows side by side (fastrnn_ahead_rows)
     Py_ssize_t In, M           # features, gate columns
+    Py_ssize_t panels          # panels of packed w_ih (isa.packed_size(M, 1) / (2 lanes))
 
 
 cdef inline void _ahead_rows(const Ahead* a, const Steps* s, Py_ssize_t block, float* gx__rg,
@@ -503,7 +504,6 @@ cdef void ahead_step(const fastrnn_isa* isa, Ahead* a, const Steps* s, Py_ssize_
     of quarter step % 4 of block step // 4 + 1's projection among its sums."""
     cdef fastrnn_ahead r
     cdef Py_ssize_t block = step // 4 + 1, part = step % 4
-    cdef Py_ssize_t panels = isa.packed_size(a.M, 1) // (2 * isa.lanes)
     if 4 * block >= s.L:
         isa.recurrent_step(packed_hh, h_prev, K, gh, M, 1, M, K, False, step & 1)
         return
@@ -511,8 +511,8 @@ cdef void ahead_step(const fastrnn_isa* isa, Ahead* a, const Steps* s, Py_ssize_
     if part == 0:
         fastrnn_ahead_rows(r.x, a.In, r.rows, a.In, a.xt)
     r.x = a.xt
-    r.p0 = part * panels // 4
-    r.p1 = (part + 1) * panels // 4
+    r.p0 = part * a.panels // 4
+    r.p1 = (part + 1) * a.panels // 4
     isa.row_step_ahead(packed_hh, h_prev, gh, M, K, step & 1, &r)
 
 

@@ -306,6 +306,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         c.isa.pack(<const float*>w_ih, G, I, w.packed_ih)
         ahead.packed_ih, ahead.x, ahead.In, ahead.M = w.packed_ih, <const float*>x, I, G
         ahead.xt = w.packed_ih + c.isa.packed_size(G, I)
+        ahead.panels = c.isa.packed_size(G, 1) // (2 * c.isa.lanes)
         ahead_p = &ahead
         _gx_time_major(&st, gx_ld)
         fastrnn_count(&_ahead_calls)

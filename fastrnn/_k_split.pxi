@@ -577,17 +577,7 @@ cdef int run_layer(const Spec* s, const Call* call, bint f64) except -1:
 
 
 cdef inline int _path(recurrent, str fn) except -1:
-    if recurrent == "auto":
-        return PATH_AUTO
-    if recurrent == "packed":
-        return PATH_PACKED
-    if recurrent == "blas":
-        return PATH_BLAS
-    if recurrent == "amx":
-        return PATH_AMX
-    if recurrent == "fused":
-        return PATH_FUSED
-    if recurrent == "ahead":
-        return PATH_AHEAD
+    if isinstance(recurrent, str) and recurrent in PATHS:
+        return PATHS[recurrent]
     raise ValueError(f"{fn}: recurrent must be 'auto', 'packed', 'fused', 'ahead', 'blas' or "
                      f"'amx', got {recurrent!r}")

@@ -404,13 +404,12 @@ FASTRNN_INLINE void fastrnn_ahead_put(const fastrnn_ahead *a, ptrdiff_t q, fastr
 FASTRNN_INLINE void fastrnn_row_step_ahead(const int E, const float *restrict packed,
                                            const float *restrict h, float *restrict c,
                                            ptrdiff_t M, ptrdiff_t K, int backwards,
-                                           const fastrnn_ahead *restrict ahead,
-                                           const float *restrict xt)
+                                           const fastrnn_ahead *restrict ahead)
 {
     const ptrdiff_t P = FASTRNN_PANEL, VW = FASTRNN_VW;
     const ptrdiff_t panels = (M + P - 1) / P;
     const float *wa = ahead->packed + ahead->p0 * ahead->K * P;
-    const float *xk = xt, *const xend = xt + 4 * ahead->K;
+    const float *const xt = ahead->x, *xk = xt, *const xend = xt + 4 * ahead->K;
     const fastrnn_vf zero = {0};
     fastrnn_vf p00 = zero, p01 = zero, p10 = zero, p11 = zero;
     fastrnn_vf p20 = zero, p21 = zero, p30 = zero, p31 = zero;
@@ -460,15 +459,14 @@ static void fastrnn_row_step_ahead_f32(const float *restrict packed, const float
     const ptrdiff_t turns = (M + FASTRNN_PANEL - 1) / FASTRNN_PANEL * (K / 2);
     const ptrdiff_t work = (ahead->p1 - ahead->p0) * ahead->K;
     const ptrdiff_t every = work > 0 ? turns / work : 0;
-    const float *xt = ahead->x;
     if (every >= 8)
-        fastrnn_row_step_ahead(8, packed, h, c, M, K, backwards, ahead, xt);
+        fastrnn_row_step_ahead(8, packed, h, c, M, K, backwards, ahead);
     else if (every >= 4)
-        fastrnn_row_step_ahead(4, packed, h, c, M, K, backwards, ahead, xt);
+        fastrnn_row_step_ahead(4, packed, h, c, M, K, backwards, ahead);
     else if (every >= 2)
-        fastrnn_row_step_ahead(2, packed, h, c, M, K, backwards, ahead, xt);
+        fastrnn_row_step_ahead(2, packed, h, c, M, K, backwards, ahead);
     else
-        fastrnn_row_step_ahead(1, packed, h, c, M, K, backwards, ahead, xt);
+        fastrnn_row_step_ahead(1, packed, h, c, M, K, backwards, ahead);
 }
 
 /* Rows [0, N) against every column block of `per` panels, rmax rows at a time. */
