@@ -44,7 +44,10 @@ typedef struct fastrnn_isa {
     int fused_units;           /* the fused one-row steps need H % fused_units == 0 */
     int packed_auto;           /* whether "auto" runs recurrent products on the packed kernel */
     int fused_auto;            /* whether one-row LSTM/GRU steps take the fused kernels */
-    int ahead_auto;            /* whether one-row steps project later rows (row_step_ahead) */
+    /* where "auto" has one-row steps project later rows among their sums
+     * (row_step_ahead): from ahead_min_in to ahead_max_in input features and
+     * from ahead_min_steps steps (ahead_max_in 0: never) */
+    int ahead_min_in, ahead_max_in, ahead_min_steps;
     ptrdiff_t (*packed_size)(ptrdiff_t M, ptrdiff_t K);
     void (*pack)(const float *w, ptrdiff_t M, ptrdiff_t K, float *packed);
     void (*recurrent_step)(const float *packed, const float *h, ptrdiff_t h_ld, float *c,

@@ -2,8 +2,8 @@
  * file sets, and its table. FASTRNN_ISA_TABLE names the table,
  * FASTRNN_ISA_NAME the path, FASTRNN_PACKED_AUTO whether "auto" takes the
  * packed kernel on it, FASTRNN_FUSED_AUTO whether one-row steps take the
- * fused kernels, FASTRNN_AHEAD_AUTO whether one-row steps project later
- * rows among their sums (as measured: tools/perf_notes.md, "paths"). */
+ * fused kernels, FASTRNN_AHEAD_AUTO where one-row steps project later
+ * rows among their sums (input features from, to, steps from) (as measured: tools/perf_notes.md, "paths"). */
 #include "_isa.h"
 #include "_step.h"
 
@@ -13,7 +13,7 @@ const fastrnn_isa FASTRNN_ISA_TABLE = {
     FASTRNN_FUSED_UNITS,
     FASTRNN_PACKED_AUTO,
     FASTRNN_FUSED_AUTO,
-    FASTRNN_AHEAD_AUTO,
+    FASTRNN_AHEAD_AUTO,  /* ahead_min_in, ahead_max_in, ahead_min_steps */
     fastrnn_packed_size,
     fastrnn_pack,
     fastrnn_recurrent_step_f32,

@@ -34,7 +34,7 @@ cdef extern from "_isa.h" nogil:
         int fused_units
         int packed_auto
         int fused_auto
-        int ahead_auto
+        int ahead_min_in, ahead_max_in, ahead_min_steps
         Py_ssize_t (*packed_size)(Py_ssize_t M, Py_ssize_t K) noexcept nogil
         void (*pack)(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept nogil
         void (*recurrent_step)(const float* packed, const float* h, Py_ssize_t h_ld, float* c,

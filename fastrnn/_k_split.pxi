@@ -87,40 +87,41 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
 # from which it does (two blocks of four).
 DEF AHEAD_MAX_IN = 256
 DEF AHEAD_MIN_L = 8
-# Floats of w_hh up to which "auto" takes it where the path does (measured on
-# AVX-512: 1.06-1.16x at H <= 128, none from H = 160 on; tools/perf_notes.md).
-DEF AHEAD_MAX_AUTO_HH = 65536
 
 
-cdef bint _packed_input(const Spec* s, bint use_packed, bint split_eligible) noexcept nogil:
+cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed,
+                        bint split_eligible) noexcept nogil:
     """Whether a float32 call whose steps run on the packed kernel (use_packed)
     projects its input there too (see input_projection): where that is the
-    faster (I <= min(P, 128); tools/perf_notes.md, input projection), and
-    wherever a call of this shape splits its hidden units when it has threads:
-    the slices must give one thread's bits, and whether a call splits depends
-    on the thread setting and on other calls running, which the projection
-    must not (split_eligible: _split_eligible of the call)."""
+    faster (I <= min(P, 128); tools/perf_notes.md, input projection), where
+    the projection can run inside the steps (_ahead_shape), and wherever a
+    call of this shape splits its hidden units when it has threads: the slices
+    must give one thread's bits, and whether a call splits depends on the
+    thread setting and on other calls running, which the projection must not
+    (split_eligible: _split_eligible of the call)."""
     return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible
-                           or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN)
+                           or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN
+                           or _ahead_shape(s, c))
 
 
 def one_row_rules():
     """What "auto" runs at one batch row on the current path, for `fastrnn info`:
-    (the fused one-row steps, the input projection inside the steps: the largest
-    W_hh in values where it does, 0 where it does not)."""
-    return (bool(_isa.fused_auto), AHEAD_MAX_AUTO_HH if _isa.ahead_auto else 0)
+    (the fused one-row steps, the input projection inside the steps: None where
+    it does not, else (input features from, to, steps from) where it does, up to
+    256 hidden units)."""
+    rule = (_isa.ahead_min_in, _isa.ahead_max_in, max(_isa.ahead_min_steps, AHEAD_MIN_L))
+    return (bool(_isa.fused_auto), rule if _isa.ahead_max_in else None)
 
 
-cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) noexcept nogil:
-    """Whether a float32 call on the packed kernel projects its input inside
-    its steps (isa.row_step_ahead, see Ahead): one batch row without lengths,
-    one thread per direction, an LSTM without projection or a GRU with
-    linear_before_reset: on path "auto" where the path measured it faster
-    (isa.ahead_auto; tools/perf_notes.md, "The input projection inside the
-    one-row step"), on path "ahead" wherever it can; path "packed" projects
-    before the steps. Where it runs, the fused one-row steps (_fused_row) do
-    not."""
-    if not packed_input or threads != 1 or c.N != 1 or c.lens != NULL or c.offs != NULL:
+cdef bint _ahead_shape(const Spec* s, const Call* c) noexcept nogil:
+    """Whether a float32 call's shape and path have its input projected inside
+    its steps (isa.row_step_ahead, see Ahead) when it runs on one thread per
+    direction: one batch row without lengths, an LSTM without projection or a
+    GRU with linear_before_reset; on path "auto" where the path measured it
+    faster (isa.ahead_min_in, ahead_max_in, ahead_min_steps; tools/perf_notes.md,
+    "The projection inside the one-row step"), on path "ahead" wherever it can.
+    Path "packed" projects before the steps."""
+    if c.N != 1 or c.lens != NULL or c.offs != NULL:
         return False
     if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN or s.P > AHEAD_MAX_IN:
         return False
@@ -128,8 +129,16 @@ cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) n
         return False
     if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
         return False
-    return s.path == PATH_AHEAD or (s.path == PATH_AUTO and c.isa.ahead_auto != 0
-                                    and s.G * s.H * s.P <= AHEAD_MAX_AUTO_HH)
+    return s.path == PATH_AHEAD or (s.path == PATH_AUTO and c.L >= c.isa.ahead_min_steps
+                                    and c.isa.ahead_min_in <= s.In <= c.isa.ahead_max_in)
+
+
+cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) noexcept nogil:
+    """Whether a float32 call on the packed kernel projects its input inside
+    its steps: where _ahead_shape says, on one thread per direction (a split
+    call projects before its steps, with the same bits). Where it runs, the
+    fused one-row steps (_fused_row) do not."""
+    return packed_input and threads == 1 and _ahead_shape(s, c)
 
 
 # AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
@@ -438,7 +447,7 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     p.amx_input = not f64 and _amx_input(s, c)
     p.use_packed = not f64 and not p.amx_steps and _packed_path(s, c)
     cdef bint split_eligible = _split_eligible(s, c, f64)
-    p.packed_input = not f64 and _packed_input(s, p.use_packed, split_eligible)
+    p.packed_input = not f64 and _packed_input(s, c, p.use_packed, split_eligible)
     p.threads = _split_threads(s, split_eligible) if alone else 1
     if p.threads >= 2 and not fastrnn_split_allowed():
         p.threads = 1

@@ -455,8 +455,8 @@ def info(args):
           + ("on fastrnn's packed step kernel" if packed else "on OpenBLAS"))
     fused, ahead = _kernels.one_row_rules()
     print("batch 1: "
-          + (f"the input projection inside the steps where W_hh holds at most {ahead} values; "
-             if ahead else "the input projection before the steps; ")
+          + ("the input projection inside the steps from {} to {} input features and {} "
+             "steps; ".format(*ahead) if ahead else "the input projection before the steps; ")
           + ("elsewhere LSTM (H <= 64) and GRU (H != 64) cells inside the step kernel"
              if fused else "the cells after the step kernel"))
     rows, input_rows, depth = _kernels._amx_thresholds()

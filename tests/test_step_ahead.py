@@ -108,14 +108,27 @@ def test_ahead_only_where_it_applies(kind, case):
     _close(got, run_gated(kind, args, "blas"), 1e-5 if dtype == np.float32 else 1e-10)
 
 
-@pytest.mark.parametrize("H, runs", [(128, True), (160, False)])
-def test_auto_takes_ahead_where_the_path_measured_it(H, runs):
-    # AVX-512 measured it faster up to a 256 KB w_hh (_ahead); the other paths not
-    m = fastrnn.LSTM(128, H)
-    x = np.random.default_rng(0).standard_normal((20, 1, 128)).astype(np.float32)
+# Where each path measured the projection inside the steps faster than before
+# them (tools/perf_notes.md): (input features from, to, steps from); None: never.
+AUTO_RULES = {"avx512": (32, 256, 8), "avx2": (96, 128, 256)}
+
+
+def test_each_path_has_its_measured_rule():
+    assert _kernels.one_row_rules()[1] == AUTO_RULES.get(_kernels.isa())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("I, H, L", [(16, 64, 300), (32, 64, 20), (64, 256, 100),
+                                     (96, 96, 300), (128, 128, 1000), (128, 128, 100),
+                                     (160, 128, 300), (256, 200, 300), (128, 257, 300)])
+def test_auto_takes_ahead_where_the_path_measured_it(kind, I, H, L):
+    rule = AUTO_RULES.get(_kernels.isa())
+    runs = rule is not None and rule[0] <= I <= rule[1] and L >= rule[2] and H <= 256
+    m = (fastrnn.LSTM if kind == "lstm" else fastrnn.GRU)(I, H)
+    x = np.random.default_rng(0).standard_normal((L, 1, I)).astype(np.float32)
     before = _testing.ahead_calls()
     m(x)
-    assert (_testing.ahead_calls() - before == 1) == (runs and _kernels.isa() == "avx512")
+    assert (_testing.ahead_calls() - before == 1) == runs
 
 
 @pytest.mark.parametrize("kind, H", [("lstm", 128), ("gru", 160)])  # (steps large enough to split)
