@@ -119,8 +119,9 @@ cdef bint _ahead_shape(const Spec* s, const Call* c) noexcept nogil:
     direction: one batch row without lengths, an LSTM without projection or a
     GRU with linear_before_reset; on path "auto" where the path measured it
     faster (isa.ahead_min_in, ahead_max_in, ahead_min_steps; tools/perf_notes.md,
-    "The projection inside the one-row step"), on path "ahead" wherever it can.
-    Path "packed" projects before the steps."""
+    "The projection inside the one-row step") and the projection would not run
+    on AMX (measured there, this not), on path "ahead" wherever it can. Path
+    "packed" projects before the steps."""
     if c.N != 1 or c.lens != NULL or c.offs != NULL:
         return False
     if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN or s.P > AHEAD_MAX_IN:
@@ -130,7 +131,8 @@ cdef bint _ahead_shape(const Spec* s, const Call* c) noexcept nogil:
     if s.kind == KIND_GRU and not s.gates[0].linear_before_reset:
         return False
     return s.path == PATH_AHEAD or (s.path == PATH_AUTO and c.L >= c.isa.ahead_min_steps
-                                    and c.isa.ahead_min_in <= s.In <= c.isa.ahead_max_in)
+                                    and c.isa.ahead_min_in <= s.In <= c.isa.ahead_max_in
+                                    and not _amx_input(s, c))
 
 
 cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) noexcept nogil:
@@ -453,6 +455,8 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
         p.threads = 1
     p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
     p.ahead = not f64 and _ahead(s, c, p.packed_input, p.threads)
+    if p.ahead:
+        p.amx_input = False  # (path "ahead" on AMX: the projection is inside the steps)
     p.packed_first = 0
     p.at_amx_second = p.at_packed_ih = NO_ROOM
     if p.threads >= 2:

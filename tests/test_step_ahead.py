@@ -38,6 +38,12 @@ def _close(got, ref, tol=1e-5):
         np.testing.assert_allclose(g, r, rtol=0, atol=tol * max(1.0, np.abs(r).max()))
 
 
+def _flat(result):
+    # a model's (output, h_n) or (output, (h_n, c_n)) as a list of arrays
+    out, states = result
+    return [out] + (list(states) if isinstance(states, tuple) else [states])
+
+
 def _same(got, ref):
     for g, r in zip(got, ref):
         assert np.array_equal(g, r, equal_nan=True), np.nanmax(np.abs(g - r))
@@ -143,6 +149,26 @@ def test_ahead_gives_the_bits_of_a_split_call(kind, H, split_unpaused):
     assert _testing.split_calls() - before == 1
     _same(got, split)
 
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("I", [128, 200])
+def test_auto_gives_one_threads_bits_on_two(kind, I, split_unpaused):
+    # "auto" projects on the packed kernel where it may project inside the steps (past
+    # min(P, 128) features too): one thread and a split call on two give the same bits
+    m = (fastrnn.LSTM if kind == "lstm" else fastrnn.GRU)(I, 160)
+    x = np.random.default_rng(5).standard_normal((300, 1, I)).astype(np.float32)
+    rule = AUTO_RULES.get(_kernels.isa())
+    before = _testing.ahead_calls()
+    one = m(x)
+    assert (_testing.ahead_calls() - before == 1) == (rule is not None and rule[0] <= I <= rule[1])
+    fastrnn.set_num_threads(2)
+    splits = m._kernel_layers[0].threads_for(300, 1) == 2
+    assert splits == (_kernels.isa() != "sse2")  # (the split runs on the packed kernel)
+    before = _testing.split_calls()
+    two = m(x)
+    assert _testing.split_calls() - before == int(splits)
+    _same(_flat(one), _flat(two))
 
 def test_ahead_in_both_directions_at_once():
     # a bidirectional layer's directions on two threads, each projecting inside its steps
