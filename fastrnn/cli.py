@@ -135,8 +135,8 @@ def demo_seed(batch, args):
     fastrnn.set_num_threads(1)
     try:
         for rows in (batch, batch[:1]):
-            ours = median_ms(lambda: loaded(rows), args.repeat)
-            theirs = median_ms(lambda: session.run(None, {"input": rows}), args.repeat)
+            ours, theirs = medians_ms([lambda: loaded(rows),
+                                       lambda: session.run(None, {"input": rows})], args.repeat)
             print(f"forward: fastrnn {ours:.3f} ms, onnxruntime {theirs:.3f} ms, one thread "
                   f"(N={rows.shape[0]}, L={rows.shape[1]}): onnxruntime / fastrnn = "
                   f"{theirs / ours:.1f}")
@@ -146,12 +146,20 @@ def demo_seed(batch, args):
 
 
 def median_ms(fn, repeat):
-    times = []
+    return medians_ms([fn], repeat)[0]
+
+
+def medians_ms(fns, repeat):
+    """Median ms of each function over `repeat` calls, the functions called in
+    turn (so that the machine's speed drifting during the run, by up to ~1.4x
+    on a shared one, reaches each alike: the ratios are what they compare)."""
+    times = [[] for _ in fns]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [float(np.median(spent)) * 1e3 for spent in times]
 
 
 def demo_model(model, batch, args):
@@ -201,12 +209,12 @@ def demo_model(model, batch, args):
         threads = fastrnn.get_num_threads()
         fastrnn.set_num_threads(1)  # one thread each, as the line below says
         try:
-            ours = median_ms(lambda: model(batch), args.repeat)
+            ours, theirs = medians_ms([lambda: model(batch), lambda: session.run(None, feed)],
+                                      args.repeat)
         finally:
             fastrnn.set_num_threads(threads)
-        theirs = median_ms(lambda: session.run(None, feed), args.repeat)
     print(f"forward: fastrnn {ours:.3f} ms, onnxruntime {theirs:.3f} ms, median of "
-          f"{args.repeat}, one thread (N={batch.shape[0]}, L={batch.shape[1]}, "
+          f"{args.repeat} calls each, in turn, one thread (N={batch.shape[0]}, L={batch.shape[1]}, "
           f"H={args.hidden}, float32): onnxruntime / fastrnn = {theirs / ours:.1f}")
     return same and reloaded
 
