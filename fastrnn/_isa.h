@@ -48,6 +48,9 @@ typedef struct fastrnn_isa {
      * (row_step_ahead): from ahead_min_in to ahead_max_in input features and
      * from ahead_min_steps steps (ahead_max_in 0: never) */
     int ahead_min_in, ahead_max_in, ahead_min_steps;
+    /* input features up to which "auto" projects the inputs of LSTM and GRU
+     * layers on the packed kernel (beside I <= min(P, 128) and split calls) */
+    int packed_input_max;
     ptrdiff_t (*packed_size)(ptrdiff_t M, ptrdiff_t K);
     void (*pack)(const float *w, ptrdiff_t M, ptrdiff_t K, float *packed);
     void (*recurrent_step)(const float *packed, const float *h, ptrdiff_t h_ld, float *c,

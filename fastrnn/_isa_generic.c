@@ -17,5 +17,6 @@
 #endif
 #define FASTRNN_FUSED_AUTO 0   /* not measured on NEON: the unfused step + cell */
 #define FASTRNN_AHEAD_AUTO 0, 0, 0   /* not measured on NEON */
+#define FASTRNN_PACKED_INPUT_MAX 128   /* (not measured past min(P, 128) on NEON) */
 #define FASTRNN_ISA_TABLE fastrnn_isa_generic
 #include "_isa_kernels.h"

@@ -3,7 +3,9 @@
  * FASTRNN_ISA_NAME the path, FASTRNN_PACKED_AUTO whether "auto" takes the
  * packed kernel on it, FASTRNN_FUSED_AUTO whether one-row steps take the
  * fused kernels, FASTRNN_AHEAD_AUTO where one-row steps project later
- * rows among their sums (input features from, to, steps from) (as measured: tools/perf_notes.md, "paths"). */
+ * rows among their sums (input features from, to, steps from),
+ * FASTRNN_PACKED_INPUT_MAX up to how many input features LSTM and GRU
+ * layers project on the packed kernel (as measured: tools/perf_notes.md). */
 #include "_isa.h"
 #include "_step.h"
 
@@ -14,6 +16,7 @@ const fastrnn_isa FASTRNN_ISA_TABLE = {
     FASTRNN_PACKED_AUTO,
     FASTRNN_FUSED_AUTO,
     FASTRNN_AHEAD_AUTO,  /* ahead_min_in, ahead_max_in, ahead_min_steps */
+    FASTRNN_PACKED_INPUT_MAX,
     fastrnn_packed_size,
     fastrnn_pack,
     fastrnn_recurrent_step_f32,

@@ -131,6 +131,8 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
     cdef Py_ssize_t t, n
     if packed != NULL:
         isa.pack(<const float*>w, M, I, packed)
+        if amx == NULL:
+            fastrnn_count(&_packed_projections)
     if not batch_major or N == 1 or (packed == NULL and amx == NULL):
         input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_split)
         return not batch_major or N == 1

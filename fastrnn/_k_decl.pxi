@@ -35,6 +35,7 @@ cdef extern from "_isa.h" nogil:
         int packed_auto
         int fused_auto
         int ahead_min_in, ahead_max_in, ahead_min_steps
+        int packed_input_max
         Py_ssize_t (*packed_size)(Py_ssize_t M, Py_ssize_t K) noexcept nogil
         void (*pack)(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept nogil
         void (*recurrent_step)(const float* packed, const float* h, Py_ssize_t h_ld, float* c,
@@ -96,6 +97,8 @@ cdef extern from "_barrier.h" nogil:
 cdef long long _fused_calls = 0
 # Directions whose input projection ran inside their steps (ahead_calls).
 cdef long long _ahead_calls = 0
+# LSTM and GRU input projections run on the packed kernel (packed_projections).
+cdef long long _packed_projections = 0
 cdef long long _common_calls = 0
 
 cdef extern from "_scratch.h" nogil:

@@ -76,6 +76,12 @@ def ahead_calls():
     return _ahead_calls
 
 
+def packed_projections():
+    """LSTM and GRU input projections run on the packed kernel since import (one
+    per direction, or per slice of a split call)."""
+    return _packed_projections
+
+
 def rows_run():
     """Rows (time step, batch item) given to layer calls since import, summed over calls."""
     return _rows_run

@@ -93,13 +93,15 @@ cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed,
                         bint split_eligible) noexcept nogil:
     """Whether a float32 call whose steps run on the packed kernel (use_packed)
     projects its input there too (see input_projection): where that is the
-    faster (I <= min(P, 128); tools/perf_notes.md, input projection), where
+    faster (I <= min(P, 128), and for LSTM and GRU layers up to the path's
+    packed_input_max features; tools/perf_notes.md, input projection), where
     the projection can run inside the steps (_ahead_shape), and wherever a
     call of this shape splits its hidden units when it has threads: the slices
     must give one thread's bits, and whether a call splits depends on the
     thread setting and on other calls running, which the projection must not
     (split_eligible: _split_eligible of the call)."""
     return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible
+                           or s.kind != KIND_RNN and s.In <= c.isa.packed_input_max
                            or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN
                            or _ahead_shape(s, c))
 

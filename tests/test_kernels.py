@@ -127,6 +127,26 @@ def test_auto_follows_each_paths_rule(amx_off, each_isa):
             assert np.array_equal(auto, other)
 
 
+
+# Input features up to which LSTM and GRU layers project on the packed kernel
+# (beside I <= min(P, 128)), as each path measured it (tools/perf_notes.md).
+PACKED_INPUT_MAX = {"avx512": 1024, "avx2": 512, "neon": 128}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("I", [64, 200, 512, 513, 1024, 1025])
+def test_gated_projection_on_the_packed_kernel_by_each_paths_rule(amx_off, each_isa, kind, I):
+    # a bidirectional layer (never split): its two projections on the packed kernel
+    # up to the path's measured size, on OpenBLAS beyond; the same values either way
+    args = gated_call(kind, np.float32, L=12, N=4, I=I, H=40, D=2, seed=I)
+    before = _testing.packed_projections()
+    got = run_gated(kind, args, "auto")
+    packed = each_isa != "sse2" and I <= PACKED_INPUT_MAX[each_isa]
+    assert _testing.packed_projections() - before == (2 if packed else 0)
+    for a, b in zip(got, run_gated(kind, args, "blas")):
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max())
+        assert np.abs(b).max() > 0.1
+
 def test_unknown_recurrent_path_is_refused():
     with pytest.raises(ValueError, match="recurrent must be"):
         kernel_calls.rnn_layer(*layer_args(), recurrent="fast")
