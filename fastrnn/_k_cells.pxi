@@ -129,10 +129,9 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
     time-major or packed rows, one call in x's order. `packed` has room for w packed
     (see input_projection)."""
     cdef Py_ssize_t t, n
-    if packed != NULL:
+    if packed != NULL and amx == NULL:  # (on AMX the packed copy would go unused)
         isa.pack(<const float*>w, M, I, packed)
-        if amx == NULL:
-            fastrnn_count(&_packed_projections)
+        fastrnn_count(&_packed_projections)
     if not batch_major or N == 1 or (packed == NULL and amx == NULL):
         input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_split)
         return not batch_major or N == 1

@@ -287,7 +287,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     # goes next.
     cdef float* packed_ih = packed if w.packed_input else NULL
     if s.kind == KIND_RNN:
-        if packed_ih != NULL:
+        if packed_ih != NULL and amx_ih == NULL:
             c.isa.pack(<const float*>w_ih, H, I, packed_ih)
         input_projection(c.isa, x, I, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih,
                          w.amx_split)

@@ -304,7 +304,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         amx_ih = amx_packed(<const float*>w_ih, M, I, sl.amx_ih)
         amx_hh = amx_packed(<const float*>w_hh, M, P, sl.amx_hh)
     if s.kind == KIND_RNN:
-        if sl.packed != NULL:
+        if sl.packed != NULL and amx_ih == NULL:
             c.isa.pack(<const float*>w_ih, U, I, sl.packed)
         input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih,
                          sl.amx_split)
