@@ -94,16 +94,17 @@ cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed,
     """Whether a float32 call whose steps run on the packed kernel (use_packed)
     projects its input there too (see input_projection): where that is the
     faster (I <= min(P, 128), and for LSTM and GRU layers up to the path's
-    packed_input_max features; tools/perf_notes.md, input projection), where
-    the projection can run inside the steps (_ahead_shape), and wherever a
-    call of this shape splits its hidden units when it has threads: the slices
-    must give one thread's bits, and whether a call splits depends on the
-    thread setting and on other calls running, which the projection must not
-    (split_eligible: _split_eligible of the call)."""
+    packed_input_max features, which holds every call "auto" projects inside
+    its steps: each path's ahead_max_in is at most its packed_input_max;
+    tools/perf_notes.md, input projection), on path "ahead" wherever it can
+    project inside the steps (_ahead), and wherever a call of this shape
+    splits its hidden units when it has threads: the slices must give one
+    thread's bits, and whether a call splits depends on the thread setting and
+    on other calls running, which the projection must not (split_eligible:
+    _split_eligible of the call)."""
     return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible
                            or s.kind != KIND_RNN and s.In <= c.isa.packed_input_max
-                           or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN
-                           or _ahead_shape(s, c))
+                           or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN)
 
 
 def one_row_rules():
@@ -115,16 +116,19 @@ def one_row_rules():
     return (bool(_isa.fused_auto), rule if _isa.ahead_max_in else None)
 
 
-cdef bint _ahead_shape(const Spec* s, const Call* c) noexcept nogil:
-    """Whether a float32 call's shape and path have its input projected inside
-    its steps (isa.row_step_ahead, see Ahead) when it runs on one thread per
-    direction: one batch row without lengths, an LSTM without projection or a
-    GRU with linear_before_reset; on path "auto" where the path measured it
-    faster (isa.ahead_min_in, ahead_max_in, ahead_min_steps; tools/perf_notes.md,
+cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads,
+                 bint amx_input) noexcept nogil:
+    """Whether a float32 call on the packed kernel (packed_input) projects its
+    input inside its steps (isa.row_step_ahead, see Ahead): one thread per
+    direction (a split call projects before its steps, with the same bits),
+    one batch row without lengths, an LSTM without projection or a GRU with
+    linear_before_reset; on path "auto" where the path measured it faster
+    (isa.ahead_min_in, ahead_max_in, ahead_min_steps; tools/perf_notes.md,
     "The projection inside the one-row step") and the projection would not run
-    on AMX (measured there, this not), on path "ahead" wherever it can. Path
-    "packed" projects before the steps."""
-    if c.N != 1 or c.lens != NULL or c.offs != NULL:
+    on AMX (amx_input: measured there, this not), on path "ahead" wherever it
+    can. Path "packed" projects before the steps. Where it runs, the fused
+    one-row steps (_fused_row) do not."""
+    if not packed_input or threads != 1 or c.N != 1 or c.lens != NULL or c.offs != NULL:
         return False
     if c.L < AHEAD_MIN_L or s.In > AHEAD_MAX_IN or s.P > AHEAD_MAX_IN:
         return False
@@ -134,15 +138,7 @@ cdef bint _ahead_shape(const Spec* s, const Call* c) noexcept nogil:
         return False
     return s.path == PATH_AHEAD or (s.path == PATH_AUTO and c.L >= c.isa.ahead_min_steps
                                     and c.isa.ahead_min_in <= s.In <= c.isa.ahead_max_in
-                                    and not _amx_input(s, c))
-
-
-cdef bint _ahead(const Spec* s, const Call* c, bint packed_input, int threads) noexcept nogil:
-    """Whether a float32 call on the packed kernel projects its input inside
-    its steps: where _ahead_shape says, on one thread per direction (a split
-    call projects before its steps, with the same bits). Where it runs, the
-    fused one-row steps (_fused_row) do not."""
-    return packed_input and threads == 1 and _ahead_shape(s, c)
+                                    and not amx_input)
 
 
 # AMX (see _amx.h): whether this machine runs it (AMX), whether calls use it
@@ -456,7 +452,7 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     if p.threads >= 2 and not fastrnn_split_allowed():
         p.threads = 1
     p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
-    p.ahead = not f64 and _ahead(s, c, p.packed_input, p.threads)
+    p.ahead = not f64 and _ahead(s, c, p.packed_input, p.threads, p.amx_input)
     if p.ahead:
         p.amx_input = False  # (path "ahead" on AMX: the projection is inside the steps)
     p.packed_first = 0

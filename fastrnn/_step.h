@@ -339,8 +339,9 @@ static void fastrnn_row_step_f32(const float *restrict packed, const float *h, f
  * registers across the step's panels, so that its few loads come between the
  * stream's. The step takes one panel at a time (4 sums), which leaves the
  * registers for it with 16. Where it gains is measured per path (tools/
- * perf_notes.md, "The projection inside the one-row step, built": AVX-512 up
- * to 1.16x; on AVX2 the two fill the FMA ports and L2 together, no gain).
+ * perf_notes.md, "The projection inside the one-row steps: 'auto' by each
+ * path's measured rule": AVX-512 0.99-1.29x; on AVX2, where the two fill the
+ * FMA ports and L2 together, 1.02-1.14x from 96 to 128 input features only).
  * Both products are taken in one slice of k (K <= FASTRNN_KBLOCK, as the plan
  * holds them): each column's step sums are then fastrnn_row_step_f32's (even
  * and odd k apart), each projection's those of the row blocks (one chain over
