@@ -42,3 +42,5 @@ cdef extern from "cblas.h" nogil:
     # Threading of OpenBLAS's own pool
     void scipy_openblas_set_num_threads(int num_threads) noexcept
     int scipy_openblas_get_num_threads() noexcept
+    # The kernels' core OpenBLAS chose for this CPU ("Haswell", "SkylakeX", ...)
+    char* scipy_openblas_get_corename() noexcept

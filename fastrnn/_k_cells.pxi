@@ -106,6 +106,19 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssi
                 out__rm += done * out_ld
                 rows -= done
             return
+    if rows == 1:
+        # (OpenBLAS's gemm packs w even for one row on cores without
+        # small-matrix kernels; its gemv reads w as it is). out is zeroed
+        # first: out may hold anything, a NaN among it, and not every
+        # OpenBLAS leaves y alone at beta = 0.
+        memset(out__rm, 0, M * sizeof(floating))
+        if floating is float:
+            scipy_cblas_sgemv(CblasRowMajor, CblasNoTrans, <int>M, <int>I,
+                              1.0, w__mi, <int>I, x__ri, 1, 0.0, out__rm, 1)
+        else:
+            scipy_cblas_dgemv(CblasRowMajor, CblasNoTrans, <int>M, <int>I,
+                              1.0, w__mi, <int>I, x__ri, 1, 0.0, out__rm, 1)
+    elif floating is float:
         scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                           <int>rows, <int>M, <int>I, 1.0, x__ri, <int>x_ld,
                           w__mi, <int>I, 0.0, out__rm, <int>out_ld)

@@ -12,7 +12,7 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsCo
 from fastrnn._blas cimport (
     CblasRowMajor, CblasNoTrans, CblasTrans,
     scipy_cblas_sgemm, scipy_cblas_dgemm, scipy_cblas_sgemv, scipy_cblas_dgemv,
-    scipy_openblas_set_num_threads,
+    scipy_openblas_set_num_threads, scipy_openblas_get_corename,
 )
 
 # The kernels call BLAS once per time step on small matrices, where OpenBLAS's
@@ -99,6 +99,8 @@ cdef long long _fused_calls = 0
 cdef long long _ahead_calls = 0
 # LSTM and GRU input projections run on the packed kernel (packed_projections).
 cdef long long _packed_projections = 0
+# Unsplit directions whose recurrent products ran on the packed kernel (packed_steps).
+cdef long long _packed_steps = 0
 cdef long long _common_calls = 0
 
 cdef extern from "_scratch.h" nogil:

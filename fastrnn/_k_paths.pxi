@@ -82,6 +82,12 @@ def packed_projections():
     return _packed_projections
 
 
+def packed_steps():
+    """Directions (of calls that did not split) whose recurrent products ran on
+    the packed step kernel since import."""
+    return _packed_steps
+
+
 def rows_run():
     """Rows (time step, batch item) given to layer calls since import, summed over calls."""
     return _rows_run
@@ -117,23 +123,73 @@ cdef inline bint _fused_gru(const fastrnn_isa* isa, Py_ssize_t H, bint forced) n
     return H % isa.fused_units == 0 and (forced or isa.fused_auto and H != 64)
 
 
-cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N) noexcept nogil:
-    return L * N >= 8 and isa.packed_auto != 0
+# Whether OpenBLAS packs both operands of every sgemm, however small: every
+# x86-64 core but SkylakeX and its successors, which have small-matrix kernels
+# that multiply up to 100**3 multiply-adds in place. On such a core a short call
+# on OpenBLAS packs w_hh at every step (and w_ih once), so the packed kernel is
+# faster there from one step of two rows (tools/perf_notes.md, "auto" for short
+# calls by OpenBLAS's core). Off x86-64 (not measured) the rule stays L*N >= 8.
+cdef bint _blas_repacks = False
 
 
-cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N):
-    """Whether "auto" runs a float32 call's recurrent products (L steps of N rows)
-    on the packed step kernel, on the current path (isa()).
+def _core_repacks(core):
+    """Whether OpenBLAS core `core` packs at every call (see _blas_repacks)."""
+    import platform
+    return (platform.machine().lower() in ("x86_64", "amd64")
+            and core.lower() not in ("skylakex", "cooperlake", "sapphirerapids"))
+
+
+def blas_core():
+    """The core OpenBLAS runs its kernels for ("Haswell", "Zen", "SkylakeX", ...)."""
+    cdef char* name = scipy_openblas_get_corename()
+    return name.decode() if name != NULL else "unknown"
+
+
+_blas_repacks = _core_repacks(blas_core())
+
+
+def blas_repacks():
+    """Whether "auto" takes OpenBLAS to pack its operands at every call (its
+    core has no small-matrix kernels); see use_packed_step."""
+    return _blas_repacks
+
+
+def set_blas_repacks(on):
+    """Make "auto" decide as if OpenBLAS's core had (on: False) or lacked (on:
+    True) small-matrix kernels; returns the previous setting. For tests: set it
+    between calls, not during one."""
+    global _blas_repacks
+    previous = _blas_repacks
+    _blas_repacks = bool(on)
+    return previous
+
+
+cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N,
+                      Py_ssize_t H) noexcept nogil:
+    if isa.packed_auto == 0:
+        return False
+    if L * N >= 8:
+        return True
+    return _blas_repacks and (N >= 2 or L >= 2 and H <= 64)
+
+
+cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
+    """Whether "auto" runs a float32 call's recurrent products (L steps of N
+    rows, H hidden units) on the packed step kernel, on the current path (isa()).
 
     The packed kernel is faster than OpenBLAS for every N >= 2 up to H=1024
     and at N=1 too, where w_hh is beyond L2 as well (it sweeps w_hh backwards
     on odd steps, so what it read last is still in L2); the measurements are in
     tools/perf_notes.md ("auto" rule, packed step kernel; tools/bench_step.py).
-    Packing costs one pass over w_hh per call, so very short runs (L*N < 8)
-    stay on BLAS; so does every call where the path's packed_auto is off (the
-    baseline vectors of x86-64: SSE2).
+    Packing costs one pass over w_hh per call, so short runs (L*N < 8) stay on
+    BLAS where its small-matrix kernels multiply without packing; where
+    OpenBLAS packs at every call instead (blas_repacks()), they take the packed
+    kernel from one step of two rows, and at one row from two steps up to 64
+    hidden units (one step of one row is faster on OpenBLAS's sgemv). Every call
+    where the path's packed_auto is off (the baseline vectors of x86-64: SSE2)
+    stays on BLAS.
     """
-    return _use_packed(_isa, L, N)
+    return _use_packed(_isa, L, N, H)
 
 
 cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_ld,

@@ -268,6 +268,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef bint fused
     cdef Ahead ahead
     cdef Ahead* ahead_p = NULL
+    if packed != NULL:
+        fastrnn_count(&_packed_steps)
     if s.b_ih != NULL:
         b_ih = <const floating*>s.b_ih + d * G
         b_hh = <const floating*>s.b_hh + d * G

@@ -78,7 +78,7 @@ cdef inline (Py_ssize_t, Py_ssize_t) _slice_units(Py_ssize_t H, Py_ssize_t T,
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
     return (s.path == PATH_PACKED or s.path == PATH_FUSED or s.path == PATH_AHEAD
-            or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N)))
+            or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N, s.H)))
 
 
 # Features and hidden (projected) units up to which the projection can run

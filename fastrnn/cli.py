@@ -457,10 +457,18 @@ def info(args):
     features = cpu_features()
     print("cpu: " + ("features unknown (no /proc/cpuinfo)" if features is None
                      else " ".join(features) or "none of avx512f avx2 fma sse2"))
-    packed = _kernels.use_packed_step(100, 1)
+    packed = _kernels.use_packed_step(100, 1, 256)
+    if not packed:
+        short = ""
+    elif _kernels.use_packed_step(1, 2, 256):
+        short = (f" (OpenBLAS's core {_kernels.blas_core()} packs at every call: from one "
+                 "step of two rows, or two steps of one row up to 64 hidden units)")
+    else:
+        short = (f" from 8 rows (L*N; OpenBLAS's core {_kernels.blas_core()} multiplies "
+                 "fewer without packing)")
     print(f"path: {_kernels.isa()} ({_kernels.isa_reason()}); this CPU runs "
           f"{', '.join(_kernels.isa_paths())} (FASTRNN_ISA=... forces one); recurrent products "
-          + ("on fastrnn's packed step kernel" if packed else "on OpenBLAS"))
+          + ("on fastrnn's packed step kernel" + short if packed else "on OpenBLAS"))
     fused, ahead = _kernels.one_row_rules()
     print("batch 1: "
           + ("the input projection inside the steps from {} to {} input features and {} "

@@ -25,6 +25,18 @@ def each_isa(request):
         _kernels.set_isa(previous)
 
 
+@pytest.fixture(params=[False, True], ids=["blas-small-kernels", "blas-repacks"])
+def each_blas_rule(request):
+    """Run the test with "auto" deciding short calls as for an OpenBLAS core
+    with small-matrix kernels (SkylakeX's) and as for one that packs at every
+    call (Haswell's, Zen's): fastrnn._testing.set_blas_repacks; put back after."""
+    previous = _testing.set_blas_repacks(request.param)
+    try:
+        yield request.param
+    finally:
+        _testing.set_blas_repacks(previous)
+
+
 @pytest.fixture
 def split_unpaused():
     """Splitting never paused for the test's duration (see _barrier.h: a

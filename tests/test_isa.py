@@ -240,5 +240,5 @@ def test_the_split_runs_on_every_packed_path(kind, each_isa, amx_off, split_unpa
         split = _testing.split_calls() - splits
     finally:
         fastrnn.set_num_threads(previous)
-    assert split == (1 if _testing.use_packed_step(12, 16) else 0)
+    assert split == (1 if _testing.use_packed_step(12, 16, 256) else 0)
     assert np.array_equal(one, two)

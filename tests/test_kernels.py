@@ -108,15 +108,24 @@ def test_packed_step_agrees_with_blas(case):
     assert not np.array_equal(out_packed, np.zeros_like(out_packed))
 
 
-def test_auto_follows_each_paths_rule(amx_off, each_isa):
+def test_auto_follows_each_paths_rule(amx_off, each_isa, each_blas_rule):
     # "auto" takes the packed kernel from 8 rows (L*N) on every path but
-    # x86-64's baseline (SSE2), which keeps OpenBLAS
+    # x86-64's baseline (SSE2), which keeps OpenBLAS; shorter calls take it
+    # too where OpenBLAS packs at every call (each_blas_rule): from one step
+    # of two rows, and from two steps of one row up to 64 hidden units
     packed = each_isa != "sse2"
-    assert _testing.use_packed_step(100, 16) == packed      # N >= 2
-    assert _testing.use_packed_step(100, 64) == packed
-    assert _testing.use_packed_step(100, 1) == packed       # one row too, whatever H
-    assert not _testing.use_packed_step(3, 2)               # too short to pay for packing
-    assert not _testing.use_packed_step(7, 1)
+    repacks = packed and each_blas_rule
+    assert _testing.use_packed_step(100, 16, 256) == packed      # N >= 2
+    assert _testing.use_packed_step(100, 64, 1024) == packed
+    assert _testing.use_packed_step(100, 1, 1024) == packed      # one row too, whatever H
+    assert _testing.use_packed_step(8, 1, 1024) == packed
+    assert _testing.use_packed_step(3, 2, 256) == repacks        # short: by the BLAS core
+    assert _testing.use_packed_step(1, 2, 1024) == repacks
+    assert _testing.use_packed_step(7, 1, 64) == repacks
+    assert _testing.use_packed_step(2, 1, 32) == repacks
+    assert not _testing.use_packed_step(7, 1, 65)
+    assert not _testing.use_packed_step(1, 1, 32)                # sgemv's
+    assert not _testing.use_packed_step(1, 1, 256)
     case = (30, 16, 5, 40, 1, False, True, True, False)
     assert np.array_equal(run_layer("auto", *case)[0],
                           run_layer("packed" if packed else "blas", *case)[0])
@@ -126,6 +135,37 @@ def test_auto_follows_each_paths_rule(amx_off, each_isa):
                                run_gated(kind, args, "packed" if packed else "blas")):
             assert np.array_equal(auto, other)
 
+
+@pytest.mark.parametrize("L, N, H", [(1, 3, 40), (3, 2, 100), (2, 1, 64), (1, 1, 64),
+                                     (4, 1, 100)])
+def test_short_calls_take_the_kernel_the_blas_core_calls_for(amx_off, each_isa, each_blas_rule,
+                                                              L, N, H):
+    # a short call runs where use_packed_step says (the packed kernel's
+    # count), with that path's bits
+    packed = _testing.use_packed_step(L, N, H)
+    assert packed == (each_isa != "sse2" and each_blas_rule and (N >= 2 or L >= 2 and H <= 64))
+    case = (L, N, 24, H, 1, False, True, True, False)
+    before = _testing.packed_steps()
+    auto = run_layer("auto", *case)[0]
+    assert _testing.packed_steps() - before == packed
+    assert np.array_equal(auto, run_layer("packed" if packed else "blas", *case)[0])
+    for kind in ("lstm", "gru"):
+        args = gated_call(kind, np.float32, L=L, N=N, I=24, H=H, seed=3)
+        before = _testing.packed_steps()
+        auto = run_gated(kind, args, "auto")
+        assert _testing.packed_steps() - before == packed
+        for got, want in zip(auto, run_gated(kind, args, "packed" if packed else "blas")):
+            assert np.array_equal(got, want)
+
+
+def test_the_blas_rule_follows_openblas_core():
+    # OpenBLAS's x86-64 cores other than SkylakeX and its successors have no
+    # small-matrix kernels: they pack at every sgemm (tools/perf_notes.md)
+    import platform
+    core = _testing.blas_core()
+    small = core.lower() in ("skylakex", "cooperlake", "sapphirerapids")
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    assert _testing.blas_repacks() == (x86 and not small)
 
 
 # Input features up to which LSTM and GRU layers project on the packed kernel

@@ -253,11 +253,11 @@ SPLIT_CASES = [
 ]
 
 
-def _split(threads, L, N):
-    """Threads a unidirectional float32 layer with large enough steps splits
-    into on the current path: only the packed kernel splits (its sums do not
-    depend on the slice), and "auto" takes it on every path but SSE2."""
-    return threads if _testing.use_packed_step(L, N) else 1
+def _split(threads, L, N, H):
+    """Threads a unidirectional float32 layer of H units with large enough
+    steps splits into on the current path: only the packed kernel splits (its
+    sums do not depend on the slice), and "auto" takes it on every path but SSE2."""
+    return threads if _testing.use_packed_step(L, N, H) else 1
 
 
 def _flat(kind, result):
@@ -286,7 +286,7 @@ def test_hidden_units_split_between_threads_give_the_one_thread_results(
     for threads in (2, 3):
         fastrnn.set_num_threads(threads)
         for layer in model._kernel_layers:
-            assert layer.threads_for(L, N) == _split(threads, L, N)
+            assert layer.threads_for(L, N) == _split(threads, L, N, H)
         for call, expected in zip(calls, want):
             splits = _testing.split_calls()
             for got, ref in zip(_flat(kind, model(x, **call)), expected):
@@ -297,7 +297,7 @@ def test_hidden_units_split_between_threads_give_the_one_thread_results(
             planned = sum(layer.threads_for(L, N, rows=rows) > 1 for layer in model._kernel_layers)
             assert _testing.split_calls() - splits == planned
             if "lengths" not in call:
-                assert planned == (layers if _split(threads, L, N) > 1 else 0)
+                assert planned == (layers if _split(threads, L, N, H) > 1 else 0)
 
 
 def test_every_slicing_of_the_hidden_units_gives_the_one_thread_results(restore_threads,
@@ -315,7 +315,7 @@ def test_every_slicing_of_the_hidden_units_gives_the_one_thread_results(restore_
             for threads in (2, 3, 5, 8):
                 fastrnn.set_num_threads(threads)
                 assert model._kernel_layers[0].threads_for(30, N) == _split(min(threads, H // 16),
-                                                                            30, N)
+                                                                            30, N, H)
                 for got, ref in zip(_flat(kind, model(x)), want):
                     np.testing.assert_array_equal(got, ref)
 
@@ -341,7 +341,7 @@ def test_split_layers_with_unsorted_lengths_and_reverse_direction(kind, restore_
     results = {}
     for threads in (1, 2):
         fastrnn.set_num_threads(threads)
-        assert layer.threads_for(L, N) == _split(threads, L, N)
+        assert layer.threads_for(L, N) == _split(threads, L, N, H)
         for with_lens in (False, True):
             out, hn = np.empty((L * N, H), F), np.empty((1, N, H), F)
             cn = np.empty((1, N, H), F) if kind == "lstm" else None
@@ -380,7 +380,7 @@ def test_parallel_calls_from_python_threads_equal_serial_ones(make, restore_thre
     model = make()
     directions = model.bidirectional and model.dtype == np.float32
     assert model._kernel_layers[0].threads_for(100, 4) == (
-        1 if model.dtype == np.float64 else 2 if directions else _split(2, 100, 4))
+        1 if model.dtype == np.float64 else 2 if directions else _split(2, 100, 4, model.hidden_size))
     xs = [np.random.default_rng(k).standard_normal((100, 4, 16)).astype(F) for k in range(8)]
     serial = [model(x)[0] for x in xs]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

@@ -74,8 +74,8 @@ def main():
     fastrnn.set_num_threads(1)  # one thread, as the docstring says
 
     def rule(L, N, H):
-        # the rule looks at the rows alone: L steps of N
-        return _testing.use_packed_step(L, N)
+        # the rule looks at the rows (L steps of N), and at H for short calls
+        return _testing.use_packed_step(L, N, H)
     first, second = args.paths
     print(f"{args.kind}: {first} / {second}, L={L}, input {args.input}; "
           "* = auto picks packed")
