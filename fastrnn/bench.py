@@ -43,6 +43,7 @@ GRID = [
     ("rnn", 3, 37, 40, 100, 2, False, 1),     # sizes that are not powers of two
     ("rnn", 7, 61, 24, 200, 1, True, 1),
     ("rnn", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
+    ("rnn", 4, 1, 32, 64, 1, False, 1),   # streaming four sequences side by side
     ("lstm", 1, 100, 32, 64, 1, False, 1),
     ("lstm", 1, 100, 64, 256, 1, False, 1),
     ("lstm", 1, 1000, 128, 128, 1, False, 1),
@@ -56,6 +57,7 @@ GRID = [
     ("lstm", 3, 37, 40, 100, 2, False, 1),     # sizes that are not powers of two
     ("lstm", 7, 61, 24, 200, 1, True, 1),
     ("lstm", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
+    ("lstm", 4, 1, 32, 64, 1, False, 1),   # streaming four sequences side by side
     ("gru", 1, 100, 32, 64, 1, False, 1),
     ("gru", 1, 100, 64, 256, 1, False, 1),
     ("gru", 1, 1000, 128, 128, 1, False, 1),
@@ -69,6 +71,7 @@ GRID = [
     ("gru", 3, 37, 40, 100, 2, False, 1),     # sizes that are not powers of two
     ("gru", 7, 61, 24, 200, 1, True, 1),
     ("gru", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
+    ("gru", 4, 1, 32, 64, 1, False, 1),   # streaming four sequences side by side
 ]
 FIELDS = ("kind", "batch", "length", "input_size", "hidden_size", "num_layers", "bidirectional",
           "threads")
