@@ -149,8 +149,8 @@ _blas_repacks = _core_repacks(blas_core())
 
 
 def blas_repacks():
-    """Whether "auto" takes OpenBLAS to pack its operands at every call (its
-    core has no small-matrix kernels); see use_packed_step."""
+    """Whether "auto" decides short calls as for an OpenBLAS core that packs its
+    operands at every call (one without small-matrix kernels); see use_packed_step."""
     return _blas_repacks
 
 
