@@ -51,11 +51,17 @@ typedef struct fastrnn_isa {
     /* input features up to which "auto" projects the inputs of LSTM and GRU
      * layers on the packed kernel (beside I <= min(P, 128) and split calls) */
     int packed_input_max;
+    /* up to how many multiply-adds of w_hh per step (N G H P) "auto" runs an
+     * LSTM or GRU call of one step on dot_step (0: never) */
+    ptrdiff_t dot_max_macs;
     ptrdiff_t (*packed_size)(ptrdiff_t M, ptrdiff_t K);
     void (*pack)(const float *w, ptrdiff_t M, ptrdiff_t K, float *packed);
     void (*recurrent_step)(const float *packed, const float *h, ptrdiff_t h_ld, float *c,
                            ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M, ptrdiff_t K,
                            int accumulate, int backwards);
+    /* c (+)= h @ w.T on w as it is (M x K, rows w_ld apart): a call's only step */
+    void (*dot_step)(const float *w, ptrdiff_t w_ld, const float *h, ptrdiff_t h_ld, float *c,
+                     ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M, ptrdiff_t K, int accumulate);
     void (*lstm_step_row)(const float *packed, const float *h_prev, const float *gx,
                           const float *b, float *c, float *h, ptrdiff_t H, int backwards);
     /* recurrent_step of one row (c = h @ w.T, the same bits) with the

@@ -18,5 +18,6 @@
 #define FASTRNN_FUSED_AUTO 0   /* not measured on NEON: the unfused step + cell */
 #define FASTRNN_AHEAD_AUTO 0, 0, 0   /* not measured on NEON */
 #define FASTRNN_PACKED_INPUT_MAX 128   /* (not measured past min(P, 128) on NEON) */
+#define FASTRNN_DOT_MAX_MACS 0   /* not measured on NEON: one-step calls packed */
 #define FASTRNN_ISA_TABLE fastrnn_isa_generic
 #include "_isa_kernels.h"

@@ -5,7 +5,9 @@
  * fused kernels, FASTRNN_AHEAD_AUTO where one-row steps project later
  * rows among their sums (input features from, to, steps from),
  * FASTRNN_PACKED_INPUT_MAX up to how many input features LSTM and GRU
- * layers project on the packed kernel (as measured: tools/perf_notes.md). */
+ * layers project on the packed kernel, FASTRNN_DOT_MAX_MACS up to how many
+ * multiply-adds per step a call of one step runs on dot_step (as measured:
+ * tools/perf_notes.md). */
 #include "_isa.h"
 #include "_step.h"
 
@@ -17,9 +19,11 @@ const fastrnn_isa FASTRNN_ISA_TABLE = {
     FASTRNN_FUSED_AUTO,
     FASTRNN_AHEAD_AUTO,  /* ahead_min_in, ahead_max_in, ahead_min_steps */
     FASTRNN_PACKED_INPUT_MAX,
+    FASTRNN_DOT_MAX_MACS,
     fastrnn_packed_size,
     fastrnn_pack,
     fastrnn_recurrent_step_f32,
+    fastrnn_dot_step_f32,
     fastrnn_lstm_step_row_f32,
     fastrnn_row_step_ahead_f32,
     fastrnn_gru_step_row_f32,

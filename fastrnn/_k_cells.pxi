@@ -64,8 +64,11 @@ cdef inline floating _activate(floating v, int act, floating alpha,
 cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssize_t x_ld,
                            const floating* w__mi, floating* out__rm, Py_ssize_t out_ld,
                            Py_ssize_t rows, Py_ssize_t M, Py_ssize_t I, float* packed=NULL,
-                           const uint16_t* amx=NULL, uint16_t* amx_split=NULL) noexcept nogil:
+                           const uint16_t* amx=NULL, uint16_t* amx_split=NULL,
+                           bint dot=False) noexcept nogil:
     """out[:, :M] = x @ w.T for `rows` rows of x (x_ld apart) and of out (out_ld apart).
+
+    dot (float32 only): on isa.dot_step, w as it is (a call of one step).
 
     packed (float32 only, may be NULL): room for isa.packed_size(M, I)
     floats; w is packed there and the product runs on fastrnn's step kernel,
@@ -97,6 +100,9 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssi
             rows -= done + 1
         return
     if floating is float:
+        if dot:
+            isa.dot_step(w__mi, I, x__ri, x_ld, out__rm, out_ld, rows, M, I, False)
+            return
         if packed != NULL:
             chunk = 6 * max(1, PROJECT_CHUNK_BYTES // (24 * I))
             while rows > 0:
@@ -131,7 +137,8 @@ cdef void input_projection(const fastrnn_isa* isa, const floating* x__ri, Py_ssi
 cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floating* w,
                         floating* gx, Py_ssize_t gx_ld, Py_ssize_t L, Py_ssize_t N,
                         Py_ssize_t rows, bint batch_major, Py_ssize_t M, Py_ssize_t I,
-                        float* packed, const uint16_t* amx, uint16_t* amx_split) noexcept nogil:
+                        float* packed, const uint16_t* amx, uint16_t* amx_split,
+                        bint dot=False) noexcept nogil:
     """gx[:, :M] = x @ w.T for every row; returns whether gx's rows are time-major.
 
     On the packed kernel or AMX (w packed once for the whole projection) batch-major
@@ -140,13 +147,13 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
     projection): by step, N rows L*I apart, when N >= 6, else by sequence, L rows
     into rows N*gx_ld apart. OpenBLAS packs w again at every call: there, and for
     time-major or packed rows, one call in x's order. `packed` has room for w packed
-    (see input_projection)."""
+    (see input_projection); dot: on isa.dot_step (see input_projection)."""
     cdef Py_ssize_t t, n
     if packed != NULL and amx == NULL:  # (on AMX the packed copy would go unused)
         isa.pack(<const float*>w, M, I, packed)
         fastrnn_count(&_packed_projections)
     if not batch_major or N == 1 or (packed == NULL and amx == NULL):
-        input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_split)
+        input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_split, dot)
         return not batch_major or N == 1
     if N >= 6:
         for t in range(L):
@@ -164,8 +171,10 @@ cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floa
                          Py_ssize_t h_ld, floating* c__nm, Py_ssize_t c_ld, Py_ssize_t N,
                          Py_ssize_t M, Py_ssize_t K, bint accumulate,
                          Py_ssize_t step, const uint16_t* amx=NULL,
-                         uint16_t* amx_split=NULL) noexcept nogil:
+                         uint16_t* amx_split=NULL, bint dot=False) noexcept nogil:
     """c[:, :M] (+)= h[:, :K] @ w.T for N rows, w (M, K) with rows K apart.
+
+    dot (float32 only): on isa.dot_step, w as it is (a call of one step).
 
     step: the time step's index; the packed kernel takes its columns
     backwards on odd steps (w then stays in L1 from one step to the next as
@@ -192,7 +201,9 @@ cdef void hidden_product(const fastrnn_isa* isa, const float* packed, const floa
             c__nm += (done + 1) * c_ld
             N -= done + 1
         return
-    if floating is float and packed != NULL:
+    if floating is float and dot:
+        isa.dot_step(w__mk, K, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate)
+    elif floating is float and packed != NULL:
         isa.recurrent_step(packed, h__nk, h_ld, c__nm, c_ld, N, M, K, accumulate, step & 1)
     elif N == 1:
         # c[0] (+)= w @ h[0]
@@ -302,7 +313,7 @@ cdef void rnn_direction(
         rows = _rows_at(s, t)
         if rows > 0:
             hidden_product(isa, w_hh_packed, w_hh__hh, h_prev__nh, h_prev_ld, c__nh, s.out_row,
-                           rows, H, H, True, step, amx_hh, amx_split)
+                           rows, H, H, True, step, amx_hh, amx_split, s.dot)
             hidden_activation(isa, c__nh, rows, s.out_row, H, b_ih__h, b_hh__h, act, alpha, beta,
                               clip)
         finish_step(c__nh, s, t, rows, state__nh, H, &h_prev__nh, &h_prev_ld)
@@ -431,6 +442,7 @@ cdef struct Steps:
     const int* lens                # NULL: every row runs all L steps
     const Py_ssize_t* offs         # packed rows (lens sorted, decreasing): step t's
                                    # rows are offs[t]..offs[t+1]-1, time-major; or NULL
+    bint dot                       # float32 products on w as it is (a call of one step)
 
 
 cdef inline Py_ssize_t _gx_at(const Steps* s, Py_ssize_t t) noexcept nogil:
@@ -576,7 +588,7 @@ cdef void lstm_direction(
         elif rows > 0:
             # gh = h_{t-1} @ w_hh.T, all four gates in one product
             hidden_product(g.isa, w_hh_packed, w_hh__gp, h_prev, h_prev_ld, gh__ng, G, rows, G, P,
-                           False, step, amx_hh, amx_split)
+                           False, step, amx_hh, amx_split, s.dot)
         for n in range(rows):
             if n + 1 < rows:
                 # the next row's gx: from L3 at large batches (tools/perf_notes.md, cells)
@@ -588,7 +600,7 @@ cdef void lstm_direction(
         if w_hr__ph != NULL and rows > 0:
             # out = hc @ w_hr.T (rows that did not run are zeroed below)
             hidden_product(g.isa, w_hr_packed, w_hr__ph, hc__nh, H, out, s.out_row, rows, P, H, False,
-                           step, amx_hr, amx_split)
+                           step, amx_hr, amx_split, s.dot)
         finish_step(out, s, t, rows, h__np, P, &h_prev, &h_prev_ld)
     if s.lens == NULL:
         copy_rows(h__np, P, out, s.out_row, N, P)
@@ -640,7 +652,7 @@ cdef void gru_direction(
             else:
                 # gh = h_{t-1} @ w_hh.T, all three gates in one product
                 hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows,
-                               G, H, False, step, amx_hh, amx_split)
+                               G, H, False, step, amx_hh, amx_split, s.dot)
             for n in range(rows):
                 if n + 1 < rows:
                     fastrnn_prefetch(gx + (n + 1) * s.gx_row, G * sizeof(floating))
@@ -650,14 +662,14 @@ cdef void gru_direction(
         else:
             # gh[:, :2H] = h_{t-1} @ w_hh[:2H].T (r and z)
             hidden_product(g.isa, w_hh_packed, w_hh__gh, h_prev, h_prev_ld, gh__ng, G, rows, 2 * H, H,
-                           False, step, amx_hh, amx_split)
+                           False, step, amx_hh, amx_split, s.dot)
             # every row, so that the product below reads no stale rows
             for n in range(rows):
                 gru_reset(gx + n * s.gx_row, gh__ng + n * G, b__g, h_prev + n * h_prev_ld,
                           rh__nh + n * H, H, g)
             # gh[:, 2H:] = (r * h_{t-1}) @ w_hh[2H:].T
             hidden_product(g.isa, w_hn_packed, w_hh__gh + 2 * H * H, rh__nh, H, gh__ng + 2 * H, G,
-                           rows, H, H, False, step, amx_hn, amx_split)
+                           rows, H, H, False, step, amx_hn, amx_split, s.dot)
             for n in range(rows):
                 if s.lens == NULL or t < s.lens[n]:
                     gru_update(gx + n * s.gx_row, gh__ng + n * G, b__g,

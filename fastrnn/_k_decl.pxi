@@ -36,11 +36,15 @@ cdef extern from "_isa.h" nogil:
         int fused_auto
         int ahead_min_in, ahead_max_in, ahead_min_steps
         int packed_input_max
+        Py_ssize_t dot_max_macs
         Py_ssize_t (*packed_size)(Py_ssize_t M, Py_ssize_t K) noexcept nogil
         void (*pack)(const float* w, Py_ssize_t M, Py_ssize_t K, float* packed) noexcept nogil
         void (*recurrent_step)(const float* packed, const float* h, Py_ssize_t h_ld, float* c,
                                Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K,
                                int accumulate, int backwards) noexcept nogil
+        void (*dot_step)(const float* w, Py_ssize_t w_ld, const float* h, Py_ssize_t h_ld,
+                         float* c, Py_ssize_t c_ld, Py_ssize_t N, Py_ssize_t M, Py_ssize_t K,
+                         int accumulate) noexcept nogil
         void (*lstm_step_row)(const float* packed, const float* h_prev, const float* gx,
                               const float* b, float* c, float* h, Py_ssize_t H,
                               int backwards) noexcept nogil
@@ -101,6 +105,8 @@ cdef long long _ahead_calls = 0
 cdef long long _packed_projections = 0
 # Unsplit directions whose recurrent products ran on the packed kernel (packed_steps).
 cdef long long _packed_steps = 0
+# Directions whose products ran on w as it is (dot_calls).
+cdef long long _dot_calls = 0
 cdef long long _common_calls = 0
 
 cdef extern from "_scratch.h" nogil:

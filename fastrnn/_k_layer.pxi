@@ -36,7 +36,9 @@ cdef class Layer:
     "fused" is "packed" with the fused one-row steps wherever they apply (one
     batch row, H a multiple of the path's block), "ahead" "packed" with the
     input projection inside the one-row steps wherever it applies (_ahead),
-    both for tests and benchmarks.
+    "dot" every product on the weights as they are, nothing packed (what
+    "auto" runs for some calls of one step: _dot), all three for tests and
+    benchmarks.
     The dtype (float32 or float64) is the weights'.
 
     run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a

@@ -88,6 +88,11 @@ def packed_steps():
     return _packed_steps
 
 
+def dot_calls():
+    """Directions whose products ran on w as it is (dot_step) since import."""
+    return _dot_calls
+
+
 def rows_run():
     """Rows (time step, batch item) given to layer calls since import, summed over calls."""
     return _rows_run
@@ -208,6 +213,7 @@ cdef Steps _steps(Py_ssize_t L, Py_ssize_t N, Py_ssize_t gx_ld, Py_ssize_t out_l
     s.reverse = reverse
     s.lens = lens
     s.offs = offs
+    s.dot = False
     return s
 
 cdef inline void _gx_time_major(Steps* s, Py_ssize_t gx_ld) noexcept nogil:

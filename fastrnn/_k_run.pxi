@@ -14,6 +14,7 @@ cdef enum Path:
     PATH_AMX = 3
     PATH_FUSED = 4
     PATH_AHEAD = 5
+    PATH_DOT = 6
 
 KINDS = {"rnn": KIND_RNN, "lstm": KIND_LSTM, "gru": KIND_GRU}
 
@@ -100,7 +101,7 @@ set_num_threads(_default_threads())
 DEF PARALLEL_MIN_MACS = 4000000
 PARALLEL_MIN_MACS_PER_DIRECTION = PARALLEL_MIN_MACS  # for the tests
 PATHS = {"auto": PATH_AUTO, "packed": PATH_PACKED, "blas": PATH_BLAS, "amx": PATH_AMX,
-         "fused": PATH_FUSED, "ahead": PATH_AHEAD}
+         "fused": PATH_FUSED, "ahead": PATH_AHEAD, "dot": PATH_DOT}
 
 
 cdef struct Spec:
@@ -142,6 +143,7 @@ cdef struct Work:
     float* packed              # packed w_hh (and w_hr / w_hn), float32 only
     Py_ssize_t packed_hh       # floats of the first packed matrix
     bint packed_input          # the input projection on the packed kernel (_packed_input)
+    bint dot                   # every product on w as it is (_dot): nothing packed
     float* packed_ih           # w_ih packed apart, then 4 I floats: the projection inside the steps (_ahead)
     uint16_t* amx_ih           # w_ih packed for AMX, or NULL (float32 only)
     uint16_t* amx_hh           # w_hh (GRU: w_rz) packed for AMX, or NULL
@@ -270,6 +272,9 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     cdef Ahead* ahead_p = NULL
     if packed != NULL:
         fastrnn_count(&_packed_steps)
+    st.dot = floating is float and w.dot
+    if st.dot:
+        fastrnn_count(&_dot_calls)
     if s.b_ih != NULL:
         b_ih = <const floating*>s.b_ih + d * G
         b_hh = <const floating*>s.b_hh + d * G
@@ -292,7 +297,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         if packed_ih != NULL and amx_ih == NULL:
             c.isa.pack(<const float*>w_ih, H, I, packed_ih)
         input_projection(c.isa, x, I, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih,
-                         w.amx_split)
+                         w.amx_split, st.dot)
         if packed != NULL:
             c.isa.pack(<const float*>w_hh, H, H, packed)
         rnn_direction(c.isa, out, &st, w_hh, packed, b_ih, b_hh, hn, H,
@@ -313,7 +318,7 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
         _gx_time_major(&st, gx_ld)
         fastrnn_count(&_ahead_calls)
     elif project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
-                       packed_ih, amx_ih, w.amx_split):
+                       packed_ih, amx_ih, w.amx_split, st.dot):
         _gx_time_major(&st, gx_ld)
     fold_biases(s, g.linear_before_reset, b_ih, b_hh, 0, H, bias)
     if s.kind == KIND_LSTM:

@@ -40,6 +40,7 @@ cdef struct Plan:
     int threads                # slices of the hidden units (1: directions instead)
     bint parallel              # the two directions on two threads
     bint use_packed            # float32 recurrent products on the packed kernel
+    bint dot                   # float32 products on w as it is, nothing packed (_dot)
     bint packed_input          # the input projection there too (_packed_input)
     bint ahead                 # and inside the one-row steps (_ahead)
     bint amx_steps, amx_input  # products on AMX tiles (_amx_steps, _amx_input)
@@ -246,6 +247,46 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
             and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))
 
 
+# Rows and weights from which "auto" runs a call of one step on w as it is: LSTM
+# and GRU layers of 2..4 rows whose w_hh has at least 3 * 256 * 256 weights
+# (H >= 256), up to the path's dot_max_macs. There it measured 1.1-1.7x the
+# packed kernel (OpenBLAS's Haswell core) and 1.3-2.9x OpenBLAS (SkylakeX's);
+# below H = 256, at one row and from 6 rows it was slower (tools/perf_notes.md,
+# "Calls of one step").
+DEF DOT_MIN_ROWS = 2
+DEF DOT_MAX_ROWS = 4
+DEF DOT_MIN_WEIGHTS = 3 * 256 * 256
+
+
+cdef bint _dot_rule(const fastrnn_isa* isa, const Spec* s, Py_ssize_t N) noexcept nogil:
+    cdef Py_ssize_t weights = s.G * s.H * s.P
+    return (s.kind != KIND_RNN and DOT_MIN_ROWS <= N <= DOT_MAX_ROWS
+            and weights >= DOT_MIN_WEIGHTS and N * weights <= isa.dot_max_macs)
+
+
+def one_step_rule():
+    """Where "auto" runs a float32 call of one step on the weights as they are,
+    on the current path, for `fastrnn info`: None where it never does, else
+    (rows from, rows to, w_hh weights from, multiply-adds per step up to)."""
+    if _isa.dot_max_macs == 0 or _isa.packed_auto == 0:
+        return None
+    return (DOT_MIN_ROWS, DOT_MAX_ROWS, DOT_MIN_WEIGHTS, _isa.dot_max_macs)
+
+
+cdef bint _dot(const Spec* s, const Call* c, bint split_eligible, bint amx) noexcept nogil:
+    """Whether a float32 call runs every product on w as it is (isa.dot_step),
+    packing nothing: path "dot" wherever it can, and "auto" for a call of one
+    step (L = 1) where that measured faster than packing w for it
+    (tools/perf_notes.md, "Calls of one step"). Not where the call may split (its
+    slices' sums must be one thread's) nor where AMX runs the products."""
+    if split_eligible:
+        return False
+    if s.path == PATH_DOT:
+        return True
+    return (s.path == PATH_AUTO and not amx and c.L == 1 and c.isa.packed_auto != 0
+            and _dot_rule(c.isa, s, c.N))
+
+
 cdef int _split_threads(const Spec* s, bint split_eligible) noexcept nogil:
     """Threads a call splits its hidden units between when it runs alone, for a
     call whose shape splits (split_eligible: _split_eligible of the call), or 1."""
@@ -447,6 +488,9 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     p.amx_input = not f64 and _amx_input(s, c)
     p.use_packed = not f64 and not p.amx_steps and _packed_path(s, c)
     cdef bint split_eligible = _split_eligible(s, c, f64)
+    p.dot = not f64 and _dot(s, c, split_eligible, p.amx_steps or p.amx_input)
+    if p.dot:
+        p.use_packed = p.amx_steps = p.amx_input = False
     p.packed_input = not f64 and _packed_input(s, c, p.use_packed, split_eligible)
     p.threads = _split_threads(s, split_eligible) if alone else 1
     if p.threads >= 2 and not fastrnn_split_allowed():
@@ -517,6 +561,7 @@ cdef void _carve_work(const Plan* p, char* part, Work* w) noexcept nogil:
     w.packed = <float*>_room(part, p.at_packed)
     w.packed_hh = p.packed_first
     w.packed_input = p.packed_input
+    w.dot = p.dot
     w.packed_ih = <float*>_room(part, p.at_packed_ih)
     w.amx_ih = <uint16_t*>_room(part, p.at_amx_ih)
     w.amx_hh = <uint16_t*>_room(part, p.at_amx_hh)

@@ -814,4 +814,95 @@ static void fastrnn_gru_step_row_f32(const float *restrict packed, const float *
     fastrnn_fused_step(packed, h_prev, gx, b, b_hn, NULL, h, H, 3, backwards);
 }
 
+/* The product of a call's only step on w as it is, without the packed copy:
+ *
+ *     c[n, j] (+)= h[n, :K] @ w[j, :K]       for n < N, j < M (rows w_ld apart)
+ *
+ * A call of one step reads w once: packing it (a read and a write of all of
+ * w) cost as much as the product at 2-4 rows and H >= 256 (tools/perf_notes.md,
+ * "Calls of one step"). Blocks of up to 4 rows of h x 3 rows of w, each a vector of sums
+ * over k (lane i takes k = i mod VW), then the lanes added by halves and the
+ * last K % VW products in order: a column's sum depends on the width, not on
+ * the rows around it. */
+typedef float fastrnn_v4f __attribute__((vector_size(16), aligned(4)));
+typedef float fastrnn_v2f __attribute__((vector_size(8), aligned(4)));
+#if FASTRNN_VW >= 8
+typedef float fastrnn_v8f __attribute__((vector_size(32), aligned(4)));
+#endif
+
+/* The lanes of a added by halves: (a[i] + a[i + VW/2]), and so on down to one. */
+FASTRNN_INLINE float fastrnn_lanes_sum(fastrnn_vf a)
+{
+    fastrnn_v4f a4;
+    fastrnn_v2f a2;
+#if FASTRNN_VW == 16
+    const fastrnn_v8f a8 = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7)
+                           + __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+    a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) + __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
+#elif FASTRNN_VW == 8
+    a4 = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+#else
+    a4 = a;
+#endif
+    a2 = __builtin_shufflevector(a4, a4, 0, 1) + __builtin_shufflevector(a4, a4, 2, 3);
+    return a2[0] + a2[1];
+}
+
+FASTRNN_INLINE void fastrnn_dot_block(const float *w, ptrdiff_t w_ld, const float *h,
+                                      ptrdiff_t h_ld, float *c, ptrdiff_t c_ld, const int R,
+                                      const int J, ptrdiff_t K, int accumulate)
+{
+    fastrnn_vf acc[4][3] = {{{0}}};
+    const ptrdiff_t KV = K - K % FASTRNN_VW;
+    ptrdiff_t k;
+    int r, j;
+    for (k = 0; k < KV; k += FASTRNN_VW) {
+        fastrnn_vf x[3];
+        /* volatile loads: one load per vector, not one per FMA that uses
+         * it (see fastrnn_rows_vectors) */
+        for (j = 0; j < J; j++)
+            x[j] = *(const volatile fastrnn_vf *)(w + j * w_ld + k);
+        for (r = 0; r < R; r++) {
+            const fastrnn_vf y = *(const volatile fastrnn_vf *)(h + r * h_ld + k);
+            for (j = 0; j < J; j++)
+                acc[r][j] += y * x[j];
+        }
+    }
+    for (r = 0; r < R; r++)
+        for (j = 0; j < J; j++) {
+            float sum = fastrnn_lanes_sum(acc[r][j]);
+            for (k = KV; k < K; k++)
+                sum += h[r * h_ld + k] * w[j * w_ld + k];
+            c[r * c_ld + j] = accumulate ? c[r * c_ld + j] + sum : sum;
+        }
+}
+
+FASTRNN_TARGET static void fastrnn_dot_step_f32(const float *restrict w, ptrdiff_t w_ld,
+                                                const float *h, ptrdiff_t h_ld, float *c,
+                                                ptrdiff_t c_ld, ptrdiff_t N, ptrdiff_t M,
+                                                ptrdiff_t K, int accumulate)
+{
+    ptrdiff_t j0, n0;
+    for (j0 = 0; j0 < M; j0 += 3) {
+        const int J = M - j0 < 3 ? (int)(M - j0) : 3;
+        const float *wj = w + j0 * w_ld;
+        for (n0 = 0; n0 < N; n0 += 4) {
+            const int R = N - n0 < 4 ? (int)(N - n0) : 4;
+            const float *hn = h + n0 * h_ld;
+            float *cn = c + n0 * c_ld + j0;
+#define FASTRNN_DOT(R_, J_) fastrnn_dot_block(wj, w_ld, hn, h_ld, cn, c_ld, R_, J_, K, accumulate)
+            if (J == 3)
+                R == 4 ? FASTRNN_DOT(4, 3) : R == 3 ? FASTRNN_DOT(3, 3)
+                    : R == 2 ? FASTRNN_DOT(2, 3) : FASTRNN_DOT(1, 3);
+            else if (J == 2)
+                R == 4 ? FASTRNN_DOT(4, 2) : R == 3 ? FASTRNN_DOT(3, 2)
+                    : R == 2 ? FASTRNN_DOT(2, 2) : FASTRNN_DOT(1, 2);
+            else
+                R == 4 ? FASTRNN_DOT(4, 1) : R == 3 ? FASTRNN_DOT(3, 1)
+                    : R == 2 ? FASTRNN_DOT(2, 1) : FASTRNN_DOT(1, 1);
+#undef FASTRNN_DOT
+        }
+    }
+}
+
 #endif

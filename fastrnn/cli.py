@@ -475,6 +475,11 @@ def info(args):
              "steps; ".format(*ahead) if ahead else "the input projection before the steps; ")
           + ("elsewhere LSTM (H <= 64) and GRU (H != 64) cells inside the step kernel"
              if fused else "the cells after the step kernel"))
+    one_step = _kernels.one_step_rule()
+    if one_step:
+        print("one step: LSTM and GRU calls of {} to {} rows, w_hh of at least {} weights and "
+              "up to {} multiply-adds per step, on the weights as they are (nothing "
+              "packed)".format(*one_step))
     rows, input_rows, depth = _kernels._amx_thresholds()
     if _kernels.amx_enabled() and _kernels.isa() != "avx512":
         print(f"amx: not used on the {_kernels.isa()} path (AMX runs with the avx512 path)")

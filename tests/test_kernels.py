@@ -158,6 +158,65 @@ def test_short_calls_take_the_kernel_the_blas_core_calls_for(amx_off, each_isa, 
             assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("case", PATH_CASES, ids=lambda c: "L{}-N{}-I{}-H{}-D{}-bm{}-b{}-h{}-len{}".format(*c))
+def test_products_on_the_weights_as_they_are_agree_with_blas(case, each_isa):
+    # recurrent="dot": every product on w as it is (dot_step), nothing packed
+    D = case[4]
+    before = _testing.dot_calls()
+    out_dot, hn_dot = run_layer("dot", *case)
+    assert _testing.dot_calls() - before == D
+    out_blas, hn_blas = run_layer("blas", *case)
+    scale = max(1.0, np.abs(out_blas).max())
+    assert np.abs(out_dot - out_blas).max() <= 1e-5 * scale
+    assert np.abs(hn_dot - hn_blas).max() <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("lstm", {}), ("lstm", dict(proj=7)), ("lstm", dict(peep=True, D=2)),
+    ("lstm", dict(lens=[1, 3, 0, 2], batch_major=True)), ("gru", {}), ("gru", dict(lbr=False)),
+    ("gru", dict(D=2, lens=[3, 3, 1, 2]))])
+def test_gated_products_on_the_weights_as_they_are_agree_with_blas(kind, options, each_isa):
+    args = gated_call(kind, np.float32, L=3, N=4, I=21, H=37, seed=11, **options)
+    before = _testing.dot_calls()
+    got = run_gated(kind, args, "dot")
+    assert _testing.dot_calls() - before == options.get("D", 1)
+    for a, b in zip(got, run_gated(kind, args, "blas")):
+        scale = max(1.0, np.nanmax(np.abs(b)))
+        assert np.nanmax(np.abs(a - b)) <= 1e-5 * scale
+
+
+# Multiply-adds of w_hh per step up to which "auto" runs a call of one step on
+# the weights as they are, as each path measured it (0: never; SSE2's "auto"
+# keeps OpenBLAS, NEON's is not measured).
+DOT_MAX_MACS = {"avx512": 4200000, "avx2": 3200000, "sse2": 0, "neon": 0}
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_auto_runs_one_step_of_a_few_rows_on_the_weights_as_they_are(amx_off, each_isa, kind):
+    # LSTM and GRU calls of one step, 2..4 rows, w_hh of at least 3 * 256 * 256
+    # weights, and up to the path's measured multiply-adds per step
+    # (tools/perf_notes.md, "Calls of one step")
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    for L, N, H in [(1, 2, 256), (1, 4, 300), (1, 1, 256), (1, 5, 256), (1, 3, 255),
+                    (1, 3, 221), (1, 3, 222), (2, 3, 256), (1, 4, 512), (1, 2, 512)]:
+        macs = N * G * H * H
+        want = (kind != "rnn" and L == 1 and 2 <= N <= 4 and G * H * H >= 3 * 256 * 256
+                and macs <= DOT_MAX_MACS[each_isa])
+        if kind == "rnn":
+            case = (L, N, 16, H, 1, False, True, True, False)
+            before = _testing.dot_calls()
+            auto = run_layer("auto", *case)[0]
+            assert _testing.dot_calls() - before == want
+            continue
+        args = gated_call(kind, np.float32, L=L, N=N, I=16, H=H, seed=N)
+        before = _testing.dot_calls()
+        auto = run_gated(kind, args, "auto")
+        assert _testing.dot_calls() - before == want, (L, N, H)
+        if want:
+            for a, b in zip(auto, run_gated(kind, args, "dot")):
+                assert np.array_equal(a, b)
+
+
 def test_the_blas_rule_follows_openblas_core():
     # OpenBLAS's x86-64 cores other than SkylakeX and its successors have no
     # small-matrix kernels: they pack at every sgemm (tools/perf_notes.md)

@@ -38,7 +38,7 @@ def layer_call(kind, L, N, I, H):
     zero = np.zeros(act.shape)
     layers = {path: _kernels.Layer(kind, w_ih, w_hh, reverse=forward, act=act, alpha=zero,
                                    beta=zero, option=kind == "gru", recurrent=path)
-              for path in ("blas", "packed", "auto", "fused", "ahead")}
+              for path in ("blas", "packed", "auto", "fused", "ahead", "dot")}
     lstm = kind == "lstm"
     return lambda recurrent: layers[recurrent].run(x, out, None, None, hn, cn if lstm else None,
                                                    None, L, False)
@@ -68,7 +68,7 @@ def main():
     parser.add_argument("--hidden", type=int, nargs="*", default=[64, 128, 256, 512, 1024])
     parser.add_argument("--input", type=int, default=64)
     parser.add_argument("--paths", nargs=2, default=["blas", "packed"],
-                        choices=["blas", "packed", "auto", "fused", "ahead"])
+                        choices=["blas", "packed", "auto", "fused", "ahead", "dot"])
     args = parser.parse_args()
     L = args.length
     fastrnn.set_num_threads(1)  # one thread, as the docstring says

@@ -58,9 +58,10 @@ static void report(const char *isa, const char *what, double err, double tol)
 
 static double sigmoid_ref(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-/* c (+)= h @ w.T on the packed kernel against double sums */
+/* c (+)= h @ w.T on the packed kernel (dot: on dot_step, w as it is) against
+ * double sums */
 static double check_step(const fastrnn_isa *t, ptrdiff_t N, ptrdiff_t M, ptrdiff_t K, int acc,
-                         int backwards)
+                         int backwards, int dot)
 {
     float *w = alloc64(sizeof(float) * M * K), *h = alloc64(sizeof(float) * N * (K + 3));
     float *c = alloc64(sizeof(float) * N * (M + 5));
@@ -73,8 +74,12 @@ static double check_step(const fastrnn_isa *t, ptrdiff_t N, ptrdiff_t M, ptrdiff
     fill(c, N * c_ld, 1.0f);
     float *c0 = malloc(sizeof(float) * N * c_ld);
     memcpy(c0, c, sizeof(float) * N * c_ld);
-    t->pack(w, M, K, packed);
-    t->recurrent_step(packed, h, h_ld, c, c_ld, N, M, K, acc, backwards);
+    if (dot) {
+        t->dot_step(w, K, h, h_ld, c, c_ld, N, M, K, acc);
+    } else {
+        t->pack(w, M, K, packed);
+        t->recurrent_step(packed, h, h_ld, c, c_ld, N, M, K, acc, backwards);
+    }
     for (n = 0; n < N; n++) {
         for (j = 0; j < c_ld; j++) {
             double want = c0[n * c_ld + j], scale = 1.0;
@@ -288,9 +293,19 @@ int main(void)
                 for (d = 0; d < sizeof depths / sizeof *depths; d++)
                     for (int acc = 0; acc < 2; acc++)
                         for (int back = 0; back < 2; back++)
-                            worst = fmax(worst, check_step(t, rows[a], widths[b], depths[d], acc, back));
+                            worst = fmax(worst, check_step(t, rows[a], widths[b], depths[d], acc, back, 0));
         snprintf(what, sizeof what, "packed step, %d shapes", (int)(4 * sizeof rows / sizeof *rows
                  * sizeof widths / sizeof *widths * sizeof depths / sizeof *depths));
+        report(t->name, what, worst, 1e-6);
+        worst = 0;
+        for (a = 0; a < sizeof rows / sizeof *rows; a++)
+            for (b = 0; b < sizeof widths / sizeof *widths; b++)
+                for (d = 0; d < sizeof depths / sizeof *depths; d++)
+                    for (int acc = 0; acc < 2; acc++)
+                        worst = fmax(worst, check_step(t, rows[a], widths[b], depths[d], acc, 0, 1));
+        snprintf(what, sizeof what, "one-step product on w as it is, %d shapes",
+                 (int)(2 * sizeof rows / sizeof *rows * sizeof widths / sizeof *widths
+                       * sizeof depths / sizeof *depths));
         report(t->name, what, worst, 1e-6);
         {
             /* (M, K, I): LSTM and GRU shapes, panels across M's edge, odd K */
