@@ -486,11 +486,9 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     cdef bint gates = s.kind != KIND_RNN
     p.amx_steps = not f64 and _amx_steps(s, c)
     p.amx_input = not f64 and _amx_input(s, c)
-    p.use_packed = not f64 and not p.amx_steps and _packed_path(s, c)
     cdef bint split_eligible = _split_eligible(s, c, f64)
     p.dot = not f64 and _dot(s, c, split_eligible, p.amx_steps or p.amx_input)
-    if p.dot:
-        p.use_packed = p.amx_steps = p.amx_input = False
+    p.use_packed = not f64 and not p.amx_steps and not p.dot and _packed_path(s, c)
     p.packed_input = not f64 and _packed_input(s, c, p.use_packed, split_eligible)
     p.threads = _split_threads(s, split_eligible) if alone else 1
     if p.threads >= 2 and not fastrnn_split_allowed():
