@@ -155,7 +155,7 @@ class RNNBase:
         # parameter are seen by the next forward.
         G, H = GATES[mode], hidden_size
         P = proj_size or hidden_size  # the size of h (the output per direction)
-        layers, params = [], {}
+        layers = []
         for k in range(num_layers):
             in_k = input_size if k == 0 else D * P
             block = dict(weight_ih=np.zeros((D, G * H, in_k), dtype),
@@ -167,18 +167,80 @@ class RNNBase:
             if proj_size:
                 block.update(weight_hr=np.zeros((D, P, H), dtype))
             layers.append(block)
-            for direction in range(D):
-                for kind in parameter_kinds(bias, proj_size):
-                    params[parameter_name(kind, k, direction)] = block[kind][direction]
-        init(self, "_layers", layers)
-        init(self, "_parameters", params)
-        for name, view in params.items():
-            init(self, name, view)
+        init(self, "_frozen", False)
+        self._set_blocks(layers)
         init(self, "_reverse", np.array([0, 1][:D], np.int32))
         # For forward: D * G * H bounds every row stride a kernel passes BLAS.
         init(self, "_gate_width", D * G * max(H, input_size))
         init(self, "_state_rows", D * num_layers)  # rows of h_0, h_n (and c_0, c_n)
         self.reset_parameters(seed)
+
+    def _set_blocks(self, layers):
+        """Take `layers` (per layer, a dict of the blocks) as the parameters; the
+        named parameters are views into them."""
+        init = object.__setattr__
+        params = {}
+        for k, block in enumerate(layers):
+            for direction in range(self.num_directions):
+                for kind in parameter_kinds(self.bias, self.proj_size):
+                    params[parameter_name(kind, k, direction)] = block[kind][direction]
+        init(self, "_layers", layers)
+        init(self, "_parameters", params)
+        for name, view in params.items():
+            init(self, name, view)
+
+    # ------------------------------------------------------------ frozen weights
+    @property
+    def frozen(self) -> bool:
+        """Whether the weights are frozen (see freeze)."""
+        return self._frozen
+
+    def freeze(self: _Model) -> _Model:
+        """Fix the weights for inference and return the model, as onnxruntime
+        fixes a model's initializers when it loads it.
+
+        The kernels then pack each layer's weights for the CPU's step kernel
+        once, here, instead of at every call that runs on that kernel: calls of
+        one step or a few (streaming) gain the most. The parameters become
+        read-only copies: an in-place edit raises ValueError, and arrays taken
+        from the model before no longer share its memory. Assigning a
+        parameter, load_state_dict, reset_parameters and to(dtype) still work
+        and keep the model frozen (each packs again). unfreeze() undoes it.
+        """
+        self._refreeze(True)
+        return self
+
+    def unfreeze(self: _Model) -> _Model:
+        """Make the weights live again (writeable copies, seen by the next call
+        when edited in place) and return the model."""
+        self._refreeze(False)
+        return self
+
+    def _refreeze(self, frozen):
+        """Copies of the parameter blocks, read-only when frozen, and the
+        kernel layers built on them."""
+        layers = []
+        for block in self._layers:
+            copies = {kind: None if a is None else a.copy() for kind, a in block.items()}
+            for a in copies.values():
+                if a is not None:
+                    a.flags.writeable = not frozen
+            layers.append(copies)
+        object.__setattr__(self, "_frozen", bool(frozen))
+        self._set_blocks(layers)
+        self._build_stack()
+
+    def _write(self, write):
+        """Run write() on writeable parameters: on a frozen model, on writeable
+        copies, frozen again after."""
+        if not self._frozen:
+            write()
+            return
+        self._refreeze(False)
+        try:
+            write()
+        finally:
+            self._refreeze(True)
 
     # ------------------------------------------------------------ attributes
     def __setattr__(self, name, value):
@@ -187,7 +249,10 @@ class RNNBase:
             array = as_real_array(value, target.dtype, name, error=ValueError)
             if array.shape != target.shape:
                 raise ShapeError(f"{name} must have shape {target.shape}, got {array.shape}")
-            target[...] = array
+
+            def write():
+                self._parameters[name][...] = array
+            self._write(write)
         elif name in self._config_names:
             raise AttributeError(
                 f"{name} is fixed when the model is built; make a new {type(self).__name__}")
@@ -217,8 +282,11 @@ class RNNBase:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as torch does."""
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.hidden_size)
-        for array in self._parameters.values():
-            array[...] = rng.uniform(-bound, bound, array.shape)
+
+        def write():
+            for array in self._parameters.values():
+                array[...] = rng.uniform(-bound, bound, array.shape)
+        self._write(write)
 
     def eval(self: _Model) -> _Model:
         """No-op kept for torch code: fastrnn is always in inference mode."""
@@ -263,7 +331,8 @@ class RNNBase:
     def _convert(self, dtype: DTypeLike) -> None:
         if dtype is self.dtype:
             return
-        rebuilt = _rebuild(type(self), self._init_args() | dict(dtype=dtype), self.state_dict())
+        rebuilt = _rebuild(type(self), self._init_args() | dict(dtype=dtype), self.state_dict(),
+                           self._frozen)
         for name, value in vars(rebuilt).items():
             object.__setattr__(self, name, value)
 
@@ -307,8 +376,11 @@ class RNNBase:
                 raise ShapeError(
                     f"size mismatch for {name}: expected shape {target.shape}, got {array.shape}")
             staged[name] = array
-        for name, array in staged.items():
-            expected[name][...] = array
+
+        def write():
+            for name, array in staged.items():
+                self._parameters[name][...] = array
+        self._write(write)
         return IncompatibleKeys(missing, unexpected)
 
     # The torch class from_torch accepts, and the constructor arguments read
@@ -435,6 +507,11 @@ class RNNBase:
             act = act[:, 0].copy()  # an RNN layer's settings: one code per direction
         init(self, "_act", act)
         init(self, "_no_act_params", np.zeros(act.shape, np.float64))
+        self._build_stack()
+
+    def _build_stack(self):
+        """One kernel Layer per layer (frozen with the model), and their Stack."""
+        init = object.__setattr__
         init(self, "_kernel_layers", [self._kernel_layer(b) for b in self._layers])
         init(self, "_stack", _kernels.Stack(self._kernel_layers))
 
@@ -488,7 +565,7 @@ class RNNBase:
     def __reduce__(self):
         # Rebuild rather than copy __dict__: the named parameters are views
         # into the per-layer blocks and must stay views in the copy.
-        return _rebuild, (type(self), self._init_args(), self.state_dict())
+        return _rebuild, (type(self), self._init_args(), self.state_dict(), self._frozen)
 
     # ------------------------------------------------------------ repr
     def extra_repr(self) -> str:
@@ -511,9 +588,11 @@ class RNNBase:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def _rebuild(cls, kwargs, state):
+def _rebuild(cls, kwargs, state, frozen=False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the dropout warning was given at creation
         model = cls(**kwargs)
     model.load_state_dict(state)
+    if frozen:
+        model.freeze()
     return model

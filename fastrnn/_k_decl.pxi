@@ -4,6 +4,9 @@
 from libc.math cimport tanh, tanhf, exp, expf, log1p, log1pf, fabs, fabsf, INFINITY
 from libc.limits cimport INT_MAX
 from libc.stdlib cimport free, malloc
+
+cdef extern from "<stdlib.h>" nogil:
+    int posix_memalign(void** memptr, size_t alignment, size_t size) noexcept
 from libc.string cimport memcpy, memmove, memset
 from cython cimport floating
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsContiguous,
@@ -107,6 +110,8 @@ cdef long long _packed_projections = 0
 cdef long long _packed_steps = 0
 # Directions whose products ran on w as it is (dot_calls).
 cdef long long _dot_calls = 0
+# Directions whose products ran on a frozen Layer's packed weights (frozen_calls).
+cdef long long _frozen_calls = 0
 cdef long long _common_calls = 0
 
 cdef extern from "_scratch.h" nogil:

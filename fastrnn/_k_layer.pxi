@@ -55,20 +55,25 @@ cdef class Layer:
     cdef Py_buffer views[6]
     cdef int n_views
     cdef char typecode
+    cdef float* frozen_block
     cdef readonly object kind, weights
+    cdef readonly bint frozen
 
     def __cinit__(self):
         self.n_views = 0
+        self.frozen_block = NULL
 
     def __dealloc__(self):
         cdef int k
         for k in range(self.n_views):
             PyBuffer_Release(&self.views[k])
         self.n_views = 0
+        free(self.frozen_block)
+        self.frozen_block = NULL
 
     def __init__(self, kind, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, peep=None, *,
                  reverse, act, alpha, beta, double clip=INFINITY, bint option=False,
-                 recurrent="auto"):
+                 recurrent="auto", bint frozen=False):
         if self.n_views:
             raise TypeError("Layer is initialised once")
         if kind not in KINDS:
@@ -116,6 +121,9 @@ cdef class Layer:
                 raise ValueError(f"Layer: {name} must be {np.dtype(dtype)} as w_ih, got {arr.dtype}")
             if not arr.flags.c_contiguous:
                 raise ValueError(f"Layer: {name} must be C-contiguous")
+            if frozen and arr.flags.writeable:
+                raise ValueError(f"Layer: a frozen layer's weights must be read-only arrays "
+                                 f"(flags.writeable False); {name} is writeable")
         reverse = np.asarray(reverse, np.int32)
         if reverse.shape != (D,):
             raise ValueError(f"Layer: reverse must have shape ({D},), got {reverse.shape}")
@@ -159,6 +167,32 @@ cdef class Layer:
         self.spec.D, self.spec.G, self.spec.H, self.spec.P, self.spec.In = D, G, H, P, I
         self.spec.reverse = self.reverse
         self.spec.gates = self.gates
+        self.spec.frozen_isa = NULL
+        self.frozen = frozen
+        if frozen and not self.f64:
+            self._pack_once()
+
+    cdef _pack_once(self):
+        """Pack every direction's float32 weights for the current path, once:
+        calls on that path read them (nothing packed per call); the weights are
+        read-only, so the packing stays theirs."""
+        cdef const fastrnn_isa* isa = _isa
+        cdef Spec* s = &self.spec
+        cdef Py_ssize_t first, d, G = s.G * s.H
+        cdef Py_ssize_t n_ih = _round64(isa.packed_size(G, s.In) * 4) // 4
+        cdef Py_ssize_t n_hh = _round64(_packed_recurrent_floats(isa, s, &first) * 4) // 4
+        cdef void* block = NULL
+        if posix_memalign(&block, 64, <size_t>(s.D * (n_ih + n_hh)) * sizeof(float)) != 0:
+            raise MemoryError(f"cannot allocate {s.D * (n_ih + n_hh) * 4} bytes for a frozen "
+                              "layer's packed weights")
+        self.frozen_block = <float*>block
+        with nogil:
+            for d in range(s.D):
+                s.frozen_ih[d] = self.frozen_block + d * (n_ih + n_hh)
+                s.frozen_hh[d] = s.frozen_ih[d] + n_ih
+                isa.pack(<const float*>s.w_ih + d * G * s.In, G, s.In, <float*>s.frozen_ih[d])
+                _pack_recurrent(isa, s, d, <float*>s.frozen_hh[d], first)
+        s.frozen_isa = isa
 
     @property
     def sizes(self):

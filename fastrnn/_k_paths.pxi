@@ -93,6 +93,12 @@ def dot_calls():
     return _dot_calls
 
 
+def frozen_calls():
+    """Directions whose products ran on a frozen Layer's weights, packed when it
+    was built, since import."""
+    return _frozen_calls
+
+
 def rows_run():
     """Rows (time step, batch item) given to layer calls since import, summed over calls."""
     return _rows_run
@@ -178,9 +184,20 @@ cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N,
     return _blas_repacks and (N >= 2 or L >= 2 and H <= 64)
 
 
-cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
+cdef bint _use_packed_frozen(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N,
+                             Py_ssize_t H) noexcept nogil:
+    # A frozen layer's weights are packed already: the packed kernel measured
+    # faster than OpenBLAS (sgemv, the small-matrix kernels) and than dot_step
+    # for every call of every kind, one step of one row included, on the avx512
+    # and avx2 paths (tools/perf_notes.md, "Frozen weights").
+    return isa.packed_auto != 0
+
+
+cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H, bint frozen=False):
     """Whether "auto" runs a float32 call's recurrent products (L steps of N
-    rows, H hidden units) on the packed step kernel, on the current path (isa()).
+    rows, H hidden units) on the packed step kernel, on the current path (isa()),
+    for a layer whose weights are live, or frozen (packed once: every call on a
+    path whose packed_auto is on).
 
     The packed kernel is faster than OpenBLAS for every N >= 2 up to H=1024
     and at N=1 too, where w_hh is beyond L2 as well (it sweeps w_hh backwards
@@ -194,6 +211,8 @@ cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H):
     where the path's packed_auto is off (the baseline vectors of x86-64: SSE2)
     stays on BLAS.
     """
+    if frozen:
+        return _use_packed_frozen(_isa, L, N, H)
     return _use_packed(_isa, L, N, H)
 
 

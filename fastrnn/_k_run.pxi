@@ -117,6 +117,9 @@ cdef struct Spec:
     int path                   # Path
     const int* reverse         # D entries
     const Gates* gates         # D entries (activations, clip, input_forget / linear_before_reset; fast is set per run)
+    const fastrnn_isa* frozen_isa  # the path the weights were packed for once (a frozen Layer), or NULL
+    const float* frozen_ih[2]  # per direction: w_ih packed (isa.pack), read by every call on frozen_isa
+    const float* frozen_hh[2]  # w_hh (GRU without linear_before_reset: w_rz) packed, w_hr's or w_hn's after it
 
 
 cdef struct Call:
@@ -142,6 +145,8 @@ cdef struct Work:
     void* units                # (N, H) per unit: LSTM's unprojected h, GRU's r * h_{t-1}
     float* packed              # packed w_hh (and w_hr / w_hn), float32 only
     Py_ssize_t packed_hh       # floats of the first packed matrix
+    bint frozen                # packed and frozen_ih are the frozen Layer's, packed once: not packed again
+    float* frozen_ih           # w_ih packed once (frozen, packed_input), or NULL
     bint packed_input          # the input projection on the packed kernel (_packed_input)
     bint dot                   # every product on w as it is (_dot): nothing packed
     float* packed_ih           # w_ih packed apart, then 4 I floats: the projection inside the steps (_ahead)
@@ -156,6 +161,13 @@ cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
     """Floats of one direction's packed weights: w_ih's packing (the input
     projection's), then in the same room w_hh's (or w_rz's: `first` floats)
     and w_hr's or w_hn's after it."""
+    return max(_packed_recurrent_floats(isa, s, first), isa.packed_size(s.G * s.H, s.In))
+
+
+cdef Py_ssize_t _packed_recurrent_floats(const fastrnn_isa* isa, const Spec* s,
+                                         Py_ssize_t* first) noexcept nogil:
+    """Floats of one direction's packed recurrent weights (_pack_recurrent):
+    w_hh's (or w_rz's: `first` floats), then w_hr's or w_hn's."""
     cdef Py_ssize_t H = s.H, P = s.P, G = s.G, total
     if s.kind == KIND_RNN:
         first[0] = isa.packed_size(H, H)
@@ -169,7 +181,27 @@ cdef Py_ssize_t _packed_floats(const fastrnn_isa* isa, const Spec* s,
     else:
         first[0] = isa.packed_size(2 * H, H)
         total = first[0] + isa.packed_size(H, H)
-    return max(total, isa.packed_size(G * H, s.In))
+    return total
+
+
+cdef void _pack_recurrent(const fastrnn_isa* isa, const Spec* s, Py_ssize_t d, float* packed,
+                          Py_ssize_t first) noexcept nogil:
+    """Direction d's float32 recurrent weights packed for isa's step kernel
+    (_packed_recurrent_floats): w_hh (RNN, LSTM, GRU with linear_before_reset)
+    or w_rz, then at `first` LSTM's w_hr or the GRU's w_hn."""
+    cdef Py_ssize_t H = s.H, P = s.P, G = s.G * s.H
+    cdef const float* w_hh = <const float*>s.w_hh + d * G * P
+    if s.kind == KIND_RNN:
+        isa.pack(w_hh, H, H, packed)
+    elif s.kind == KIND_LSTM:
+        isa.pack(w_hh, G, P, packed)
+        if s.w_hr != NULL:
+            isa.pack(<const float*>s.w_hr + d * P * H, P, H, packed + first)
+    elif s.gates[d].linear_before_reset:
+        isa.pack(w_hh, G, H, packed)
+    else:
+        isa.pack(w_hh, 2 * H, H, packed)
+        isa.pack(w_hh + 2 * H * H, H, H, packed + first)
 
 
 cdef inline bint _fast_cells(const Spec* s, const Gates* g) noexcept nogil:
@@ -292,14 +324,14 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     # order) or gx (gx[:, d*G:(d+1)*G] = x @ w_ih[d].T, time-major: project_steps);
     # on the packed kernel as _packed_input says, w_ih packed where w_hh's packing
     # goes next.
-    cdef float* packed_ih = packed if w.packed_input else NULL
+    cdef float* packed_ih = (w.frozen_ih if w.frozen else packed) if w.packed_input else NULL
     if s.kind == KIND_RNN:
-        if packed_ih != NULL and amx_ih == NULL:
+        if packed_ih != NULL and amx_ih == NULL and not w.frozen:
             c.isa.pack(<const float*>w_ih, H, I, packed_ih)
         input_projection(c.isa, x, I, w_ih, out, out_ld, c.rows, H, I, packed_ih, amx_ih,
                          w.amx_split, st.dot)
-        if packed != NULL:
-            c.isa.pack(<const float*>w_hh, H, H, packed)
+        if packed != NULL and not w.frozen:
+            _pack_recurrent(c.isa, s, d, packed, w.packed_hh)
         rnn_direction(c.isa, out, &st, w_hh, packed, b_ih, b_hh, hn, H,
                       g.act[0], <floating>g.alpha[0], <floating>g.beta[0], <floating>g.clip,
                       amx_hh, w.amx_split)
@@ -310,23 +342,24 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
     fused = w.packed_ih == NULL and _fused_row(s, c, &g, packed != NULL)
     if floating is float and w.packed_ih != NULL:
         # the projection inside the steps (the plan's _ahead): only w_ih's packing now
-        c.isa.pack(<const float*>w_ih, G, I, w.packed_ih)
-        ahead.packed_ih, ahead.x, ahead.In, ahead.M = w.packed_ih, <const float*>x, I, G
+        # (a frozen Layer's is done: the room after it holds the rows of x)
+        if not w.frozen:
+            c.isa.pack(<const float*>w_ih, G, I, w.packed_ih)
+        ahead.packed_ih = w.frozen_ih if w.frozen else w.packed_ih
+        ahead.x, ahead.In, ahead.M = <const float*>x, I, G
         ahead.xt = w.packed_ih + c.isa.packed_size(G, I)
         ahead.panels = c.isa.packed_size(G, 1) // (2 * c.isa.lanes)
         ahead_p = &ahead
         _gx_time_major(&st, gx_ld)
         fastrnn_count(&_ahead_calls)
     elif project_steps(c.isa, x, w_ih, gx + d * G, gx_ld, L, N, c.rows, c.batch_major, G, I,
-                       packed_ih, amx_ih, w.amx_split, st.dot):
+                       packed_ih, amx_ih, w.amx_split, st.dot, w.frozen):
         _gx_time_major(&st, gx_ld)
     fold_biases(s, g.linear_before_reset, b_ih, b_hh, 0, H, bias)
     if s.kind == KIND_LSTM:
         cn = <floating*>c.cn + d * N * H
-        if packed != NULL:
-            c.isa.pack(<const float*>w_hh, G, P, packed)
-            if s.w_hr != NULL:
-                c.isa.pack(<const float*>s.w_hr + d * P * H, P, H, packed + w.packed_hh)
+        if packed != NULL and not w.frozen:
+            _pack_recurrent(c.isa, s, d, packed, w.packed_hh)
         lstm_direction(gx + d * G, out, &st, w_hh, packed,
                        <const floating*>s.w_hr + d * P * H if s.w_hr != NULL else NULL,
                        packed + w.packed_hh if packed != NULL and s.w_hr != NULL else NULL,
@@ -334,12 +367,8 @@ cdef void run_direction(const Spec* s, const Call* c, Py_ssize_t d, floating* gx
                        hn, cn, <floating*>w.gh, <floating*>w.units, H, P, &g, fused, ahead_p,
                        amx_hh, amx_second, w.amx_split)
         return
-    if packed != NULL:
-        if g.linear_before_reset:
-            c.isa.pack(<const float*>w_hh, G, H, packed)
-        else:
-            c.isa.pack(<const float*>w_hh, 2 * H, H, packed)
-            c.isa.pack(<const float*>w_hh + 2 * H * H, H, H, packed + w.packed_hh)
+    if packed != NULL and not w.frozen:
+        _pack_recurrent(c.isa, s, d, packed, w.packed_hh)
     gru_direction(gx + d * G, out, &st, w_hh, packed,
                   packed + w.packed_hh if packed != NULL and not g.linear_before_reset else NULL,
                   bias, bias + G, hn, <floating*>w.gh, <floating*>w.units, H, &g, fused, ahead_p,

@@ -41,6 +41,7 @@ cdef struct Plan:
     bint parallel              # the two directions on two threads
     bint use_packed            # float32 recurrent products on the packed kernel
     bint dot                   # float32 products on w as it is, nothing packed (_dot)
+    bint frozen                # on the frozen Layer's packed weights: nothing packed (one thread)
     bint packed_input          # the input projection there too (_packed_input)
     bint ahead                 # and inside the one-row steps (_ahead)
     bint amx_steps, amx_input  # products on AMX tiles (_amx_steps, _amx_input)
@@ -76,10 +77,21 @@ cdef inline (Py_ssize_t, Py_ssize_t) _slice_units(Py_ssize_t H, Py_ssize_t T,
     return a, b - a
 
 
+cdef inline bint _frozen_here(const Spec* s, const Call* c) noexcept nogil:
+    """Whether the layer's weights were packed once for the call's path (a
+    frozen Layer on the path it was built on)."""
+    return s.frozen_isa != NULL and s.frozen_isa == c.isa
+
+
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
-    return (s.path == PATH_PACKED or s.path == PATH_FUSED or s.path == PATH_AHEAD
-            or (s.path == PATH_AUTO and _use_packed(c.isa, c.L, c.N, s.H)))
+    if s.path == PATH_PACKED or s.path == PATH_FUSED or s.path == PATH_AHEAD:
+        return True
+    if s.path != PATH_AUTO:
+        return False
+    if _frozen_here(s, c):
+        return _use_packed_frozen(c.isa, c.L, c.N, s.H)
+    return _use_packed(c.isa, c.L, c.N, s.H)
 
 
 # Features and hidden (projected) units up to which the projection can run
@@ -284,7 +296,7 @@ cdef bint _dot(const Spec* s, const Call* c, bint split_eligible, bint amx) noex
     if s.path == PATH_DOT:
         return True
     return (s.path == PATH_AUTO and not amx and c.L == 1 and c.isa.packed_auto != 0
-            and _dot_rule(c.isa, s, c.N))
+            and not _frozen_here(s, c) and _dot_rule(c.isa, s, c.N))
 
 
 cdef int _split_threads(const Spec* s, bint split_eligible) noexcept nogil:
@@ -495,6 +507,8 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
         p.threads = 1
     p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
     p.ahead = not f64 and _ahead(s, c, p.packed_input, p.threads, p.amx_input)
+    # (slices pack their own rows of the weights at each call)
+    p.frozen = p.use_packed and p.threads == 1 and _frozen_here(s, c)
     if p.ahead:
         p.amx_input = False  # (path "ahead" on AMX: the projection is inside the steps)
     p.packed_first = 0
@@ -525,6 +539,8 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     # weights and AMX copies; gx of every direction shared before them
     if p.use_packed:
         packed = _packed_floats(c.isa, s, &p.packed_first)
+        if p.frozen:
+            packed = 0  # (read from the Layer's packing)
     p.shared = 0 if not gates else _round64(<size_t>c.rows * <size_t>(D * G) * item)
     p.at_gx = NO_ROOM
     p.at_gh = _reserve(&end, N * G * item)
@@ -551,12 +567,21 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
     return 0
 
 
-cdef void _carve_work(const Plan* p, char* part, Work* w) noexcept nogil:
-    """A direction's buffers in its part of the scratch."""
+cdef void _carve_work(const Spec* s, const Plan* p, Py_ssize_t d, char* part,
+                      Work* w) noexcept nogil:
+    """Direction d's buffers in its part of the scratch (a frozen Layer's
+    packed weights where the plan reads them)."""
     w.gh = _room(part, p.at_gh)
     w.bias = _room(part, p.at_bias)
     w.units = _room(part, p.at_units)
     w.packed = <float*>_room(part, p.at_packed)
+    w.frozen = p.frozen
+    w.frozen_ih = NULL
+    if p.frozen:
+        # (the kernels only read them)
+        w.packed = <float*>s.frozen_hh[d]
+        w.frozen_ih = <float*>s.frozen_ih[d]
+        fastrnn_count(&_frozen_calls)
     w.packed_hh = p.packed_first
     w.packed_input = p.packed_input
     w.dot = p.dot
@@ -591,7 +616,7 @@ cdef int _run(const Spec* s, const Call* c, bint alone, floating* type_tag) exce
             for d in range(D):
                 jobs[d % 2].s, jobs[d % 2].c, jobs[d % 2].d = s, c, d
                 jobs[d % 2].gx, jobs[d % 2].f64 = base, floating is double
-                _carve_work(&p, base + p.shared + d * p.per, &jobs[d % 2].work)
+                _carve_work(s, &p, d, base + p.shared + d * p.per, &jobs[d % 2].work)
                 if p.parallel and d == 0:
                     # direction 0 on its own thread, direction 1 here; each has
                     # its own scratch and writes its own columns and states

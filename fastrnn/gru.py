@@ -115,4 +115,5 @@ class GRU(RNNBase):
         # option = linear_before_reset=1: torch applies r after the recurrent product.
         return _kernels.Layer("gru", block["weight_ih"], block["weight_hh"], block["bias_ih"],
                               block["bias_hh"], reverse=self._reverse, act=self._act,
-                              alpha=self._no_act_params, beta=self._no_act_params, option=True)
+                              alpha=self._no_act_params, beta=self._no_act_params, option=True,
+                              frozen=self._frozen)

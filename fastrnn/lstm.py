@@ -155,7 +155,8 @@ class LSTM(RNNBase):
     def _kernel_layer(self, block):
         return _kernels.Layer("lstm", block["weight_ih"], block["weight_hh"], block["bias_ih"],
                               block["bias_hh"], block["weight_hr"], reverse=self._reverse,
-                              act=self._act, alpha=self._no_act_params, beta=self._no_act_params)
+                              act=self._act, alpha=self._no_act_params, beta=self._no_act_params,
+                              frozen=self._frozen)
 
     def _init_args(self):
         return super()._init_args() | dict(proj_size=self.proj_size)

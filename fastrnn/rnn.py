@@ -109,7 +109,8 @@ class RNN(RNNBase):
     def _kernel_layer(self, block):
         return _kernels.Layer("rnn", block["weight_ih"], block["weight_hh"], block["bias_ih"],
                               block["bias_hh"], reverse=self._reverse, act=self._act,
-                              alpha=self._no_act_params, beta=self._no_act_params)
+                              alpha=self._no_act_params, beta=self._no_act_params,
+                              frozen=self._frozen)
 
     def _init_args(self):
         return super()._init_args() | dict(nonlinearity=self.nonlinearity)

@@ -176,7 +176,9 @@ class RecurrentNode:
         self._biases = None if B is None or H is None else _names.kernel_biases(B, op)
         self._peepholes = None if P is None or H is None else _names.kernel_peepholes(P)
         # With every weight stored, the kernels' Layer holds them, checked once: a run
-        # then checks only what it brings (as fastrnn.RNN, LSTM and GRU run).
+        # then checks only what it brings (as fastrnn.RNN, LSTM and GRU run). They
+        # are constants, as onnxruntime takes initializers: the Layer is frozen
+        # (its weights packed once, on read-only copies).
         self._layer = None
         self._ran = None  # (shape, dtype, run limit) of X a run with only X passed
         names = list(ctx.node.input)
@@ -186,18 +188,22 @@ class RecurrentNode:
         if (self._W is not None and self._R is not None and stored_or_absent(3, B)
                 and (not is_lstm or stored_or_absent(7, P))):
             b_ih, b_hh = self._biases if self._biases is not None else (None, None)
+            weights = [None if a is None else _read_only_copy(a)
+                       for a in (self._W, self._R, b_ih, b_hh, self._peepholes)]
             try:
-                self._layer = self._kernel_layer(self._W, self._R, b_ih, b_hh, self._peepholes)
+                self._layer = self._kernel_layer(*weights, frozen=True)
             except ValueError:  # sizes beyond the kernels' 32-bit counts: refused at run
                 self._layer = None
 
-    def _kernel_layer(self, w_ih, w_hh, b_ih, b_hh, peepholes):
-        """The kernels' Layer of this node on weights in the kernels' gate order."""
+    def _kernel_layer(self, w_ih, w_hh, b_ih, b_hh, peepholes, frozen=False):
+        """The kernels' Layer of this node on weights in the kernels' gate order
+        (frozen: read-only weights packed once, see fastrnn._kernels.Layer)."""
         is_lstm = self.op == "LSTM"
         return _kernels.Layer(
             self.op.lower(), w_ih, w_hh, b_ih, b_hh, None, peepholes if is_lstm else None,
             reverse=self.reverse, act=self.act, alpha=self.alpha, beta=self.beta,
-            clip=self.clip, option=self.input_forget if is_lstm else self.linear_before_reset)
+            clip=self.clip, option=self.input_forget if is_lstm else self.linear_before_reset,
+            frozen=frozen)
 
     # -------------------------------------------------------------- checks
     def _check_float(self, name, value, dtype, cls=TypeError):
@@ -391,6 +397,13 @@ class RecurrentNode:
         if cn__dnh is not None and wanted[2]:
             results[2] = cn__dnh if layout == 0 else cn__dnh.transpose(1, 0, 2)
         return results
+
+
+def _read_only_copy(array):
+    """A C-contiguous copy of array that cannot be written (a frozen Layer's weight)."""
+    copy = np.array(array, order="C", copy=True)
+    copy.flags.writeable = False
+    return copy
 
 
 def _kernel_state(state, layout):
