@@ -1,6 +1,6 @@
 """Side-by-side speed of fastrnn, onnxruntime and torch on the same models.
 
-    fastrnn bench [--quick] [--threads N] [--json FILE] [--plot FILE.png] [--markdown]
+    fastrnn bench [--quick] [--threads N] [--frozen] [--json FILE] [--plot FILE.png] [--markdown]
     python tools/bench.py ...          (the same)
 
 For each configuration of the grid, all engines run in this process on the
@@ -10,7 +10,9 @@ forward of each engine, the speedups (peer time / fastrnn time, above 1:
 fastrnn is faster) and fastrnn's GFLOP/s; once per run, the single-thread
 sgemm GFLOP/s of the same OpenBLAS, measured in this process, as the
 hardware's reference. onnxruntime runs the file fastrnn.onnx.export writes;
-torch runs when it is installed (it is never a dependency of fastrnn).
+torch runs when it is installed (it is never a dependency of fastrnn). With
+--frozen, fastrnn's models are frozen (model.freeze(): weights packed once, as
+onnxruntime fixes the file's initializers when it loads it).
 """
 import argparse
 import ctypes
@@ -44,6 +46,7 @@ GRID = [
     ("rnn", 7, 61, 24, 200, 1, True, 1),
     ("rnn", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("rnn", 4, 1, 32, 64, 1, False, 1),   # streaming four sequences side by side
+    ("rnn", 16, 1, 64, 256, 1, False, 1),  # streaming sixteen through a wider layer
     ("lstm", 1, 100, 32, 64, 1, False, 1),
     ("lstm", 1, 100, 64, 256, 1, False, 1),
     ("lstm", 1, 1000, 128, 128, 1, False, 1),
@@ -58,6 +61,7 @@ GRID = [
     ("lstm", 7, 61, 24, 200, 1, True, 1),
     ("lstm", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("lstm", 4, 1, 32, 64, 1, False, 1),   # streaming four sequences side by side
+    ("lstm", 16, 1, 64, 256, 1, False, 1),  # streaming sixteen through a wider layer
     ("gru", 1, 100, 32, 64, 1, False, 1),
     ("gru", 1, 100, 64, 256, 1, False, 1),
     ("gru", 1, 1000, 128, 128, 1, False, 1),
@@ -72,6 +76,7 @@ GRID = [
     ("gru", 7, 61, 24, 200, 1, True, 1),
     ("gru", 1, 1, 32, 64, 1, False, 1),   # streaming: one step per call, per-call overhead
     ("gru", 4, 1, 32, 64, 1, False, 1),   # streaming four sequences side by side
+    ("gru", 16, 1, 64, 256, 1, False, 1),  # streaming sixteen through a wider layer
 ]
 FIELDS = ("kind", "batch", "length", "input_size", "hidden_size", "num_layers", "bidirectional",
           "threads")
@@ -168,11 +173,14 @@ def _onnxruntime_engine(model, x, threads):
     return lambda: session.run(None, feed)[0]
 
 
-def bench_row(row, rounds, seconds_per_round=0.02):
-    """Median ms per forward of each engine on one configuration."""
+def bench_row(row, rounds, seconds_per_round=0.02, frozen=False):
+    """Median ms per forward of each engine on one configuration (fastrnn's
+    model frozen when `frozen`)."""
     kind, B, L, F, H, layers, bidirectional, threads = row
     config = dict(input_size=F, hidden_size=H, num_layers=layers, bidirectional=bidirectional)
     model = CLASSES[kind](**config, seed=0)
+    if frozen:
+        model.freeze()
     fastrnn.set_num_threads(threads)  # run() puts the caller's count back
     x = np.random.default_rng(1).standard_normal((L, B, F), dtype=np.float32)
     engines = {"fastrnn": lambda: model(x)[0]}
@@ -268,7 +276,7 @@ def plot(results, path):
 
 
 def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,
-        markdown_table=False, kinds=None, out=None, grid=GRID):
+        markdown_table=False, kinds=None, out=None, grid=GRID, frozen=False):
     """Run the grid (or part of it) and print the table; returns the results."""
     out = out or sys.stdout
     grid = [row for row in grid if (kinds is None or row[0] in kinds)]
@@ -278,13 +286,14 @@ def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,
     peak = sgemm_gflops(512 if quick else 1024)
     print(f"sgemm, one thread, same OpenBLAS: {peak:.0f} GFLOP/s "
           f"(fastrnn {fastrnn.__version__}, {platform.machine()}, {os.cpu_count()} cores; "
-          f"{rounds} interleaved rounds, medians)", file=out, flush=True)
+          f"{rounds} interleaved rounds, medians"
+          f"{'; fastrnn frozen: model.freeze()' if frozen else ''})", file=out, flush=True)
     results = []
     caller_threads = fastrnn.get_num_threads()
     try:
         for i, row in enumerate(grid):
             progress(i, len(grid), row_label(dict(zip(FIELDS, row))))
-            results.append(bench_row(row, rounds, 0.005 if quick else 0.02))
+            results.append(bench_row(row, rounds, 0.005 if quick else 0.02, frozen))
             progress(i + 1, len(grid), "")  # clears the bar before the row is printed
             print(format_row(results[-1]), file=out, flush=True)
     finally:
@@ -294,7 +303,7 @@ def run(quick=False, threads=None, rounds=None, json_path=None, plot_path=None,
     if json_path:
         with open(json_path, "w") as f:
             json.dump(dict(sgemm_gflops=peak, fastrnn=fastrnn.__version__, rounds=rounds,
-                           results=results), f, indent=1)
+                           frozen=frozen, results=results), f, indent=1)
     if plot_path:
         plot(results, plot_path)
     return results
@@ -318,6 +327,8 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=positive_int, help="interleaved rounds (default 15; 5 with --quick)")
     parser.add_argument("--kind", choices=sorted(CLASSES), action="append",
                         help="only this model class (repeatable)")
+    parser.add_argument("--frozen", action="store_true",
+                        help="freeze fastrnn's models (model.freeze(): weights packed once)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the speedups (needs matplotlib)")
     parser.add_argument("--markdown", action="store_true", help="also print a README table")
@@ -327,7 +338,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.quick, args.threads, args.rounds, args.json, args.plot, args.markdown, args.kind)
+    run(args.quick, args.threads, args.rounds, args.json, args.plot, args.markdown, args.kind,
+        frozen=args.frozen)
     return 0
 
 

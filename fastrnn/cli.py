@@ -411,7 +411,7 @@ def bench(args):
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise CommandError(f"{flag} {path}: its directory does not exist")
     bench_module.run(args.quick, args.threads, args.rounds, args.json, args.plot,
-                     args.markdown, args.kind)
+                     args.markdown, args.kind, frozen=args.frozen)
     return 0
 
 

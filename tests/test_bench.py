@@ -57,6 +57,21 @@ def test_run_prints_rows_writes_json_and_markdown(tmp_path):
     assert [r["kind"] for r in results] == ["rnn", "lstm", "gru"]
 
 
+def test_frozen_runs_fastrnn_frozen(tmp_path):
+    """--frozen: fastrnn's models run frozen (their calls read the packing
+    freeze() made, where the path packs), and the output says so."""
+    from fastrnn import _testing
+
+    out = io.StringIO()
+    path = tmp_path / "f.json"
+    calls = _testing.frozen_calls()
+    bench.run(quick=True, rounds=1, out=out, grid=TINY[:1], frozen=True, json_path=str(path))
+    assert "fastrnn frozen: model.freeze()" in out.getvalue()
+    assert json.loads(path.read_text())["frozen"] is True
+    if _testing.use_packed_step(8, 8, 64):
+        assert _testing.frozen_calls() > calls
+
+
 def test_threads_override_and_kind_filter():
     import fastrnn
 
