@@ -480,6 +480,9 @@ def info(args):
         print("one step: LSTM and GRU calls of {} to {} rows, w_hh of at least {} weights and "
               "up to {} multiply-adds per step, on the weights as they are (nothing "
               "packed)".format(*one_step))
+    if packed:
+        print("frozen models (model.freeze()): weights packed once; every call on fastrnn's "
+              "packed step kernel (one thread; a split call packs its slices)")
     rows, input_rows, depth = _kernels._amx_thresholds()
     if _kernels.amx_enabled() and _kernels.isa() != "avx512":
         print(f"amx: not used on the {_kernels.isa()} path (AMX runs with the avx512 path)")

@@ -113,6 +113,8 @@ def test_info_names_version_blas_threads_and_cpu():
     assert (f"the input projection inside the steps {rule};" in out) == (rule is not None)
     assert ("the input projection before the steps;" in out) == (rule is None)
     assert ("cells inside the step kernel" in out) == (_kernels.isa() == "avx512")
+    assert ("frozen models (model.freeze()): weights packed once" in out) == \
+        _kernels.use_packed_step(1, 1, 64, frozen=True)
 
 
 MODELS = [
