@@ -107,6 +107,8 @@ def test_the_parameters_of_a_frozen_model_are_read_only_copies():
         model.weight_hh_l0[0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):
         next(model.parameters())[...] = 0
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        model.weight_ih_l1.flags.writeable = True  # (a view of a read-only block)
     # an array taken before no longer shares the model's memory
     taken[...] = 0
     reference.assert_close(model(np.ones((3, 1, 4), np.float32))[0], out, np.float32)
