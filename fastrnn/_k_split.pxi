@@ -241,12 +241,21 @@ cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
             and c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS)
 
 
+# Rows (L*N) from which a frozen layer's call splits: a split call packs each
+# slice's rows of the weights (a pass over them), where one thread reads the
+# frozen packing. Below 64 rows the split measured 0.15-1.3x one thread's speed,
+# mostly slower; from 64, 0.8-1.6x, mostly faster (tools/perf_notes.md, "Frozen
+# weights").
+DEF FROZEN_SPLIT_MIN_ROWS = 64
+
+
 cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
     """Whether a call of this shape splits its hidden units when it has
     threads to (whatever set_num_threads says): unidirectional layers of
     large enough steps, on the packed kernel only, whose sums do not depend
     on the slice (OpenBLAS's may), so the results stay bitwise those of one
-    thread (see _packed_input)."""
+    thread (see _packed_input); for a frozen layer, from FROZEN_SPLIT_MIN_ROWS
+    rows."""
     cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
     if f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL or min(MAX_SLICES, s.H // 16) < 2:
         return False
@@ -254,6 +263,8 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
         return False  # (ONNX's GRU without linear_before_reset: not split)
     if not (_packed_path(s, c) or _amx_steps(s, c)):
         return False
+    if c.rows < FROZEN_SPLIT_MIN_ROWS and _frozen_here(s, c):
+        return False  # one thread reads the packing; slices would pack their rows
     # (an RNN step has no gate cells to share: it counts half)
     return (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
             and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))

@@ -250,6 +250,31 @@ def test_a_frozen_model_split_between_threads_matches_one_thread(split_unpaused)
         np.testing.assert_array_equal(g, w)
 
 
+def test_a_frozen_call_of_few_rows_does_not_split(split_unpaused, amx_off):
+    """Below 64 rows (steps x batch) one thread reading the frozen packing beats
+    slices packing their rows: such calls do not split, whatever the threads;
+    the live model's may."""
+    live = fastrnn.LSTM(64, 512, seed=1)
+    model = fastrnn.LSTM(64, 512, seed=1).freeze()
+    frozen_layer, live_layer = model._kernel_layers[0], live._kernel_layers[0]
+    threads = fastrnn.get_num_threads()
+    fastrnn.set_num_threads(2)
+    try:
+        if _path_packs():
+            for L, N in ((1, 16), (1, 63), (2, 16)):
+                assert frozen_layer.threads_for(L, N) == 1, (L, N)
+            assert frozen_layer.threads_for(1, 64) == live_layer.threads_for(1, 64)
+        x = np.random.default_rng(0).standard_normal((1, 16, 64)).astype(np.float32)
+        calls = _testing.split_calls()
+        got = _flat(model(x))
+        assert _testing.split_calls() == calls or not _path_packs()
+        fastrnn.set_num_threads(1)
+        for g, w in zip(got, _flat(model(x))):
+            np.testing.assert_array_equal(g, w)
+    finally:
+        fastrnn.set_num_threads(threads)
+
+
 def test_the_onnx_backend_runs_stored_weights_frozen(amx_off):
     backend = pytest.importorskip("fastrnn.onnx.backend")
     from fastrnn.onnx import export
