@@ -205,7 +205,9 @@ class RNNBase:
         read-only copies: an in-place edit raises ValueError, and arrays taken
         from the model before no longer share its memory. Assigning a
         parameter, load_state_dict, reset_parameters and to(dtype) still work
-        and keep the model frozen (each packs again). unfreeze() undoes it.
+        and keep the model frozen (each packs again). unfreeze() undoes it. A
+        frozen model pickles frozen; fastrnn.save keeps the weights, not the
+        freezing. The packing holds about as much memory as the weights.
         """
         self._refreeze(True)
         return self
