@@ -79,6 +79,23 @@ def test_a_frozen_model_computes_what_the_live_one_does(cls, F, H, extra, each_i
         fastrnn.set_num_threads(threads)
 
 
+def test_a_frozen_lstm_with_projection_matches_the_reference(each_isa, amx_off):
+    """w_hr is packed after w_hh, once: one step and many, bidirectional."""
+    model = fastrnn.LSTM(12, 40, num_layers=2, bidirectional=True, proj_size=9, seed=4)
+    config = dict(num_layers=2, bidirectional=True, bias=True, batch_first=False,
+                  hidden_size=40, proj_size=9)
+    state = model.state_dict()
+    model.freeze()
+    rng = np.random.default_rng(8)
+    for L, N in ((1, 1), (1, 5), (7, 3)):
+        x = rng.standard_normal((L, N, 12)).astype(np.float32)
+        before = _testing.frozen_calls()
+        got = _flat(model(x))
+        assert _testing.frozen_calls() - before == (4 if _path_packs() else 0)
+        for g, w in zip(got, _flat(reference.lstm_forward(state, config, x))):
+            reference.assert_close(g, w, np.float32, f"proj L={L} N={N}", "lstm")
+
+
 @pytest.mark.parametrize("cls", list(FORWARD))
 def test_frozen_calls_with_lengths_and_states_stream_as_one_call(cls):
     """Streaming a frozen model one step at a time with its state passed back
