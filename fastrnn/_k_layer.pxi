@@ -39,6 +39,12 @@ cdef class Layer:
     "dot" every product on the weights as they are, nothing packed (what
     "auto" runs for some calls of one step: _dot), all three for tests and
     benchmarks.
+    frozen: the weights are read-only arrays (refused otherwise) and stay as
+    they are; their float32 packing for the current path is made here, once,
+    and every call on that path that runs on one thread and not on AMX reads
+    it (model.freeze() builds such layers). "auto" then takes the packed
+    kernel for every call, and splits a call between threads from
+    FROZEN_SPLIT_MIN_ROWS rows only.
     The dtype (float32 or float64) is the weights'.
 
     run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a
