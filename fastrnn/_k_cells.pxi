@@ -138,7 +138,7 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
                         floating* gx, Py_ssize_t gx_ld, Py_ssize_t L, Py_ssize_t N,
                         Py_ssize_t rows, bint batch_major, Py_ssize_t M, Py_ssize_t I,
                         float* packed, const uint16_t* amx, uint16_t* amx_split,
-                        bint dot=False, bint packed_ready=False) noexcept nogil:
+                        bint dot=False, bint packed_ready=False, bint count=True) noexcept nogil:
     """gx[:, :M] = x @ w.T for every row; returns whether gx's rows are time-major.
 
     On the packed kernel or AMX (w packed once for the whole projection) batch-major
@@ -148,12 +148,14 @@ cdef bint project_steps(const fastrnn_isa* isa, const floating* x, const floatin
     into rows N*gx_ld apart. OpenBLAS packs w again at every call: there, and for
     time-major or packed rows, one call in x's order. `packed` has room for w packed
     (see input_projection), or holds it already (packed_ready: a frozen Layer's);
-    dot: on isa.dot_step (see input_projection)."""
+    dot: on isa.dot_step (see input_projection). count: one projection for
+    packed_projections (a split frozen slice projects once per gate block)."""
     cdef Py_ssize_t t, n
     if packed != NULL and amx == NULL:  # (on AMX the packed copy would go unused)
         if not packed_ready:
             isa.pack(<const float*>w, M, I, packed)
-        fastrnn_count(&_packed_projections)
+        if count:
+            fastrnn_count(&_packed_projections)
     if not batch_major or N == 1 or (packed == NULL and amx == NULL):
         input_projection(isa, x, I, w, gx, gx_ld, rows, M, I, packed, amx, amx_split, dot)
         return not batch_major or N == 1

@@ -25,6 +25,7 @@ cdef struct Slice:
     void* bias                 # (gates*U + U) summed biases (GRU: b_hn after gates*U)
     void* w                    # its rows of w_ih (gates*U, I), then of w_hh (gates*U, P)
     float* packed              # packed w_hh rows (float32 packed path) or NULL
+    bint frozen                # the layer's frozen packing read in place: its gate blocks' panels
     uint16_t* amx_ih           # room for its rows of w_ih packed for AMX, or NULL
     uint16_t* amx_hh           # room for its rows of w_hh packed for AMX, or NULL
     uint16_t* amx_split            # AMX split scratch (with amx_ih or amx_hh)
@@ -41,7 +42,7 @@ cdef struct Plan:
     bint parallel              # the two directions on two threads
     bint use_packed            # float32 recurrent products on the packed kernel
     bint dot                   # float32 products on w as it is, nothing packed (_dot)
-    bint frozen                # on the frozen Layer's packed weights: nothing packed (one thread)
+    bint frozen                # on the frozen Layer's packed weights, nothing packed (one thread, or slices on whole panels)
     bint packed_input          # the input projection there too (_packed_input)
     bint ahead                 # and inside the one-row steps (_ahead)
     bint amx_steps, amx_input  # products on AMX tiles (_amx_steps, _amx_input)
@@ -83,6 +84,27 @@ cdef inline bint _frozen_here(const Spec* s, const Call* c) noexcept nogil:
     return s.frozen_isa != NULL and s.frozen_isa == c.isa
 
 
+cdef bint _slices_on_panels(const fastrnn_isa* isa, Py_ssize_t H, Py_ssize_t T) noexcept nogil:
+    """Whether every slice of T (_slice_units) starts on a panel of isa's
+    packing in every gate block (H and each slice's first unit multiples of
+    the panel): then a slice's rows of a frozen packing are whole panels, read
+    in place, one product per gate block (each column's sum is the same
+    wherever its column lies in a product)."""
+    cdef Py_ssize_t panel = 2 * isa.lanes, k
+    if H % panel:
+        return False
+    for k in range(T):
+        if _slice_units(H, T, k)[0] % panel:
+            return False
+    return True
+
+
+cdef inline int _slices_for(const Spec* s) noexcept nogil:
+    """Threads a call of a split-eligible shape splits between with the
+    current setting (_split_threads), before pausing or other calls."""
+    return <int>min(fastrnn_get_num_threads(), MAX_SLICES, s.H // 16)
+
+
 cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     """Whether a float32 call runs the recurrent product on the packed kernel."""
     if s.path == PATH_PACKED or s.path == PATH_FUSED or s.path == PATH_AHEAD:
@@ -115,6 +137,8 @@ cdef bint _packed_input(const Spec* s, const Call* c, bint use_packed,
     thread's bits, and whether a call splits depends on the thread setting and
     on other calls running, which the projection must not (split_eligible:
     _split_eligible of the call)."""
+    if use_packed and _frozen_here(s, c):
+        return True  # (w_ih is packed already: no pass over it to repay)
     return use_packed and (s.In <= s.P and s.In <= 128 or split_eligible
                            or s.kind != KIND_RNN and s.In <= c.isa.packed_input_max
                            or s.path == PATH_AHEAD and s.In <= AHEAD_MAX_IN)
@@ -241,12 +265,15 @@ cdef bint _parallel_directions(const Spec* s, const Call* c) noexcept nogil:
             and c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS)
 
 
-# Rows (L*N) from which a frozen layer's call splits: a split call packs each
-# slice's rows of the weights (a pass over them), where one thread reads the
-# frozen packing. Below 64 rows the split measured 0.15-1.3x one thread's speed,
-# mostly slower; from 64, 0.8-1.6x, mostly faster (tools/perf_notes.md, "Frozen
-# weights").
+# When a frozen layer's call splits (tools/perf_notes.md, "Frozen weights"). Its
+# slices read the frozen packing where they lie on whole panels
+# (_slices_on_panels); then a call of several rows splits from
+# FROZEN_SPLIT_MIN_MACS multiply-adds (below, the threads' start and barriers
+# measured 0.64-0.90x one thread's speed). Slices that do not lie on whole panels
+# pack their rows of the weights at each call, a pass one thread does not make:
+# such a call splits from FROZEN_SPLIT_MIN_ROWS rows (L*N; below, 0.15-1.3x).
 DEF FROZEN_SPLIT_MIN_ROWS = 64
+DEF FROZEN_SPLIT_MIN_MACS = 8000000
 
 
 cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
@@ -254,8 +281,8 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
     threads to (whatever set_num_threads says): unidirectional layers of
     large enough steps, on the packed kernel only, whose sums do not depend
     on the slice (OpenBLAS's may), so the results stay bitwise those of one
-    thread (see _packed_input); for a frozen layer, from FROZEN_SPLIT_MIN_ROWS
-    rows."""
+    thread (see _packed_input); for a frozen layer, as FROZEN_SPLIT_MIN_ROWS
+    and FROZEN_SPLIT_MIN_MACS say."""
     cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
     if f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL or min(MAX_SLICES, s.H // 16) < 2:
         return False
@@ -263,8 +290,12 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
         return False  # (ONNX's GRU without linear_before_reset: not split)
     if not (_packed_path(s, c) or _amx_steps(s, c)):
         return False
-    if c.rows < FROZEN_SPLIT_MIN_ROWS and _frozen_here(s, c):
-        return False  # one thread reads the packing; slices would pack their rows
+    if _frozen_here(s, c):
+        if not _slices_on_panels(c.isa, s.H, _slices_for(s)):
+            if c.rows < FROZEN_SPLIT_MIN_ROWS:
+                return False  # one thread reads the packing; slices would pack their rows
+        elif c.rows >= 2 and c.rows * s.G * s.H * (s.P + s.In) < FROZEN_SPLIT_MIN_MACS:
+            return False
     # (an RNN step has no gate cells to share: it counts half)
     return (c.rows * s.G * s.H * (s.P + s.In) >= PARALLEL_MIN_MACS
             and steps * s.G * s.H * s.P >= SLICE_MIN_STEP_MACS * (2 if s.kind == KIND_RNN else 1))
@@ -323,6 +354,7 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
     cdef const Call* c = sl.c
     cdef Py_ssize_t L = c.L, N = c.N, H = s.H, P = s.P, I = s.In, a = sl.a, U = sl.U
     cdef Py_ssize_t gates = s.G, GU = s.G * sl.U, k, j, n, step, t, rows
+    cdef bint time_major
     cdef size_t item = sizeof(floating)
     cdef Gates g = s.gates[0]
     cdef const floating* x = <const floating*>c.x
@@ -347,10 +379,17 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
     cdef Py_ssize_t M = U if s.kind == KIND_RNN else GU
     g.fast = floating is float and s.kind != KIND_RNN and _fast_cells(s, &g)
     g.isa = c.isa
+    # a frozen layer's packing, read in place: the slice's panels in each gate block
+    cdef bint frozen = floating is float and sl.frozen
+    cdef const float* frozen_ih = s.frozen_ih[0] if frozen else NULL
+    cdef const float* frozen_hh = s.frozen_hh[0] if frozen else NULL
     if s.kind == KIND_RNN:
         # one gate: the slice's rows of w_ih and w_hh are contiguous
         w_ih = <const floating*>s.w_ih + a * I
         w_hh = <const floating*>s.w_hh + a * H
+    elif frozen:
+        w_ih = <const floating*>s.w_ih  # (not read: the products run on the packing)
+        w_hh = <const floating*>s.w_hh
     else:
         w_ih = <const floating*>sl.w
         w_hh = w_ih + GU * I
@@ -359,22 +398,34 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
                    U * I * item)
             memcpy(<floating*>w_hh + k * U * P, <const floating*>s.w_hh + (k * H + a) * P,
                    U * P * item)
-    if floating is float:
+    if floating is float and not frozen:
         # as run_direction: each column's sums are those of one thread
         amx_ih = amx_packed(<const float*>w_ih, M, I, sl.amx_ih)
         amx_hh = amx_packed(<const float*>w_hh, M, P, sl.amx_hh)
     if s.kind == KIND_RNN:
-        if sl.packed != NULL and amx_ih == NULL:
-            c.isa.pack(<const float*>w_ih, U, I, sl.packed)
-        input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih,
-                         sl.amx_split)
+        if frozen:
+            input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I,
+                             <float*>frozen_ih + a * I)
+        else:
+            if sl.packed != NULL and amx_ih == NULL:
+                c.isa.pack(<const float*>w_ih, U, I, sl.packed)
+            input_projection(c.isa, x, I, w_ih, out + a, P, c.rows, U, I, sl.packed, amx_ih,
+                             sl.amx_split)
     else:
         fold_biases(s, g.linear_before_reset, b_ih, b_hh, a, U, bias)
         # as run_direction: on the packed kernel when the steps run on it
-        if project_steps(c.isa, x, w_ih, gx, GU, L, N, c.rows, c.batch_major, GU, I,
-                         sl.packed, amx_ih, sl.amx_split):
+        if frozen:
+            for k in range(gates):
+                time_major = project_steps(c.isa, x, w_ih, gx + k * U, GU, L, N, c.rows,
+                                           c.batch_major, U, I,
+                                           <float*>frozen_ih + (k * H + a) * I, NULL,
+                                           sl.amx_split, False, True, k == 0)
+        else:
+            time_major = project_steps(c.isa, x, w_ih, gx, GU, L, N, c.rows, c.batch_major, GU,
+                                       I, sl.packed, amx_ih, sl.amx_split)
+        if time_major:
             _gx_time_major(&st, GU)
-    if floating is float and sl.packed != NULL:
+    if floating is float and sl.packed != NULL and not frozen:
         c.isa.pack(<const float*>w_hh, U if s.kind == KIND_RNN else GU, P, sl.packed)
     for step in range(L):
         t = L - 1 - step if st.reverse else step
@@ -383,8 +434,14 @@ cdef void run_slice(Slice* sl, floating* type_tag) noexcept nogil:
         if rows > 0:
             if s.kind == KIND_RNN:
                 # out[:, a:a+U] += h_{t-1} @ w_hh[a:a+U].T
-                hidden_product(c.isa, sl.packed, w_hh, h_prev, h_prev_ld, o + a, st.out_row, rows, U,
-                               H, True, step, amx_hh, sl.amx_split)
+                hidden_product(c.isa, frozen_hh + a * H if frozen else sl.packed, w_hh, h_prev,
+                               h_prev_ld, o + a, st.out_row, rows, U, H, True, step, amx_hh,
+                               sl.amx_split)
+            elif frozen:
+                # gh[:, k*U:(k+1)*U] = h_{t-1} @ w_hh[k*H+a : k*H+a+U].T, per gate block
+                for k in range(gates):
+                    hidden_product(c.isa, frozen_hh + (k * H + a) * P, w_hh, h_prev, h_prev_ld,
+                                   gh + k * U, GU, rows, U, P, False, step)
             else:
                 hidden_product(c.isa, sl.packed, w_hh, h_prev, h_prev_ld, gh, GU, rows, GU, P, False,
                                step, amx_hh, sl.amx_split)
@@ -462,6 +519,8 @@ cdef int _run_sliced(const Spec* s, const Call* c, const Plan* p,
         raise MemoryError(f"cannot allocate {T * p.per} bytes of kernel scratch")
     base = <char*>raw
     fastrnn_barrier_init(&barrier, <int>T)
+    if p.frozen:
+        fastrnn_count(&_frozen_calls)
     try:
         with nogil:
             _init_states(s, c, 0, type_tag)
@@ -476,6 +535,7 @@ cdef int _run_sliced(const Spec* s, const Call* c, const Plan* p,
                 sl[k].bias = _room(part, p.at_bias)
                 sl[k].w = _room(part, p.at_w)
                 sl[k].packed = <float*>_room(part, p.at_packed)
+                sl[k].frozen = p.frozen
                 sl[k].amx_ih = <uint16_t*>_room(part, p.at_amx_ih) if ih_finite else NULL
                 sl[k].amx_hh = <uint16_t*>_room(part, p.at_amx_hh) if hh_finite else NULL
                 sl[k].amx_split = <uint16_t*>_room(part, p.at_amx_split)
@@ -518,8 +578,9 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
         p.threads = 1
     p.parallel = p.threads == 1 and alone and _parallel_directions(s, c)
     p.ahead = not f64 and _ahead(s, c, p.packed_input, p.threads, p.amx_input)
-    # (slices pack their own rows of the weights at each call)
-    p.frozen = p.use_packed and p.threads == 1 and _frozen_here(s, c)
+    # (slices read it where they lie on whole panels, else pack their own rows)
+    p.frozen = (p.use_packed and _frozen_here(s, c)
+                and (p.threads == 1 or _slices_on_panels(c.isa, H, p.threads)))
     if p.ahead:
         p.amx_input = False  # (path "ahead" on AMX: the projection is inside the steps)
     p.packed_first = 0
@@ -536,9 +597,9 @@ cdef int _plan(const Spec* s, const Call* c, bint alone, bint f64, Plan* p) exce
         p.at_gh = _reserve(&end, N * GU * item if gates else 0)
         p.at_bias = _reserve(&end, (GU + U_max) * item if gates else 0)
         p.at_units = NO_ROOM
-        p.at_w = _reserve(&end, GU * (I + P) * item if gates else 0)
+        p.at_w = _reserve(&end, GU * (I + P) * item if gates and not p.frozen else 0)
         p.at_packed = _reserve(&end, max(c.isa.packed_size(GU, P), c.isa.packed_size(GU, I))
-                                     * 4 if p.use_packed else 0)
+                                     * 4 if p.use_packed and not p.frozen else 0)
         p.at_amx_ih = _reserve(&end, fastrnn_amx_packed_size(M, I) * 2 if p.amx_input else 0)
         p.at_amx_hh = _reserve(&end, fastrnn_amx_packed_size(M, P) * 2 if p.amx_steps else 0)
         p.at_amx_split = _reserve(&end, fastrnn_amx_split_size(

@@ -246,48 +246,49 @@ def test_concurrent_calls_on_a_frozen_model_match_serial_ones():
             np.testing.assert_array_equal(g, w)
 
 
-def test_a_frozen_model_split_between_threads_matches_one_thread(split_unpaused):
-    """A call that splits its hidden units packs each slice's rows itself; its
-    results are one thread's, frozen or not."""
-    model = fastrnn.GRU(64, 256, seed=2).freeze()
-    x = np.random.default_rng(3).standard_normal((100, 1, 64)).astype(np.float32)
+@pytest.mark.parametrize("cls", list(FORWARD))
+@pytest.mark.parametrize("L, N", [(100, 1), (1, 16), (5, 16)])
+def test_a_frozen_call_split_between_threads_matches_one_thread(cls, L, N, split_unpaused,
+                                                                amx_off):
+    """At H=512 every path's slices lie on whole panels of the packing: a split
+    call reads it in place, one product per gate block, and gives one thread's
+    bits."""
+    model = cls(64, 512, seed=2).freeze()
+    x = np.random.default_rng(3).standard_normal((L, N, 64)).astype(np.float32)
     threads = fastrnn.get_num_threads()
     fastrnn.set_num_threads(1)
     try:
         one = _flat(model(x))
         fastrnn.set_num_threads(2)
-        calls = _testing.split_calls()
+        calls, frozen = _testing.split_calls(), _testing.frozen_calls()
         two = _flat(model(x))
         split = _testing.split_calls() - calls
-        splits = model._kernel_layers[0].threads_for(100, 1) >= 2
+        splits = model._kernel_layers[0].threads_for(L, N) >= 2
     finally:
         fastrnn.set_num_threads(threads)
     assert split == (1 if splits else 0)
+    assert _testing.frozen_calls() - frozen == (1 if _path_packs() else 0)
     for g, w in zip(two, one):
         np.testing.assert_array_equal(g, w)
 
 
-def test_a_frozen_call_of_few_rows_does_not_split(split_unpaused, amx_off):
-    """Below 64 rows (steps x batch) one thread reading the frozen packing beats
-    slices packing their rows: such calls do not split, whatever the threads;
-    the live model's may."""
-    live = fastrnn.LSTM(64, 512, seed=1)
-    model = fastrnn.LSTM(64, 512, seed=1).freeze()
-    frozen_layer, live_layer = model._kernel_layers[0], live._kernel_layers[0]
+def test_when_a_frozen_call_splits(amx_off):
+    """Slices on whole panels (H=512): a call of several rows splits from 8M
+    multiply-adds (their threads cost more below); slices that are not (H=100)
+    would pack their rows: such a call splits from 64 rows."""
+    if not _path_packs():
+        pytest.skip("this path does not run the packed kernel")
     threads = fastrnn.get_num_threads()
     fastrnn.set_num_threads(2)
     try:
-        if _path_packs():
-            for L, N in ((1, 16), (1, 63), (2, 16)):
-                assert frozen_layer.threads_for(L, N) == 1, (L, N)
-            assert frozen_layer.threads_for(1, 64) == live_layer.threads_for(1, 64)
-        x = np.random.default_rng(0).standard_normal((1, 16, 64)).astype(np.float32)
-        calls = _testing.split_calls()
-        got = _flat(model(x))
-        assert _testing.split_calls() == calls or not _path_packs()
-        fastrnn.set_num_threads(1)
-        for g, w in zip(got, _flat(model(x))):
-            np.testing.assert_array_equal(g, w)
+        on_panels = fastrnn.LSTM(64, 512, seed=1).freeze()._kernel_layers[0]
+        assert on_panels.threads_for(1, 4) == 1        # 4.7M multiply-adds
+        assert on_panels.threads_for(1, 16) == 2       # 18.9M
+        off_panels = fastrnn.LSTM(64, 100, seed=1).freeze()._kernel_layers[0]
+        live = fastrnn.LSTM(64, 100, seed=1)._kernel_layers[0]
+        assert off_panels.threads_for(1, 63) == 1
+        assert live.threads_for(1, 63) == 2
+        assert off_panels.threads_for(1, 64) == 2
     finally:
         fastrnn.set_num_threads(threads)
 
