@@ -1,10 +1,11 @@
 """Live and frozen fastrnn models beside onnxruntime, on short calls.
 
-    python tools/bench_frozen.py [--kind lstm ...] [--rounds 9]
+    python tools/bench_frozen.py [--kind lstm ...] [--rounds 9] [--threads 1]
     tools/bench_avx2_only.sh python tools/bench_frozen.py   (every engine on its AVX2 code)
 
-For each configuration (kind, batch, steps, input features, hidden size), one
-thread: a live model (its weights packed at each call, so that in-place edits
+For each configuration (kind, batch, steps, input features, hidden size), on
+--threads threads (fastrnn.set_num_threads, onnxruntime's intra-op threads): a
+live model (its weights packed at each call, so that in-place edits
 count), the same model frozen (model.freeze(): packed once) and onnxruntime
 running the file fastrnn.onnx.export writes, called in interleaved rounds in
 this process. Prints the median us per call and onnxruntime's time over each
@@ -18,6 +19,8 @@ import numpy as np
 
 import fastrnn
 import fastrnn.onnx
+from fastrnn import _kernels
+from fastrnn.bench import wait_for_quiet_cores
 from fastrnn._kinds import CLASSES
 
 # batch, steps, input features, hidden size
@@ -39,8 +42,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=sorted(CLASSES), action="append")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    fastrnn.set_num_threads(1)
+    fastrnn.set_num_threads(args.threads)
     for kind in args.kind or ["rnn", "lstm", "gru"]:
         for B, L, F, H in SHAPES:
             live = CLASSES[kind](F, H, seed=0)
@@ -49,7 +53,8 @@ def main():
             buffer = io.BytesIO()
             fastrnn.onnx.export(live, buffer)
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = 1
+            options.intra_op_num_threads = args.threads
+            options.inter_op_num_threads = 1
             session = onnxruntime.InferenceSession(buffer.getvalue(), options,
                                                    providers=["CPUExecutionProvider"])
             feed = {session.get_inputs()[0].name: x}
@@ -64,6 +69,11 @@ def main():
             times = {name: [] for name in engines}
             for _ in range(args.rounds):
                 for name, fn in engines.items():
+                    if args.threads > 1:
+                        # each engine starts on quiet cores, as fastrnn.bench does:
+                        # onnxruntime's pool spins after its calls
+                        wait_for_quiet_cores()
+                        _kernels.resume_split()
                     times[name].append(per_call(fn, calls))
             us = {name: float(np.median(t)) * 1e6 for name, t in times.items()}
             print(f"{kind:4} B={B:<3d} L={L:<3d} F={F:<3d} H={H:<4d}  live {us['live']:8.1f} us  "
