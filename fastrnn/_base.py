@@ -221,28 +221,37 @@ class RNNBase:
     def _refreeze(self, frozen):
         """Copies of the parameter blocks, read-only when frozen, and the
         kernel layers built on them."""
-        layers = []
-        for block in self._layers:
-            copies = {kind: None if a is None else a.copy() for kind, a in block.items()}
-            for a in copies.values():
-                if a is not None:
-                    a.flags.writeable = not frozen
-            layers.append(copies)
         object.__setattr__(self, "_frozen", bool(frozen))
-        self._set_blocks(layers)
+        self._copy_blocks()
+        self._seal()
+
+    def _copy_blocks(self):
+        """Writeable copies of the parameter blocks as the parameters."""
+        self._set_blocks([{kind: None if a is None else a.copy() for kind, a in block.items()}
+                          for block in self._layers])
+
+    def _seal(self):
+        """The blocks read-only when the model is frozen, the named parameters
+        views taken after (a view keeps the flag its base had), and the kernel
+        layers on them."""
+        for block in self._layers:
+            for a in block.values():
+                if a is not None:
+                    a.flags.writeable = not self._frozen
+        self._set_blocks(self._layers)
         self._build_stack()
 
     def _write(self, write):
         """Run write() on writeable parameters: on a frozen model, on writeable
-        copies, frozen again after."""
+        copies of them, sealed and packed again after."""
         if not self._frozen:
             write()
             return
-        self._refreeze(False)
+        self._copy_blocks()
         try:
             write()
         finally:
-            self._refreeze(True)
+            self._seal()
 
     # ------------------------------------------------------------ attributes
     def __setattr__(self, name, value):

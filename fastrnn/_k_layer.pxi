@@ -41,10 +41,11 @@ cdef class Layer:
     benchmarks.
     frozen: the weights are read-only arrays (refused otherwise) and stay as
     they are; their float32 packing for the current path is made here, once,
-    and every call on that path that runs on one thread and not on AMX reads
-    it (model.freeze() builds such layers). "auto" then takes the packed
-    kernel for every call, and splits a call between threads from
-    FROZEN_SPLIT_MIN_ROWS rows only.
+    and every call on that path not on AMX reads it: on one thread, or split
+    between threads where the slices lie on whole panels of it
+    (_slices_on_panels); model.freeze() builds such layers. "auto" then takes
+    the packed kernel for every call, and splits calls as FROZEN_SPLIT_MIN_ROWS
+    and FROZEN_SPLIT_MIN_MACS say.
     The dtype (float32 or float64) is the weights'.
 
     run(x, out, h0, c0, hn, cn, seq_lens, L, batch_major) checks only what a

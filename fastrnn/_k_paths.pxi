@@ -184,8 +184,7 @@ cdef bint _use_packed(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N,
     return _blas_repacks and (N >= 2 or L >= 2 and H <= 64)
 
 
-cdef bint _use_packed_frozen(const fastrnn_isa* isa, Py_ssize_t L, Py_ssize_t N,
-                             Py_ssize_t H) noexcept nogil:
+cdef inline bint _use_packed_frozen(const fastrnn_isa* isa) noexcept nogil:
     # A frozen layer's weights are packed already: the packed kernel measured
     # faster than OpenBLAS (sgemv, the small-matrix kernels) and than dot_step
     # for every call of every kind, one step of one row included, on the avx512
@@ -212,7 +211,7 @@ cpdef bint use_packed_step(Py_ssize_t L, Py_ssize_t N, Py_ssize_t H, bint frozen
     stays on BLAS.
     """
     if frozen:
-        return _use_packed_frozen(_isa, L, N, H)
+        return _use_packed_frozen(_isa)
     return _use_packed(_isa, L, N, H)
 
 

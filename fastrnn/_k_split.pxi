@@ -112,7 +112,7 @@ cdef bint _packed_path(const Spec* s, const Call* c) except -1:
     if s.path != PATH_AUTO:
         return False
     if _frozen_here(s, c):
-        return _use_packed_frozen(c.isa, c.L, c.N, s.H)
+        return _use_packed_frozen(c.isa)
     return _use_packed(c.isa, c.L, c.N, s.H)
 
 
@@ -282,7 +282,9 @@ cdef bint _split_eligible(const Spec* s, const Call* c, bint f64) except -1:
     large enough steps, on the packed kernel only, whose sums do not depend
     on the slice (OpenBLAS's may), so the results stay bitwise those of one
     thread (see _packed_input); for a frozen layer, as FROZEN_SPLIT_MIN_ROWS
-    and FROZEN_SPLIT_MIN_MACS say."""
+    and FROZEN_SPLIT_MIN_MACS say, which depends on the thread setting through
+    _slices_on_panels: its bits do not, since a frozen call projects on the
+    packed kernel whether or not it may split (_packed_input)."""
     cdef Py_ssize_t steps = c.rows // c.L if c.L > 0 else 0  # rows per step, on average
     if f64 or s.D != 1 or s.w_hr != NULL or s.peep != NULL or min(MAX_SLICES, s.H // 16) < 2:
         return False

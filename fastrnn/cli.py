@@ -482,7 +482,8 @@ def info(args):
               "packed)".format(*one_step))
     if packed:
         print("frozen models (model.freeze()): weights packed once; every call on fastrnn's "
-              "packed step kernel (one thread; a split call packs its slices)")
+              "packed step kernel, split calls on it in place where their slices fall on "
+              "whole panels")
     rows, input_rows, depth = _kernels._amx_thresholds()
     if _kernels.amx_enabled() and _kernels.isa() != "avx512":
         print(f"amx: not used on the {_kernels.isa()} path (AMX runs with the avx512 path)")
